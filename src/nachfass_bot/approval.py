@@ -1,0 +1,292 @@
+"""The owner's reply to a draft, parsed (DOMAIN.md, "Approval by reply").
+
+Each draft mailed to the owner carries a secret token in its subject (``[NF-<token>]``,
+80 random bits). Only a reply that carries the token of a pending draft counts; comparing
+the token with the stored one (:func:`token_matches`) and checking that the reply comes
+from the owner's address is the caller's job. This module only reads text:
+
+* :func:`find_token` — the token in a (RFC 2047-decoded) subject;
+* :func:`strip_quote` — the part of the reply above the quoted draft;
+* :func:`parse_command` — the owner's command in that part ("ok", "stop", "später 7" …).
+
+Pure: no clock (``today`` is an argument), no I/O.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from nachfass_bot.headers import decode_words
+
+__all__ = [
+    "TOKEN_TAG_RE",
+    "Command",
+    "CommandKind",
+    "find_token",
+    "new_token",
+    "parse_command",
+    "strip_quote",
+    "token_matches",
+    "token_tag",
+]
+
+_TOKEN_BYTES = 10  # 80 bits
+
+# "[NF-<20 hex digits>]"; whitespace inside is tolerated because sloppy RFC 2047 decoders
+# leave the space between two encoded words of a folded subject (RFC 2047 §6.2).
+TOKEN_TAG_RE: re.Pattern[str] = re.compile(
+    r"\[\s*NF\s*-\s*((?:[0-9a-f]\s*){19}[0-9a-f])\s*\]", re.IGNORECASE
+)
+
+
+def new_token() -> str:
+    """A fresh secret token: 80 random bits as 20 lower-case hex digits."""
+    return secrets.token_hex(_TOKEN_BYTES)
+
+
+def token_tag(token: str) -> str:
+    """The subject tag for a token: ``[NF-<token>]``."""
+    return f"[NF-{token}]"
+
+
+def find_token(subject: str) -> str | None:
+    """The token in a reply's subject ("Re: AW: [NF-…] Entwurf …"), lower-cased.
+
+    Case-insensitive; still RFC 2047-encoded words are decoded first. None when there is
+    no well-formed tag, and None when the subject carries two *different* tokens — which
+    draft was meant would be a guess.
+    """
+    if not subject:
+        return None
+    text = decode_words(subject) if "=?" in subject else subject
+    tokens = {re.sub(r"\s", "", found).lower() for found in TOKEN_TAG_RE.findall(text)}
+    return tokens.pop() if len(tokens) == 1 else None
+
+
+def token_matches(found: str | None, expected: str) -> bool:
+    """Constant-time comparison of a found token with the stored one."""
+    if not found or not expected:
+        return False
+    return secrets.compare_digest(found.lower().encode(), expected.lower().encode())
+
+
+# --- quote stripping -------------------------------------------------------------------
+
+QuoteRule = Callable[[Sequence[str], int], bool]
+
+_ATTRIBUTION_RES = (
+    re.compile(r"^\s*Am\s.+\sschrieb\b.*:\s*$", re.IGNORECASE),  # Thunderbird, Gmail, Apple
+    re.compile(r"^\s*On\s.+\swrote:\s*$", re.IGNORECASE),  # English clients
+)
+_SEPARATOR_RE = re.compile(
+    r"^\s*-{3,}\s*(?:Ursprüngliche Nachricht|Original Message|Original-Nachricht)\s*-{3,}\s*$",
+    re.IGNORECASE,
+)
+_UNDERSCORES_RE = re.compile(r"^\s*_{10,}\s*$")
+_FROM_FIELD_RE = re.compile(r"^\s*\*?(?:Von|From)\s*:\s*\*?\s*\S", re.IGNORECASE)
+_SENT_FIELD_RE = re.compile(r"^\s*\*?(?:Gesendet|Sent|Datum|Date)\s*:", re.IGNORECASE)
+_MOBILE_FOOTER_RE = re.compile(
+    r"^\s*(?:Von meinem|Gesendet von meinem|Gesendet mit|Sent from my)\s.{1,60}$", re.IGNORECASE
+)
+_WRAP_LINES = 2  # Gmail wraps a long attribution line; look at up to 2 more lines
+_HEADER_BLOCK_LINES = 4  # Outlook's "Von:" is followed by "Gesendet:" within a few lines
+
+
+def _quote_marker(lines: Sequence[str], index: int) -> bool:
+    """Thunderbird / Gmail plain-text quotes: a line starting with ">"."""
+    return lines[index].lstrip().startswith(">")
+
+
+def _attribution(lines: Sequence[str], index: int) -> bool:
+    """ "Am … schrieb …:" / "On … wrote:", possibly wrapped over the next lines."""
+    if not re.match(r"^\s*(?:am|on)\s", lines[index], re.IGNORECASE):
+        return False
+    for extra in range(_WRAP_LINES + 1):
+        joined = " ".join(line.strip() for line in lines[index : index + extra + 1])
+        if any(pattern.match(joined) for pattern in _ATTRIBUTION_RES):
+            return True
+    return False
+
+
+def _separator(lines: Sequence[str], index: int) -> bool:
+    """ "-----Ursprüngliche Nachricht-----", "-----Original Message-----", Outlook's rule."""
+    line = lines[index]
+    return bool(_SEPARATOR_RE.match(line) or _UNDERSCORES_RE.match(line))
+
+
+def _header_block(lines: Sequence[str], index: int) -> bool:
+    """Outlook's "Von: … / Gesendet: …" block (GMX/web.de put "Gesendet:" first)."""
+    following = lines[index + 1 : index + 1 + _HEADER_BLOCK_LINES]
+    if _FROM_FIELD_RE.match(lines[index]):
+        return any(_SENT_FIELD_RE.match(line) for line in following)
+    if _SENT_FIELD_RE.match(lines[index]):
+        return any(_FROM_FIELD_RE.match(line) for line in following)
+    return False
+
+
+QUOTE_RULES: tuple[QuoteRule, ...] = (_quote_marker, _attribution, _separator, _header_block)
+
+
+def _cut_signature(lines: list[str]) -> list[str]:
+    """Drop an RFC 3676 §4.3 signature ("-- " line and below) and a mobile footer."""
+    for index, line in enumerate(lines):
+        if line.rstrip() == "--":
+            lines = lines[:index]
+            break
+    while lines and not lines[-1].strip():
+        lines = lines[:-1]
+    if lines and _MOBILE_FOOTER_RE.match(lines[-1]):
+        lines = lines[:-1]
+    return lines
+
+
+def strip_quote(text: str) -> str:
+    """The part of a reply above the quoted mail, without signature; stripped.
+
+    Cuts at the first line that starts a quote: ">" lines, "Am … schrieb …:",
+    "On … wrote:", "-----Ursprüngliche Nachricht-----", "-----Original Message-----",
+    Outlook's "Von: …" block followed by "Gesendet:"/"Sent:", or a line of underscores.
+    Then drops a trailing "-- " signature (RFC 3676 §4.3) and a "Von meinem iPhone
+    gesendet" footer.
+    """
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    for index in range(len(lines)):
+        if any(rule(lines, index) for rule in QUOTE_RULES):
+            lines = lines[:index]
+            break
+    return "\n".join(_cut_signature(lines)).strip()
+
+
+# --- commands --------------------------------------------------------------------------
+
+
+class CommandKind(enum.StrEnum):
+    """What the owner told us to do with a draft."""
+
+    APPROVE = "approve"
+    STOP = "stop"
+    LATER = "later"
+    PAID = "paid"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Command:
+    """The owner's command; ``days`` or ``until`` for LATER, ``text`` for UNKNOWN."""
+
+    kind: CommandKind
+    days: int | None = None
+    until: date | None = None
+    text: str = ""
+
+
+_WORDS: dict[str, CommandKind] = {
+    "ok": CommandKind.APPROVE,
+    "okay": CommandKind.APPROVE,
+    "o.k": CommandKind.APPROVE,
+    "ja": CommandKind.APPROVE,
+    "senden": CommandKind.APPROVE,
+    "yes": CommandKind.APPROVE,
+    "stop": CommandKind.STOP,
+    "stopp": CommandKind.STOP,
+    "nein": CommandKind.STOP,
+    "no": CommandKind.STOP,
+    "bezahlt": CommandKind.PAID,
+}
+# Politeness around a command word does not change it: "ok danke", "nein bitte".
+_FILLERS = frozenset({"bitte", "danke"})
+
+_LATER = r"^sp(?:ä|ae|a)ter\s*:?\s*"
+_LATER_DAYS_RE = re.compile(
+    _LATER + r"(?:in\s+)?(?P<count>\d{1,3})\s*(?P<unit>tagen|tage|tag|t|days|day|d"
+    r"|wochen|woche|w|weeks|week)?[\W_]*$"
+)
+_LATER_DATE_RE = re.compile(
+    _LATER + r"(?:bis\s+(?:zum\s+)?|am\s+)?(?P<day>\d{1,2})\.(?P<month>\d{1,2})"
+    r"(?:\.(?P<year>\d{4}|\d{2})?)?[\W_]*$"
+)
+MAX_LATER_DAYS = 365
+
+
+def _first_line(top: str) -> str:
+    """The first non-empty line, case-folded and stripped."""
+    for line in top.split("\n"):
+        if line.strip():
+            return line.strip().casefold()
+    return ""
+
+
+def _word_command(line: str) -> CommandKind | None:
+    """APPROVE / STOP / PAID when the line is one command word (plus fillers, emoji)."""
+    words = re.findall(r"[\w.]+", line)
+    words = [word.strip(".") if word != "o.k." else "o.k" for word in words]
+    kinds = {_WORDS.get(word) for word in words if word and word not in _FILLERS}
+    if len(kinds) != 1 or None in kinds:
+        return None
+    return kinds.pop()
+
+
+def _later_days(line: str) -> int | None:
+    """ "später 7", "später 7 Tage", "später 2 Wochen" → days; None if not that form."""
+    match = _LATER_DAYS_RE.match(line)
+    if match is None:
+        return None
+    count = int(match.group("count"))
+    unit = match.group("unit") or "t"
+    days = count * 7 if unit.startswith("w") else count
+    return days if 1 <= days <= MAX_LATER_DAYS else None
+
+
+def _later_date(line: str, today: date) -> date | None:
+    """ "später 12.01." (next 12 January on or after today) or "später 12.01.2027"."""
+    match = _LATER_DATE_RE.match(line)
+    if match is None:
+        return None
+    day, month, year = int(match.group("day")), int(match.group("month")), match.group("year")
+    if year is not None:
+        full_year = int(year) + 2000 if len(year) == 2 else int(year)
+        candidate = _safe_date(full_year, month, day)
+        return candidate if candidate is not None and candidate >= today else None
+    for offset in range(9):  # 29.02. may be up to 8 years away
+        candidate = _safe_date(today.year + offset, month, day)
+        if candidate is not None and candidate >= today:
+            return candidate
+    return None
+
+
+def _safe_date(year: int, month: int, day: int) -> date | None:
+    """date(year, month, day), or None for 31.02. and the like."""
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
+def parse_command(body: str, *, today: date) -> Command:
+    """The owner's command in a reply body (plain text; quotes are stripped here).
+
+    Only the first non-empty line above the quote counts, case-insensitive, trailing
+    punctuation and emoji ignored: ok/okay/ja/senden/yes → APPROVE; stop/stopp/nein/no →
+    STOP; bezahlt → PAID; "später 7", "spaeter 7 Tage", "später 2 Wochen" → LATER with
+    ``days`` (1–365); "später 12.01." → LATER ``until`` the next 12 January on or after
+    ``today``; "später 12.01.2027" → that date (a past date is UNKNOWN). Anything else,
+    e.g. "ok, aber bitte ändere den zweiten Satz", is UNKNOWN with ``text`` = the whole
+    stripped top part, for the caller to show or to treat as an edited draft.
+    """
+    top = strip_quote(body)
+    line = _first_line(top)
+    kind = _word_command(line)
+    if kind is not None:
+        return Command(kind)
+    until = _later_date(line, today)
+    if until is not None:
+        return Command(CommandKind.LATER, until=until)
+    days = _later_days(line)
+    if days is not None:
+        return Command(CommandKind.LATER, days=days)
+    return Command(CommandKind.UNKNOWN, text=top)

@@ -1,0 +1,210 @@
+"""Header-level classification: is a mail a machine's answer rather than a human's?
+
+Two questions, each answered by an ordered tuple of small rule functions (first ``True``
+wins, like the one-detector-per-format design of flufl.bounce):
+
+* :func:`is_auto_reply_headers` — out-of-office and other automatic replies
+  (RFC 3834 ``Auto-Submitted`` and the vendor headers listed in MAILFACTS.md).
+* :func:`is_bounce_headers` — delivery status notifications (RFC 3464 / RFC 3462).
+
+Neither counts as the client's answer (DOMAIN.md, "What stops the escalation"). Only the
+header fields in :data:`nachfass_bot.headers.HEADER_FIELDS` are looked at, so both work on
+a header-only IMAP fetch. ``X-Auto-Response-Suppress`` is deliberately ignored: it is a
+*request* not to auto-reply, sent by real people's Outlook, not a sign of an auto-reply.
+
+Later issues extend this module (body texts, return dates); the functions here stay pure
+and never raise on malformed headers.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from collections.abc import Callable
+from email.header import decode_header
+from email.message import Message
+
+__all__ = ["is_auto_reply_headers", "is_bounce_headers"]
+
+Rule = Callable[[Message], bool]
+
+# Values that vendor headers such as ``X-Autoreply`` use to say "not an auto-reply".
+_NEGATIVE_VALUES = frozenset({"no", "false", "0", "off"})
+
+_PRECEDENCE_MACHINE = frozenset({"auto_reply", "bulk", "junk"})
+
+_VENDOR_AUTO_REPLY_FIELDS = ("X-Autoreply", "X-Autorespond", "X-AutoReply-From", "X-Mail-Autoreply")
+
+# Subjects that German and English out-of-office replies start with (Exchange, Outlook,
+# Gmail, IONOS, Strato, Apple Mail). Anchored at the start: a human's "AW: ..." never hits.
+_AUTO_REPLY_SUBJECT_RE = re.compile(
+    r"^\s*(?:abwesenheitsnotiz|automatische\s+antwort|automatic\s+reply|out\s+of\s+(?:the\s+)?office"
+    r"|auto[-\s]?reply|auto[-\s]?response|autoantwort|abwesend)\b",
+    re.IGNORECASE,
+)
+
+_MACHINE_SENDERS = frozenset({"mailer-daemon", "postmaster"})
+
+
+def _header(msg: Message, name: str) -> str | None:
+    """The first raw value of a header field, unfolded (RFC 5322 §2.2.3), or None.
+
+    Reads ``raw_items()`` so that no header parser of the email package can raise on
+    garbage; classification only needs plain ASCII keywords.
+    """
+    wanted = name.lower()
+    try:
+        items = list(msg.raw_items())
+    except Exception:  # a broken message object must not stop the poll loop
+        return None
+    for key, value in items:
+        if key.lower() == wanted:
+            return re.sub(r"\r?\n(?=[ \t])", "", str(value)).strip()
+    return None
+
+
+def _keyword(value: str | None) -> str:
+    """The first token of a field value, lower-cased, without comments or parameters.
+
+    RFC 3834 §5 allows CFWS and parameters: ``Auto-Submitted: auto-replied (vacation)``.
+    """
+    if not value:
+        return ""
+    text = re.sub(r"\([^()]*\)", " ", value).split(";", 1)[0]
+    words = text.strip().strip('"').split()
+    return words[0].lower() if words else ""
+
+
+def _content_type_params(msg: Message) -> tuple[str, dict[str, str]]:
+    """``(type/subtype, {param: value})`` of the Content-Type field, lower-cased."""
+    value = _header(msg, "Content-Type") or ""
+    main, _, rest = value.partition(";")
+    params: dict[str, str] = {}
+    for match in re.finditer(r'([\w-]+)\s*=\s*("[^"]*"|[^;\s]+)', rest):
+        params[match.group(1).lower()] = match.group(2).strip('"').lower()
+    return main.strip().lower(), params
+
+
+# --- auto-reply rules ------------------------------------------------------------------
+
+
+def _auto_submitted(msg: Message) -> bool:
+    """RFC 3834 §5: any ``Auto-Submitted`` value other than ``no`` marks machine mail."""
+    keyword = _keyword(_header(msg, "Auto-Submitted"))
+    return bool(keyword) and keyword != "no"
+
+
+def _vendor_auto_reply(msg: Message) -> bool:
+    """``X-Autoreply``, ``X-Autorespond``, ``X-AutoReply-From``, ``X-Mail-Autoreply``."""
+    for name in _VENDOR_AUTO_REPLY_FIELDS:
+        value = _header(msg, name)
+        if value is not None and _keyword(value) not in _NEGATIVE_VALUES:
+            return True
+    return False
+
+
+def _apple_vacation(msg: Message) -> bool:
+    """Apple's (iCloud) vacation responder sets ``X-Apple-Action: vacation``."""
+    return "vacation" in (_header(msg, "X-Apple-Action") or "").lower()
+
+
+def _precedence(msg: Message) -> bool:
+    """``Precedence: auto_reply|bulk|junk`` (RFC 3834 §3.1.8 mentions the practice)."""
+    return _keyword(_header(msg, "Precedence")) in _PRECEDENCE_MACHINE
+
+
+def _auto_reply_subject(msg: Message) -> bool:
+    """Subject starts with a typical out-of-office marker ("Abwesenheitsnotiz: …")."""
+    subject = _header(msg, "Subject") or ""
+    if "=?" in subject:
+        subject = _decoded_subject(subject)
+    return bool(_AUTO_REPLY_SUBJECT_RE.match(subject))
+
+
+def _read_receipt(msg: Message) -> bool:
+    """RFC 8098 read receipts ("Gelesen: …") are generated by a program, not written."""
+    main, params = _content_type_params(msg)
+    return main == "multipart/report" and params.get("report-type") == "disposition-notification"
+
+
+def _decoded_subject(value: str) -> str:
+    """The subject with RFC 2047 encoded words decoded; the raw value on failure."""
+    try:
+        parts = decode_header(value)
+    except (ValueError, LookupError, UnicodeError):  # HeaderParseError is a ValueError
+        return value
+    return "".join(
+        chunk.decode(_charset_name(charset), "replace") if isinstance(chunk, bytes) else chunk
+        for chunk, charset in parts
+    )
+
+
+def _charset_name(charset: str | None) -> str:
+    """A codec Python knows for an RFC 2047 charset label; unknown labels → latin-1."""
+    try:
+        return codecs.lookup(charset or "ascii").name
+    except LookupError:
+        return "latin-1"
+
+
+AUTO_REPLY_RULES: tuple[Rule, ...] = (
+    _auto_submitted,
+    _vendor_auto_reply,
+    _apple_vacation,
+    _precedence,
+    _auto_reply_subject,
+    _read_receipt,
+)
+
+
+def is_auto_reply_headers(msg: Message) -> bool:
+    """True when the header fields mark an automatic reply (RFC 3834).
+
+    Signs, in order: ``Auto-Submitted`` other than ``no``; ``X-Autoreply``,
+    ``X-Autorespond``, ``X-AutoReply-From``, ``X-Mail-Autoreply`` present (unless their
+    value is a plain "no"); ``X-Apple-Action: vacation``; ``Precedence: auto_reply``,
+    ``bulk`` or ``junk``; a subject starting with an out-of-office marker
+    ("Abwesenheitsnotiz", "Automatische Antwort", "Out of Office", "Autoreply", …);
+    an RFC 8098 read receipt. ``X-Auto-Response-Suppress`` alone is not a sign.
+    """
+    return any(rule(msg) for rule in AUTO_REPLY_RULES)
+
+
+# --- bounce rules ----------------------------------------------------------------------
+
+
+def _delivery_status_report(msg: Message) -> bool:
+    """RFC 3464 DSN: ``multipart/report; report-type=delivery-status``."""
+    main, params = _content_type_params(msg)
+    return main == "multipart/report" and params.get("report-type") == "delivery-status"
+
+
+def _failed_recipients(msg: Message) -> bool:
+    """Exim's non-standard bounces carry ``X-Failed-Recipients``."""
+    return bool(_header(msg, "X-Failed-Recipients"))
+
+
+def _mailer_daemon(msg: Message) -> bool:
+    """From ``MAILER-DAEMON`` / ``postmaster`` with the null reverse path ``<>``.
+
+    RFC 5321 §4.5.5 requires the null reverse path for delivery notifications; it shows
+    up as ``Return-Path: <>`` after final delivery.
+    """
+    from_value = (_header(msg, "From") or "").lower()
+    local_parts = re.findall(r"([\w.+-]+)@", from_value) or [from_value.strip()]
+    if not any(part in _MACHINE_SENDERS for part in local_parts):
+        return False
+    return re.sub(r"\s", "", _header(msg, "Return-Path") or "") == "<>"
+
+
+BOUNCE_RULES: tuple[Rule, ...] = (_delivery_status_report, _failed_recipients, _mailer_daemon)
+
+
+def is_bounce_headers(msg: Message) -> bool:
+    """True when the header fields mark a delivery failure (RFC 3464, RFC 5321 §4.5.5).
+
+    Signs: ``Content-Type: multipart/report; report-type=delivery-status``;
+    ``X-Failed-Recipients`` (Exim); or From ``MAILER-DAEMON``/``postmaster`` with
+    ``Return-Path: <>``. A bounce is never an answer.
+    """
+    return any(rule(msg) for rule in BOUNCE_RULES)

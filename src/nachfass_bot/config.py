@@ -1,0 +1,663 @@
+"""The TOML configuration: found, read and validated completely at start-up.
+
+``load_config`` reads the file and ``parse_config`` checks every section at once. All
+problems are collected and raised as one ``ConfigError`` whose German text lists each of
+them, so the owner fixes the file in one go instead of one error per start. Unknown keys
+are reported as likely typos with the closest known key.
+
+Passwords never live in the file: each server names an environment variable
+(``password_env``) or a command that prints the password (``password_command``), read
+only when ``ServerConfig.password`` is called. No message ever contains a password.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import os
+import re
+import shlex
+import subprocess
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import time
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from nachfass_bot.calendar import GERMAN_SUBDIVISIONS, parse_days, parse_hours
+from nachfass_bot.errors import ConfigError
+
+Security = Literal["ssl", "starttls", "none"]
+_T = TypeVar("_T")
+
+_SECURITY_MODES: dict[str, Security] = {"ssl": "ssl", "starttls": "starttls", "none": "none"}
+_EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+_ENV_NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
+# Keys that would hold a password inline; refused with a pointer to the safe options.
+_INLINE_PASSWORD_KEYS = ("password", "passwort", "passwd", "pass")
+_PASSWORD_COMMAND_TIMEOUT = 30
+_RESERVED_SECTIONS = ("schedule", "clients")
+_TOP_LEVEL_KEYS = ("templates_dir",)
+
+
+@dataclass(frozen=True)
+class OwnerConfig:
+    """The freelancer: drafts go to ``email``, mails end with ``signature``."""
+
+    name: str
+    email: str
+    signature: str
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """How to reach the IMAP or SMTP server; the password is fetched only on demand."""
+
+    host: str
+    port: int
+    security: Security
+    username: str
+    password_env: str | None
+    password_command: str | None
+    section: str = ""  # "imap" or "smtp": names the section in error messages
+
+    def password(self, env: Mapping[str, str] | None = None) -> str:
+        """Return the password from ``$password_env`` or the output of ``password_command``.
+
+        ``env`` defaults to ``os.environ``. The command is split with ``shlex`` and run
+        without a shell (timeout 30 s); the first line of its output is the password
+        (like ``pass show`` and msmtp's ``passwordeval``). Raises ConfigError with a German
+        message naming the section; the message never contains the password.
+        """
+        if self.password_env is not None:
+            return self._password_from_env(os.environ if env is None else env)
+        if self.password_command is not None:
+            return self._password_from_command(self.password_command)
+        raise ConfigError(f"{self._prefix()}password_env oder password_command fehlt")
+
+    def _prefix(self) -> str:
+        return f"[{self.section}] " if self.section else ""
+
+    def _password_from_env(self, env: Mapping[str, str]) -> str:
+        value = env.get(str(self.password_env), "")
+        if not value:
+            raise ConfigError(
+                f"{self._prefix()}password_env: die Umgebungsvariable {self.password_env} "
+                "ist nicht gesetzt oder leer"
+            )
+        return value
+
+    def _password_from_command(self, command: str) -> str:
+        # Only the program name goes into messages, and library exceptions are not
+        # chained (TimeoutExpired shows the whole command line): the command itself
+        # might contain a secret (e.g. "printf geheim").
+        label = f"{self._prefix()}password_command"
+        try:
+            args = shlex.split(command)
+        except ValueError:
+            raise ConfigError(
+                f"{label} lässt sich nicht zerlegen (Anführungszeichen prüfen)"
+            ) from None
+        if not args:
+            raise ConfigError(f"{label} ist leer")
+        program = Path(args[0]).name
+        try:
+            result = subprocess.run(
+                args,
+                capture_output=True,
+                stdin=subprocess.DEVNULL,
+                timeout=_PASSWORD_COMMAND_TIMEOUT,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise ConfigError(
+                f"{label}: „{program}“ hat nach {_PASSWORD_COMMAND_TIMEOUT} Sekunden "
+                "kein Passwort geliefert"
+            ) from None
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise ConfigError(f"{label}: „{program}“ lässt sich nicht starten ({reason})") from None
+        return _password_from_output(label, program, result)
+
+
+def _password_from_output(
+    label: str, program: str, result: subprocess.CompletedProcess[bytes]
+) -> str:
+    """Check a finished password command and return the first line of its output."""
+    try:
+        output = result.stdout.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{label}: die Ausgabe von „{program}“ ist kein UTF-8") from None
+    if result.returncode != 0:
+        detail = _last_line(result.stderr.decode("utf-8", "replace"), hide=output.strip())
+        suffix = f": {detail}" if detail else ""
+        raise ConfigError(
+            f"{label}: „{program}“ ist mit Fehlercode {result.returncode} beendet{suffix}"
+        )
+    lines = output.splitlines()
+    if not lines or not lines[0]:
+        raise ConfigError(f"{label}: „{program}“ hat kein Passwort ausgegeben")
+    return lines[0]
+
+
+def _last_line(text: str, hide: str) -> str:
+    """The last non-empty line of ``text``, shortened, with ``hide`` masked out."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        return ""
+    line = lines[-1][:200]
+    return line.replace(hide, "***") if hide else line
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """Where the SQLite store lives (absolute; relative paths are taken from the config)."""
+
+    path: Path
+
+
+@dataclass(frozen=True)
+class SendingConfig:
+    """When drafts may go out: weekdays (0 = Monday), daily hours, Bundesland holidays."""
+
+    timezone: str
+    days: frozenset[int]
+    start: time
+    end: time
+    bundesland: str
+    christmas_freeze: bool = True
+
+
+@dataclass(frozen=True)
+class MailboxConfig:
+    """Folders to watch besides INBOX; ``None`` lets the IMAP adapter detect them."""
+
+    junk_folder: str | None = None
+    sent_folder: str | None = None
+    extra_folders: tuple[str, ...] = ()
+    poll_minutes: int = 5
+
+
+def _empty_mapping() -> Mapping[str, Any]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole validated configuration; ``path`` is the absolute path of the file."""
+
+    path: Path
+    owner: OwnerConfig
+    imap: ServerConfig
+    smtp: ServerConfig
+    store: StoreConfig
+    sending: SendingConfig
+    mailbox: MailboxConfig
+    templates_dir: Path | None = None
+    # Reserved for later issues: kept raw and read-only, not validated yet.
+    schedule: Mapping[str, Any] = field(default_factory=_empty_mapping, hash=False)
+    clients: Mapping[str, Any] = field(default_factory=_empty_mapping, hash=False)
+
+
+def default_config_path(env: Mapping[str, str] | None = None) -> Path:
+    """Return ``$XDG_CONFIG_HOME/nachfass-bot/config.toml``, else ``~/.config/…``.
+
+    A relative ``XDG_CONFIG_HOME`` is ignored, as the XDG Base Directory spec demands.
+    """
+    env = os.environ if env is None else env
+    xdg = env.get("XDG_CONFIG_HOME", "")
+    if xdg and Path(xdg).is_absolute():
+        base = Path(xdg)
+    else:
+        home = env.get("HOME")
+        base = (Path(home) if home else Path.home()) / ".config"
+    return base / "nachfass-bot" / "config.toml"
+
+
+def resolve_config_path(cli_path: str | None, env: Mapping[str, str] | None = None) -> Path:
+    """Pick the config file: ``--config``, else ``$NACHFASS_CONFIG``, else the default."""
+    env = os.environ if env is None else env
+    if cli_path:
+        return Path(cli_path).expanduser()
+    if env.get("NACHFASS_CONFIG"):
+        return Path(env["NACHFASS_CONFIG"]).expanduser()
+    return default_config_path(env)
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate the TOML file at ``path``; raise one ConfigError for all problems."""
+    path = path.expanduser().absolute()
+    return parse_config(_read_toml(path), path)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    """Read the file as UTF-8 TOML, translating every failure into a German ConfigError."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"Konfigurationsdatei nicht gefunden: {path} — lege sie mit "
+            f"„cp config.example.toml {shlex.quote(str(path))}“ an (die Vorlage liegt im "
+            "Projektordner) und trage deine Daten ein."
+        ) from None
+    except IsADirectoryError:
+        raise _config_error(path, ["das ist ein Ordner, keine Datei"]) from None
+    except PermissionError:
+        raise _config_error(path, ["keine Leserechte für die Datei"]) from None
+    except OSError as exc:
+        raise _config_error(path, [f"Datei nicht lesbar ({exc.strerror})"]) from None
+    try:
+        return tomllib.loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise _config_error(path, ["die Datei ist nicht als UTF-8 gespeichert"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise _config_error(path, [_describe_toml_error(exc)]) from None
+
+
+# tomllib's English messages (by prefix) and what they usually mean, in German.
+_TOML_HINTS = (
+    ("Invalid value", "ungültiger Wert (Text in Anführungszeichen?)"),
+    ("Expected '=' after a key", "„=“ nach dem Schlüssel erwartet"),
+    ("Cannot overwrite a value", "Schlüssel oder Abschnitt doppelt"),
+    ("Cannot declare", "Abschnitt doppelt"),
+    ("Unterminated string", "Anführungszeichen nicht geschlossen"),
+    ("Unclosed array", "Liste nicht mit „]“ geschlossen"),
+    ("Expected ']'", "„]“ fehlt"),
+    ("Invalid initial character for a key part", "ungültiges Zeichen am Anfang eines Schlüssels"),
+)
+
+
+def _describe_toml_error(exc: tomllib.TOMLDecodeError) -> str:
+    """German description of a TOML syntax error with line and column."""
+    message = str(exc)
+    match = _TOML_POSITION.search(message)
+    where = f" in Zeile {match.group(1)}, Spalte {match.group(2)}" if match else ""
+    hint = next((german for prefix, german in _TOML_HINTS if message.startswith(prefix)), "")
+    return f"TOML-Syntaxfehler{where}" + (f": {hint}" if hint else "")
+
+
+def _config_error(path: Path, problems: Sequence[str]) -> ConfigError:
+    """One ConfigError: a single line for one problem, else a heading and one line each."""
+    if len(problems) == 1:
+        return ConfigError(f"Konfiguration {path}: {problems[0]}")
+    lines = "\n".join(f"  - {problem}" for problem in problems)
+    return ConfigError(f"Die Konfiguration {path} ist fehlerhaft:\n{lines}")
+
+
+class _Section:
+    """Typed access to one TOML table; records problems and the keys it knows."""
+
+    def __init__(self, name: str, raw: object, problems: list[str]) -> None:
+        self.name = name
+        self.problems = problems
+        self.known: set[str] = set()
+        self.data: Mapping[str, Any] = {}
+        # A section that is not a table already got its problem: stay quiet about its keys.
+        self.broken = False
+        if isinstance(raw, Mapping):
+            self.data = raw
+        elif raw is not None:
+            self.broken = True
+            problems.append(f"[{name}] muss ein Abschnitt sein (Zeile „[{name}]“)")
+
+    def label(self, key: str) -> str:
+        """How the owner finds the key in the file: ``[imap] host``."""
+        return f"[{self.name}] {key}" if self.name else key
+
+    def problem(self, key: str, text: str) -> None:
+        """Record a problem with ``key``; ``text`` must never contain a secret."""
+        self.problems.append(f"{self.label(key)} {text}")
+
+    def _present(self, key: str, required: bool) -> bool:
+        self.known.add(key)
+        if key in self.data:
+            return True
+        if required and not self.broken:
+            self.problem(key, "fehlt")
+        return False
+
+    def text(self, key: str, default: str | None = None, *, required: bool = False) -> str | None:
+        """A non-blank string; ``default`` when absent, None (and a problem) when invalid."""
+        if not self._present(key, required):
+            return default
+        value = self.data[key]
+        if not isinstance(value, str):
+            self.problem(key, "muss ein Text in Anführungszeichen sein")
+            return None
+        if not value.strip():
+            self.problem(key, "darf nicht leer sein")
+            return None
+        return value
+
+    def integer(self, key: str, default: int, minimum: int, maximum: int) -> int | None:
+        """A whole number within ``minimum``..``maximum``; ``default`` when absent."""
+        if not self._present(key, required=False):
+            return default
+        value = self.data[key]
+        if isinstance(value, float):
+            self.problem(key, "muss eine ganze Zahl sein")
+            return None
+        if not isinstance(value, int) or isinstance(value, bool):
+            hint = " (ohne Anführungszeichen)" if isinstance(value, str) else ""
+            self.problem(key, f"muss eine Zahl sein{hint}")
+            return None
+        if not minimum <= value <= maximum:
+            self.problem(key, f"muss zwischen {minimum} und {maximum} liegen")
+            return None
+        return value
+
+    def boolean(self, key: str, default: bool) -> bool | None:
+        """``true`` or ``false``; ``default`` when absent."""
+        if not self._present(key, required=False):
+            return default
+        value = self.data[key]
+        if not isinstance(value, bool):
+            self.problem(key, "muss true oder false sein (ohne Anführungszeichen)")
+            return None
+        return value
+
+    def text_list(self, key: str) -> tuple[str, ...] | None:
+        """A list of non-blank strings; empty when absent."""
+        if not self._present(key, required=False):
+            return ()
+        value = self.data[key]
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            self.problem(key, 'muss eine Liste von Texten sein, z. B. ["Kunden", "Projekte"]')
+            return None
+        return tuple(value)
+
+    def forbid(self, key: str, text: str) -> None:
+        """Report ``key`` if present (without its value) but don't call it a typo."""
+        if self._present(key, required=False):
+            self.problem(key, text)
+
+
+def parse_config(data: Mapping[str, Any], path: Path) -> Config:
+    """Validate parsed TOML ``data`` read from ``path`` and build the Config.
+
+    Relative paths in the file are taken relative to the directory of ``path``. Every
+    problem is collected; if there is any, one ConfigError lists them all.
+    """
+    path = path.expanduser().absolute()
+    problems: list[str] = []
+    top = _Section("", data, problems)
+    sections = {
+        name: _Section(name, data.get(name), problems)
+        for name in ("owner", "imap", "smtp", "store", "sending", "mailbox")
+    }
+    owner = _parse_owner(sections["owner"])
+    imap = _parse_server(sections["imap"], default_port=993, default_security="ssl")
+    smtp = _parse_server(sections["smtp"], default_port=587, default_security="starttls")
+    store = _parse_store(sections["store"], path.parent)
+    sending = _parse_sending(sections["sending"])
+    mailbox = _parse_mailbox(sections["mailbox"])
+    templates_dir = _optional_path(top, "templates_dir", path.parent)
+    schedule, clients = (_reserved(top, name) for name in _RESERVED_SECTIONS)
+    _report_unknown_keys(top, list(sections.values()), problems)
+    if problems:
+        raise _config_error(path, problems)
+    assert owner and imap and smtp and store and sending and mailbox  # no problem → all built
+    return Config(
+        path=path,
+        owner=owner,
+        imap=imap,
+        smtp=smtp,
+        store=store,
+        sending=sending,
+        mailbox=mailbox,
+        templates_dir=templates_dir,
+        schedule=schedule,
+        clients=clients,
+    )
+
+
+def _parse_owner(section: _Section) -> OwnerConfig | None:
+    name = section.text("name", required=True)
+    email = section.text("email", required=True)
+    signature = section.text("signature", required=True)
+    if email is not None and not _EMAIL_PATTERN.match(email.strip()):
+        section.problem("email", f"sieht nicht wie eine E-Mail-Adresse aus: „{email}“")
+        email = None
+    if name is None or email is None or signature is None:
+        return None
+    return OwnerConfig(name=name.strip(), email=email.strip(), signature=signature)
+
+
+def _parse_server(
+    section: _Section, default_port: int, default_security: Security
+) -> ServerConfig | None:
+    host = section.text("host", required=True)
+    port = section.integer("port", default_port, 1, 65535)
+    security = _parse_security(section, default_security)
+    username = section.text("username", required=True)
+    source = _parse_password_source(section)
+    if host is not None and security == "none" and not _is_loopback(host):
+        section.problem(
+            "security",
+            '= "none" ist nur für localhost erlaubt (sonst ginge das Passwort '
+            'unverschlüsselt durchs Netz) — nimm "ssl" oder "starttls"',
+        )
+        security = None
+    if host is None or port is None or security is None or username is None or source is None:
+        return None
+    return ServerConfig(
+        host=host.strip(),
+        port=port,
+        security=security,
+        username=username,
+        password_env=source[0],
+        password_command=source[1],
+        section=section.name,
+    )
+
+
+def _parse_security(section: _Section, default: Security) -> Security | None:
+    value = section.text("security", default)
+    if value is None:
+        return None
+    security = _SECURITY_MODES.get(value.strip().lower())
+    if security is None:
+        section.problem(
+            "security",
+            'muss "ssl" (meist Port 993/465), "starttls" (meist Port 587/143) '
+            f'oder "none" sein, nicht „{value}“',
+        )
+    return security
+
+
+def _parse_password_source(section: _Section) -> tuple[str | None, str | None] | None:
+    """``(password_env, password_command)`` with exactly one set; None when invalid.
+
+    Values are never echoed: a user may have put the password itself into either key.
+    """
+    for key in _INLINE_PASSWORD_KEYS:
+        section.forbid(
+            key,
+            "— Passwörter gehören nicht in die Datei: nutze password_env "
+            "(Umgebungsvariable) oder password_command (Befehl, der es ausgibt)",
+        )
+    has_env, has_command = "password_env" in section.data, "password_command" in section.data
+    env_name = section.text("password_env")
+    command = section.text("password_command")
+    if has_env and has_command:
+        section.problem("password_env", "und password_command: bitte nur eins von beiden angeben")
+        return None
+    if not has_env and not has_command:
+        if not section.broken:
+            section.problem("password_env", "oder password_command fehlt (eins von beiden)")
+        return None
+    if env_name is not None and not _ENV_NAME_PATTERN.match(env_name):
+        section.problem(
+            "password_env", "muss der Name einer Umgebungsvariable sein, z. B. NACHFASS_PASSWORT"
+        )
+        return None
+    if command is not None and not _splits(command):
+        section.problem("password_command", "lässt sich nicht zerlegen (Anführungszeichen prüfen)")
+        return None
+    if env_name is None and command is None:
+        return None
+    return env_name, command
+
+
+def _splits(command: str) -> bool:
+    try:
+        return bool(shlex.split(command))
+    except ValueError:
+        return False
+
+
+def _is_loopback(host: str) -> bool:
+    """True for ``localhost``, 127.0.0.0/8 and ``::1`` (no DNS lookup)."""
+    name = host.strip().rstrip(".").lower().removeprefix("[").removesuffix("]")
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _parse_store(section: _Section, base: Path) -> StoreConfig | None:
+    path = _optional_path(section, "path", base, default="nachfass.db")
+    return None if path is None else StoreConfig(path=path)
+
+
+def _optional_path(
+    section: _Section, key: str, base: Path, default: str | None = None
+) -> Path | None:
+    """A path from ``key`` (``~`` expanded), relative ones taken from ``base``."""
+    text = section.text(key, default)
+    return None if text is None else base / Path(text.strip()).expanduser()
+
+
+def _parse_sending(section: _Section) -> SendingConfig | None:
+    timezone = _parse_timezone(section)
+    days = _parse_with(section, "days", "mon-fri", parse_days)
+    hours = _parse_with(section, "hours", "09:00-17:00", parse_hours)
+    bundesland = _parse_bundesland(section)
+    christmas_freeze = section.boolean("christmas_freeze", True)
+    if (
+        timezone is None
+        or days is None
+        or hours is None
+        or bundesland is None
+        or christmas_freeze is None
+    ):
+        return None
+    return SendingConfig(
+        timezone=timezone,
+        days=days,
+        start=hours[0],
+        end=hours[1],
+        bundesland=bundesland,
+        christmas_freeze=christmas_freeze,
+    )
+
+
+def _parse_timezone(section: _Section) -> str | None:
+    name = section.text("timezone", "Europe/Berlin")
+    if name is None:
+        return None
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        section.problem("timezone", f"„{name}“ ist keine bekannte Zeitzone (z. B. Europe/Berlin)")
+        return None
+    return name
+
+
+def _parse_with(section: _Section, key: str, default: str, parse: Callable[[str], _T]) -> _T | None:
+    """Parse ``key`` with a calendar parser, whose ValueError text is already German."""
+    text = section.text(key, default)
+    if text is None:
+        return None
+    try:
+        return parse(text)
+    except ValueError as exc:
+        section.problem(key, f"ist ungültig: {exc}")
+        return None
+
+
+def _parse_bundesland(section: _Section) -> str | None:
+    code = section.text("bundesland", "NW")
+    if code is None:
+        return None
+    if code.strip().upper() not in GERMAN_SUBDIVISIONS:
+        known = " ".join(sorted(GERMAN_SUBDIVISIONS))
+        section.problem("bundesland", f"„{code}“ ist kein Bundesland-Kürzel (erlaubt: {known})")
+        return None
+    return code.strip().upper()
+
+
+def _parse_mailbox(section: _Section) -> MailboxConfig | None:
+    junk_folder = section.text("junk_folder")
+    sent_folder = section.text("sent_folder")
+    extra_folders = section.text_list("extra_folders")
+    poll_minutes = section.integer("poll_minutes", 5, 1, 24 * 60)
+    invalid = any(
+        key in section.data and value is None
+        for key, value in (("junk_folder", junk_folder), ("sent_folder", sent_folder))
+    )
+    if invalid or extra_folders is None or poll_minutes is None:
+        return None
+    return MailboxConfig(
+        junk_folder=junk_folder,
+        sent_folder=sent_folder,
+        extra_folders=extra_folders,
+        poll_minutes=poll_minutes,
+    )
+
+
+def _reserved(top: _Section, name: str) -> Mapping[str, Any]:
+    """A section kept for later issues: must be a table, stored read-only as it is."""
+    top.known.add(name)
+    value = top.data.get(name, {})
+    if not isinstance(value, Mapping):
+        top.problems.append(f"[{name}] muss ein Abschnitt sein (Zeile „[{name}]“)")
+        return _empty_mapping()
+    return MappingProxyType(dict(value))
+
+
+def _report_unknown_keys(top: _Section, sections: list[_Section], problems: list[str]) -> None:
+    """Report every key no reader asked for, with the closest known key as a hint."""
+    top.known.update(section.name for section in sections)
+    for key, value in top.data.items():
+        if key not in top.known:
+            problems.append(_unknown_top_level(key, value, sorted(top.known)))
+    for section in sections:
+        for key in section.data:
+            if key not in section.known:
+                problems.append(_unknown_key(section, key, [top, *sections]))
+
+
+def _unknown_top_level(key: str, value: object, known: list[str]) -> str:
+    guess = _closest(key, known)
+    if isinstance(value, Mapping):
+        hint = f" Meintest du [{guess}]?" if guess else ""
+        return f"unbekannter Abschnitt [{key}] — Tippfehler?{hint}"
+    hint = f" Meintest du „{guess}“?" if guess else ""
+    return f"unbekannter Schlüssel {key} — Tippfehler?{hint}"
+
+
+def _unknown_key(section: _Section, key: str, all_sections: list[_Section]) -> str:
+    """Typo hint from the same section, else the section(s) where the key belongs."""
+    text = f"unbekannter Schlüssel {section.label(key)} — Tippfehler?"
+    guess = _closest(key, sorted(section.known.difference(_INLINE_PASSWORD_KEYS)))
+    if guess:
+        return f"{text} Meintest du „{guess}“?"
+    homes = [other for other in all_sections if key in other.known and other is not section]
+    if any(not other.name for other in homes):
+        return f"{text} „{key}“ gehört vor den ersten Abschnitt, ganz oben in die Datei."
+    if homes:
+        names = " oder ".join(f"[{other.name}]" for other in homes)
+        return f"{text} „{key}“ gehört in {names}."
+    return text
+
+
+def _closest(word: str, candidates: list[str]) -> str | None:
+    matches = difflib.get_close_matches(word.lower(), candidates, n=1, cutoff=0.6)
+    return matches[0] if matches else None

@@ -1,0 +1,42 @@
+"""The one exception hierarchy of nachfass-bot.
+
+    NachfassError            base; str(exc) is a German sentence for the owner
+    ├── ConfigError          the TOML config is missing, broken or incomplete
+    ├── StoreError           the SQLite store cannot be opened or migrated
+    ├── MailboxError         IMAP / Maildir access failed (login, folder, fetch)
+    ├── DeliveryError        SMTP sending failed (``permanent`` tells 5xx from 4xx)
+    └── TemplateError        a mail template is missing or broken
+
+Adapters translate library exceptions into these at the boundary (``raise ... from exc``);
+the domain and the engine never see ``imaplib``, ``smtplib`` or ``sqlite3`` errors.
+"""
+
+from __future__ import annotations
+
+
+class NachfassError(Exception):
+    """Base class; the message is German and safe to show to the owner."""
+
+
+class ConfigError(NachfassError):
+    """The configuration cannot be used."""
+
+
+class StoreError(NachfassError):
+    """The embedded SQLite store failed."""
+
+
+class MailboxError(NachfassError):
+    """Reading or writing the mailbox failed."""
+
+
+class DeliveryError(NachfassError):
+    """Sending a mail failed; ``permanent`` is True for 5xx answers."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+class TemplateError(NachfassError):
+    """A mail template is missing or cannot be rendered."""

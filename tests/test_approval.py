@@ -1,0 +1,341 @@
+"""approval.py: tokens, quote stripping, the owner's commands."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import pytest
+
+from nachfass_bot.approval import (
+    TOKEN_TAG_RE,
+    Command,
+    CommandKind,
+    find_token,
+    new_token,
+    parse_command,
+    strip_quote,
+    token_matches,
+    token_tag,
+)
+from nachfass_bot.headers import plain_text
+
+TODAY = date(2026, 3, 10)
+TOKEN = "3f9a0c1d2e4b5a6978ab"
+
+# --- tokens ----------------------------------------------------------------------------
+
+
+def test_new_token_is_80_bits_of_lowercase_hex_and_fresh() -> None:
+    tokens = {new_token() for _ in range(50)}
+    assert len(tokens) == 50
+    for token in tokens:
+        assert re.fullmatch(r"[0-9a-f]{20}", token)
+
+
+def test_token_tag_round_trip() -> None:
+    token = new_token()
+    tag = token_tag(token)
+    assert tag == f"[NF-{token}]"
+    assert TOKEN_TAG_RE.search(tag) is not None
+    assert find_token(f"Re: {tag} Entwurf: Nachfassen Angebot Keller") == token
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        f"Re: AW: [NF-{TOKEN}] Entwurf – Angebot für Ihre Webseite",
+        f"AW: [nf-{TOKEN.upper()}] Entwurf",
+        f"WG: Re: [NF-{TOKEN}]",
+        f"Re: [NF- {TOKEN[:10]} {TOKEN[10:]} ] Entwurf",  # sloppy RFC 2047 decoding
+        f"=?utf-8?q?AW=3A_=5BNF-{TOKEN}=5D_Entwurf_f=C3=BCr_Keller?=",  # still encoded
+        f"Re: [NF-{TOKEN}] Entwurf [NF-{TOKEN}]",  # the same token twice is fine
+    ],
+)
+def test_find_token(subject: str) -> None:
+    assert find_token(subject) == TOKEN
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "Re: Entwurf – Angebot für Ihre Webseite",  # forged "ok" without a tag
+        "",
+        "[NF-]",
+        "[NF-3f9a0c1d2e4b5a6978a]",  # 19 digits
+        "[NF-3f9a0c1d2e4b5a6978abc]",  # 21 digits
+        "[NF-3f9a0c1d2e4b5a6978ag]",  # not hex
+        "NF-3f9a0c1d2e4b5a6978ab",  # no brackets
+        f"Re: [NF-{TOKEN}] und [NF-00000000000000000000]",  # two different tokens
+    ],
+)
+def test_find_token_rejects(subject: str) -> None:
+    assert find_token(subject) is None
+
+
+def test_token_matches() -> None:
+    assert token_matches(TOKEN, TOKEN)
+    assert token_matches(TOKEN.upper(), TOKEN)
+    assert not token_matches("00000000000000000000", TOKEN)
+    assert not token_matches(None, TOKEN)
+    assert not token_matches("", "")
+
+
+# --- quote stripping per client --------------------------------------------------------
+
+THUNDERBIRD = """ok
+
+Am 10.03.26 um 09:12 schrieb nachfass-bot:
+> Entwurf für Jonas Keller
+>
+> Guten Tag Herr Keller,
+"""
+
+GMAIL_WRAPPED = """Ja
+
+Am Di., 10. März 2026 um 09:12 Uhr schrieb Lena Berger <
+lena@berger-text.de>:
+
+> Entwurf für Jonas Keller
+"""
+
+APPLE_MAIL = """später 7
+
+Viele Grüße
+Lena
+
+> Am 10.03.2026 um 09:12 schrieb Lena Berger <lena@berger-text.de>:
+>
+> Entwurf
+"""
+
+OUTLOOK_DE = """Stop
+
+Von: Lena Berger <lena@berger-text.de>
+Gesendet: Dienstag, 10. März 2026 09:12
+An: Lena Berger <lena@berger-text.de>
+Betreff: [NF-3f9a0c1d2e4b5a6978ab] Entwurf
+
+Guten Tag Herr Keller,
+"""
+
+OUTLOOK_UNDERSCORES = """bezahlt
+
+________________________________
+Von: Lena Berger <lena@berger-text.de>
+Gesendet: Dienstag, 10. März 2026 09:12
+"""
+
+OUTLOOK_EN = """Yes
+
+From: Lena Berger <lena@berger-text.de>
+Sent: Tuesday, March 10, 2026 9:12 AM
+To: Lena Berger
+Subject: [NF-3f9a0c1d2e4b5a6978ab] Entwurf
+"""
+
+OUTLOOK_ORIGINAL_MESSAGE = """nein
+
+-----Ursprüngliche Nachricht-----
+Von: Lena Berger [mailto:lena@berger-text.de]
+"""
+
+OLD_OUTLOOK_EN = """senden
+-----Original Message-----
+From: Lena
+"""
+
+GMX_WEBDE = """OK.
+
+Gesendet: Dienstag, 10. März 2026 um 09:12 Uhr
+Von: "Lena Berger" <lena@berger-text.de>
+An: lena@berger-text.de
+Betreff: Entwurf
+"""
+
+ENGLISH_CLIENT = """ok!
+
+On Tue, Mar 10, 2026 at 9:12 AM Lena Berger <lena@berger-text.de> wrote:
+> Entwurf
+"""
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (THUNDERBIRD, "ok"),
+        (GMAIL_WRAPPED, "Ja"),
+        (APPLE_MAIL, "später 7\n\nViele Grüße\nLena"),
+        (OUTLOOK_DE, "Stop"),
+        (OUTLOOK_UNDERSCORES, "bezahlt"),
+        (OUTLOOK_EN, "Yes"),
+        (OUTLOOK_ORIGINAL_MESSAGE, "nein"),
+        (OLD_OUTLOOK_EN, "senden"),
+        (GMX_WEBDE, "OK."),
+        (ENGLISH_CLIENT, "ok!"),
+    ],
+)
+def test_strip_quote_per_client(body: str, expected: str) -> None:
+    assert strip_quote(body) == expected
+    assert strip_quote(body.replace("\n", "\r\n")) == expected
+
+
+def test_strip_quote_drops_signature_and_mobile_footer() -> None:
+    assert strip_quote("ok\n\n-- \nLena Berger\nTexterin\n") == "ok"
+    assert strip_quote("ok\n--\nLena\n") == "ok"
+    assert strip_quote("ok\n\nVon meinem iPhone gesendet\n\n> Entwurf") == "ok"
+    assert strip_quote("ok\nSent from my iPhone") == "ok"
+
+
+def test_strip_quote_keeps_text_that_only_looks_similar() -> None:
+    text = "Bitte den Satz mit dem Von: ändern.\nAm Ende lieber kürzer.\nDanke"
+    assert strip_quote(text) == text
+    assert strip_quote("") == ""
+    assert strip_quote("> nur Zitat") == ""
+
+
+def test_strip_quote_on_html_reply_text() -> None:
+    raw = (
+        b"Content-Type: text/html; charset=utf-8\r\n\r\n"
+        b"<div>Ok</div><div><br></div><div class=gmail_quote>"
+        b"<div>Am Di., 10. M\xc3\xa4rz 2026 um 09:12 Uhr schrieb Lena Berger "
+        b"&lt;lena@berger-text.de&gt;:<br></div>"
+        b"<blockquote><div>Entwurf</div></blockquote></div>"
+    )
+    assert strip_quote(plain_text(raw)) == "Ok"
+
+
+# --- commands --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "kind"),
+    [
+        ("ok", CommandKind.APPROVE),
+        ("Ok!", CommandKind.APPROVE),
+        ("OK.", CommandKind.APPROVE),
+        (" ja ", CommandKind.APPROVE),
+        ("Senden", CommandKind.APPROVE),
+        ("yes", CommandKind.APPROVE),
+        ("okay 👍", CommandKind.APPROVE),
+        ("O.K.", CommandKind.APPROVE),
+        ("Ja, senden", CommandKind.APPROVE),
+        ("ok danke", CommandKind.APPROVE),
+        ("\u200bok\xa0", CommandKind.APPROVE),
+        ("stop", CommandKind.STOP),
+        ("STOPP!", CommandKind.STOP),
+        ("Nein", CommandKind.STOP),
+        ("no.", CommandKind.STOP),
+        ("nein danke", CommandKind.STOP),
+        ("bezahlt", CommandKind.PAID),
+        ("Bezahlt ✅", CommandKind.PAID),
+    ],
+)
+def test_command_words(body: str, kind: CommandKind) -> None:
+    assert parse_command(body, today=TODAY) == Command(kind)
+
+
+@pytest.mark.parametrize(
+    ("body", "days"),
+    [
+        ("später 7", 7),
+        ("Später 7", 7),
+        ("spaeter 7", 7),
+        ("später 7 tage", 7),
+        ("Später 14 Tage.", 14),
+        ("später 1 Tag", 1),
+        ("später: 3", 3),
+        ("später 2 Wochen", 14),
+        ("SPÄTER 30!", 30),
+    ],
+)
+def test_later_days(body: str, days: int) -> None:
+    assert parse_command(body, today=TODAY) == Command(CommandKind.LATER, days=days)
+
+
+@pytest.mark.parametrize(
+    ("body", "until"),
+    [
+        ("später 12.01.", date(2027, 1, 12)),  # the next 12 January after 10 March 2026
+        ("später 12.03.", date(2026, 3, 12)),
+        ("später 10.03.", date(2026, 3, 10)),  # today counts
+        ("später 12.01.2027", date(2027, 1, 12)),
+        ("später 1.4.", date(2026, 4, 1)),
+        ("später 1.4", date(2026, 4, 1)),
+        ("später 01.04.27", date(2027, 4, 1)),
+        ("später bis 15.04.", date(2026, 4, 15)),
+        ("spaeter 29.02.", date(2028, 2, 29)),
+    ],
+)
+def test_later_until(body: str, until: date) -> None:
+    assert parse_command(body, today=TODAY) == Command(CommandKind.LATER, until=until)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "ok, aber bitte ändere den zweiten Satz",
+        "Ja nein",
+        "später",
+        "später 0",
+        "später 999",
+        "später 31.02.",
+        "später 12.01.2025",  # in the past
+        "später 7 Monate",
+        "Hallo,\nok",
+        "👍",
+        "",
+        "> ok",
+        "Guten Tag Herr Keller,\n\nanbei wie besprochen die Unterlagen.",
+    ],
+)
+def test_unknown(body: str) -> None:
+    command = parse_command(body, today=TODAY)
+    assert command.kind is CommandKind.UNKNOWN
+    assert command.days is None
+    assert command.until is None
+    assert command.text == strip_quote(body)
+
+
+def test_unknown_keeps_the_whole_top_part_without_quote() -> None:
+    body = "ok, aber bitte ändere den zweiten Satz\nin: Wie ist der Stand?\n\n" + THUNDERBIRD
+    command = parse_command(body, today=TODAY)
+    assert command == Command(
+        CommandKind.UNKNOWN,
+        text="ok, aber bitte ändere den zweiten Satz\nin: Wie ist der Stand?\n\nok",
+    )
+
+
+def test_only_the_first_non_empty_line_counts() -> None:
+    body = "\n\nok\n\nViele Grüße\nAnna\n\n" + OUTLOOK_DE
+    assert parse_command(body, today=TODAY) == Command(CommandKind.APPROVE)
+
+
+@pytest.mark.parametrize(
+    ("body", "kind"),
+    [
+        (THUNDERBIRD, CommandKind.APPROVE),
+        (GMAIL_WRAPPED, CommandKind.APPROVE),
+        (OUTLOOK_DE, CommandKind.STOP),
+        (OUTLOOK_UNDERSCORES, CommandKind.PAID),
+        (OUTLOOK_EN, CommandKind.APPROVE),
+        (OUTLOOK_ORIGINAL_MESSAGE, CommandKind.STOP),
+        (GMX_WEBDE, CommandKind.APPROVE),
+        (ENGLISH_CLIENT, CommandKind.APPROVE),
+    ],
+)
+def test_commands_in_real_replies(body: str, kind: CommandKind) -> None:
+    assert parse_command(body, today=TODAY).kind is kind
+
+
+def test_later_in_apple_mail_reply() -> None:
+    assert parse_command(APPLE_MAIL, today=TODAY) == Command(CommandKind.LATER, days=7)
+
+
+def test_quoted_ok_alone_is_not_approval() -> None:
+    body = "\n\nAm 10.03.26 um 09:12 schrieb nachfass-bot:\n> ok\n"
+    assert parse_command(body, today=TODAY).kind is CommandKind.UNKNOWN
+
+
+def test_command_kind_values() -> None:
+    assert [kind.value for kind in CommandKind] == ["approve", "stop", "later", "paid", "unknown"]
