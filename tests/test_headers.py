@@ -25,13 +25,13 @@ from nachfass_bot.headers import (
 
 OUTLOOK_REPLY = (
     b"Return-Path: <jonas.keller@keller-bau.de>\r\n"
-    b"From: \"Keller, Jonas\" <Jonas.Keller@Keller-Bau.de>\r\n"
+    b'From: "Keller, Jonas" <Jonas.Keller@Keller-Bau.de>\r\n'
     b"To: Lena Berger <lena@berger-text.de>\r\n"
-    b"CC: \"Sommer, Petra\" <p.sommer@keller-bau.de>\r\n"
+    b'CC: "Sommer, Petra" <p.sommer@keller-bau.de>\r\n'
     b"Subject: =?iso-8859-1?Q?AW:_Angebot_f=FCr_Ihre_Webseite?=\r\n"
     b"Thread-Topic: =?iso-8859-1?Q?Angebot_f=FCr_Ihre_Webseite?=\r\n"
     b"Date: Tue, 13 Jan 2026 09:41:12 +0000\r\n"
-    b"Message-ID: <AM0PR07MB6305E1B2C3D4A5B6C7D8E9F0A1B2C3D4@AM0PR07MB6305.eurprd07.prod.outlook.com>\r\n"
+    b"Message-ID: <AM0PR07MB6305E1B2C3D4@AM0PR07MB6305.eurprd07.prod.outlook.com>\r\n"
     b"References: <20260105101500.4711.1@berger-text.de>\r\n"
     b"In-Reply-To: <20260105101500.4711.1@berger-text.de>\r\n"
     b"Accept-Language: de-DE, en-US\r\n"
@@ -184,7 +184,7 @@ GMAIL_VACATION = (
 )
 
 EXCHANGE_AUTO_REPLY = (
-    b"From: \"Keller, Jonas\" <Jonas.Keller@Keller-Bau.de>\r\n"
+    b'From: "Keller, Jonas" <Jonas.Keller@Keller-Bau.de>\r\n'
     b"To: Lena Berger <lena@berger-text.de>\r\n"
     b"Subject: Automatische Antwort: Angebot =?iso-8859-1?Q?f=FCr?= Ihre Webseite\r\n"
     b"Thread-Topic: Angebot\r\n"
@@ -290,9 +290,7 @@ def test_outlook_reply_facts() -> None:
     assert inbound.to_addrs == ("lena@berger-text.de", "p.sommer@keller-bau.de")
     assert inbound.subject == "AW: Angebot für Ihre Webseite"
     assert inbound.date == datetime(2026, 1, 13, 9, 41, 12, tzinfo=UTC)
-    assert inbound.message_id == (
-        "<AM0PR07MB6305E1B2C3D4A5B6C7D8E9F0A1B2C3D4@AM0PR07MB6305.eurprd07.prod.outlook.com>"
-    )
+    assert inbound.message_id == "<AM0PR07MB6305E1B2C3D4@AM0PR07MB6305.eurprd07.prod.outlook.com>"
     assert inbound.in_reply_to == ("<20260105101500.4711.1@berger-text.de>",)
     assert inbound.references == ("<20260105101500.4711.1@berger-text.de>",)
     assert inbound.auto_submitted is None

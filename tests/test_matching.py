@@ -59,7 +59,7 @@ THREADS = (OFFER, INVOICE, OTHER_CLIENT)
 # A real Outlook reply from the client to the offer (headers only, as the IMAP adapter
 # fetches them).
 CLIENT_REPLY = (
-    b"From: \"Keller, Jonas\" <Jonas.Keller@Keller-Bau.de>\r\n"
+    b'From: "Keller, Jonas" <Jonas.Keller@Keller-Bau.de>\r\n'
     b"To: Lena Berger <lena@berger-text.de>\r\n"
     b"Subject: =?iso-8859-1?Q?AW:_Angebot_f=FCr_Ihre_Webseite?=\r\n"
     b"Date: Tue, 13 Jan 2026 09:41:12 +0000\r\n"
@@ -132,7 +132,9 @@ def test_new_mail_from_client_answers_every_listening_thread_of_that_client() ->
 
 
 def test_address_comparison_is_case_insensitive() -> None:
-    matches = match_inbound(_inbound(from_addr="Jonas.Keller@KELLER-bau.de"), THREADS, owner_email=OWNER)
+    matches = match_inbound(
+        _inbound(from_addr="Jonas.Keller@KELLER-bau.de"), THREADS, owner_email=OWNER
+    )
     assert _rules(matches) == {10: "client-address", 11: "client-address"}
 
 
@@ -173,7 +175,9 @@ def test_stranger_matches_nothing() -> None:
 
 
 def test_mail_without_from_can_still_match_by_reference() -> None:
-    matches = match_inbound(_inbound(from_addr=None, in_reply_to=(OFFER_ID,)), THREADS, owner_email=OWNER)
+    matches = match_inbound(
+        _inbound(from_addr=None, in_reply_to=(OFFER_ID,)), THREADS, owner_email=OWNER
+    )
     assert _rules(matches) == {10: "reference"}
     assert "unbekanntem Absender" in matches[0].reason
 
@@ -185,7 +189,9 @@ def test_empty_thread_list() -> None:
 # --- never a match ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("owner", ["lena@berger-text.de", "LENA@BERGER-TEXT.DE", " Lena@Berger-Text.de "])
+@pytest.mark.parametrize(
+    "owner", ["lena@berger-text.de", "LENA@BERGER-TEXT.DE", " Lena@Berger-Text.de "]
+)
 def test_owners_own_mail_never_matches(owner: str) -> None:
     inbound = _inbound(from_addr="lena@berger-text.de", in_reply_to=(OFFER_ID,))
     assert match_inbound(inbound, THREADS, owner_email=owner) == []

@@ -5,7 +5,7 @@ wins, like the one-detector-per-format design of flufl.bounce):
 
 * :func:`is_auto_reply_headers` — out-of-office and other automatic replies
   (RFC 3834 ``Auto-Submitted`` and the vendor headers listed in MAILFACTS.md).
-* :func:`is_bounce_headers` — delivery status notifications (RFC 3464 / RFC 3462).
+* :func:`is_bounce_headers` — delivery status notifications (RFC 3464, RFC 6522).
 
 Neither counts as the client's answer (DOMAIN.md, "What stops the escalation"). Only the
 header fields in :data:`nachfass_bot.headers.HEADER_FIELDS` are looked at, so both work on

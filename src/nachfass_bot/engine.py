@@ -175,11 +175,12 @@ class Engine:
             self.store.mark_seen(key, folder, uid, "own", now)
             return
         if inbound.from_addr == self.owner_email:
-            verdict = "command-pending" if self._answers_draft(inbound) else "owner"
+            verdict = "command-pending" if self._answered_draft(inbound) else "owner"
             self.store.mark_seen(key, folder, uid, verdict, now)
             return
-        if find_token(inbound.subject):
-            self._warn_foreign_command(inbound, now)
+        answered_draft = self._answered_draft(inbound)
+        if answered_draft:
+            self._warn_foreign_command(inbound, answered_draft, now)
         threads = self.store.threads(sorted(LISTENING_STATES))
         matches = match_inbound(
             inbound, threads, owner_email=self.owner_email, own_message_ids=own_ids
@@ -188,16 +189,23 @@ class Engine:
             self._record_answer(match, inbound, now, report)
         self.store.mark_seen(key, folder, uid, "answer" if matches else "unrelated", now)
 
-    def _answers_draft(self, inbound: Inbound) -> bool:
-        if find_token(inbound.subject):
-            return True
-        return any(self.store.draft_by_message_id(mid) for mid in inbound.in_reply_to)
+    def _answered_draft(self, inbound: Inbound) -> Draft | None:
+        """The draft this mail answers, by the token in its subject or by In-Reply-To."""
+        token = find_token(inbound.subject)
+        if token:
+            return self.store.draft_by_token(token)
+        for message_id in inbound.in_reply_to:
+            draft = self.store.draft_by_message_id(message_id)
+            if draft:
+                return draft
+        return None
 
-    def _warn_foreign_command(self, inbound: Inbound, now: datetime) -> None:
+    def _warn_foreign_command(self, inbound: Inbound, draft: Draft, now: datetime) -> None:
         self.store.add_event(
             now,
             f"Antwort auf einen Entwurf von fremder Adresse {inbound.from_addr or '(unbekannt)'} "
             f"im Ordner {inbound.folder} ignoriert → nichts gesendet",
+            thread_id=draft.thread_id,
             kind="warning",
         )
         log.warning("ignored a draft reply from a foreign address in %s", inbound.folder)

@@ -114,6 +114,7 @@ MIGRATIONS: tuple[str, ...] = (
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
+_CONVERSATION_ROLES = "('original', 'sent', 'answer')"
 
 
 def to_iso(moment: datetime | None) -> str | None:
@@ -306,7 +307,11 @@ class Store:
         if not thread_ids:
             return result
         marks = ", ".join("?" for _ in thread_ids)
-        sql = f"SELECT thread_id, message_id FROM message_ids WHERE thread_id IN ({marks})"
+        # Only the conversation with the client: a reply to a draft is not a client answer.
+        sql = (
+            "SELECT thread_id, message_id FROM message_ids "
+            f"WHERE thread_id IN ({marks}) AND role IN {_CONVERSATION_ROLES}"
+        )
         for row in self.db.query(sql, thread_ids):
             result.setdefault(row["thread_id"], set()).add(row["message_id"])
         return result
@@ -341,7 +346,7 @@ class Store:
         """Message-IDs of the thread's conversation, oldest first (RFC 5322 References)."""
         sql = (
             "SELECT message_id FROM message_ids WHERE thread_id = ? "
-            "AND role IN ('original', 'sent', 'answer') ORDER BY recorded_at, rowid"
+            f"AND role IN {_CONVERSATION_ROLES} ORDER BY recorded_at, rowid"
         )
         return [row["message_id"] for row in self.db.query(sql, [thread_id])]
 

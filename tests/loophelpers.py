@@ -1,0 +1,119 @@
+"""Helpers for end-to-end tests: a config for the test servers, the CLI, mails."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from nachfass_bot.cli import main
+from servers import MailAccount, SmtpSink
+
+BERLIN = ZoneInfo("Europe/Berlin")
+PASSWORD_ENV = "NACHFASS_TEST_PASSWORT"
+
+
+def write_config(
+    directory: Path, account: MailAccount, sink: SmtpSink, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """A config file that points the bot at the test Dovecot and SMTP sink."""
+    monkeypatch.setenv(PASSWORD_ENV, account.password)
+    path = directory / "config.toml"
+    path.write_text(
+        f"""
+[owner]
+name = "Anna Berger"
+email = "{account.user}"
+signature = "Viele Grüße\\nAnna Berger"
+
+[imap]
+host = "{account.host}"
+port = {account.port}
+security = "none"
+username = "{account.user}"
+password_env = "{PASSWORD_ENV}"
+
+[smtp]
+host = "{sink.host}"
+port = {sink.port}
+security = "none"
+username = "{account.user}"
+password_env = "{PASSWORD_ENV}"
+
+[store]
+path = "nachfass.db"
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def cli(config: Path, *args: str) -> int:
+    return main(["--config", str(config), *args])
+
+
+def cli_json(config: Path, capsys: pytest.CaptureFixture[str], *args: str) -> Any:
+    capsys.readouterr()
+    assert cli(config, *args, "--json") == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def track(config: Path, capsys: pytest.CaptureFixture[str], *args: str) -> int:
+    """Run ``track`` and return the new thread's id."""
+    return int(cli_json(config, capsys, "track", *args)["id"])
+
+
+def local(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=BERLIN)
+
+
+def mail(
+    *,
+    sender: str,
+    to: str,
+    subject: str,
+    body: str,
+    date: datetime,
+    in_reply_to: str | None = None,
+    message_id: str | None = None,
+    extra: dict[str, str] | None = None,
+) -> bytes:
+    """A mail as a client's or the owner's mail program would write it."""
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = to
+    message["Subject"] = subject
+    message["Date"] = format_datetime(date)
+    message["Message-ID"] = message_id or make_msgid(domain=sender.rpartition("@")[2])
+    if in_reply_to:
+        message["In-Reply-To"] = in_reply_to
+        message["References"] = in_reply_to
+    for name, value in (extra or {}).items():
+        message[name] = value
+    message.set_content(body)
+    return message.as_bytes(policy=SMTP)
+
+
+def owner_reply(account: MailAccount, draft: EmailMessage, answer: str, date: datetime) -> bytes:
+    """The owner answering a draft from Thunderbird: the answer above the quote."""
+    quoted = "\n".join(f"> {line}" for line in draft.get_content().splitlines())
+    stamp = date.strftime("%d.%m.%Y um %H:%M")
+    return mail(
+        sender=f"Anna Berger <{account.user}>",
+        to=account.user,
+        subject=f"Re: {draft['Subject']}",
+        body=f"{answer}\n\nAm {stamp} schrieb Anna Berger:\n{quoted}\n",
+        date=date,
+        in_reply_to=str(draft["Message-ID"]),
+    )
+
+
+def mails_to(sink: SmtpSink, address: str) -> list[EmailMessage]:
+    return [m.message for m in sink.messages if address in m.rcpt_tos]

@@ -1,0 +1,588 @@
+"""Real mail servers for the test suite: a throwaway Dovecot (IMAP) and an aiosmtpd sink (SMTP).
+
+Plain helper classes, no pytest needed; the fixtures live in ``conftest.py``.
+
+``DovecotServer`` runs the installed Dovecot daemon with a generated config in a temporary
+directory under ``/tmp`` (the dovecot user cannot enter pytest's 0700 tmp dir). It writes
+Dovecot 2.3 syntax (Debian 12) or 2.4 syntax (Debian 13) depending on ``dovecot --version``.
+It must run as root: the master drops privileges to ``dovecot``/``dovenull``.
+
+``MailAccount`` is one IMAP login on such a server. ``DovecotServer`` is itself the account of
+its first user; ``DovecotServer.add_account()`` creates more (one per test keeps tests apart
+while the daemon runs for the whole session).
+
+``SmtpSink`` records every mail it receives and hands mail for the mailbox owner on to that
+owner's Dovecot INBOX, the way a real MTA would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import email
+import email.policy
+import hmac
+import os
+import pwd
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any, Literal
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+from imapclient import IMAPClient
+
+LOOPBACK = "127.0.0.1"
+DEFAULT_OWNER = "owner@example.test"
+START_TIMEOUT = 10.0
+STOP_TIMEOUT = 10.0
+SBIN_DIRS = ("/usr/sbin", "/usr/local/sbin", "/sbin")
+# Dovecot's login/internal users on Debian; the mail files belong to the internal one.
+LOGIN_USER = "dovenull"
+INTERNAL_USER = "dovecot"
+
+
+class ServerError(RuntimeError):
+    """A test server could not be started, stopped or used."""
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        return int(sock.getsockname()[1])
+
+
+def find_program(name: str) -> str | None:
+    """Locate ``name`` on PATH or in the sbin directories (often missing from PATH)."""
+    search_path = os.pathsep.join([os.environ.get("PATH", ""), *SBIN_DIRS])
+    return shutil.which(name, path=search_path)
+
+
+def dovecot_version(dovecot: str) -> tuple[int, int]:
+    """Major and minor version of the Dovecot binary, from ``dovecot --version``."""
+    output = subprocess.run(
+        [dovecot, "--version"], capture_output=True, text=True, check=True, timeout=30
+    ).stdout
+    match = re.match(r"\s*(\d+)\.(\d+)", output)
+    if match is None:
+        raise ServerError(f"cannot read the Dovecot version from {output!r}")
+    return int(match.group(1)), int(match.group(2))
+
+
+def pid_alive(pid: int) -> bool:
+    """True while ``pid`` runs; a zombie counts as gone (nobody may reap it in a container)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def child_pids(parent: int) -> list[int]:
+    """Living direct children of ``parent``, read from /proc."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if int(fields[1]) == parent and fields[0] != "Z":
+            children.append(int(entry.name))
+    return children
+
+
+def wait_gone(pids: Iterable[int], timeout: float) -> bool:
+    """Poll until none of ``pids`` is alive; False if some survive the timeout."""
+    deadline = time.monotonic() + timeout
+    pending = list(pids)
+    while pending:
+        pending = [pid for pid in pending if pid_alive(pid)]
+        if pending and time.monotonic() > deadline:
+            return False
+        if pending:
+            time.sleep(0.02)
+    return True
+
+
+class MailAccount:
+    """One IMAP login on a test server, with helpers to seed and inspect its mailboxes."""
+
+    def __init__(self, host: str, port: int, user: str, password: str) -> None:
+        self.host = host
+        self.port = port
+        self.user = user
+        self.password = password
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.user!r} at {self.host}:{self.port})"
+
+    def client(self) -> IMAPClient:
+        """A logged-in IMAPClient without TLS; the caller logs out (``with`` works too)."""
+        imap = IMAPClient(self.host, self.port, ssl=False, timeout=10)
+        try:
+            imap.login(self.user, self.password)
+        except Exception:
+            imap.shutdown()
+            raise
+        return imap
+
+    def append(
+        self,
+        folder: str,
+        raw: bytes,
+        flags: Sequence[bytes | str] = (),
+        msg_time: datetime | None = None,
+    ) -> None:
+        """Store one RFC 5322 message in ``folder`` (IMAP APPEND, RFC 3501 §6.3.11)."""
+        with self.client() as imap:
+            imap.append(folder, raw, flags=flags, msg_time=msg_time)
+
+    def messages(self, folder: str) -> list[bytes]:
+        """Full RFC 822 text of all messages in ``folder``, in UID order; \\Seen is not set."""
+        with self.client() as imap:
+            imap.select_folder(folder, readonly=True)
+            uids = sorted(imap.search("ALL"))
+            if not uids:
+                return []
+            fetched = imap.fetch(uids, ["BODY.PEEK[]"])
+            return [fetched[uid][b"BODY[]"] for uid in uids]
+
+    def delete_all(self, folder: str) -> None:
+        """Expunge every message in ``folder``."""
+        with self.client() as imap:
+            imap.select_folder(folder)
+            uids = imap.search("ALL")
+            if uids:
+                imap.delete_messages(uids)
+                imap.expunge()
+
+
+class DovecotServer(MailAccount):
+    """A private Dovecot IMAP daemon on 127.0.0.1, plus the account of its first user.
+
+    Maildir storage, passwd-file auth with PLAIN passwords, no TLS, cleartext login allowed,
+    mailboxes INBOX, Junk (\\Junk), Sent (\\Sent), Drafts (\\Drafts), Trash (\\Trash), all
+    auto-created and subscribed. Failed logins are answered without Dovecot's delay and
+    penalty. All state lives in ``workdir``; without one, a directory under /tmp is created
+    and removed again by ``stop()``. Mail files belong to the ``dovecot`` user.
+    """
+
+    def __init__(
+        self,
+        workdir: Path | None = None,
+        user: str = DEFAULT_OWNER,
+        password: str | None = None,
+    ) -> None:
+        super().__init__(LOOPBACK, free_port(), user, password or secrets.token_urlsafe(12))
+        self.workdir = workdir
+        self._own_workdir = workdir is None
+        self._dovecot = find_program("dovecot")
+        self._doveadm = find_program("doveadm")
+        self._master_pid: int | None = None
+        self._account_count = 0
+
+    @property
+    def config_path(self) -> Path:
+        return self._dir / "dovecot.conf"
+
+    @property
+    def log_path(self) -> Path:
+        return self._dir / "dovecot.log"
+
+    @property
+    def master_pid(self) -> int | None:
+        """Pid of the running Dovecot master process, None when stopped."""
+        return self._master_pid
+
+    @property
+    def _dir(self) -> Path:
+        if self.workdir is None:
+            raise ServerError("the Dovecot server has not been started")
+        return self.workdir
+
+    def start(self) -> None:
+        """Write the config, start Dovecot (it daemonizes) and wait for its IMAP greeting."""
+        if self._dovecot is None or self._doveadm is None:
+            raise ServerError("dovecot/doveadm not found: install dovecot-imapd")
+        if self._master_pid is not None:
+            raise ServerError("the Dovecot server is already running")
+        try:
+            self._prepare_workdir()
+            version = dovecot_version(self._dovecot)
+            self.config_path.write_text(render_config(version, self._dir, self.port))
+            self._write_account(self.user, self.password)
+            self._launch(self._dovecot)
+            self._master_pid = self._wait_ready()
+        except BaseException:
+            self._abandon_start()
+            raise
+
+    def stop(self) -> None:
+        """Stop Dovecot with ``doveadm stop``, kill by pid if that fails, remove our workdir."""
+        if self._master_pid is not None:
+            pids = self.process_ids()
+            subprocess.run(
+                [str(self._doveadm), "-c", str(self.config_path), "stop"],
+                capture_output=True,
+                timeout=30,
+                check=False,
+            )
+            if not wait_gone(pids, STOP_TIMEOUT):
+                for pid in pids:
+                    if pid_alive(pid):
+                        os.kill(pid, signal.SIGKILL)
+                wait_gone(pids, STOP_TIMEOUT)
+            self._master_pid = None
+        if self._own_workdir and self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            self.workdir = None
+
+    def process_ids(self) -> list[int]:
+        """The master pid followed by its living children (auth, log, imap-login, imap, …)."""
+        if self._master_pid is None:
+            return []
+        return [self._master_pid, *child_pids(self._master_pid)]
+
+    def add_account(self, user: str | None = None, password: str | None = None) -> MailAccount:
+        """Create another user with empty mailboxes (default: ``owner-N@`` the first user's domain).
+
+        Works while Dovecot runs: every user has a passwd-file of its own, read on first
+        login (a changed shared file would be noticed only in the next second).
+        """
+        if user is None:
+            self._account_count += 1
+            local, _, domain = self.user.partition("@")
+            user = f"{local}-{self._account_count}@{domain}"
+        password = password or secrets.token_urlsafe(12)
+        self._write_account(user, password)
+        return MailAccount(self.host, self.port, user, password)
+
+    def log_tail(self, lines: int = 30) -> str:
+        """The last lines of Dovecot's log file, for error messages."""
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except (FileNotFoundError, ServerError):
+            return "(no log written)"
+
+    def _prepare_workdir(self) -> None:
+        if self.workdir is None:
+            self.workdir = Path(tempfile.mkdtemp(prefix="nachfass-dovecot-", dir="/tmp"))
+        else:
+            self.workdir.mkdir(parents=True, exist_ok=True)
+        self.workdir.chmod(0o711)  # the dovecot user must pass through, not list
+        for directory in (self.workdir, *self.workdir.parents):
+            if not directory.stat().st_mode & 0o001:
+                raise ServerError(f"{directory} is not traversable by the dovecot user")
+        internal = pwd.getpwnam(INTERNAL_USER)
+        mail_root = self.workdir / "mail"
+        mail_root.mkdir(mode=0o700, exist_ok=True)
+        os.chown(mail_root, internal.pw_uid, internal.pw_gid)
+        passwd_dir = self.workdir / "passwd"
+        passwd_dir.mkdir(mode=0o750, exist_ok=True)
+        os.chown(passwd_dir, 0, internal.pw_gid)
+
+    def _write_account(self, user: str, password: str) -> None:
+        if ":" in user or ":" in password or "\n" in user + password:
+            raise ValueError("user and password must not contain ':' or line breaks")
+        internal = pwd.getpwnam(INTERNAL_USER)
+        if "/" in user or user.startswith(".") or user != user.lower():
+            raise ValueError(f"unusable user name {user!r} (Dovecot lower-cases logins)")
+        home = self._dir / "mail" / user
+        passwd_file = self._dir / "passwd" / user
+        passwd_file.write_text(
+            f"{user}:{{PLAIN}}{password}:{internal.pw_uid}:{internal.pw_gid}::{home}::\n"
+        )
+        passwd_file.chmod(0o640)
+        os.chown(passwd_file, 0, internal.pw_gid)
+
+    def _launch(self, dovecot: str) -> None:
+        # The daemon inherits stdout/stderr: pipes would never reach EOF, so use a file.
+        errors = self._dir / "startup.err"
+        with errors.open("w+") as stderr:
+            result = subprocess.run(
+                [dovecot, "-c", str(self.config_path)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                timeout=30,
+            )
+        if result.returncode != 0:
+            raise ServerError(
+                f"dovecot exited with {result.returncode}: {errors.read_text().strip()}"
+                f"\n--- {self.log_path} ---\n{self.log_tail()}"
+            )
+
+    def _wait_ready(self) -> int:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            pid = self._read_master_pid()
+            if pid is not None and self._greets():
+                return pid
+            if time.monotonic() > deadline:
+                raise ServerError(
+                    f"Dovecot did not answer on {self.host}:{self.port} within "
+                    f"{START_TIMEOUT:.0f} s\n--- {self.log_path} ---\n{self.log_tail()}"
+                )
+            time.sleep(0.02)
+
+    def _read_master_pid(self) -> int | None:
+        try:
+            return int((self._dir / "run" / "master.pid").read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def _greets(self) -> bool:
+        try:
+            with socket.create_connection((self.host, self.port), timeout=1) as sock:
+                return sock.recv(64).startswith(b"* OK")
+        except OSError:
+            return False
+
+    def _abandon_start(self) -> None:
+        """After a failed start: stop a master that did come up, then clean up."""
+        if self.workdir is not None and self._master_pid is None:
+            self._master_pid = self._read_master_pid()
+        self.stop()
+
+
+def render_config(version: tuple[int, int], workdir: Path, port: int) -> str:
+    """A complete dovecot.conf for ``version``; only auth and storage syntax differ."""
+    header = _config_header_24(workdir) if version >= (2, 4) else _config_header_23(workdir)
+    return header + _config_common(workdir, port)
+
+
+def _config_header_23(workdir: Path) -> str:
+    """Dovecot 2.3 (Debian 12): one-letter variables, unnamed auth blocks, mail_location."""
+    users = workdir / "passwd" / "%u"
+    return f"""\
+disable_plaintext_auth = no
+mail_location = maildir:~/Maildir
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {users}
+}}
+userdb {{
+  driver = passwd-file
+  args = username_format=%u {users}
+}}
+"""
+
+
+def _config_header_24(workdir: Path) -> str:
+    """Dovecot 2.4 (Debian 13): version settings first, named auth blocks, mail_driver/path."""
+    users = workdir / "passwd" / "%{user}"
+    return f"""\
+dovecot_config_version = 2.4.0
+dovecot_storage_version = 2.4.0
+auth_allow_cleartext = yes
+mail_driver = maildir
+mail_path = %{{home}}/Maildir
+passdb users {{
+  driver = passwd-file
+  passwd_file_path = {users}
+}}
+userdb users {{
+  driver = passwd-file
+  passwd_file_path = {users}
+}}
+"""
+
+
+def _config_common(workdir: Path, port: int) -> str:
+    """Settings whose syntax is the same in Dovecot 2.3 and 2.4.
+
+    SPECIAL-USE is advertised by Dovecot itself once a mailbox has ``special_use`` set.
+    The imaps listener gets port 0 (off) so no instance binds 993; pop3/lmtp are not in
+    ``protocols`` and doveadm has no TCP listener by default.
+    """
+    mailboxes = "".join(
+        f"  mailbox {name} {{\n    special_use = \\{name}\n    auto = subscribe\n  }}\n"
+        for name in ("Junk", "Sent", "Drafts", "Trash")
+    )
+    return f"""\
+protocols = imap
+listen = {LOOPBACK}
+base_dir = {workdir / "run"}
+state_dir = {workdir / "state"}
+log_path = {workdir / "dovecot.log"}
+ssl = no
+auth_mechanisms = plain login
+auth_failure_delay = 0
+default_login_user = {LOGIN_USER}
+default_internal_user = {INTERNAL_USER}
+first_valid_uid = 1
+namespace inbox {{
+  inbox = yes
+  separator = /
+{mailboxes}}}
+service imap-login {{
+  inet_listener imap {{
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service anvil {{
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
+}}
+"""
+
+
+@dataclass(frozen=True)
+class CapturedMail:
+    """One mail as the SMTP sink received it: envelope plus DATA bytes and their parse."""
+
+    mail_from: str
+    rcpt_tos: list[str]
+    raw: bytes
+    message: EmailMessage = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        parsed = email.message_from_bytes(self.raw, policy=email.policy.default)
+        object.__setattr__(self, "message", parsed)
+
+
+SmtpStage = Literal["MAIL", "RCPT", "DATA"]
+
+
+class SmtpSink:
+    """An aiosmtpd server on 127.0.0.1 that records mail and can answer scripted errors.
+
+    Mail whose RCPT includes ``deliver_to.user`` is also appended to that account's INBOX
+    before the sink answers 250. Without ``require_auth`` any AUTH PLAIN/LOGIN succeeds
+    and none is needed; with ``require_auth=(user, password)`` only those credentials
+    succeed and MAIL FROM before AUTH gets 530. No TLS: AUTH works over plain loopback.
+    """
+
+    def __init__(
+        self,
+        deliver_to: MailAccount | None = None,
+        require_auth: tuple[str, str] | None = None,
+    ) -> None:
+        self.deliver_to = deliver_to
+        self.require_auth = require_auth
+        self.host = LOOPBACK
+        self.port = free_port()
+        self.messages: list[CapturedMail] = []
+        self.auth_logins: list[str] = []
+        self._failures: dict[str, collections.deque[str]] = collections.defaultdict(
+            collections.deque
+        )
+        self._lock = threading.Lock()
+        self._controller: Controller | None = None
+
+    def start(self) -> None:
+        """Start listening (aiosmtpd runs its event loop in a thread)."""
+        self._controller = Controller(
+            _SinkHandler(self),
+            hostname=self.host,
+            port=self.port,
+            server_hostname="smtp-sink.example.test",
+            auth_require_tls=False,
+            authenticator=self._authenticate,
+        )
+        self._controller.start()
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    def fail_next(self, code: int, message: str, times: int = 1, stage: SmtpStage = "DATA") -> None:
+        """Answer the next ``times`` commands of ``stage`` with ``code message``.
+
+        At DATA (default) the mail is refused whole, e.g. ``fail_next(451, "4.3.0 busy")``
+        then success; at RCPT one recipient is refused; at MAIL the sender.
+        """
+        with self._lock:
+            self._failures[stage].extend([f"{code} {message}"] * times)
+
+    def take_failure(self, stage: SmtpStage) -> str | None:
+        """The scripted reply for this ``stage`` command, if one is pending."""
+        with self._lock:
+            pending = self._failures[stage]
+            return pending.popleft() if pending else None
+
+    def record(self, mail: CapturedMail) -> None:
+        with self._lock:
+            self.messages.append(mail)
+
+    def _authenticate(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        if not isinstance(auth_data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        login = auth_data.login.decode("utf-8", "replace")
+        if self.require_auth is None:
+            ok = True
+        else:
+            user, password = self.require_auth
+            ok = hmac.compare_digest(auth_data.login, user.encode()) and hmac.compare_digest(
+                auth_data.password, password.encode()
+            )
+        if ok:
+            with self._lock:
+                self.auth_logins.append(login)
+        return AuthResult(success=ok, handled=False)
+
+
+class _SinkHandler:
+    """aiosmtpd hooks: scripted failures, auth enforcement, capture and INBOX delivery."""
+
+    def __init__(self, sink: SmtpSink) -> None:
+        self.sink = sink
+
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, mail_options: list[str]
+    ) -> str:
+        if self.sink.require_auth is not None and not session.authenticated:
+            return "530 5.7.0 Authentication required"
+        failure = self.sink.take_failure("MAIL")
+        if failure is not None:
+            return failure
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        failure = self.sink.take_failure("RCPT")
+        if failure is not None:
+            return failure
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        failure = self.sink.take_failure("DATA")
+        if failure is not None:
+            return failure
+        raw = envelope.original_content or envelope.content
+        mail = CapturedMail(str(envelope.mail_from), list(envelope.rcpt_tos), bytes(raw))
+        owner = self.sink.deliver_to
+        if owner is not None and owner.user.lower() in (r.lower() for r in mail.rcpt_tos):
+            try:
+                await asyncio.to_thread(owner.append, "INBOX", mail.raw)
+            except Exception as exc:
+                return f"451 4.3.0 delivery to the test IMAP server failed: {exc}"
+        self.sink.record(mail)
+        return "250 OK"
