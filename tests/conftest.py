@@ -3,7 +3,8 @@
 Mail servers (see ``tests/servers.py``):
 
 - ``dovecot_server`` (session): one Dovecot daemon for the whole run. Starting takes
-  ~0.1 s but a clean ``doveadm stop`` ~1-2 s, too slow to repeat for every test.
+  ~0.1 s but a clean ``doveadm stop`` ~2 s, too slow to repeat for every test. Tests
+  that need their own daemon (other settings, stopping it) build a ``DovecotServer``.
 - ``dovecot`` (function): a fresh ``MailAccount`` on that daemon for each test, with its
   own empty INBOX, Junk, Sent, Drafts and Trash; use ``dovecot.user`` and
   ``dovecot.password``, never a fixed address.

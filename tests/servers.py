@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import email
 import email.policy
 import hmac
@@ -86,7 +87,7 @@ def pid_alive(pid: int) -> bool:
     """True while ``pid`` runs; a zombie counts as gone (nobody may reap it in a container)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
@@ -235,22 +236,23 @@ class DovecotServer(MailAccount):
     def stop(self) -> None:
         """Stop Dovecot with ``doveadm stop``, kill by pid if that fails, remove our workdir."""
         if self._master_pid is not None:
-            pids = self.process_ids()
-            subprocess.run(
-                [str(self._doveadm), "-c", str(self.config_path), "stop"],
-                capture_output=True,
-                timeout=30,
-                check=False,
-            )
-            if not wait_gone(pids, STOP_TIMEOUT):
-                for pid in pids:
-                    if pid_alive(pid):
-                        os.kill(pid, signal.SIGKILL)
-                wait_gone(pids, STOP_TIMEOUT)
+            self._stop_processes(self.process_ids())
             self._master_pid = None
         if self._own_workdir and self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
             self.workdir = None
+
+    def _stop_processes(self, pids: list[int]) -> None:
+        command = [str(self._doveadm), "-c", str(self.config_path), "stop"]
+        with contextlib.suppress(subprocess.TimeoutExpired):  # the kill below takes over
+            subprocess.run(command, capture_output=True, timeout=30, check=False)
+        if wait_gone(pids, STOP_TIMEOUT):
+            return
+        for pid in pids:
+            if pid_alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        if not wait_gone(pids, STOP_TIMEOUT):
+            raise ServerError(f"Dovecot processes {pids} survived SIGKILL")
 
     def process_ids(self) -> list[int]:
         """The master pid followed by its living children (auth, log, imap-login, imap, …)."""
@@ -299,9 +301,9 @@ class DovecotServer(MailAccount):
     def _write_account(self, user: str, password: str) -> None:
         if ":" in user or ":" in password or "\n" in user + password:
             raise ValueError("user and password must not contain ':' or line breaks")
-        internal = pwd.getpwnam(INTERNAL_USER)
         if "/" in user or user.startswith(".") or user != user.lower():
             raise ValueError(f"unusable user name {user!r} (Dovecot lower-cases logins)")
+        internal = pwd.getpwnam(INTERNAL_USER)
         home = self._dir / "mail" / user
         passwd_file = self._dir / "passwd" / user
         passwd_file.write_text(

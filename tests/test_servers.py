@@ -9,13 +9,14 @@ import socket
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import make_msgid
+from pathlib import Path
 
 import aiosmtplib
 import pytest
 from imapclient.exceptions import LoginError
 from imapclient.imapclient import DRAFTS, JUNK, SEEN, SENT, TRASH
 
-from servers import DovecotServer, MailAccount, SmtpSink, pid_alive
+from servers import DovecotServer, MailAccount, SmtpSink, pid_alive, render_config
 
 UMLAUT_SUBJECT = "Rückfrage zur Rechnung Nr. 2026-017 – Größe, Maße, Grüße"
 
@@ -167,3 +168,16 @@ def test_stop_ends_every_dovecot_process(dovecot_binary: str) -> None:
     assert workdir is not None and not workdir.exists()
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection((server.host, server.port), timeout=1).close()
+
+
+def test_dovecot_24_config_uses_24_syntax(tmp_path: Path) -> None:
+    config = render_config((2, 4), tmp_path, 10143)
+    lines = config.splitlines()
+
+    assert lines[:2] == ["dovecot_config_version = 2.4.0", "dovecot_storage_version = 2.4.0"]
+    assert "auth_allow_cleartext = yes" in lines
+    assert "mail_driver = maildir" in lines
+    assert f"  passwd_file_path = {tmp_path}/passwd/%{{user}}" in lines
+    assert "passdb users {" in lines and "userdb users {" in lines
+    for old in ("mail_location", "disable_plaintext_auth", "args =", "%u", "passdb {"):
+        assert old not in config

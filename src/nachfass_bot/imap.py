@@ -90,10 +90,13 @@ class ImapMailbox:
         ]
 
     def folder_status(self, folder: str) -> FolderStatus:
-        status = self._call(self._client.folder_status, folder, ["UIDVALIDITY", "UIDNEXT"])
-        return FolderStatus(
-            uidvalidity=int(status[b"UIDVALIDITY"]), uidnext=int(status[b"UIDNEXT"])
-        )
+        """SELECT (again) and read UIDVALIDITY/UIDNEXT: re-selecting makes the server show
+        mail that arrived since this session last looked (RFC 3501 §6.3.1)."""
+        info = self._call(self._client.select_folder, folder, readonly=True)
+        self._selected = folder
+        if b"UIDNEXT" not in info or b"UIDVALIDITY" not in info:
+            info = self._call(self._client.folder_status, folder, ["UIDVALIDITY", "UIDNEXT"])
+        return FolderStatus(uidvalidity=int(info[b"UIDVALIDITY"]), uidnext=int(info[b"UIDNEXT"]))
 
     def fetch_headers(
         self, folder: str, first_uid: int, batch_size: int = 500

@@ -1,0 +1,187 @@
+"""Engine cycles against the real Dovecot, with hooks at the exact moments that matter."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from loophelpers import local, mail, mails_to, owner_reply, write_config
+from nachfass_bot.cli import build_engine
+from nachfass_bot.config import load_config
+from nachfass_bot.engine import Engine
+from nachfass_bot.imap import ImapMailbox
+from nachfass_bot.models import Client, Kind, State
+from nachfass_bot.store import Store
+from servers import MailAccount, SmtpSink
+
+CLIENT = "m.sommer@kanzlei-sommer.test"
+OFFER_ID = "<offer-sommer@berger-design.test>"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    opened = Store.open(tmp_path / "nachfass.db")
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def engine(
+    tmp_path: Path, dovecot: MailAccount, smtp_sink: SmtpSink, store: Store, monkeypatch
+) -> Engine:
+    config = load_config(write_config(tmp_path, dovecot, smtp_sink, monkeypatch))
+    return build_engine(config, store)
+
+
+def add_offer(store: Store, sent_at: datetime) -> int:
+    client_id = store.upsert_client(Client(email=CLIENT, name="Miriam Sommer"), sent_at)
+    return store.add_thread(
+        kind=Kind.ANGEBOT,
+        client_id=client_id,
+        subject="Angebot Logo",
+        started_at=sent_at,
+        now=sent_at,
+        message_id=OFFER_ID,
+    )
+
+
+def client_answer(owner: str, when: datetime) -> bytes:
+    return mail(
+        sender=f"Miriam Sommer <{CLIENT}>",
+        to=owner,
+        subject="Re: Angebot Logo",
+        body="Guten Tag Frau Berger,\n\nwir sind dabei!\n",
+        date=when,
+        in_reply_to=OFFER_ID,
+    )
+
+
+class AnswerArrivesWhileApproving:
+    """A mailbox that lets the client's answer land right after the owner's "ok" is read,
+    i.e. after the cycle's poll and just before the send."""
+
+    def __init__(self, inner: ImapMailbox, account: MailAccount, when: datetime) -> None:
+        self.inner = inner
+        self.account = account
+        self.when = when
+        self.delivered = False
+
+    def fetch_message(self, folder: str, uid: int) -> bytes | None:
+        raw = self.inner.fetch_message(folder, uid)
+        if not self.delivered:
+            self.account.append("INBOX", client_answer(self.account.user, self.when))
+            self.delivered = True
+        return raw
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+
+def test_last_look_before_sending_cancels_when_the_client_just_answered(
+    engine: Engine, store: Store, dovecot: MailAccount, smtp_sink: SmtpSink
+) -> None:
+    thread_id = add_offer(store, local("2026-03-03T10:15"))
+    engine.tick(local("2026-03-11T10:30"))
+    draft = mails_to(smtp_sink, dovecot.user)[0]
+    dovecot.append("INBOX", owner_reply(dovecot, draft, "senden", local("2026-03-11T10:40")))
+
+    real_open = engine.open_mailbox
+    wrapped: list[AnswerArrivesWhileApproving] = []
+
+    def open_with_race():
+        wrapped.append(AnswerArrivesWhileApproving(real_open(), dovecot, local("2026-03-11T10:49")))
+        return wrapped[-1]
+
+    engine.open_mailbox = open_with_race
+    report = engine.tick(local("2026-03-11T10:50"))
+
+    assert wrapped[0].delivered, "the answer really arrived after the approval was read"
+    assert report.commands == 1
+    assert report.sent == 0
+    assert mails_to(smtp_sink, CLIENT) == []
+    thread = store.thread(thread_id)
+    assert thread.state is State.ANSWERED
+    assert [d.state for d in store.drafts(["cancelled", "sent", "approved"])] == ["cancelled"]
+
+
+def test_uidvalidity_change_rescans_without_double_counting(
+    engine: Engine, store: Store, dovecot: MailAccount, smtp_sink: SmtpSink
+) -> None:
+    thread_id = add_offer(store, local("2026-03-03T10:15"))
+    dovecot.append("INBOX", client_answer(dovecot.user, local("2026-03-05T09:00")))
+    first = engine.tick(local("2026-03-05T10:00"))
+    assert first.answers == 1
+    answered_at = store.thread(thread_id).answered_at
+
+    validity, last_uid = store.folder_state("INBOX")
+    store.save_folder_state("INBOX", validity + 1, last_uid, local("2026-03-05T10:00"))
+    second = engine.tick(local("2026-03-06T10:00"))
+
+    assert second.answers == 0
+    assert store.thread(thread_id).answered_at == answered_at
+    assert store.folder_state("INBOX") == (validity, last_uid)
+    answer_events = [e for e in store.events(thread_id) if e.kind == "answer"]
+    assert len(answer_events) == 1
+    assert any("UIDVALIDITY" in e.text for e in store.events())
+
+
+def test_mailbox_sync_is_incremental_by_uid(
+    engine: Engine, store: Store, dovecot: MailAccount
+) -> None:
+    add_offer(store, local("2026-03-03T10:15"))
+    for number in range(3):
+        dovecot.append(
+            "INBOX",
+            mail(
+                sender=f"news{number}@shop.test",
+                to=dovecot.user,
+                subject="Angebot der Woche",
+                body="Rabatt!\n",
+                date=local("2026-03-04T08:00"),
+            ),
+        )
+    engine.tick(local("2026-03-04T10:00"))
+    assert store.folder_state("INBOX")[1] == 3
+
+    seen_before = store.db["seen"].count
+    engine.tick(local("2026-03-04T11:00"))
+    assert store.db["seen"].count == seen_before, "a second cycle reads nothing old again"
+
+
+def test_owner_mail_to_client_is_never_an_answer(
+    engine: Engine, store: Store, dovecot: MailAccount
+) -> None:
+    thread_id = add_offer(store, local("2026-03-03T10:15"))
+    own = mail(
+        sender=dovecot.user,
+        to=CLIENT,
+        subject="Re: Angebot Logo",
+        body="Kleine Ergänzung zum Angebot.\n",
+        date=local("2026-03-04T09:00"),
+        in_reply_to=OFFER_ID,
+    )
+    dovecot.append("INBOX", own)
+    report = engine.tick(local("2026-03-04T10:00"))
+
+    assert report.answers == 0
+    assert store.thread(thread_id).state is State.OPEN
+
+
+def test_auto_reply_is_not_an_answer(engine: Engine, store: Store, dovecot: MailAccount) -> None:
+    thread_id = add_offer(store, local("2026-03-03T10:15"))
+    vacation = mail(
+        sender=CLIENT,
+        to=dovecot.user,
+        subject="Abwesenheitsnotiz: Angebot Logo",
+        body="Ich bin bis 20.03. nicht im Büro.\n",
+        date=local("2026-03-03T10:16"),
+        in_reply_to=OFFER_ID,
+        extra={"Auto-Submitted": "auto-replied"},
+    )
+    dovecot.append("INBOX", vacation)
+    report = engine.tick(local("2026-03-04T10:00"))
+
+    assert report.answers == 0
+    assert store.thread(thread_id).state is State.OPEN
