@@ -76,6 +76,7 @@ def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    logging.getLogger("apscheduler").setLevel(logging.DEBUG if verbose else logging.WARNING)
     ctx.obj = _Options(config_path, verbose)
 
 

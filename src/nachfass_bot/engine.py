@@ -143,25 +143,30 @@ class Engine:
     def _sync_folder(
         self, mailbox: Mailbox, folder: str, is_junk: bool, now: datetime, report: CycleReport
     ) -> None:
+        """Read the headers of every UID above the stored one (RFC 3501 §2.3.1.1): a new
+        UIDVALIDITY voids the stored UIDs and the folder is read again from the start;
+        mail seen before is recognised by its Message-ID and not counted twice."""
         status = mailbox.folder_status(folder)
         stored = self.store.folder_state(folder)
-        first_uid = 1
+        last_uid = 0
         if stored and stored[0] == status.uidvalidity:
-            first_uid = stored[1] + 1
+            last_uid = stored[1]
         elif stored:
             self.store.add_event(
                 now,
                 f"Ordner {folder}: UIDVALIDITY hat sich geändert → Ordner wird neu gelesen",
                 kind="sync",
             )
-        if first_uid >= status.uidnext:
-            return
-        for batch in mailbox.fetch_headers(folder, first_uid):
-            with self.store.atomic():
-                for uid, raw in batch:
-                    self._handle_header(raw, folder, uid, is_junk, now, report)
-                if batch:
-                    self.store.save_folder_state(folder, status.uidvalidity, batch[-1][0], now)
+        if last_uid + 1 < status.uidnext:
+            for batch in mailbox.fetch_headers(folder, last_uid + 1):
+                with self.store.atomic():
+                    for uid, raw in batch:
+                        self._handle_header(raw, folder, uid, is_junk, now, report)
+                    if batch:
+                        last_uid = batch[-1][0]
+                        self.store.save_folder_state(folder, status.uidvalidity, last_uid, now)
+        if stored is None or stored[0] != status.uidvalidity:
+            self.store.save_folder_state(folder, status.uidvalidity, last_uid, now)
 
     def _handle_header(
         self, raw: bytes, folder: str, uid: int, is_junk: bool, now: datetime, report: CycleReport

@@ -1,0 +1,205 @@
+"""The CLI as a new user meets it: the installed console script in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from loophelpers import PASSWORD_ENV, write_config
+from servers import MailAccount, SmtpSink
+
+SCRIPT = shutil.which("nachfass-bot") or str(Path(sys.executable).parent / "nachfass-bot")
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [SCRIPT, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=60,
+        **kwargs,
+    )
+
+
+def test_help_lists_the_commands() -> None:
+    result = run_cli("--help")
+    assert result.returncode == 0
+    for command in ("track", "tick", "run", "list", "show", "demo"):
+        assert command in result.stdout
+
+
+def test_missing_key_gives_one_german_line_and_exit_2(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[owner]\nname = "Anna"\nemail = "anna@example.test"\nsignature = "Anna"\n'
+        '[imap]\nport = 993\nusername = "anna"\npassword_env = "X"\n'
+        '[smtp]\nhost = "smtp.example.test"\nusername = "anna"\npassword_env = "X"\n',
+        encoding="utf-8",
+    )
+    result = run_cli("--config", str(config), "list")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "[imap] host" in lines[0]
+    assert "fehlt" in lines[0]
+
+
+def test_no_security_for_a_remote_host_is_refused(tmp_path: Path) -> None:
+    example = Path(__file__).parents[1] / "config.example.toml"
+    text = example.read_text(encoding="utf-8").replace('security = "ssl"', 'security = "none"')
+    config = tmp_path / "config.toml"
+    config.write_text(text, encoding="utf-8")
+    result = run_cli("--config", str(config), "list")
+    assert result.returncode == 2
+    assert "[imap] security" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_config_path_from_environment_then_xdg(tmp_path: Path) -> None:
+    xdg = tmp_path / "xdg"
+    result = run_cli("list", env={"XDG_CONFIG_HOME": str(xdg), "NACHFASS_CONFIG": ""})
+    assert result.returncode == 2
+    assert str(xdg / "nachfass-bot" / "config.toml") in result.stderr
+
+    other = tmp_path / "elsewhere.toml"
+    result = run_cli("list", env={"NACHFASS_CONFIG": str(other)})
+    assert result.returncode == 2
+    assert str(other) in result.stderr
+
+
+def test_wrong_imap_password_is_a_german_error_without_the_password(
+    tmp_path: Path, dovecot: MailAccount, smtp_sink: SmtpSink, monkeypatch
+) -> None:
+    config = write_config(tmp_path, dovecot, smtp_sink, monkeypatch)
+    result = run_cli("--config", str(config), "tick", env={PASSWORD_ENV: "falsch-geheim-123"})
+    assert result.returncode == 1
+    assert "Passwort falsch" in result.stderr
+    assert "falsch-geheim-123" not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_track_tick_list_show_through_the_console_script(
+    tmp_path: Path, dovecot: MailAccount, smtp_sink: SmtpSink, monkeypatch
+) -> None:
+    config = write_config(tmp_path, dovecot, smtp_sink, monkeypatch)
+    tracked = run_cli(
+        "--config", str(config), "track",
+        "--kind", "auftrag",
+        "--to", "info@hoffmann-events.test",
+        "--name", "Lena Hoffmann",
+        "--subject", "Flyer Sommerfest – Unterlagen",
+        "--sent-at", "2026-06-01T15:00",
+        "--du",
+    )  # fmt: skip
+    assert tracked.returncode == 0, tracked.stderr
+    assert "Vorgang 1 angelegt" in tracked.stdout
+
+    ticked = run_cli("--config", str(config), "tick", "--now", "2026-06-02T15:30")
+    assert ticked.returncode == 0, ticked.stderr
+    assert "1 Aufgabe" in ticked.stdout
+    owner_mails = [m.message for m in smtp_sink.messages if dovecot.user in m.rcpt_tos]
+    assert len(owner_mails) == 1
+    assert "anrufen" in owner_mails[0].get_content().lower()
+
+    listed = json.loads(run_cli("--config", str(config), "list", "--json").stdout)
+    keys = {"id", "kind", "state", "step", "client_email", "next_due_at"}
+    assert keys | {"answered_at", "answered_folder"} <= set(listed[0])
+    assert listed[0]["kind"] == "auftrag"
+    assert listed[0]["step"] == 1
+    assert listed[0]["next_due_at"].startswith("2026-06-09")
+
+    shown = run_cli("--config", str(config), "show", "1")
+    assert shown.returncode == 0
+    assert "Lena Hoffmann" in shown.stdout
+    assert "Aufgabe für dich" in shown.stdout
+
+    table = run_cli("--config", str(config), "list")
+    assert "Hoffmann" in table.stdout
+
+
+def test_run_stops_cleanly_on_sigterm_and_refuses_a_second_instance(
+    tmp_path: Path, dovecot: MailAccount, smtp_sink: SmtpSink, monkeypatch
+) -> None:
+    config = write_config(tmp_path, dovecot, smtp_sink, monkeypatch)
+    daemon = subprocess.Popen(
+        [SCRIPT, "--config", str(config), "run", "--interval", "60"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert _wait_for(lambda: (tmp_path / "nachfass.db.lock").exists() and _cycles(config))
+        second = run_cli("--config", str(config), "run")
+        assert second.returncode == 1
+        assert "läuft schon" in second.stderr
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        _out, err = daemon.communicate(timeout=30)
+    assert daemon.returncode == 0, err
+    assert "stopped" in err
+
+
+def _cycles(config: Path) -> bool:
+    import sqlite3
+
+    db = config.parent / "nachfass.db"
+    if not db.exists():
+        return False
+    with sqlite3.connect(db) as conn:
+        try:
+            return conn.execute("SELECT count(*) FROM folders").fetchone()[0] > 0
+        except sqlite3.OperationalError:
+            return False
+
+
+def _wait_for(condition, timeout: float = 20.0) -> bool:
+    """Poll a condition of another process (not a sleep-based test of our own timing)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_demo_runs_in_seconds_and_leaves_nothing_behind(tmp_path: Path) -> None:
+    before = set(Path("/tmp").glob("nachfass-demo-*"))
+    result = run_cli("demo", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Spam-Ordner" in out
+    assert "Vorgang ruht" in out
+    assert "Zahlungserinnerung / 1. Mahnung" in out
+    assert "antwortet auf die erste Nachfrage" in out
+    assert "beantwortet, Antwort im Ordner Junk" in out
+    assert "Die Demo hat alle ihre Dateien wieder gelöscht." in out
+    assert list(tmp_path.iterdir()) == []
+    assert set(Path("/tmp").glob("nachfass-demo-*")) == before
+
+
+def test_demo_keep_writes_only_where_it_says(tmp_path: Path) -> None:
+    target = tmp_path / "demo"
+    result = run_cli("demo", "--keep", str(target))
+    assert result.returncode == 0, result.stderr
+    assert str(target) in result.stdout
+    assert (target / "nachfass-demo.db").exists()
+    assert (target / "Postfach" / ".Junk").is_dir()
+
+
+@pytest.mark.parametrize("bad", ["2026-13-01", "morgen"])
+def test_bad_now_is_a_clear_message(tmp_path: Path, bad: str, dovecot, smtp_sink, monkeypatch):
+    config = write_config(tmp_path, dovecot, smtp_sink, monkeypatch)
+    result = run_cli("--config", str(config), "tick", "--now", bad)
+    assert result.returncode == 2
+    assert "kein Zeitpunkt" in result.stderr
+    assert "Traceback" not in result.stderr
