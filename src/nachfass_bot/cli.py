@@ -116,7 +116,7 @@ def _parse_now(text: str | None, config: Config) -> datetime:
 @click.option("--du", is_flag=True, help="Den Kunden duzen (Standard: Sie).")
 @click.option("--json", "as_json", is_flag=True, help="Ausgabe als JSON.")
 @click.pass_obj
-def track(opts: _Options, **values: Any) -> None:
+def track(opts: _Options, /, **values: Any) -> None:
     config = opts.config()
     kind = Kind(values["kind"])
     amount, due = _invoice_values(kind, values)

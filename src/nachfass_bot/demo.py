@@ -278,7 +278,9 @@ def timeline(world: DemoWorld) -> list[str]:
     """The German timeline: the engine's events and the story, in time order."""
     window = world.engine.window
     names = {t.id: t.client.name or t.client.email for t in world.store.threads()}
-    entries = [(e.at, 1, f"[{names.get(e.thread_id, '–')}] {e.text}") for e in world.store.events()]
+    entries = [
+        (e.at, 1, f"[{names.get(e.thread_id or 0, '–')}] {e.text}") for e in world.store.events()
+    ]
     entries += [(at.astimezone(UTC), 0, f"✉ {text}") for at, text in world.story]
     lines: list[str] = []
     for at, _order, text in sorted(entries, key=lambda item: (item[0], item[1])):

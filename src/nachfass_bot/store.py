@@ -238,10 +238,10 @@ class Store:
             "assistant_email": client.assistant_email.lower() if client.assistant_email else None,
         }
         if row:
-            self.db["clients"].update(row["id"], values)
+            self._table("clients").update(row["id"], values)
             return int(row["id"])
         record = {"email": email, "created_at": to_iso(now), **values}
-        return int(self.db["clients"].insert(record).last_pk)
+        return self._insert("clients", record)
 
     def add_thread(
         self,
@@ -271,7 +271,7 @@ class Store:
                 "created_at": to_iso(now),
                 "updated_at": to_iso(now),
             }
-            thread_id = int(self.db["threads"].insert(record).last_pk)
+            thread_id = self._insert("threads", record)
             if message_id:
                 self.record_message_id(message_id, "original", now, thread_id=thread_id)
         return thread_id
@@ -291,7 +291,7 @@ class Store:
         """Change columns of a thread; datetimes and enums are converted."""
         values = {key: _column_value(value) for key, value in fields.items()}
         values["updated_at"] = to_iso(now)
-        self.db["threads"].update(thread_id, values)
+        self._table("threads").update(thread_id, values)
 
     def _thread_rows(self, where: str, args: list[Any]) -> list[Thread]:
         sql = (
@@ -335,7 +335,7 @@ class Store:
             "folder": folder,
             "recorded_at": to_iso(now),
         }
-        self.db["message_ids"].insert(record, replace=True)
+        self._table("message_ids").insert(record, replace=True)
 
     def own_message_ids(self) -> set[str]:
         """Message-IDs of every mail the bot itself sent (client mails, drafts, notices)."""
@@ -386,7 +386,7 @@ class Store:
             "updated_at": to_iso(now),
         }
         with self.atomic():
-            draft_id = int(self.db["drafts"].insert(record).last_pk)
+            draft_id = self._insert("drafts", record)
             self.record_message_id(draft_message_id, "draft", now, thread_id=thread_id)
         return draft_id
 
@@ -404,14 +404,16 @@ class Store:
 
     def drafts(self, states: Sequence[str], thread_id: int | None = None) -> list[Draft]:
         marks = ", ".join("?" for _ in states)
-        where, args = f"state IN ({marks})", list(states)
+        where, args = f"state IN ({marks})", list[Any](states)
         if thread_id is not None:
             where, args = f"{where} AND thread_id = ?", [*args, thread_id]
         return self._draft_rows(where, args)
 
     def set_draft_state(self, draft_id: int, state: str, now: datetime, **fields: Any) -> None:
         values = {key: _column_value(value) for key, value in fields.items()}
-        self.db["drafts"].update(draft_id, {"state": state, "updated_at": to_iso(now), **values})
+        self._table("drafts").update(
+            draft_id, {"state": state, "updated_at": to_iso(now), **values}
+        )
 
     def _draft_rows(self, where: str, args: list[Any]) -> list[Draft]:
         sql = f"SELECT * FROM drafts WHERE {where} ORDER BY id"
@@ -430,13 +432,13 @@ class Store:
             "due_at": to_iso(due_at),
             "created_at": to_iso(now),
         }
-        table = self.db["tasks"]
+        table = self._table("tasks")
         before = table.count
         table.insert(record, ignore=True)
         return table.count > before
 
     def tasks(self, state: str = "open", thread_id: int | None = None) -> list[Task]:
-        where, args = "state = ?", [state]
+        where, args = "state = ?", list[Any]([state])
         if thread_id is not None:
             where, args = f"{where} AND thread_id = ?", [state, thread_id]
         rows = self.db.query(f"SELECT * FROM tasks WHERE {where} ORDER BY due_at", args)
@@ -468,7 +470,7 @@ class Store:
             "last_uid": last_uid,
             "updated_at": to_iso(now),
         }
-        self.db["folders"].insert(record, replace=True)
+        self._table("folders").insert(record, replace=True)
 
     def mark_seen(self, key: str, folder: str, uid: int, verdict: str, now: datetime) -> None:
         record = {
@@ -478,7 +480,7 @@ class Store:
             "verdict": verdict,
             "seen_at": to_iso(now),
         }
-        self.db["seen"].insert(record, replace=True)
+        self._table("seen").insert(record, replace=True)
 
     def seen_with_verdict(self, verdict: str) -> list[tuple[str, str, int]]:
         """``(key, folder, uid)`` of every seen mail with ``verdict``, oldest first."""
@@ -495,7 +497,7 @@ class Store:
     ) -> None:
         """Append a decision with its German reason to the event log."""
         record = {"at": to_iso(at), "thread_id": thread_id, "kind": kind, "text": text}
-        self.db["events"].insert(record)
+        self._table("events").insert(record)
 
     def events(self, thread_id: int | None = None) -> list[Event]:
         where, args = ("thread_id = ?", [thread_id]) if thread_id is not None else ("1 = 1", [])
@@ -504,6 +506,13 @@ class Store:
             Event(_required_dt(row["at"]), row["thread_id"], row["kind"], row["text"])
             for row in rows
         ]
+
+    def _insert(self, table: str, record: dict[str, Any]) -> int:
+        """Insert a row and return its integer primary key."""
+        return int(self._table(table).insert(record).last_pk or 0)
+
+    def _table(self, name: str) -> sqlite_utils.db.Table:
+        return self.db.table(name)
 
     def _first(self, sql: str, args: list[Any]) -> dict[str, Any] | None:
         return next(iter(self.db.query(sql, args)), None)
