@@ -19,10 +19,10 @@ from rich.console import Console
 from rich.table import Table
 
 from .config import Config, load_config, resolve_config_path
-from .engine import CycleReport, Engine, sending_window
+from .engine import Engine, sending_window
 from .errors import ConfigError, NachfassError
 from .imap import ImapMailbox
-from .models import Client, Kind, State
+from .models import Client, CycleReport, Kind, State
 from .smtp import SmtpTransport
 from .store import Store
 from .texts import Texts

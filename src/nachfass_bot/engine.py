@@ -1,7 +1,7 @@
 """One cycle of the bot: poll → decide → drafts → approvals → send.
 
 The engine wires the pure domain (schedule, matching, approval, texts) to the adapters
-(mailbox, transport, store). It takes ``now`` from its caller and never reads the clock,
+(mailbox, outbox, store). It takes ``now`` from its caller and never reads the clock,
 so a test or the demo can run weeks of schedule in seconds.
 """
 
@@ -11,52 +11,40 @@ import hashlib
 import logging
 from collections.abc import Callable
 from contextlib import closing
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from email.message import EmailMessage
-from email.policy import SMTP
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
-from .approval import (
-    Command,
-    CommandKind,
-    find_token,
-    new_token,
-    parse_command,
-    strip_quote,
-    token_tag,
-)
+from .approval import find_token, new_token, token_tag
 from .calendar import SendingWindow
-from .compose import address, build_mail, new_message_id
+from .commands import OwnerCommands
+from .compose import new_message_id
 from .config import Config
-from .errors import DeliveryError, MailboxError, NachfassError
-from .headers import parse_inbound, plain_text
+from .errors import DeliveryError, NachfassError
+from .headers import parse_inbound
 from .mailbox import FolderSet, Mailbox, choose_folders
 from .matching import Match, match_inbound
-from .models import LISTENING_STATES, Action, Inbound, Kind, State, Thread
-from .schedule import DueStep, next_step, playbook_for
+from .models import LISTENING_STATES, Action, CycleReport, Inbound, State, Thread
+from .outbox import Outbox
+from .schedule import DueStep, due_step, playbook_for
 from .smtp import Transport
-from .store import Draft, Store
+from .store import ACTIVE_DRAFT_STATES, CANCELLABLE_DRAFT_STATES, Draft, Store
+from .sync import sync_folder
 from .texts import Texts, salutation
+from .views import KIND_LABELS, local_text
 
 log = logging.getLogger(__name__)
 
-KIND_LABELS = {Kind.ANGEBOT: "Angebot", Kind.AUFTRAG: "Auftrag", Kind.RECHNUNG: "Rechnung"}
-ACTIVE_DRAFT_STATES = ("new", "pending", "approved", "sending")
-CANCELLABLE_DRAFT_STATES = ("new", "pending", "approved")
 REMINDER_DEADLINE_DAYS = 10  # a payment reminder asks for payment within this many days
 
 
-@dataclass
-class CycleReport:
-    """What one cycle did, for the CLI and the demo."""
+@dataclass(frozen=True)
+class _Known:
+    """What a sync compares each mail with; reloaded after a mail changed it."""
 
-    answers: int = 0
-    drafts: int = 0
-    tasks: int = 0
-    commands: int = 0
-    sent: int = 0
-    problems: list[str] = field(default_factory=list)
+    own_ids: frozenset[str]
+    threads: tuple[Thread, ...]
 
 
 def sending_window(config: Config) -> SendingWindow:
@@ -69,21 +57,6 @@ def sending_window(config: Config) -> SendingWindow:
         end=sending.end,
         bundesland=sending.bundesland,
         christmas_freeze=sending.christmas_freeze,
-    )
-
-
-def due_step(thread: Thread, window: SendingWindow) -> DueStep | None:
-    """The thread's next step with the owner's pause ("später") applied."""
-    due = next_step(thread, playbook_for(thread.kind), window)
-    if due is None or thread.paused_until is None or due.due_at >= thread.paused_until:
-        return due
-    return DueStep(
-        index=due.index,
-        step=due.step,
-        action=due.action,
-        template=due.template,
-        task=due.task,
-        due_at=window.next_slot(thread.paused_until),
     )
 
 
@@ -102,22 +75,26 @@ class Engine:
         self.config = config
         self.store = store
         self.texts = texts
-        self.transport = transport
         self.open_mailbox = open_mailbox
         self.window = sending_window(config)
-        self.owner_email = config.owner.email.lower()
+        self.outbox = Outbox(owner=config.owner, store=store, transport=transport)
+        self.commands = OwnerCommands(
+            store=store, texts=texts, outbox=self.outbox, window=self.window
+        )
+        self.owner_email = self.outbox.owner_email
 
     # -- the cycle ----------------------------------------------------------------------
 
     def tick(self, now: datetime) -> CycleReport:
-        """Run one whole cycle at ``now``; mailbox errors end the cycle, not the program."""
+        """Run one whole cycle at ``now``; a MailboxError ends the cycle (the caller
+        logs it), everything done so far is committed."""
         report = CycleReport()
         with closing(self.open_mailbox()) as mailbox:
             folders = self._folders(mailbox)
             self.poll(mailbox, folders, now, report)
             self.advance(now, report)
             self.mail_new_drafts(now, report)
-            self.apply_commands(mailbox, now, report)
+            self.commands.apply(mailbox, now, report)
             self.send_approved(mailbox, folders, now, report)
         return report
 
@@ -135,64 +112,59 @@ class Engine:
     def poll(
         self, mailbox: Mailbox, folders: FolderSet, now: datetime, report: CycleReport
     ) -> None:
-        """Sync every inbound folder by UID: answers are applied at once, the owner's
-        commands are queued in the store (verdict ``command-pending``) so none is lost."""
+        """Sync the inbound folders (answers apply at once, the owner's commands are
+        queued) and the Sent folder (the owner's own mails to clients restart the clock)."""
         for folder in folders.inbound:
-            self._sync_folder(mailbox, folder, folder == folders.junk, now, report)
+            handle = partial(
+                self._inbound_batch, folder=folder, is_junk=folder == folders.junk, now=now,
+                report=report,
+            )  # fmt: skip
+            sync_folder(mailbox, self.store, folder, now, handle)
+        if folders.sent and folders.sent not in folders.inbound:
+            handle = partial(self._sent_batch, folder=folders.sent, now=now)
+            sync_folder(mailbox, self.store, folders.sent, now, handle)
 
-    def _sync_folder(
-        self, mailbox: Mailbox, folder: str, is_junk: bool, now: datetime, report: CycleReport
-    ) -> None:
-        """Read the headers of every UID above the stored one (RFC 3501 §2.3.1.1): a new
-        UIDVALIDITY voids the stored UIDs and the folder is read again from the start;
-        mail seen before is recognised by its Message-ID and not counted twice."""
-        status = mailbox.folder_status(folder)
-        stored = self.store.folder_state(folder)
-        last_uid = 0
-        if stored and stored[0] == status.uidvalidity:
-            last_uid = stored[1]
-        elif stored:
-            self.store.add_event(
-                now,
-                f"Ordner {folder}: UIDVALIDITY hat sich geändert → Ordner wird neu gelesen",
-                kind="sync",
-            )
-        if last_uid + 1 < status.uidnext:
-            for batch in mailbox.fetch_headers(folder, last_uid + 1):
-                with self.store.atomic():
-                    for uid, raw in batch:
-                        self._handle_header(raw, folder, uid, is_junk, now, report)
-                    if batch:
-                        last_uid = batch[-1][0]
-                        self.store.save_folder_state(folder, status.uidvalidity, last_uid, now)
-        if stored is None or stored[0] != status.uidvalidity:
-            self.store.save_folder_state(folder, status.uidvalidity, last_uid, now)
+    def _known(self) -> _Known:
+        return _Known(
+            own_ids=frozenset(self.store.own_message_ids()),
+            threads=tuple(self.store.threads(sorted(LISTENING_STATES))),
+        )
 
-    def _handle_header(
-        self, raw: bytes, folder: str, uid: int, is_junk: bool, now: datetime, report: CycleReport
+    def _inbound_batch(
+        self,
+        batch: list[tuple[int, bytes]],
+        folder: str,
+        is_junk: bool,
+        now: datetime,
+        report: CycleReport,
     ) -> None:
-        inbound = parse_inbound(raw, folder=folder, uid=uid, is_junk_folder=is_junk)
-        key = _seen_key(inbound, raw)
-        if self.store.is_seen(key):
-            return
-        own_ids = self.store.own_message_ids()
-        if inbound.message_id in own_ids:
-            self.store.mark_seen(key, folder, uid, "own", now)
-            return
-        if inbound.from_addr == self.owner_email:
-            verdict = "command-pending" if self._answered_draft(inbound) else "owner"
-            self.store.mark_seen(key, folder, uid, verdict, now)
-            return
+        known = self._known()
+        for uid, raw in batch:
+            inbound = parse_inbound(raw, folder=folder, uid=uid, is_junk_folder=is_junk)
+            key = _seen_key(inbound, raw)
+            if not self.store.is_seen(key):
+                verdict = self._judge_inbound(inbound, known, now, report)
+                self.store.mark_seen(key, folder, uid, verdict, now)
+                if verdict == "answer":
+                    known = self._known()
+
+    def _judge_inbound(
+        self, inbound: Inbound, known: _Known, now: datetime, report: CycleReport
+    ) -> str:
+        """Decide what one inbound mail is; returns the seen-verdict."""
+        if inbound.message_id in known.own_ids:
+            return "own"
         answered_draft = self._answered_draft(inbound)
+        if inbound.from_addr == self.owner_email:
+            return "command-pending" if answered_draft else "owner"
         if answered_draft:
             self._warn_foreign_command(inbound, answered_draft, now)
-        threads = self.store.threads(sorted(LISTENING_STATES))
         matches = match_inbound(
-            inbound, threads, owner_email=self.owner_email, own_message_ids=own_ids
+            inbound, known.threads, owner_email=self.owner_email, own_message_ids=known.own_ids
         )
         for match in matches:
             self._record_answer(match, inbound, now, report)
-        self.store.mark_seen(key, folder, uid, "answer" if matches else "unrelated", now)
+        return "answer" if matches else "unrelated"
 
     def _answered_draft(self, inbound: Inbound) -> Draft | None:
         """The draft this mail answers, by the token in its subject or by In-Reply-To."""
@@ -237,6 +209,23 @@ class Engine:
         self._cancel_drafts(thread.id, now, "Kunde hat geantwortet")
         report.answers += 1
         log.info("thread %s answered (%s, folder %s)", thread.id, match.rule, inbound.folder)
+        if inbound.is_junk_folder:
+            self._alert_spam_answer(thread, inbound, now)
+
+    def _alert_spam_answer(self, thread: Thread, inbound: Inbound, now: datetime) -> None:
+        label = _client_label(thread)
+        mail = self.texts.render(
+            "owner_alert",
+            headline=f"Antwort von {label} lag im Spam-Ordner",
+            message=(
+                f"{label} hat auf „{thread.subject}“ geantwortet, aber die Mail lag im Ordner "
+                f"„{inbound.folder}“. Ich fasse dort nicht mehr nach. Bitte lies die Antwort "
+                "und prüfe Deinen Spam-Filter, damit die nächste Mail im Posteingang landet."
+            ),
+            thread_id=thread.id,
+            client_label=label,
+        )
+        self.outbox.notify_owner(mail.subject, mail.body, now, thread.id)
 
     def _cancel_drafts(self, thread_id: int, now: datetime, why: str) -> None:
         for draft in self.store.drafts(CANCELLABLE_DRAFT_STATES, thread_id):
@@ -247,6 +236,37 @@ class Engine:
                 thread_id=thread_id,
                 kind="draft",
             )
+
+    def _sent_batch(self, batch: list[tuple[int, bytes]], folder: str, now: datetime) -> None:
+        """The owner's own mails to a client restart the count of that client's threads."""
+        known = self._known()
+        for uid, raw in batch:
+            mail = parse_inbound(raw, folder=folder, uid=uid)
+            key = _seen_key(mail, raw)
+            if self.store.is_seen(key):
+                continue
+            verdict = "own"
+            if mail.message_id not in known.own_ids and mail.from_addr == self.owner_email:
+                verdict = "owner-sent"
+                for thread in _written_to(mail, known.threads):
+                    self._restart_clock(thread, mail, now)
+            self.store.mark_seen(key, folder, uid, verdict, now)
+
+    def _restart_clock(self, thread: Thread, mail: Inbound, now: datetime) -> None:
+        written_at = min(mail.date, now) if mail.date else now
+        if written_at <= (thread.last_step_at or thread.started_at):
+            return
+        self.store.update_thread(thread.id, now, last_step_at=written_at)
+        if mail.message_id:
+            self.store.record_message_id(
+                mail.message_id, "owner", now, thread_id=thread.id, folder=mail.folder
+            )
+        self.store.add_event(
+            now,
+            f"Du hast {_client_label(thread)} am {local_text(written_at, self.window)} selbst "
+            "geschrieben (Ordner Gesendet) → die Frist bis zum nächsten Schritt beginnt neu",
+            thread_id=thread.id,
+        )
 
     # -- decide -------------------------------------------------------------------------
 
@@ -316,6 +336,14 @@ class Engine:
             self.store.add_event(
                 now, f"Schritt {due.step.number}: Aufgabe für dich – {text}", thread_id=thread.id
             )
+            if due.index + 1 >= len(playbook_for(thread.kind)):
+                self.store.update_thread(thread.id, now, state=State.PARKED)
+                self.store.add_event(
+                    now,
+                    "Letzter Schritt erledigt → Vorgang beiseitegelegt, die Entscheidung liegt "
+                    "bei dir; eine Antwort des Kunden wird weiter erkannt",
+                    thread_id=thread.id,
+                )
         mail = self.texts.render(
             "owner_task",
             task=text,
@@ -324,7 +352,7 @@ class Engine:
             kind_label=KIND_LABELS[thread.kind],
             subject=thread.subject,
         )
-        self._mail_owner(mail.subject, mail.body, now, role="notice", thread_id=thread.id)
+        self.outbox.notify_owner(mail.subject, mail.body, now, thread.id)
 
     def client_context(self, thread: Thread, now: datetime) -> dict[str, Any]:
         """Everything a client template may use (see templates/de)."""
@@ -356,12 +384,14 @@ class Engine:
                 continue
             mail = self.texts.render("owner_draft", **self._draft_context(thread, draft, now))
             try:
-                self._mail_owner(
+                self.outbox.mail_owner(
                     mail.subject, mail.body, now, role=None, message_id=draft.draft_message_id
                 )
             except DeliveryError as exc:
                 report.problems.append(str(exc))
-                self.store.add_event(now, f"Entwurf nicht zugestellt: {exc}", kind="error")
+                self.store.add_event(
+                    now, f"Entwurf nicht zugestellt: {exc}", thread_id=thread.id, kind="error"
+                )
                 continue
             self.store.set_draft_state(draft.id, "pending", now)
 
@@ -378,148 +408,6 @@ class Engine:
             "send_after": self.window.next_slot(now),
         }
 
-    def _mail_owner(
-        self,
-        subject: str,
-        body: str,
-        now: datetime,
-        *,
-        role: str | None,
-        thread_id: int | None = None,
-        message_id: str | None = None,
-        in_reply_to: str | None = None,
-    ) -> None:
-        owner = address(self.owner_email, self.config.owner.name)
-        mid = message_id or new_message_id(self.owner_email)
-        if role:
-            self.store.record_message_id(mid, role, now, thread_id=thread_id)
-        message = build_mail(
-            sender=owner,
-            recipient=owner,
-            subject=subject,
-            body=body,
-            message_id=mid,
-            now=now,
-            references=[in_reply_to] if in_reply_to else (),
-            extra_headers=[("Auto-Submitted", "auto-generated")],
-        )
-        self.transport.send(message)
-
-    # -- approvals ------------------------------------------------------------------------
-
-    def apply_commands(self, mailbox: Mailbox, now: datetime, report: CycleReport) -> None:
-        """Carry out the owner's queued answers to drafts; each mail counts once.
-
-        A mailbox error leaves the command queued for the next cycle."""
-        for key, folder, uid in self.store.seen_with_verdict("command-pending"):
-            try:
-                self._apply_command(mailbox, key, folder, uid, now, report)
-            except MailboxError as exc:
-                report.problems.append(str(exc))
-                log.warning("owner command in %s uid %s not readable yet: %s", folder, uid, exc)
-
-    def _apply_command(
-        self, mailbox: Mailbox, key: str, folder: str, uid: int, now: datetime, report: CycleReport
-    ) -> None:
-        raw = mailbox.fetch_message(folder, uid) or b""
-        inbound = parse_inbound(raw, folder=folder, uid=uid)
-        body = plain_text(raw)
-        token = find_token(inbound.subject) or find_token(body)
-        from_owner = inbound.from_addr == self.owner_email
-        draft = self.store.draft_by_token(token) if token and from_owner else None
-        with self.store.atomic():
-            self.store.mark_seen(key, folder, uid, "command", now)
-            if draft is None:
-                self.store.add_event(
-                    now, "Antwort ohne gültiges Entwurfs-Kennzeichen ignoriert", kind="warning"
-                )
-                return
-            if draft.state != "pending":
-                self.store.add_event(
-                    now,
-                    f"Antwort auf Entwurf {token_tag(draft.token)} ignoriert: "
-                    f"bereits erledigt ({draft.state})",
-                    thread_id=draft.thread_id,
-                )
-                return
-            parsed = parse_command(strip_quote(body), today=now.astimezone(self.window.zone).date())
-            report.commands += 1
-            self._dispatch(draft, parsed, inbound, now)
-
-    def _dispatch(self, draft: Draft, command: Command, inbound: Inbound, now: datetime) -> None:
-        kind, days, until, text = command.kind, command.days, command.until, command.text
-        thread_id = draft.thread_id
-        if kind is CommandKind.APPROVE:
-            send_after = self.window.next_slot(now)
-            self.store.set_draft_state(
-                draft.id, "approved", now, approved_at=now, send_after=send_after
-            )
-            self.store.add_event(
-                now,
-                f"Du hast den Entwurf für Schritt {draft.step_number} freigegeben → "
-                f"Versand ab {_local(send_after, self.window)}",
-                thread_id=thread_id,
-                kind="approval",
-            )
-        elif kind is CommandKind.STOP:
-            self.store.set_draft_state(draft.id, "cancelled", now)
-            self.store.update_thread(thread_id, now, state=State.CLOSED)
-            self.store.add_event(
-                now, "Du hast „stop“ geantwortet → Vorgang geschlossen", thread_id=thread_id
-            )
-        elif kind is CommandKind.LATER and (days or until):
-            self._postpone(draft, days, until, now)
-        elif kind is CommandKind.PAID and self._is_invoice(thread_id):
-            self.store.set_draft_state(draft.id, "cancelled", now)
-            self.store.update_thread(thread_id, now, state=State.PAID)
-            self.store.add_event(
-                now, "Du hast „bezahlt“ geantwortet → Rechnung erledigt", thread_id=thread_id
-            )
-        else:
-            self._not_understood(draft, text, inbound, now)
-
-    def _is_invoice(self, thread_id: int) -> bool:
-        thread = self.store.thread(thread_id)
-        return thread is not None and thread.kind is Kind.RECHNUNG
-
-    def _postpone(self, draft: Draft, days: int | None, until: date | None, now: datetime) -> None:
-        if until is not None:
-            resume = datetime.combine(until, self.window.start, tzinfo=self.window.zone)
-        else:
-            resume = now + timedelta(days=days or 0)
-        self.store.set_draft_state(draft.id, "cancelled", now)
-        self.store.update_thread(draft.thread_id, now, paused_until=resume)
-        self.store.add_event(
-            now,
-            f"Du hast „später“ geantwortet → Schritt {draft.step_number} wird am "
-            f"{_local(resume, self.window)} neu entworfen",
-            thread_id=draft.thread_id,
-            kind="approval",
-        )
-
-    def _not_understood(self, draft: Draft, text: str, inbound: Inbound, now: datetime) -> None:
-        excerpt = text.strip().splitlines()[0][:80] if text.strip() else ""
-        mail = self.texts.render(
-            "owner_not_understood",
-            token_tag=token_tag(draft.token),
-            draft_subject=draft.subject,
-            answer_excerpt=excerpt,
-        )
-        self.store.add_event(
-            now,
-            "Deine Antwort auf den Entwurf wurde nicht verstanden → Entwurf wartet weiter",
-            thread_id=draft.thread_id,
-            kind="approval",
-        )
-        self._mail_owner(
-            mail.subject,
-            mail.body,
-            now,
-            role="notice",
-            thread_id=draft.thread_id,
-            in_reply_to=inbound.message_id,
-        )
-
     # -- send ---------------------------------------------------------------------------
 
     def send_approved(
@@ -530,13 +418,13 @@ class Engine:
             return
         # The last look: an answer that arrived since the poll cancels the draft.
         self.poll(mailbox, folders, now, report)
-        self.apply_commands(mailbox, now, report)
+        self.commands.apply(mailbox, now, report)
         for draft in self._ready_drafts(now):
             thread = self.store.thread(draft.thread_id)
             if thread is None or thread.state is not State.OPEN:
                 self.store.set_draft_state(draft.id, "cancelled", now)
                 continue
-            self._send_draft(mailbox, folders, thread, draft, now, report)
+            self.outbox.send_client_mail(mailbox, folders.sent, thread, draft, now, report)
 
     def _ready_drafts(self, now: datetime) -> list[Draft]:
         return [
@@ -544,82 +432,6 @@ class Engine:
             for draft in self.store.drafts(["approved"])
             if draft.send_after is None or draft.send_after <= now
         ]
-
-    def _send_draft(
-        self,
-        mailbox: Mailbox,
-        folders: FolderSet,
-        thread: Thread,
-        draft: Draft,
-        now: datetime,
-        report: CycleReport,
-    ) -> None:
-        message = self._client_message(thread, draft, now)
-        # Committed before SMTP starts: a crash after this point never sends again.
-        self.store.set_draft_state(draft.id, "sending", now)
-        try:
-            self.transport.send(message)
-        except DeliveryError as exc:
-            self._delivery_failed(draft, exc, now, report)
-            return
-        with self.store.atomic():
-            self.store.set_draft_state(draft.id, "sent", now, sent_at=now)
-            self.store.record_message_id(draft.client_message_id, "sent", now, thread_id=thread.id)
-            self.store.update_thread(thread.id, now, step=draft.step_index + 1, last_step_at=now)
-            self.store.add_event(
-                now,
-                f"Schritt {draft.step_number}: Mail „{draft.subject}“ "
-                f"an {draft.recipient} gesendet",
-                thread_id=thread.id,
-                kind="sent",
-            )
-        report.sent += 1
-        self._copy_to_sent(mailbox, folders, message, thread.id, now)
-
-    def _client_message(self, thread: Thread, draft: Draft, now: datetime) -> EmailMessage:
-        owner = self.config.owner
-        name = thread.client.name if draft.recipient == thread.client.email else None
-        return build_mail(
-            sender=address(owner.email, owner.name),
-            recipient=address(draft.recipient, name),
-            subject=draft.subject,
-            body=draft.body,
-            message_id=draft.client_message_id,
-            now=now,
-            references=self.store.thread_references(thread.id),
-        )
-
-    def _delivery_failed(
-        self, draft: Draft, exc: DeliveryError, now: datetime, report: CycleReport
-    ) -> None:
-        report.problems.append(str(exc))
-        state = "failed" if exc.permanent else "approved"
-        self.store.set_draft_state(draft.id, state, now)
-        outcome = "endgültig gescheitert" if exc.permanent else "wird später erneut versucht"
-        self.store.add_event(
-            now,
-            f"Versand von Schritt {draft.step_number} {outcome}: {exc}",
-            thread_id=draft.thread_id,
-            kind="error",
-        )
-
-    def _copy_to_sent(
-        self,
-        mailbox: Mailbox,
-        folders: FolderSet,
-        message: EmailMessage,
-        thread_id: int,
-        now: datetime,
-    ) -> None:
-        if folders.sent is None:
-            self.store.add_event(now, "Kein Gesendet-Ordner gefunden: keine Kopie abgelegt")
-            return
-        try:
-            mailbox.append(folders.sent, message.as_bytes(policy=SMTP), now)
-        except MailboxError as exc:
-            self.store.add_event(
-                now, f"Kopie nicht im Ordner {folders.sent} abgelegt: {exc}", thread_id=thread_id
-            )
 
 
 def _seen_key(inbound: Inbound, raw: bytes) -> str:
@@ -629,12 +441,19 @@ def _seen_key(inbound: Inbound, raw: bytes) -> str:
     return "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
+def _written_to(mail: Inbound, threads: tuple[Thread, ...]) -> list[Thread]:
+    """Open threads whose client (or assistant) the owner's mail was addressed to."""
+    recipients = set(mail.to_addrs)
+    return [
+        thread
+        for thread in threads
+        if thread.state is State.OPEN
+        and ({thread.client.email, thread.client.assistant_email} & recipients)
+    ]
+
+
 def _client_label(thread: Thread) -> str:
     return thread.client.name or thread.client.email
-
-
-def _local(moment: datetime, window: SendingWindow) -> str:
-    return moment.astimezone(window.zone).strftime("%d.%m.%Y %H:%M")
 
 
 def _rest_reason(thread: Thread, state: State) -> str:

@@ -31,11 +31,17 @@ class MailboxError(NachfassError):
 
 
 class DeliveryError(NachfassError):
-    """Sending a mail failed; ``permanent`` is True for 5xx answers."""
+    """Sending a mail failed.
 
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
+    ``permanent``: the server refused with 5xx, retrying will not help.
+    ``uncertain``: the connection broke after the mail may have been accepted, so a
+    retry could deliver it twice.
+    """
+
+    def __init__(self, message: str, *, permanent: bool = False, uncertain: bool = False) -> None:
         super().__init__(message)
         self.permanent = permanent
+        self.uncertain = uncertain
 
 
 class TemplateError(NachfassError):

@@ -87,3 +87,15 @@ class Inbound:
     auto_submitted: str | None = None
     is_auto_reply: bool = False
     is_junk_folder: bool = False
+
+
+@dataclass
+class CycleReport:
+    """What one cycle did, for the CLI, the daemon's log and the demo."""
+
+    answers: int = 0
+    drafts: int = 0
+    tasks: int = 0
+    commands: int = 0
+    sent: int = 0
+    problems: list[str] = field(default_factory=list)

@@ -159,9 +159,10 @@ def next_step(thread: Thread, playbook: Playbook, window: SendingWindow) -> DueS
     None when the thread is not OPEN or ``thread.step >= len(playbook)``. The delay counts
     from ``thread.last_step_at`` (from ``started_at`` for the first step, or when no step
     time is recorded); an invoice's first step counts from 00:00 local time on its due
-    date. Calendar-day delays keep the local wall-clock time. MAIL and TASK steps are moved
-    to the next slot of ``window``; REST and PARK stay at the raw time, because they only
-    change our own state and reach nobody.
+    date. A ``last_step_at`` later than that (the owner wrote to the client by hand)
+    restarts the count. Calendar-day delays keep the local wall-clock time. MAIL and TASK
+    steps are moved to the next slot of ``window``; REST and PARK stay at the raw time,
+    because they only change our own state and reach nobody.
     """
     if thread.state is not State.OPEN or thread.step >= len(playbook):
         return None
@@ -175,12 +176,25 @@ def next_step(thread: Thread, playbook: Playbook, window: SendingWindow) -> DueS
     return DueStep(thread.step, step, action, template, task, due_at)
 
 
+def due_step(thread: Thread, window: SendingWindow) -> DueStep | None:
+    """The thread's next step with the owner's pause ("später") applied: nothing is due
+    before ``thread.paused_until``."""
+    due = next_step(thread, playbook_for(thread.kind), window)
+    if due is None or thread.paused_until is None or due.due_at >= thread.paused_until:
+        return due
+    return replace(due, due_at=window.next_slot(thread.paused_until))
+
+
 def _base_time(thread: Thread, window: SendingWindow) -> datetime:
-    if thread.step == 0:
-        if thread.kind is Kind.RECHNUNG and thread.due_date is not None:
-            return datetime.combine(thread.due_date, time(0), tzinfo=window.zone)
-        return thread.started_at
-    return thread.last_step_at or thread.started_at
+    """The moment the next delay counts from: the step before, or the tracked mail (an
+    invoice: its due date) — whichever is later, so that a mail the owner wrote by hand
+    (recorded as ``last_step_at``) restarts the count."""
+    first = thread.started_at
+    if thread.step == 0 and thread.kind is Kind.RECHNUNG and thread.due_date is not None:
+        first = datetime.combine(thread.due_date, time(0), tzinfo=window.zone)
+    if thread.last_step_at is None:
+        return first
+    return thread.last_step_at if thread.step > 0 else max(first, thread.last_step_at)
 
 
 def _add_delay(base: datetime, delay: Delay, window: SendingWindow) -> datetime:

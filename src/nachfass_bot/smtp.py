@@ -45,9 +45,15 @@ class SmtpTransport:
                 f"SMTP-Server {self._server.host} lehnt den Empfänger ab: {codes}",
                 permanent=all(500 <= code < 600 for code in codes),
             ) from exc
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+        except aiosmtplib.SMTPConnectError as exc:
             raise DeliveryError(
                 f"SMTP-Server {self._server.host}:{self._server.port} nicht erreichbar: {exc}"
+            ) from exc
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            # Disconnects and timeouts after connecting: the mail may have been accepted.
+            raise DeliveryError(
+                f"Verbindung zu {self._server.host} während des Versands abgebrochen: {exc}",
+                uncertain=True,
             ) from exc
 
     async def _send(self, message: EmailMessage) -> None:

@@ -114,7 +114,14 @@ MIGRATIONS: tuple[str, ...] = (
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
-_CONVERSATION_ROLES = "('original', 'sent', 'answer')"
+
+# A draft in one of these states blocks a new step of its thread.
+ACTIVE_DRAFT_STATES = ("new", "pending", "approved", "sending")
+# A client answer or the owner's "stop" cancels drafts in these states; "sending" never.
+CANCELLABLE_DRAFT_STATES = ("new", "pending", "approved")
+# The conversation with the client: the tracked mail, our follow-ups, the owner's own
+# mails to the client (found in Sent) and the client's answers.
+_CONVERSATION_ROLES = "('original', 'sent', 'owner', 'answer')"
 
 
 def to_iso(moment: datetime | None) -> str | None:

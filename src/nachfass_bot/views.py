@@ -6,9 +6,9 @@ from datetime import datetime
 from typing import Any
 
 from .calendar import SendingWindow
-from .engine import ACTIVE_DRAFT_STATES, due_step
 from .models import Kind, State, Thread
-from .store import Store, to_iso
+from .schedule import due_step
+from .store import ACTIVE_DRAFT_STATES, Store, to_iso
 
 STATE_LABELS = {
     State.OPEN: "offen",

@@ -1,0 +1,157 @@
+"""Everything the bot mails: notices and drafts to the owner, approved mails to clients.
+
+A client mail moves ``approved → sending → sent``; ``sending`` is committed with the
+Message-ID fixed before SMTP starts, so a crash between the server's "250" and the next
+commit can never lead to a second send — a draft left in ``sending`` is never retried.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from email.message import EmailMessage
+from email.policy import SMTP
+
+from .compose import address, build_mail, new_message_id
+from .config import OwnerConfig
+from .errors import DeliveryError, MailboxError
+from .mailbox import Mailbox
+from .models import CycleReport, Thread
+from .smtp import Transport
+from .store import Draft, Store
+
+log = logging.getLogger(__name__)
+
+
+class Outbox:
+    """Sends through one transport and records every Message-ID it used."""
+
+    def __init__(self, *, owner: OwnerConfig, store: Store, transport: Transport) -> None:
+        self.owner = owner
+        self.owner_email = owner.email.lower()
+        self.store = store
+        self.transport = transport
+
+    def mail_owner(
+        self,
+        subject: str,
+        body: str,
+        now: datetime,
+        *,
+        role: str | None = "notice",
+        thread_id: int | None = None,
+        message_id: str | None = None,
+        in_reply_to: str | None = None,
+    ) -> None:
+        """A mail from the bot to the owner's own address; raises DeliveryError."""
+        owner = address(self.owner_email, self.owner.name)
+        mid = message_id or new_message_id(self.owner_email)
+        if role:
+            self.store.record_message_id(mid, role, now, thread_id=thread_id)
+        message = build_mail(
+            sender=owner,
+            recipient=owner,
+            subject=subject,
+            body=body,
+            message_id=mid,
+            now=now,
+            references=[in_reply_to] if in_reply_to else (),
+            extra_headers=[("Auto-Submitted", "auto-generated")],
+        )
+        self.transport.send(message)
+
+    def notify_owner(
+        self,
+        subject: str,
+        body: str,
+        now: datetime,
+        thread_id: int | None,
+        in_reply_to: str | None = None,
+    ) -> None:
+        """Like :meth:`mail_owner`, but a failure is logged and recorded, not raised."""
+        try:
+            self.mail_owner(subject, body, now, thread_id=thread_id, in_reply_to=in_reply_to)
+        except DeliveryError as exc:
+            log.warning("notice to the owner not delivered: %s", exc)
+            self.store.add_event(
+                now, f"Hinweis an dich nicht zugestellt: {exc}", thread_id=thread_id, kind="error"
+            )
+
+    def send_client_mail(
+        self,
+        mailbox: Mailbox,
+        sent_folder: str | None,
+        thread: Thread,
+        draft: Draft,
+        now: datetime,
+        report: CycleReport,
+    ) -> None:
+        """Send one approved draft exactly once and file a copy in the Sent folder."""
+        message = self.client_message(thread, draft, now)
+        self.store.set_draft_state(draft.id, "sending", now)
+        try:
+            self.transport.send(message)
+        except DeliveryError as exc:
+            self._delivery_failed(draft, exc, now, report)
+            return
+        with self.store.atomic():
+            self.store.set_draft_state(draft.id, "sent", now, sent_at=now)
+            self.store.record_message_id(draft.client_message_id, "sent", now, thread_id=thread.id)
+            self.store.update_thread(thread.id, now, step=draft.step_index + 1, last_step_at=now)
+            self.store.add_event(
+                now,
+                f"Schritt {draft.step_number}: Mail „{draft.subject}“ "
+                f"an {draft.recipient} gesendet",
+                thread_id=thread.id,
+                kind="sent",
+            )
+        report.sent += 1
+        self._copy_to_sent(mailbox, sent_folder, message, thread.id, now)
+
+    def client_message(self, thread: Thread, draft: Draft, now: datetime) -> EmailMessage:
+        """The client mail of ``draft``, threaded under the conversation (RFC 5322 §3.6.4)."""
+        name = thread.client.name if draft.recipient == thread.client.email else None
+        return build_mail(
+            sender=address(self.owner_email, self.owner.name),
+            recipient=address(draft.recipient, name),
+            subject=draft.subject,
+            body=draft.body,
+            message_id=draft.client_message_id,
+            now=now,
+            references=self.store.thread_references(thread.id),
+        )
+
+    def _delivery_failed(
+        self, draft: Draft, exc: DeliveryError, now: datetime, report: CycleReport
+    ) -> None:
+        # The server refused before accepting: nothing went out, so a retry is safe.
+        report.problems.append(str(exc))
+        state = "failed" if exc.permanent else "approved"
+        self.store.set_draft_state(draft.id, state, now)
+        outcome = "endgültig gescheitert" if exc.permanent else "wird später erneut versucht"
+        self.store.add_event(
+            now,
+            f"Versand von Schritt {draft.step_number} {outcome}: {exc}",
+            thread_id=draft.thread_id,
+            kind="error",
+        )
+
+    def _copy_to_sent(
+        self,
+        mailbox: Mailbox,
+        sent_folder: str | None,
+        message: EmailMessage,
+        thread_id: int,
+        now: datetime,
+    ) -> None:
+        if sent_folder is None:
+            self.store.add_event(
+                now, "Kein Gesendet-Ordner gefunden: keine Kopie abgelegt", thread_id=thread_id
+            )
+            return
+        try:
+            mailbox.append(sent_folder, message.as_bytes(policy=SMTP), now)
+        except MailboxError as exc:
+            self.store.add_event(
+                now, f"Kopie nicht im Ordner {sent_folder} abgelegt: {exc}", thread_id=thread_id
+            )

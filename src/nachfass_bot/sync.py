@@ -1,0 +1,44 @@
+"""Incremental folder sync by UID (RFC 3501 §2.3.1): new mail only, crash-safe.
+
+The stored ``(uidvalidity, last_uid)`` of a folder moves forward in the same transaction
+as the handling of each batch, so a crash or a dropped connection resumes after the last
+handled batch. A new UIDVALIDITY voids the stored UIDs: the folder is read again from the
+start, and the caller recognises mail it saw before by its Message-ID.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from .mailbox import Mailbox
+from .store import Store
+
+BatchHandler = Callable[[list[tuple[int, bytes]]], None]
+
+
+def sync_folder(
+    mailbox: Mailbox, store: Store, folder: str, now: datetime, handle_batch: BatchHandler
+) -> None:
+    """Hand every batch of ``(uid, header bytes)`` above the stored UID to ``handle_batch``."""
+    status = mailbox.folder_status(folder)
+    stored = store.folder_state(folder)
+    last_uid = 0
+    if stored and stored[0] == status.uidvalidity:
+        last_uid = stored[1]
+    elif stored:
+        store.add_event(
+            now,
+            f"Ordner {folder}: UIDVALIDITY hat sich geändert → Ordner wird neu gelesen",
+            kind="sync",
+        )
+    if last_uid + 1 < status.uidnext:
+        for batch in mailbox.fetch_headers(folder, last_uid + 1):
+            if not batch:
+                continue
+            with store.atomic():
+                handle_batch(batch)
+                last_uid = batch[-1][0]
+                store.save_folder_state(folder, status.uidvalidity, last_uid, now)
+    if stored is None or stored[0] != status.uidvalidity:
+        store.save_folder_state(folder, status.uidvalidity, last_uid, now)
