@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -185,3 +186,130 @@ def test_auto_reply_is_not_an_answer(engine: Engine, store: Store, dovecot: Mail
 
     assert report.answers == 0
     assert store.thread(thread_id).state is State.OPEN
+
+
+def approve_first_step(engine: Engine, store: Store, dovecot: MailAccount, smtp_sink: SmtpSink):
+    """Offer sent 2026-03-03; the draft comes on 2026-03-11 and the owner says ok."""
+    thread_id = add_offer(store, local("2026-03-03T10:15"))
+    engine.tick(local("2026-03-11T10:30"))
+    draft = mails_to(smtp_sink, dovecot.user)[-1]
+    dovecot.append("INBOX", owner_reply(dovecot, draft, "ok", local("2026-03-11T10:40")))
+    return thread_id
+
+
+def test_answer_in_junk_alerts_the_owner(
+    engine: Engine, store: Store, dovecot: MailAccount, smtp_sink: SmtpSink
+) -> None:
+    add_offer(store, local("2026-03-03T10:15"))
+    dovecot.append("Junk", client_answer(dovecot.user, local("2026-03-05T09:00")))
+    engine.tick(local("2026-03-05T10:00"))
+
+    alerts = mails_to(smtp_sink, dovecot.user)
+    assert len(alerts) == 1
+    assert "Spam-Ordner" in alerts[0]["Subject"]
+    assert "Miriam Sommer" in alerts[0].get_content()
+    assert alerts[0]["Auto-Submitted"] == "auto-generated"
+
+
+def test_owner_mail_in_sent_restarts_the_count(
+    engine: Engine, store: Store, dovecot: MailAccount, smtp_sink: SmtpSink
+) -> None:
+    thread_id = add_offer(store, local("2026-03-03T10:15"))
+    by_hand = mail(
+        sender=f"Anna Berger <{dovecot.user}>",
+        to=f"Miriam Sommer <{CLIENT}>",
+        subject="Re: Angebot Logo",
+        body="Kurze Ergänzung: der Preis gilt bis Ende März.\n",
+        date=local("2026-03-09T16:00"),
+        in_reply_to=OFFER_ID,
+    )
+    dovecot.append("Sent", by_hand)
+
+    engine.tick(local("2026-03-11T10:30"))
+    assert mails_to(smtp_sink, dovecot.user) == [], "the count restarted on 9 March"
+    thread = store.thread(thread_id)
+    assert thread.state is State.OPEN
+    assert thread.last_step_at == local("2026-03-09T16:00")
+    assert any("selbst geschrieben" in e.text for e in store.events(thread_id))
+
+    engine.tick(local("2026-03-17T16:05"))
+    assert len(mails_to(smtp_sink, dovecot.user)) == 1, "8 days after the owner's own mail"
+
+
+def test_later_postpones_and_paid_closes_an_invoice(
+    engine: Engine, store: Store, dovecot: MailAccount, smtp_sink: SmtpSink
+) -> None:
+    client_id = store.upsert_client(Client(email=CLIENT), local("2026-03-02T09:00"))
+    thread_id = store.add_thread(
+        kind=Kind.RECHNUNG,
+        client_id=client_id,
+        subject="Rechnung 2026-015",
+        started_at=local("2026-03-02T09:00"),
+        now=local("2026-03-02T09:00"),
+        invoice_no="2026-015",
+        amount=Decimal("480.00"),
+        due_date=date(2026, 3, 16),
+    )
+    engine.tick(local("2026-03-19T10:00"))
+    first = mails_to(smtp_sink, dovecot.user)[-1]
+    dovecot.append("INBOX", owner_reply(dovecot, first, "später 7", local("2026-03-19T10:05")))
+    engine.tick(local("2026-03-19T10:10"))
+    assert store.thread(thread_id).paused_until == local("2026-03-26T10:10")
+
+    engine.tick(local("2026-03-25T10:00"))
+    assert len(mails_to(smtp_sink, dovecot.user)) == 1, "nothing during the pause"
+    engine.tick(local("2026-03-26T10:15"))
+    again = mails_to(smtp_sink, dovecot.user)[-1]
+    assert again["Message-ID"] != first["Message-ID"]
+    assert "2026-015" in again.get_content()
+
+    dovecot.append("INBOX", owner_reply(dovecot, again, "Bezahlt.", local("2026-03-26T11:00")))
+    engine.tick(local("2026-03-26T11:05"))
+    assert store.thread(thread_id).state is State.PAID
+    assert mails_to(smtp_sink, CLIENT) == []
+
+
+def test_temporary_smtp_refusal_is_retried_and_permanent_one_fails(
+    engine: Engine, store: Store, dovecot: MailAccount, smtp_sink: SmtpSink
+) -> None:
+    thread_id = approve_first_step(engine, store, dovecot, smtp_sink)
+    smtp_sink.fail_next(451, "4.3.0 Try again later")
+    report = engine.tick(local("2026-03-11T10:50"))
+    assert report.sent == 0
+    assert store.drafts(["approved"], thread_id), "a 4xx keeps the draft approved"
+
+    report = engine.tick(local("2026-03-11T11:00"))
+    assert report.sent == 1
+    assert len(mails_to(smtp_sink, CLIENT)) == 1
+
+    store.update_thread(
+        thread_id, local("2026-03-18T11:00"), last_step_at=local("2026-03-10T11:00")
+    )
+    engine.tick(local("2026-03-18T11:05"))
+    second = mails_to(smtp_sink, dovecot.user)[-1]
+    dovecot.append("INBOX", owner_reply(dovecot, second, "ok", local("2026-03-18T11:10")))
+    smtp_sink.fail_next(550, "5.1.1 User unknown")
+    engine.tick(local("2026-03-18T11:15"))
+    assert [d.state for d in store.drafts(["failed"], thread_id)] == ["failed"]
+    engine.tick(local("2026-03-18T11:30"))
+    assert len(mails_to(smtp_sink, CLIENT)) == 1, "a 5xx is never retried"
+
+
+def test_draft_left_in_sending_by_a_crash_is_never_sent_again(
+    engine: Engine, store: Store, dovecot: MailAccount, smtp_sink: SmtpSink
+) -> None:
+    thread_id = approve_first_step(engine, store, dovecot, smtp_sink)
+    engine.tick(local("2026-03-11T10:45"))  # reads the "ok"; 10:45 is inside the window
+    sent_before = len(mails_to(smtp_sink, CLIENT))
+    assert sent_before == 1
+    # Simulate the crash window: a second approved draft marked "sending", process gone.
+    draft = store.drafts(["sent"], thread_id)[0]
+    store.db.execute("UPDATE drafts SET state = 'sending' WHERE id = ?", [draft.id])
+    store.update_thread(thread_id, local("2026-03-11T10:46"), step=0)
+
+    engine.tick(local("2026-03-11T11:00"))
+
+    assert len(mails_to(smtp_sink, CLIENT)) == sent_before
+    assert store.draft(draft.id).state == "unclear"
+    assert store.thread(thread_id).step == 1
+    assert "unklar" in mails_to(smtp_sink, dovecot.user)[-1]["Subject"]

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .config import Config, load_config, resolve_config_path
+from .daemon import run_forever, single_instance
 from .engine import Engine, sending_window
 from .errors import ConfigError, NachfassError
 from .imap import ImapMailbox
@@ -209,7 +210,7 @@ def build_engine(config: Config, store: Store) -> Engine:
 def tick(opts: _Options, now: str | None) -> None:
     config = opts.config()
     moment = _parse_now(now, config)
-    with _open_store(config) as store:
+    with single_instance(config.store.path), _open_store(config) as store:
         report = build_engine(config, store).tick(moment)
     click.echo(_report_text(report))
     if report.problems:
@@ -232,13 +233,12 @@ def _report_text(report: CycleReport) -> str:
 @click.option("--interval", type=int, help="Minuten zwischen zwei Durchläufen.")
 @click.pass_obj
 def run(opts: _Options, interval: int | None) -> None:
-    from .daemon import run_forever, single_instance
-
     config = opts.config()
     if not opts.verbose:
         logging.getLogger().setLevel(logging.INFO)
     with _open_store(config) as store:
-        build_engine(config, store)  # wrong passwords stop here, before the daemon starts
+        # A missing password or a refused login stops here, before the daemon starts.
+        build_engine(config, store).open_mailbox().close()
 
     def cycle(now: datetime) -> None:
         with _open_store(config) as store:

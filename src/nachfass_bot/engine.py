@@ -77,7 +77,7 @@ class Engine:
         self.texts = texts
         self.open_mailbox = open_mailbox
         self.window = sending_window(config)
-        self.outbox = Outbox(owner=config.owner, store=store, transport=transport)
+        self.outbox = Outbox(owner=config.owner, store=store, transport=transport, texts=texts)
         self.commands = OwnerCommands(
             store=store, texts=texts, outbox=self.outbox, window=self.window
         )
@@ -89,6 +89,7 @@ class Engine:
         """Run one whole cycle at ``now``; a MailboxError ends the cycle (the caller
         logs it), everything done so far is committed."""
         report = CycleReport()
+        self.outbox.settle_interrupted(now)
         with closing(self.open_mailbox()) as mailbox:
             folders = self._folders(mailbox)
             self.poll(mailbox, folders, now, report)

@@ -2,7 +2,9 @@
 
 A client mail moves ``approved → sending → sent``; ``sending`` is committed with the
 Message-ID fixed before SMTP starts, so a crash between the server's "250" and the next
-commit can never lead to a second send — a draft left in ``sending`` is never retried.
+commit can never lead to a second send: a draft left in ``sending`` (or cut off by a
+broken connection) becomes ``unclear`` — the step counts as done and the owner is asked
+to check — and is never retried.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from .mailbox import Mailbox
 from .models import CycleReport, Thread
 from .smtp import Transport
 from .store import Draft, Store
+from .texts import Texts
 
 log = logging.getLogger(__name__)
 
@@ -26,11 +29,14 @@ log = logging.getLogger(__name__)
 class Outbox:
     """Sends through one transport and records every Message-ID it used."""
 
-    def __init__(self, *, owner: OwnerConfig, store: Store, transport: Transport) -> None:
+    def __init__(
+        self, *, owner: OwnerConfig, store: Store, transport: Transport, texts: Texts
+    ) -> None:
         self.owner = owner
         self.owner_email = owner.email.lower()
         self.store = store
         self.transport = transport
+        self.texts = texts
 
     def mail_owner(
         self,
@@ -92,12 +98,14 @@ class Outbox:
         try:
             self.transport.send(message)
         except DeliveryError as exc:
-            self._delivery_failed(draft, exc, now, report)
+            if exc.uncertain:
+                self.settle_unclear(draft, str(exc), now)
+            else:
+                self._delivery_failed(draft, exc, now)
+            report.problems.append(str(exc))
             return
         with self.store.atomic():
-            self.store.set_draft_state(draft.id, "sent", now, sent_at=now)
-            self.store.record_message_id(draft.client_message_id, "sent", now, thread_id=thread.id)
-            self.store.update_thread(thread.id, now, step=draft.step_index + 1, last_step_at=now)
+            self._mark_done(draft, "sent", now)
             self.store.add_event(
                 now,
                 f"Schritt {draft.step_number}: Mail „{draft.subject}“ "
@@ -107,6 +115,37 @@ class Outbox:
             )
         report.sent += 1
         self._copy_to_sent(mailbox, sent_folder, message, thread.id, now)
+
+    def settle_interrupted(self, now: datetime) -> None:
+        """Drafts left in ``sending`` by a crash: maybe delivered, so never sent again."""
+        for draft in self.store.drafts(["sending"]):
+            self.settle_unclear(draft, "das Programm wurde während des Versands beendet", now)
+
+    def settle_unclear(self, draft: Draft, why: str, now: datetime) -> None:
+        """The mail may have gone out: count the step as done and ask the owner to check."""
+        text = (
+            f"Ob die Mail „{draft.subject}“ an {draft.recipient} angekommen ist, ist unklar "
+            f"({why}). Ich schicke sie nicht noch einmal, damit sie nicht doppelt ankommt. "
+            "Bitte sieh in Deinem Gesendet-Ordner nach und schicke sie bei Bedarf selbst."
+        )
+        with self.store.atomic():
+            self._mark_done(draft, "unclear", now)
+            self.store.add_event(now, text, thread_id=draft.thread_id, kind="error")
+        mail = self.texts.render(
+            "owner_alert",
+            headline=f"Versand an {draft.recipient} unklar",
+            message=text,
+            thread_id=draft.thread_id,
+            client_label=draft.recipient,
+        )
+        self.notify_owner(mail.subject, mail.body, now, draft.thread_id)
+
+    def _mark_done(self, draft: Draft, state: str, now: datetime) -> None:
+        self.store.set_draft_state(draft.id, state, now, sent_at=now)
+        self.store.record_message_id(
+            draft.client_message_id, "sent", now, thread_id=draft.thread_id
+        )
+        self.store.update_thread(draft.thread_id, now, step=draft.step_index + 1, last_step_at=now)
 
     def client_message(self, thread: Thread, draft: Draft, now: datetime) -> EmailMessage:
         """The client mail of ``draft``, threaded under the conversation (RFC 5322 §3.6.4)."""
@@ -121,11 +160,8 @@ class Outbox:
             references=self.store.thread_references(thread.id),
         )
 
-    def _delivery_failed(
-        self, draft: Draft, exc: DeliveryError, now: datetime, report: CycleReport
-    ) -> None:
+    def _delivery_failed(self, draft: Draft, exc: DeliveryError, now: datetime) -> None:
         # The server refused before accepting: nothing went out, so a retry is safe.
-        report.problems.append(str(exc))
         state = "failed" if exc.permanent else "approved"
         self.store.set_draft_state(draft.id, state, now)
         outcome = "endgültig gescheitert" if exc.permanent else "wird später erneut versucht"
