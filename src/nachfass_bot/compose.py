@@ -6,19 +6,13 @@ by string concatenation, so a name or subject with line breaks cannot add a head
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
-
-
-def one_line(text: str) -> str:
-    """Collapse CR, LF and other control characters so a value fits in one header."""
-    return " ".join(_CONTROL.sub(" ", text).split())
+from .texts import one_line
 
 
 def new_message_id(sender_email: str) -> str:
