@@ -27,7 +27,14 @@ from .models import Client, CycleReport, Kind, State
 from .smtp import SmtpTransport
 from .store import Store
 from .texts import Texts
-from .views import KIND_LABELS, STATE_LABELS, local_text, thread_detail, thread_summary
+from .views import (
+    DRAFT_LABELS,
+    KIND_LABELS,
+    STATE_LABELS,
+    local_text,
+    thread_detail,
+    thread_summary,
+)
 
 log = logging.getLogger("nachfass_bot")
 
@@ -53,8 +60,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
+    except click.UsageError as exc:
+        command = exc.ctx.command_path if exc.ctx else "nachfass-bot"
+        click.echo(f"Fehler: {_german_usage(exc.format_message())}", err=True)
+        click.echo(f"Hilfe: {command} --help", err=True)
+        return 2
     except click.ClickException as exc:
-        exc.show()
+        click.echo(f"Fehler: {exc.format_message()}", err=True)
         return 2
     except click.Abort:
         click.echo("Abgebrochen.", err=True)
@@ -220,13 +232,37 @@ def tick(opts: _Options, now: str | None) -> None:
 
 def _report_text(report: CycleReport) -> str:
     parts = [
-        f"{report.answers} Antwort(en) erkannt",
-        f"{report.drafts} Entwurf/Entwürfe erstellt",
-        f"{report.tasks} Aufgabe(n)",
-        f"{report.commands} Freigabe-Antwort(en) verarbeitet",
-        f"{report.sent} Mail(s) gesendet",
+        _count(report.answers, "Antwort erkannt", "Antworten erkannt"),
+        _count(report.drafts, "Entwurf erstellt", "Entwürfe erstellt"),
+        _count(report.tasks, "Aufgabe", "Aufgaben"),
+        _count(report.commands, "Freigabe-Antwort verarbeitet", "Freigabe-Antworten verarbeitet"),
+        _count(report.sent, "Mail gesendet", "Mails gesendet"),
     ]
     return "Durchlauf fertig: " + ", ".join(parts) + "."
+
+
+def _count(number: int, singular: str, plural: str) -> str:
+    return f"{number} {singular if number == 1 else plural}"
+
+
+# Click has no German messages; these cover what a user meets on the command line.
+_USAGE_PHRASES = (
+    ("Missing option", "Option fehlt:"),
+    ("Missing argument", "Argument fehlt:"),
+    ("No such option:", "Unbekannte Option:"),
+    ("No such command", "Unbekannter Befehl"),
+    ("Invalid value for", "Ungültiger Wert für"),
+    ("is not one of", "ist keiner von"),
+    ("is not a valid integer", "ist keine ganze Zahl"),
+    ("Got unexpected extra argument", "Unerwartetes Argument"),
+    ("requires an argument", "braucht einen Wert"),
+)
+
+
+def _german_usage(message: str) -> str:
+    for english, german in _USAGE_PHRASES:
+        message = message.replace(english, german)
+    return message
 
 
 @cli.command(help="Als Dienst laufen: alle paar Minuten ein Durchlauf, bis SIGTERM/SIGINT.")
@@ -276,6 +312,8 @@ def _table_cells(row: dict[str, Any], window: Any) -> list[str]:
     state = STATE_LABELS[State(row["state"])]
     if row["answered_folder"]:
         state += f" ({row['answered_folder']})"
+    if row["draft_state"]:
+        state += f", {DRAFT_LABELS.get(row['draft_state'], row['draft_state'])}"
     return [
         str(row["id"]),
         KIND_LABELS[Kind(row["kind"])],

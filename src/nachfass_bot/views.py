@@ -19,6 +19,12 @@ STATE_LABELS = {
     State.PAID: "bezahlt",
     State.CLOSED: "geschlossen",
 }
+DRAFT_LABELS = {
+    "new": "Entwurf wird zugestellt",
+    "pending": "Entwurf wartet auf dein Ok",
+    "approved": "freigegeben, Versand im nächsten Sendefenster",
+    "sending": "wird gesendet",
+}
 KIND_LABELS = {Kind.ANGEBOT: "Angebot", Kind.AUFTRAG: "Auftrag", Kind.RECHNUNG: "Rechnung"}
 
 
