@@ -588,3 +588,161 @@ class _SinkHandler:
                 return f"451 4.3.0 delivery to the test IMAP server failed: {exc}"
         self.sink.record(mail)
         return "250 OK"
+
+
+@dataclass
+class ProxiedConnection:
+    """What a :class:`CuttingProxy` saw on one connection."""
+
+    number: int
+    from_client: bytearray = field(default_factory=bytearray)
+    server_bytes: int = 0
+    was_cut: bool = False
+
+
+class CuttingProxy:
+    """A TCP proxy on 127.0.0.1 that drops connections in the middle of a server answer.
+
+    Forwards both ways between each client and ``target_host:target_port``. On the first
+    ``cut_connections`` connections, once ``cut_after_bytes`` bytes went from the server to
+    the client, both sockets are closed (the client sees the connection end mid-answer);
+    later connections pass through. ``cut_after_bytes=None`` never cuts; :meth:`cut`
+    drops every open connection on demand. ``connections`` records, per connection, what
+    the client sent and how many bytes the server sent, for assertions.
+    """
+
+    def __init__(
+        self,
+        target_host: str,
+        target_port: int,
+        cut_after_bytes: int | None,
+        cut_connections: int = 1,
+    ) -> None:
+        self.target = (target_host, target_port)
+        self.cut_after_bytes = cut_after_bytes
+        self.cut_connections = cut_connections
+        self.host = LOOPBACK
+        self.port = 0
+        self.connections: list[ProxiedConnection] = []
+        self._lock = threading.Lock()
+        self._listener: socket.socket | None = None
+        self._open: list[tuple[socket.socket, socket.socket]] = []
+        self._threads: list[threading.Thread] = []
+
+    def __enter__(self) -> CuttingProxy:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((LOOPBACK, 0))
+        listener.listen(16)
+        self._listener = listener
+        self.port = int(listener.getsockname()[1])
+        self._spawn(self._accept_loop)
+
+    def stop(self) -> None:
+        """Close the listener and every connection, then wait for the threads."""
+        if self._listener is not None:
+            _close_quietly(self._listener)
+            self._listener = None
+        self.cut()
+        for thread in self._threads:
+            thread.join(STOP_TIMEOUT)
+
+    def cut(self) -> None:
+        """Drop every open connection now (both sides see the connection end)."""
+        with self._lock:
+            pairs, self._open = self._open, []
+        for client, server in pairs:
+            _close_quietly(client)
+            _close_quietly(server)
+
+    def client_data(self, number: int) -> bytes:
+        """Everything the client sent on connection ``number`` (counted from 1)."""
+        with self._lock:
+            return bytes(self.connections[number - 1].from_client)
+
+    def _spawn(self, target: Any, *args: Any) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _accept_loop(self) -> None:
+        listener = self._listener
+        while listener is not None:
+            try:
+                client, _addr = listener.accept()
+            except OSError:
+                return  # listener closed by stop()
+            try:
+                server = socket.create_connection(self.target, timeout=START_TIMEOUT)
+                server.settimeout(None)
+            except OSError:
+                _close_quietly(client)
+                continue
+            with self._lock:
+                record = ProxiedConnection(number=len(self.connections) + 1)
+                self.connections.append(record)
+                self._open.append((client, server))
+            limit = self.cut_after_bytes if record.number <= self.cut_connections else None
+            self._spawn(self._pump_to_server, client, server, record)
+            self._spawn(self._pump_to_client, server, client, record, limit)
+
+    def _pump_to_server(
+        self, client: socket.socket, server: socket.socket, record: ProxiedConnection
+    ) -> None:
+        while chunk := _receive(client):
+            with self._lock:
+                record.from_client.extend(chunk)
+            if not _send(server, chunk):
+                break
+        _close_quietly(server)
+
+    def _pump_to_client(
+        self,
+        server: socket.socket,
+        client: socket.socket,
+        record: ProxiedConnection,
+        limit: int | None,
+    ) -> None:
+        while chunk := _receive(server):
+            if limit is not None and record.server_bytes + len(chunk) >= limit:
+                chunk = chunk[: limit - record.server_bytes]
+                with self._lock:
+                    record.server_bytes += len(chunk)
+                    record.was_cut = True
+                _send(client, chunk)
+                break
+            with self._lock:
+                record.server_bytes += len(chunk)
+            if not _send(client, chunk):
+                break
+        _close_quietly(client)
+        _close_quietly(server)
+
+
+def _receive(sock: socket.socket) -> bytes:
+    try:
+        return sock.recv(65536)
+    except OSError:
+        return b""
+
+
+def _send(sock: socket.socket, data: bytes) -> bool:
+    try:
+        sock.sendall(data)
+    except OSError:
+        return False
+    return True
+
+
+def _close_quietly(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    with contextlib.suppress(OSError):
+        sock.close()

@@ -313,3 +313,93 @@ def test_draft_left_in_sending_by_a_crash_is_never_sent_again(
     assert store.draft(draft.id).state == "unclear"
     assert store.thread(thread_id).step == 1
     assert "unklar" in mails_to(smtp_sink, dovecot.user)[-1]["Subject"]
+
+
+def test_out_of_office_postpones_the_next_step_past_the_return_date(
+    engine: Engine, store: Store, dovecot: MailAccount, smtp_sink: SmtpSink
+) -> None:
+    thread_id = add_offer(store, local("2026-03-03T10:15"))
+    vacation = mail(
+        sender=f"Miriam Sommer <{CLIENT}>",
+        to=dovecot.user,
+        subject="Automatische Antwort: Angebot Logo",
+        body=(
+            "Vielen Dank für Ihre Nachricht. Ich bin bis einschließlich 13.03.2026 nicht "
+            "im Büro und ab dem 16.03. wieder für Sie da.\n"
+        ),
+        date=local("2026-03-03T10:16"),
+        in_reply_to=OFFER_ID,
+        extra={"Auto-Submitted": "auto-replied"},
+    )
+    dovecot.append("INBOX", vacation)
+
+    report = engine.tick(local("2026-03-11T10:30"))  # the step would be due today
+
+    assert report.answers == 0
+    assert report.drafts == 0
+    thread = store.thread(thread_id)
+    assert thread.state is State.OPEN
+    assert thread.paused_until == local("2026-03-17T09:00"), "back 16.03. + 1 business day"
+    assert any("Abwesenheitsnotiz" in e.text for e in store.events(thread_id))
+
+    engine.tick(local("2026-03-16T16:00"))
+    assert mails_to(smtp_sink, dovecot.user) == []
+    engine.tick(local("2026-03-17T09:00"))
+    assert len(mails_to(smtp_sink, dovecot.user)) == 1, "drafted once the client is back"
+
+
+def test_permanent_bounce_pauses_the_thread_with_a_task_and_an_alert(
+    engine: Engine, store: Store, dovecot: MailAccount, smtp_sink: SmtpSink
+) -> None:
+    thread_id = add_offer(store, local("2026-03-03T10:15"))
+    bounce = (
+        "From: MAILER-DAEMON@mail.berger-design.test (Mail Delivery System)\r\n"
+        f"To: {dovecot.user}\r\n"
+        "Subject: Undelivered Mail Returned to Sender\r\n"
+        "Date: Tue, 03 Mar 2026 10:16:02 +0100\r\n"
+        "Message-ID: <bounce-1@mail.berger-design.test>\r\n"
+        "Auto-Submitted: auto-replied\r\n"
+        "MIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="B1"\r\n'
+        "\r\n--B1\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n"
+        "I'm sorry to have to inform you that your message could not be delivered.\r\n"
+        f"<{CLIENT}>: host mx.kanzlei-sommer.test said: 550 5.1.1 User unknown\r\n"
+        "\r\n--B1\r\nContent-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns; mail.berger-design.test\r\n\r\n"
+        f"Final-Recipient: rfc822; {CLIENT}\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        "Diagnostic-Code: smtp; 550 5.1.1 User unknown\r\n"
+        "\r\n--B1\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+        f"Message-ID: {OFFER_ID}\r\nSubject: Angebot Logo\r\n"
+        "\r\n--B1--\r\n"
+    ).encode()
+    dovecot.append("INBOX", bounce)
+
+    report = engine.tick(local("2026-03-03T11:00"))
+
+    assert report.answers == 0
+    thread = store.thread(thread_id)
+    assert thread.state is State.PAUSED
+    assert [t.text for t in store.tasks("open", thread_id)] == [
+        "E-Mail kam nicht an – bitte anrufen oder Adresse prüfen."
+    ]
+    alerts = mails_to(smtp_sink, dovecot.user)
+    assert len(alerts) == 1 and "kam nicht an" in alerts[0]["Subject"]
+    engine.tick(local("2026-03-11T10:30"))
+    assert len(mails_to(smtp_sink, dovecot.user)) == 1, "a paused thread drafts nothing"
+
+
+def test_colleague_at_the_client_company_stops_the_thread(
+    engine: Engine, store: Store, dovecot: MailAccount
+) -> None:
+    thread_id = add_offer(store, local("2026-03-03T10:15"))
+    colleague = mail(
+        sender="Paul Wagner <p.wagner@kanzlei-sommer.test>",
+        to=dovecot.user,
+        subject="Ihr Angebot Logo",
+        body="Frau Sommer ist krank, ich übernehme das. Passt alles, legen Sie los.\n",
+        date=local("2026-03-05T09:00"),
+    )
+    dovecot.append("INBOX", colleague)
+    report = engine.tick(local("2026-03-05T10:00"))
+    assert report.answers == 1
+    assert store.thread(thread_id).state is State.ANSWERED

@@ -8,7 +8,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from nachfass_bot.headers import parse_inbound
-from nachfass_bot.matching import CLOCK_SKEW, Match, match_inbound
+from nachfass_bot.matching import (
+    CLOCK_SKEW,
+    FREEMAIL_DOMAINS,
+    Match,
+    match_inbound,
+    related_threads,
+)
 from nachfass_bot.models import Client, Inbound, Kind, State, Thread
 
 OWNER = "Lena@Berger-Text.de"
@@ -157,16 +163,41 @@ def test_reference_found_in_references_only_and_case_insensitive() -> None:
     assert _rules(match_inbound(inbound, THREADS, owner_email=OWNER)) == {11: "reference"}
 
 
-def test_colleague_from_another_address_without_reference_does_not_match() -> None:
+def test_colleague_at_the_company_domain_answers_every_thread_of_that_client() -> None:
     inbound = _inbound(from_addr="p.sommer@keller-bau.de")
-    assert match_inbound(inbound, THREADS, owner_email=OWNER) == []
+    matches = match_inbound(inbound, THREADS, owner_email=OWNER)
+    assert set(_rules(matches).values()) == {"colleague"}
+    assert {m.thread_id for m in matches} == {10, 11}, "Müller is another company"
+    assert "Firma des Kunden" in matches[0].reason
 
 
-def test_colleague_replying_to_our_mail_matches_by_reference() -> None:
+def test_colleague_replying_to_our_mail_matches_by_reference_first() -> None:
     inbound = _inbound(from_addr="p.sommer@keller-bau.de", in_reply_to=(OFFER_ID,))
     matches = match_inbound(inbound, THREADS, owner_email=OWNER)
-    assert _rules(matches) == {10: "reference"}
+    assert _rules(matches)[10] == "reference"
     assert "p.sommer@keller-bau.de" in matches[0].reason
+
+
+@pytest.mark.parametrize("domain", ["gmx.de", "web.de", "gmail.com", "t-online.de", "posteo.de"])
+def test_same_freemail_domain_is_no_colleague(domain: str) -> None:
+    client = Client(email=f"lena.hoffmann@{domain}", id=7)
+    thread = replace(OFFER, id=70, client=client, message_ids=frozenset())
+    stranger = _inbound(from_addr=f"someone.else@{domain}")
+    assert match_inbound(stranger, (thread,), owner_email=OWNER) == []
+
+
+def test_freemail_list_is_long_and_has_the_german_providers() -> None:
+    assert len(FREEMAIL_DOMAINS) >= 40
+    assert {"gmx.de", "web.de", "t-online.de", "freenet.de", "posteo.de", "mailbox.org"} <= (
+        FREEMAIL_DOMAINS
+    )
+
+
+def test_related_threads_finds_the_sender_of_an_auto_reply() -> None:
+    inbound = replace(_inbound(from_addr="jonas.keller@keller-bau.de"), is_auto_reply=True)
+    assert match_inbound(inbound, THREADS, owner_email=OWNER) == []
+    related = related_threads(inbound, THREADS, owner_email=OWNER)
+    assert {m.thread_id for m in related} == {10, 11}
 
 
 def test_stranger_matches_nothing() -> None:

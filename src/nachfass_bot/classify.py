@@ -1,32 +1,88 @@
-"""Header-level classification: is a mail a machine's answer rather than a human's?
+"""Is a mail a human's answer, an automatic reply or a bounce — and when is the sender back?
 
-Two questions, each answered by an ordered tuple of small rule functions (first ``True``
-wins, like the one-detector-per-format design of flufl.bounce):
+Neither an auto-reply nor a bounce counts as the client's answer (DOMAIN.md, "What stops
+the escalation"). Every question here is answered by an ordered tuple of small rule
+functions, first verdict wins, like the one-detector-per-format design of flufl.bounce:
 
-* :func:`is_auto_reply_headers` — out-of-office and other automatic replies
-  (RFC 3834 ``Auto-Submitted`` and the vendor headers listed in MAILFACTS.md).
-* :func:`is_bounce_headers` — delivery status notifications (RFC 3464, RFC 6522).
+* :func:`is_auto_reply_headers` and :func:`is_bounce_headers` look at header fields only
+  (those in :data:`nachfass_bot.headers.HEADER_FIELDS`), so they work on a header-only
+  IMAP fetch: RFC 3834 ``Auto-Submitted`` and vendor fields, RFC 3464 delivery reports.
+* :func:`classify_message` reads the whole message: :data:`MESSAGE_RULES`, in order,
+  are bounces (the RFC 3464 ``message/delivery-status`` part first, then non-standard
+  bounces through flufl.bounce and a few texts), read receipts, auto-reply header
+  fields, and — as the last and weakest evidence — a short out-of-office text.
+* :func:`find_return_date` reads German and English out-of-office texts for the first
+  day the sender is back.
 
-Neither counts as the client's answer (DOMAIN.md, "What stops the escalation"). Only the
-header fields in :data:`nachfass_bot.headers.HEADER_FIELDS` are looked at, so both work on
-a header-only IMAP fetch. ``X-Auto-Response-Suppress`` is deliberately ignored: it is a
-*request* not to auto-reply, sent by real people's Outlook, not a sign of an auto-reply.
+``X-Auto-Response-Suppress`` is deliberately ignored: it is a *request* not to
+auto-reply, sent by real people's Outlook, not a sign of an auto-reply. A null
+``Return-Path: <>`` alone is not a bounce sign either: RFC 3834 §3.3 asks auto-replies
+to use the null reverse path too.
 
-Later issues extend this module (body texts, return dates); the functions here stay pure
-and never raise on malformed headers.
+Everything here is pure: bytes or text in, values out, no clock (the caller passes the
+day the mail was written) and no exception on malformed input — a broken mail must not
+stop the poll loop. When in doubt the verdict is :attr:`MailKind.HUMAN`: never chase
+someone who answered.
 """
 
 from __future__ import annotations
 
 import codecs
+import enum
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from email import message_from_bytes
 from email.header import decode_header
 from email.message import Message
 
-__all__ = ["is_auto_reply_headers", "is_bounce_headers"]
+from flufl.bounce import all_failures
+
+__all__ = [
+    "AUTO_REPLY_RULES",
+    "BOUNCE_RULES",
+    "MESSAGE_RULES",
+    "Classification",
+    "MailKind",
+    "classify_message",
+    "find_return_date",
+    "is_auto_reply_headers",
+    "is_bounce_headers",
+]
 
 Rule = Callable[[Message], bool]
+# A header rule that names the evidence it found ("Auto-Submitted: auto-replied").
+Evidence = Callable[[Message], str | None]
+
+
+class MailKind(enum.StrEnum):
+    """What a mail in a watched folder is, as far as the escalation cares."""
+
+    HUMAN = "human"
+    AUTO_REPLY = "auto-reply"
+    BOUNCE_PERMANENT = "bounce-permanent"
+    BOUNCE_DELAY = "bounce-delay"
+
+
+@dataclass(frozen=True)
+class Classification:
+    """The verdict on one mail.
+
+    ``reason`` is short German text for the owner's event log ("" for a human answer).
+    ``return_date`` (auto-replies only) is the first day the sender is back, or None.
+    ``failed_recipients`` (bounces only) are the lower-cased addresses the report is
+    about; they may include addresses from a quoted original, so the caller trusts only
+    addresses of its own threads.
+    """
+
+    kind: MailKind
+    reason: str
+    return_date: date | None = None
+    failed_recipients: tuple[str, ...] = ()
+
+
+_HUMAN = Classification(MailKind.HUMAN, "")
 
 # Values that vendor headers such as ``X-Autoreply`` use to say "not an auto-reply".
 _NEGATIVE_VALUES = frozenset({"no", "false", "0", "off"})
@@ -85,46 +141,50 @@ def _content_type_params(msg: Message) -> tuple[str, dict[str, str]]:
     return main.strip().lower(), params
 
 
-# --- auto-reply rules ------------------------------------------------------------------
+# --- auto-reply header rules -----------------------------------------------------------
 
 
-def _auto_submitted(msg: Message) -> bool:
+def _auto_submitted(msg: Message) -> str | None:
     """RFC 3834 §5: any ``Auto-Submitted`` value other than ``no`` marks machine mail."""
     keyword = _keyword(_header(msg, "Auto-Submitted"))
-    return bool(keyword) and keyword != "no"
+    return f"Auto-Submitted: {keyword}" if keyword and keyword != "no" else None
 
 
-def _vendor_auto_reply(msg: Message) -> bool:
+def _vendor_auto_reply(msg: Message) -> str | None:
     """``X-Autoreply``, ``X-Autorespond``, ``X-AutoReply-From``, ``X-Mail-Autoreply``."""
     for name in _VENDOR_AUTO_REPLY_FIELDS:
         value = _header(msg, name)
-        if value is not None and _keyword(value) not in _NEGATIVE_VALUES:
-            return True
-    return False
+        keyword = _keyword(value)
+        if value is not None and keyword not in _NEGATIVE_VALUES:
+            return f"{name}: {keyword}" if keyword else name
+    return None
 
 
-def _apple_vacation(msg: Message) -> bool:
+def _apple_vacation(msg: Message) -> str | None:
     """Apple's (iCloud) vacation responder sets ``X-Apple-Action: vacation``."""
-    return "vacation" in (_header(msg, "X-Apple-Action") or "").lower()
+    found = "vacation" in (_header(msg, "X-Apple-Action") or "").lower()
+    return "X-Apple-Action: vacation" if found else None
 
 
-def _precedence(msg: Message) -> bool:
+def _precedence(msg: Message) -> str | None:
     """``Precedence: auto_reply|bulk|junk`` (RFC 3834 §3.1.8 mentions the practice)."""
-    return _keyword(_header(msg, "Precedence")) in _PRECEDENCE_MACHINE
+    keyword = _keyword(_header(msg, "Precedence"))
+    return f"Precedence: {keyword}" if keyword in _PRECEDENCE_MACHINE else None
 
 
-def _auto_reply_subject(msg: Message) -> bool:
+def _auto_reply_subject(msg: Message) -> str | None:
     """Subject starts with a typical out-of-office marker ("Abwesenheitsnotiz: …")."""
     subject = _header(msg, "Subject") or ""
     if "=?" in subject:
         subject = _decoded_subject(subject)
-    return bool(_AUTO_REPLY_SUBJECT_RE.match(subject))
+    return "Betreff" if _AUTO_REPLY_SUBJECT_RE.match(subject) else None
 
 
-def _read_receipt(msg: Message) -> bool:
+def _read_receipt(msg: Message) -> str | None:
     """RFC 8098 read receipts ("Gelesen: …") are generated by a program, not written."""
     main, params = _content_type_params(msg)
-    return main == "multipart/report" and params.get("report-type") == "disposition-notification"
+    found = main == "multipart/report" and params.get("report-type") == "disposition-notification"
+    return "RFC 8098" if found else None
 
 
 def _decoded_subject(value: str) -> str:
@@ -147,7 +207,7 @@ def _charset_name(charset: str | None) -> str:
         return "latin-1"
 
 
-AUTO_REPLY_RULES: tuple[Rule, ...] = (
+AUTO_REPLY_RULES: tuple[Evidence, ...] = (
     _auto_submitted,
     _vendor_auto_reply,
     _apple_vacation,
@@ -155,6 +215,15 @@ AUTO_REPLY_RULES: tuple[Rule, ...] = (
     _auto_reply_subject,
     _read_receipt,
 )
+
+
+def _auto_reply_evidence(msg: Message) -> str | None:
+    """The first auto-reply sign in the header fields, named for the event log."""
+    for rule in AUTO_REPLY_RULES:
+        evidence = rule(msg)
+        if evidence is not None:
+            return evidence
+    return None
 
 
 def is_auto_reply_headers(msg: Message) -> bool:
@@ -167,10 +236,10 @@ def is_auto_reply_headers(msg: Message) -> bool:
     ("Abwesenheitsnotiz", "Automatische Antwort", "Out of Office", "Autoreply", …);
     an RFC 8098 read receipt. ``X-Auto-Response-Suppress`` alone is not a sign.
     """
-    return any(rule(msg) for rule in AUTO_REPLY_RULES)
+    return _auto_reply_evidence(msg) is not None
 
 
-# --- bounce rules ----------------------------------------------------------------------
+# --- bounce header rules ---------------------------------------------------------------
 
 
 def _delivery_status_report(msg: Message) -> bool:
@@ -208,3 +277,711 @@ def is_bounce_headers(msg: Message) -> bool:
     ``Return-Path: <>``. A bounce is never an answer.
     """
     return any(rule(msg) for rule in BOUNCE_RULES)
+
+
+# --- the whole message -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _RecipientStatus:
+    """One per-recipient block of an RFC 3464 ``message/delivery-status`` part (§2.3)."""
+
+    addresses: tuple[str, ...]  # Original-Recipient first, then Final-Recipient
+    action: str  # failed | delayed | delivered | relayed | expanded (lower-cased)
+    status: str  # "5.1.1", or "" when missing or malformed
+
+    @property
+    def permanent(self) -> bool:
+        """RFC 3464 §2.3.3 ``failed`` (opensmtpd says ``error``) or a 5.x.x status."""
+        return self.action in {"failed", "error"} or self.status.startswith("5")
+
+    @property
+    def delayed(self) -> bool:
+        """RFC 3464 §2.3.3 ``delayed`` or a 4.x.x status (RFC 3463 persistent transient)."""
+        return self.action == "delayed" or self.status.startswith("4")
+
+    @property
+    def delivered(self) -> bool:
+        """A success report: ``delivered``, ``relayed``, ``expanded`` or a 2.x.x status."""
+        return self.action in {"delivered", "relayed", "expanded"} or self.status.startswith("2")
+
+
+@dataclass(frozen=True)
+class _Mail:
+    """What the message rules look at, read once from the raw bytes."""
+
+    msg: Message  # compat32 parse: what flufl.bounce expects
+    subject: str  # decoded (RFC 2047)
+    body: str  # the text written above any quote of an earlier mail
+    quoted: bool  # the mail quotes an earlier mail
+    statuses: tuple[_RecipientStatus, ...]  # RFC 3464 per-recipient blocks, if any
+    received: date
+
+
+MailRule = Callable[[_Mail], Classification | None]
+
+_ADDRESS_RE = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
+_ENHANCED_STATUS_RE = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
+_DSN_TYPES = frozenset({"message/delivery-status", "message/global-delivery-status"})
+
+
+def _parse(raw: bytes) -> Message:
+    """The message (compat32, as flufl.bounce expects); an empty one if parsing fails."""
+    try:
+        return message_from_bytes(raw)
+    except Exception:  # the parser is lenient, but "never raise" is our contract
+        return Message()
+
+
+def _body_text(raw: bytes) -> str:
+    """The text a human (or a program) wrote, via :func:`nachfass_bot.headers.plain_text`."""
+    # headers imports this module at load time, so it can only be imported when used.
+    from nachfass_bot.headers import plain_text
+
+    return plain_text(raw)
+
+
+def _subject(msg: Message) -> str:
+    """The decoded subject (RFC 2047; raw 8-bit repaired), on one line."""
+    from nachfass_bot.headers import decode_words  # see _body_text
+
+    return " ".join(decode_words(_header(msg, "Subject") or "").split())
+
+
+def _read_mail(raw: bytes, received: date) -> _Mail:
+    """Parse once what every message rule needs."""
+    msg = _parse(raw)
+    body, quoted = _split_quote(_body_text(raw))
+    return _Mail(msg, _subject(msg), body, quoted, _delivery_statuses(msg), received)
+
+
+# --- RFC 3464 delivery-status parts ----------------------------------------------------
+
+
+def _delivery_statuses(msg: Message) -> tuple[_RecipientStatus, ...]:
+    """The per-recipient blocks of all ``message/delivery-status`` parts (RFC 3464 §2.1)."""
+    found: list[_RecipientStatus] = []
+    try:
+        for part in msg.walk():
+            if part.get_content_type() in _DSN_TYPES:
+                found.extend(filter(None, map(_recipient_status, _status_blocks(part))))
+    except Exception:  # a mangled report part: the text rules still see a bounce
+        return ()
+    return tuple(found)
+
+
+def _status_blocks(part: Message) -> Iterator[dict[str, str]]:
+    """The field blocks of a delivery-status part, lower-cased names → unfolded values.
+
+    The email package parses ``message/delivery-status`` into one sub-message per block;
+    ``message/global-delivery-status`` (RFC 6533), a base64 body or a parser hiccup can
+    leave blocks as body text instead, so both are read.
+    """
+    payload = part.get_payload()
+    if isinstance(payload, list):
+        for block in payload:
+            if isinstance(block, Message):
+                yield {key.lower(): " ".join(str(value).split()) for key, value in block.items()}
+                yield from _text_blocks(_payload_text(block))
+    else:
+        yield from _text_blocks(_payload_text(part))
+
+
+def _payload_text(part: Message) -> str:
+    """A leaf part's body as text, transfer encoding undone; "" for containers."""
+    if part.is_multipart():
+        return ""
+    data = part.get_payload(decode=True)
+    return data.decode("utf-8", "replace") if isinstance(data, bytes) else ""
+
+
+def _text_blocks(text: str) -> Iterator[dict[str, str]]:
+    """``Name: value`` blocks separated by blank lines, continuation lines unfolded."""
+    for chunk in re.split(r"\r?\n[ \t]*\r?\n", text):
+        unfolded = re.sub(r"\r?\n[ \t]+", " ", chunk)
+        fields: dict[str, str] = {}
+        for line in unfolded.splitlines():
+            name, colon, value = line.partition(":")
+            if colon and re.fullmatch(r"[A-Za-z][\w-]*", name.strip()):
+                fields.setdefault(name.strip().lower(), " ".join(value.split()))
+        if fields:
+            yield fields
+
+
+def _recipient_status(fields: dict[str, str]) -> _RecipientStatus | None:
+    """One per-recipient block (RFC 3464 §2.3), None for the per-message block."""
+    recipients = " ".join(
+        fields.get(name, "") for name in ("original-recipient", "final-recipient")
+    )
+    action = _keyword(fields.get("action"))
+    if not recipients.strip() and not action:
+        return None
+    code = _ENHANCED_STATUS_RE.match(fields.get("status", "").strip())
+    return _RecipientStatus(
+        addresses=tuple(
+            dict.fromkeys(a.strip("'.").lower() for a in _ADDRESS_RE.findall(recipients))
+        ),
+        action=action,
+        status=".".join(code.groups()) if code else "",
+    )
+
+
+# --- bounce verdicts -------------------------------------------------------------------
+
+_BOUNCE_LABELS = {
+    MailKind.BOUNCE_PERMANENT: "Unzustellbar",
+    MailKind.BOUNCE_DELAY: "Zustellung verzögert",
+}
+
+# Subjects of bounces (Postfix, Exim, Exchange/Office 365, Gmail, qmail, Sendmail, German
+# providers). Anchored at the start: "AW: Unzustellbar: …" is a human forwarding one.
+_BOUNCE_SUBJECT_RE = re.compile(
+    r"^\s*(?:undelivered\s+mail|undeliver(?:able|ed)\b|mail\s+delivery\s+(?:failed|failure)"
+    r"|delivery\s+status\s+notification|delivery\s+(?:failure|delayed|notification)"
+    r"|returned\s+mail|failure\s+notice|delayed\s+mail|warning:\s+message\s+\S+\s+delayed"
+    r"|unzustellbar|nicht\s+zustellbar|nicht\s+zugestellt|zustellung\s+verzögert"
+    r"|fehler\s+bei\s+der\s+zustellung|message\s+not\s+delivered)",
+    re.IGNORECASE,
+)
+_MACHINE_SENDER_RE = re.compile(
+    r"(?:^|[\s<\"(])(?:mailer-daemon|mailerdaemon|postmaster)(?:@|[\s>\")]|$)"
+    r"|mail\s+delivery\s+(?:subsystem|system)",
+    re.IGNORECASE,
+)
+# Words that settle "permanent" before anything else ("This is a permanent error.").
+_PERMANENT_WORDS_RE = re.compile(
+    r"\bpermanent(?:ly)?\b|\bdauerhaft\b|\bendgültig\b|\bgave\s+up\b", re.IGNORECASE
+)
+# Delay warnings (Postfix, Exim, Gmail, Exchange), some of which also say "could not be
+# delivered … for 4 hours", so they are checked before the generic failure words.
+_DELAY_WORDS_RE = re.compile(
+    r"warning\s+only|will\s+be\s+retried|still\s+being\s+retried|will\s+continue"
+    r"|not\s+yet\s+been\s+delivered|has\s+been\s+delayed|\bdelay(?:ed)?\b|\btemporar"
+    r"|verzögert|noch\s+nicht\s+zugestellt|weiterhin\s+versucht|erneut\s+versucht"
+    r"|vorübergehend",
+    re.IGNORECASE,
+)
+_FAILURE_WORDS_RE = re.compile(
+    r"could\s+not\s+be\s+delivered|couldn't\s+be\s+delivered|wasn't\s+delivered"
+    r"|was\s+not\s+delivered|undeliverable|delivery\s+(?:has\s+)?failed|\bfailure\b"
+    r"|user\s+unknown|unknown\s+user|does\s+not\s+exist|address\s+rejected"
+    r"|unzustellbar|nicht\s+zugestellt|nicht\s+zustellbar|existiert\s+nicht"
+    r"|nicht\s+erreicht|konnte\s+nicht\s+übermittelt",
+    re.IGNORECASE,
+)
+
+
+def _delivery_status_verdict(mail: _Mail) -> Classification | None:
+    """RFC 3464 §2.3: ``failed`` or 5.x.x anywhere → permanent; else ``delayed``/4.x.x.
+
+    A report that only says ``delivered``/``relayed``/``expanded`` (a success DSN) is
+    no answer either; it is filed as an automatic reply without a return date.
+    """
+    failed = [status for status in mail.statuses if status.permanent]
+    if failed:
+        return _bounce_from_statuses(MailKind.BOUNCE_PERMANENT, failed)
+    delayed = [status for status in mail.statuses if status.delayed]
+    if delayed:
+        return _bounce_from_statuses(MailKind.BOUNCE_DELAY, delayed)
+    if mail.statuses and all(status.delivered for status in mail.statuses):
+        action = mail.statuses[0].action or "delivered"
+        return Classification(MailKind.AUTO_REPLY, f"Zustellbestätigung ({action})")
+    return None
+
+
+def _bounce_from_statuses(kind: MailKind, statuses: list[_RecipientStatus]) -> Classification:
+    """A bounce verdict from per-recipient blocks: their addresses and first status."""
+    recipients = tuple(dict.fromkeys(a for status in statuses for a in status.addresses))
+    code = next((status.status for status in statuses if status.status), "")
+    return Classification(kind, _bounce_reason(kind, code), failed_recipients=recipients)
+
+
+def _bounce_reason(kind: MailKind, code: str) -> str:
+    """The reason: "Unzustellbar (5.1.1)", "Zustellung verzögert (4.4.1)" or the label."""
+    label = _BOUNCE_LABELS[kind]
+    return f"{label} ({code})" if code else label
+
+
+def _looks_like_bounce(mail: _Mail) -> bool:
+    """Header signs (:func:`is_bounce_headers`), a mailer-daemon sender or a bounce subject.
+
+    The null ``Return-Path: <>`` alone does not count: RFC 3834 §3.3 asks auto-replies
+    to use it too.
+    """
+    sender = _header(mail.msg, "From") or ""
+    return (
+        is_bounce_headers(mail.msg)
+        or bool(_MACHINE_SENDER_RE.search(sender))
+        or bool(_BOUNCE_SUBJECT_RE.match(mail.subject))
+    )
+
+
+def _bounce_text_verdict(mail: _Mail) -> Classification | None:
+    """Non-standard bounces (Exim text, old Postfix/qmail, Exchange, old Gmail).
+
+    flufl.bounce's detectors find the addresses; without them the notice text decides
+    permanent or delay and the addresses it names are taken (possibly none).
+    """
+    if not _looks_like_bounce(mail):
+        return None
+    temporary, permanent = _library_failures(mail.msg)
+    text = f"{mail.subject}\n{mail.body}"
+    if permanent:
+        kind, recipients = MailKind.BOUNCE_PERMANENT, permanent
+    elif temporary:
+        kind, recipients = MailKind.BOUNCE_DELAY, temporary
+    else:
+        kind, recipients = _bounce_kind_from_text(text), _addresses_in_notice(mail)
+    code = _status_code_in(text, kind)
+    return Classification(kind, _bounce_reason(kind, code), failed_recipients=recipients)
+
+
+def _status_code_in(text: str, kind: MailKind) -> str:
+    """The first RFC 3463 enhanced status code of the verdict's class (5.x.x or 4.x.x)."""
+    wanted = "5" if kind is MailKind.BOUNCE_PERMANENT else "4"
+    codes = (m for m in _ENHANCED_STATUS_RE.finditer(text) if m.group(1) == wanted)
+    return next((".".join(m.groups()) for m in codes), "")
+
+
+def _library_failures(msg: Message) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """flufl.bounce's ``all_failures``: (temporary, permanent) addresses, lower-cased.
+
+    A detector that raises on a strange message is treated as finding nothing.
+    """
+    try:
+        temporary, permanent = all_failures(msg)
+    except Exception:  # flufl.bounce re-raises its detectors' errors
+        return (), ()
+    return _decoded_addresses(temporary), _decoded_addresses(permanent)
+
+
+def _decoded_addresses(found: frozenset[bytes]) -> tuple[str, ...]:
+    """Bytes addresses from flufl.bounce as sorted, lower-cased, well-formed strings."""
+    texts = (item.decode("ascii", "replace").strip().strip("<>").lower() for item in found)
+    return tuple(sorted({text for text in texts if _ADDRESS_RE.fullmatch(text)}))
+
+
+def _bounce_kind_from_text(text: str) -> MailKind:
+    """Permanent if the notice says so, else a delay (the gentler verdict)."""
+    if _PERMANENT_WORDS_RE.search(text):
+        return MailKind.BOUNCE_PERMANENT
+    if _DELAY_WORDS_RE.search(text):
+        return MailKind.BOUNCE_DELAY
+    code = _ENHANCED_STATUS_RE.search(text)
+    if code is not None:
+        return MailKind.BOUNCE_PERMANENT if code.group(1) == "5" else MailKind.BOUNCE_DELAY
+    if _FAILURE_WORDS_RE.search(text):
+        return MailKind.BOUNCE_PERMANENT
+    return MailKind.BOUNCE_DELAY
+
+
+def _addresses_in_notice(mail: _Mail) -> tuple[str, ...]:
+    """Addresses the notice text names, without the sender's and our own."""
+    from nachfass_bot.headers import addresses  # see _body_text
+
+    known = {*addresses(_header(mail.msg, "From")), *addresses(_header(mail.msg, "To"))}
+    found = (a.strip("'.").lower() for a in _ADDRESS_RE.findall(mail.body))
+    return tuple(
+        dict.fromkeys(
+            a for a in found if a not in known and a.split("@")[0] not in _MACHINE_SENDERS
+        )
+    )
+
+
+# --- auto-reply verdicts ---------------------------------------------------------------
+
+# Out-of-office phrases, German and English. Each is specific enough that a program's
+# template is likelier than a person's sentence, but see _body_auto_reply_verdict.
+_ABSENCE_PHRASES: tuple[re.Pattern[str], ...] = tuple(
+    re.compile(pattern, re.IGNORECASE)
+    for pattern in (
+        r"\bnicht\s+im\s+(?:büro|buero|hause?|office)\b",
+        r"\bau(?:ß|ss)er\s+haus(?:e)?\b",
+        r"\b(?:nicht|nur\s+eingeschränkt|eingeschränkt|kaum)\s+erreichbar\b",
+        r"\b(?:befinde\s+mich|bin)\b[^!?\n]{0,60}?\b(?:im|in|auf)\s+(?:dem\s+)?"
+        r"(?:urlaub|elternzeit|mutterschutz|dienstreise|geschäftsreise)\b",
+        r"\bwieder\s+(?:im\s+(?:büro|buero|hause?|office)|erreichbar|für\s+(?:sie|dich|euch)\s+da)",
+        r"\b(?:ab|am)\b[^!?\n]{0,40}?\bwieder\s+(?:da|zurück)\b",
+        r"\b(?:nachricht|e-?mail|mail)\s+wird\b[^!?\n]{0,40}?"
+        r"\bnicht\s+(?:weitergeleitet|gelesen|bearbeitet)\b",
+        r"\bwährend\s+meiner\s+abwesenheit\b",
+        r"\b(?:bin|sind|befinde\s+mich)\b[^!?\n]{0,60}?\babwesend\b",
+        r"\bout\s+of\s+(?:the\s+)?office\b",
+        r"\b(?:i\s+will|i'll|i\s+shall)\s+be\s+back\s+(?:in\s+the\s+office\s+)?(?:on|from)\b",
+        r"\blimited\s+access\s+to\s+(?:my\s+)?e-?mails?\b",
+        r"\b(?:i\s+am|i'm)\s+(?:currently\s+)?(?:away|on\s+(?:annual\s+|parental\s+)?"
+        r"(?:leave|vacation|holiday))\b",
+        r"\bwill\s+not\s+be\s+(?:forwarded|read)\b",
+    )
+)
+# A person answering, not a template: consent, a decision, our business objects.
+_HUMAN_ANSWER_RE = re.compile(
+    r"\baber\s+ja\b|(?:^|[\s,.])(?:ja|nein|yes)\s*[,!]|\bwir\s+machen\s+das\b|\bmachen\s+wir\b"
+    r"|\beinverstanden\b|\bpasst\s+(?:so|gut)\b|\bklingt\s+gut\b|\bsieht\s+gut\s+aus\b"
+    r"|\bfreigegeben\b|\büberweise\b|\büberweisen\s+wir\b|\bbezahlt\b"
+    r"|\b(?:ihr|dein|das|die|den|ihre|deine|ihren|deinen)\s+(?:angebot|rechnung|entwurf"
+    r"|entwürfe|unterlagen|auftrag|vertrag|kostenvoranschlag)\b"
+    r"|\bsounds\s+good\b|\bgo\s+ahead\b|\bagreed\b|\blet'?s\s+do\b|\byour\s+(?:offer|invoice)\b",
+    re.IGNORECASE,
+)
+# Subjects that name an absence but need the body's word for it ("Urlaub" is also what a
+# client writes about a date). Used to lift the length limit, never alone.
+_VACATION_SUBJECT_RE = re.compile(
+    r"^\s*(?:urlaub|im\s+urlaub|vacation|on\s+vacation|on\s+leave|away)\b", re.IGNORECASE
+)
+# A subject that carries the absence itself ("Abwesend bis 23.01."), not our subject.
+_ABSENCE_SUBJECT_RE = re.compile(
+    r"^\s*(?:abwesend|urlaub|im\s+urlaub|out\s+of\s+(?:the\s+)?office|ooo|abwesenheit)\b[^:]*$",
+    re.IGNORECASE,
+)
+_OUT_OF_OFFICE_SUBJECT_RE = re.compile(
+    r"^\s*(?:abwesenheitsnotiz|abwesend|urlaub|im\s+urlaub|out\s+of\s+(?:the\s+)?office)",
+    re.IGNORECASE,
+)
+_MAX_OOF_WORDS = 120  # a longer text is a person's letter, or a company's, not a note
+_MAX_OOF_LINES = 10  # the phrase must open the text, as in every template
+
+
+def _read_receipt_verdict(mail: _Mail) -> Classification | None:
+    """RFC 8098 disposition notifications ("Gelesen: …") are machine mail."""
+    if _read_receipt(mail.msg) is None:
+        return None
+    return Classification(MailKind.AUTO_REPLY, "Lesebestätigung (RFC 8098)")
+
+
+def _header_auto_reply_verdict(mail: _Mail) -> Classification | None:
+    """RFC 3834 ``Auto-Submitted``, vendor fields, ``Precedence`` or an OOF subject."""
+    evidence = _auto_reply_evidence(mail.msg)
+    return None if evidence is None else _auto_reply(mail, evidence)
+
+
+def _body_auto_reply_verdict(mail: _Mail) -> Classification | None:
+    """An out-of-office text without any header sign: the weakest evidence.
+
+    Trade-off: a person may write "ich bin bis Freitag nicht im Büro, aber ja, wir machen
+    das" — an answer that must stop the escalation. So the text only counts when the
+    phrase is among the first lines of a short text (under 120 words without the
+    signature; a subject such as "Urlaub" lifts that limit), the mail quotes nothing
+    (people's replies quote our mail, templates do not) and no phrase of consent or of
+    our business objects ("Ihr Angebot", "einverstanden", "ja,") appears. Some real
+    auto-replies become HUMAN this way: a wrong "answered" costs the owner one look;
+    a wrong "auto-reply" chases a client who answered.
+    """
+    if mail.quoted or _HUMAN_ANSWER_RE.search(mail.body):
+        return None
+    long_allowed = bool(_VACATION_SUBJECT_RE.match(mail.subject))
+    if not long_allowed and _word_count(_without_signature(mail.body)) >= _MAX_OOF_WORDS:
+        return None
+    opening = "\n".join(line for line in mail.body.splitlines() if line.strip())
+    opening = "\n".join(opening.splitlines()[:_MAX_OOF_LINES])
+    return _auto_reply(mail, "Text") if _has_absence_phrase(opening) else None
+
+
+def _auto_reply(mail: _Mail, evidence: str) -> Classification:
+    """An AUTO_REPLY verdict with its return date and a German reason."""
+    back = find_return_date(mail.body, received=mail.received)
+    if back is None and _ABSENCE_SUBJECT_RE.match(mail.subject):
+        back = find_return_date(mail.subject, received=mail.received)
+    absent = (
+        back is not None
+        or _has_absence_phrase(mail.body)
+        or bool(_OUT_OF_OFFICE_SUBJECT_RE.match(mail.subject))
+    )
+    label = "Abwesenheitsnotiz" if absent else "Automatische Antwort"
+    return Classification(MailKind.AUTO_REPLY, f"{label} ({evidence})", return_date=back)
+
+
+def _has_absence_phrase(text: str) -> bool:
+    """Any out-of-office phrase, German or English (lines joined: templates wrap)."""
+    flat = " ".join(text.split())
+    return any(phrase.search(flat) for phrase in _ABSENCE_PHRASES)
+
+
+def _word_count(text: str) -> int:
+    return len(re.findall(r"\w+", text))
+
+
+def _without_signature(text: str) -> str:
+    """The text above the signature separator "-- " (RFC 3676 §4.3)."""
+    return re.split(r"^-- ?$", text, maxsplit=1, flags=re.MULTILINE)[0]
+
+
+# --- quotes ----------------------------------------------------------------------------
+
+# Where a quote of an earlier mail (or, in a bounce, the returned original) begins:
+# "> " lines, "Am … schrieb …:", "On … wrote:", "-----Ursprüngliche Nachricht-----",
+# Outlook's underscore line, "------ This is a copy of the message …".
+_QUOTE_START_RE = re.compile(
+    r"^\s*(?:>|-{2,}\s*(?:original|urspr|weitergeleitete|forwarded)"
+    r"|_{10,}\s*$|(?:am|on)\s.{0,200}\b(?:schrieb|wrote)\b"
+    r"|.{0,40}(?:copy\s+of\s+the\s+(?:original\s+)?message|kopie\s+der\s+(?:original)?nachricht"
+    r"|below\s+this\s+line\s+is\s+a\s+copy|original\s+message\s+follows))",
+    re.IGNORECASE,
+)
+_OUTLOOK_FROM_RE = re.compile(r"^\s*\**(?:von|from)\s*:\**\s*\S", re.IGNORECASE)
+_OUTLOOK_NEXT_RE = re.compile(
+    r"^\s*\**(?:gesendet|sent|datum|date|an|to|betreff|subject)\s*:", re.IGNORECASE
+)
+
+
+def _split_quote(text: str) -> tuple[str, bool]:
+    """The text above the first quote of an earlier mail, and whether there was one."""
+    lines = text.splitlines()
+    for index, line in enumerate(lines):
+        if _QUOTE_START_RE.match(line) or _outlook_header_at(lines, index):
+            return "\n".join(lines[:index]).strip(), True
+    return text.strip(), False
+
+
+def _outlook_header_at(lines: list[str], index: int) -> bool:
+    """Outlook's "Von: … / Gesendet: …" block (no "> " marks) starts at this line."""
+    if not _OUTLOOK_FROM_RE.match(lines[index]):
+        return False
+    following = [line for line in lines[index + 1 : index + 5] if line.strip()]
+    return bool(following) and bool(_OUTLOOK_NEXT_RE.match(following[0]))
+
+
+# --- the message rules -----------------------------------------------------------------
+
+MESSAGE_RULES: tuple[MailRule, ...] = (
+    _delivery_status_verdict,
+    _bounce_text_verdict,
+    _read_receipt_verdict,
+    _header_auto_reply_verdict,
+    _body_auto_reply_verdict,
+)
+
+
+def classify_message(raw: bytes, *, received: date) -> Classification:
+    """Classify a whole message (headers and body) as human answer, auto-reply or bounce.
+
+    ``received`` is the day the mail was written (its Date); it resolves years in return
+    dates. Rules in order, first verdict wins (:data:`MESSAGE_RULES`):
+
+    1. Bounces. An RFC 3464 ``message/delivery-status`` part is read per recipient:
+       ``Action: failed`` or ``Status: 5.x.x`` → BOUNCE_PERMANENT with those recipients,
+       else ``delayed``/4.x.x → BOUNCE_DELAY. Without one, a mail that looks like a
+       bounce (mailer-daemon sender, ``X-Failed-Recipients``, typical subjects) is read
+       by flufl.bounce, then by its text; it stays a bounce even with no address found.
+    2. Read receipts (RFC 8098) and success DSNs: AUTO_REPLY without a return date.
+    3. Auto-replies by header (RFC 3834 ``Auto-Submitted`` ≠ ``no``, vendor fields,
+       ``Precedence``, an out-of-office subject), then by a short out-of-office text;
+       ``return_date`` from :func:`find_return_date`.
+    4. Everything else, and anything that fails to parse: HUMAN with reason "".
+
+    Never raises.
+    """
+    try:
+        mail = _read_mail(raw, received)
+    except Exception:  # a broken mail is a human's until proven otherwise
+        return _HUMAN
+    for rule in MESSAGE_RULES:
+        try:
+            verdict = rule(mail)
+        except Exception:  # one confused rule must not cost the verdict of the others
+            verdict = None
+        if verdict is not None:
+            return verdict
+    return _HUMAN
+
+
+# --- return dates ----------------------------------------------------------------------
+
+_MONTHS: dict[str, int] = {
+    "januar": 1, "jänner": 1, "jaenner": 1, "january": 1, "jan": 1,
+    "februar": 2, "feber": 2, "february": 2, "feb": 2,
+    "märz": 3, "maerz": 3, "march": 3, "mär": 3, "mrz": 3, "mar": 3,
+    "april": 4, "apr": 4,
+    "mai": 5, "may": 5,
+    "juni": 6, "june": 6, "jun": 6,
+    "juli": 7, "july": 7, "jul": 7,
+    "august": 8, "aug": 8,
+    "september": 9, "sept": 9, "sep": 9,
+    "oktober": 10, "october": 10, "okt": 10, "oct": 10,
+    "november": 11, "nov": 11,
+    "dezember": 12, "december": 12, "dez": 12, "dec": 12,
+}  # fmt: skip
+_MONTH = "|".join(sorted(map(re.escape, _MONTHS), key=len, reverse=True))
+_WEEKDAY = (
+    r"\b(?:montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonnabend|sonntag"
+    r"|monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+    r"|mon|tues?|wed|thu(?:rs?)?|fri|sat|sun|mo|di|mi|do|fr|sa|so)\b\.?"
+)
+# What may stand between a cue and its date: "Freitag, den ", "Monday the ", "Mo., ".
+_FILLER = rf"(?:{_WEEKDAY}\s*,?\s*)?(?:(?:den|dem|the)\s+)?"
+
+_DATE_RE = re.compile(
+    # 12.01.2026, 12.01.26, 12.01., 12.01 — not 12.30 Uhr, not 192.168.1.1
+    r"(?<![\d.])(?P<d>\d{1,2})\.(?P<m>\d{1,2})(?:\.(?P<y>\d{4}|\d{2})?)?(?!\d|\.\d)(?!\s*uhr)"
+    # 2026-01-12
+    r"|(?<!\d)(?P<iy>\d{4})-(?P<im>\d{1,2})-(?P<id>\d{1,2})(?!\d)"
+    # 12/01/2027, 01/13 — only accepted when day and month cannot be swapped
+    r"|(?<![\d/])(?P<sa>\d{1,2})/(?P<sb>\d{1,2})(?:/(?P<sy>\d{4}|\d{2}))?(?![\d/])"
+    # 12. Januar 2026, 12 January, 12th of Jan. 2027
+    rf"|(?<!\d)(?P<nd>\d{{1,2}})(?:\.|st|nd|rd|th)?\s*(?:of\s+)?(?P<nm>{_MONTH})(?![a-zäöü])\.?"
+    r"(?:,?\s*(?P<ny>\d{4})(?!\d))?"
+    # January 12, 2027
+    rf"|\b(?P<fm>{_MONTH})(?![a-zäöü])\.?\s+(?P<fd>\d{{1,2}})(?:st|nd|rd|th)?(?!\d)"
+    r"(?:,?\s*(?P<fy>\d{4})(?!\d))?",
+    re.IGNORECASE,
+)
+# "bis", "bis zum", "bis einschließlich", "until", "through" right before the date, or
+# the "to"/dash of a day range ("vom 2.–9. Januar", "from 2 to 9 January").
+_END_BEFORE_RE = re.compile(
+    r"(?:\b(?:bis|until|till|til|through|thru)"
+    r"(?:\s+(?:zum|zur|einschlie(?:ß|ss)lich|einschl\.|inkl\.|inklusive|incl\.|including"
+    r"|inclusive|und\s+mit|and\s+including))*"
+    rf"|\d\.?\s*(?:to|[-–—]))\s*:?\s*{_FILLER}$",
+    re.IGNORECASE,
+)
+# The gap between two dates of a range: "02.01.–09.01.", "2 January to 9 January".
+_RANGE_GAP_RE = re.compile(rf"\s*(?:[-–—]|to)\s*{_FILLER}", re.IGNORECASE)
+# "wieder ab dem", "back on Monday, ", "returning ", "Rückkehr am: ".
+_RETURN_BEFORE_RE = re.compile(
+    r"\b(?:back|return|returning|returns|again|zurück|rückkehr|wieder)\b"
+    rf"(?:\s+[\w-]+){{0,5}}?\s*:?\s*{_FILLER}$",
+    re.IGNORECASE,
+)
+# "ab dem", "am", "from", "on": a return only when "wieder"/"back" follows the date.
+_START_BEFORE_RE = re.compile(
+    rf"\b(?:ab|am|from|on|starting|beginning)\s*:?\s*{_FILLER}$", re.IGNORECASE
+)
+_AGAIN_AFTER_RE = re.compile(
+    r"^(?:[\w'-]+\s+){0,4}?(?:wieder|zurück|back|again|returning)\b", re.IGNORECASE
+)
+_AGAIN_RIGHT_AFTER_RE = re.compile(r"^(?:wieder|zurück|back)\b", re.IGNORECASE)
+
+_CUE_WINDOW = 60  # characters before a date that may hold its cue
+_MAX_DISTANCE = timedelta(days=366)  # "~1 year" either way of the mail's day
+# A year-less date this far before the mail is a forgotten out-of-office text, not one
+# for next year: "bis 12.01." written on 15 January means "was away until 12 January".
+_STALE = timedelta(days=30)
+
+
+class _Cue(enum.Enum):
+    RETURN = "return"  # the date is the first day back ("ab dem 12.01. wieder")
+    END = "end"  # the date is the last day away ("bis 12.01."): back the day after
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    back: date
+    cue: _Cue
+
+
+def find_return_date(text: str, *, received: date) -> date | None:
+    """The first day the sender of an out-of-office text is back, or None.
+
+    ``received`` is the day the text was written. Read as in German office usage:
+
+    * "bis 12.01.", "bis zum 12.01.", "bis einschließlich 12.01.", "until 12 January",
+      "vom 02.01. bis 09.01.2027", "02.01.–09.01." name the last day away: back the day
+      after. (In everyday German "bis" includes the day; the caller adds one business
+      day anyway, so reading an ambiguous "bis"/"until" this way never chases early.)
+    * "ab dem 12.01. wieder …", "am 12.01. wieder da", "back on 12 January",
+      "returning 12.01.2027", "Rückkehr am 12.01." name the first day back.
+
+    An explicit return day wins over an end of absence; among several of a kind the
+    latest wins (waiting longer is the safe error). Dates: 12.01.2026, 12.01.26, 12.01.,
+    2027-01-12, "12. Januar 2026" (Jan., Jänner, März/Maerz …), "12 January",
+    "January 12, 2027"; weekday names before them are ignored. Slash dates only when day
+    and month cannot be swapped (13/01, 01/13), never US/European guesses (01/12).
+    A year-less date is the next one on or after ``received``, unless it lies up to 30
+    days before it (a forgotten out-of-office text: that past day is returned). Dates
+    more than a year away from ``received`` are ignored, as is quoted text. No date →
+    None ("bis auf Weiteres", "bis Freitag").
+    """
+    try:
+        body, _ = _split_quote(text)
+        candidates = list(_return_candidates(" ".join(body.split()), received))
+    except Exception:  # never raise on strange text
+        return None
+    explicit = [c for c in candidates if c.cue is _Cue.RETURN]
+    best = explicit or candidates
+    return max(c.back for c in best) if best else None
+
+
+def _return_candidates(text: str, received: date) -> Iterator[_Candidate]:
+    """Every date in the text that a cue marks as the end of absence or the return."""
+    matches = list(_DATE_RE.finditer(text))
+    for index, match in enumerate(matches):
+        previous_end = matches[index - 1].end() if index else None
+        next_start = matches[index + 1].start() if index + 1 < len(matches) else len(text)
+        prefix = text[max(previous_end or 0, match.start() - _CUE_WINDOW) : match.start()]
+        gap = text[previous_end : match.start()] if previous_end is not None else None
+        cue = _cue(prefix, gap, text[match.end() : next_start])
+        day = _match_date(match, received) if cue is not None else None
+        if cue is not None and day is not None:
+            yield _Candidate(day + timedelta(days=1) if cue is _Cue.END else day, cue)
+
+
+def _cue(prefix: str, gap: str | None, suffix: str) -> _Cue | None:
+    """What the words around a date make of it; None for unrelated dates."""
+    clause = re.split(r"[.,;!?]", suffix.lstrip(" ,"), maxsplit=1)[0]
+    if _END_BEFORE_RE.search(prefix):
+        # "bis zum 12.01. wieder im Büro": back by that day
+        return _Cue.RETURN if _AGAIN_RIGHT_AFTER_RE.match(clause) else _Cue.END
+    if gap is not None and _RANGE_GAP_RE.fullmatch(gap):
+        return _Cue.END
+    if _RETURN_BEFORE_RE.search(prefix):
+        return _Cue.RETURN
+    if _START_BEFORE_RE.search(prefix) and _AGAIN_AFTER_RE.match(clause):
+        return _Cue.RETURN
+    return None
+
+
+def _match_date(match: re.Match[str], received: date) -> date | None:
+    """The calendar day of one date match, year resolved against ``received``."""
+    group = match.groupdict()
+    if group["d"]:
+        return _resolve(int(group["d"]), int(group["m"]), _year(group["y"]), received)
+    if group["iy"]:
+        return _resolve(int(group["id"]), int(group["im"]), int(group["iy"]), received)
+    if group["sa"]:
+        day_month = _unambiguous_day_month(int(group["sa"]), int(group["sb"]))
+        if day_month is None:
+            return None
+        return _resolve(*day_month, _year(group["sy"]), received)
+    if group["nd"]:
+        month = _MONTHS[group["nm"].lower()]
+        return _resolve(int(group["nd"]), month, _year(group["ny"]), received)
+    month = _MONTHS[group["fm"].lower()]
+    return _resolve(int(group["fd"]), month, _year(group["fy"]), received)
+
+
+def _year(text: str | None) -> int | None:
+    """A written year; two digits mean this century ("27" → 2027)."""
+    if not text:
+        return None
+    return 2000 + int(text) if len(text) == 2 else int(text)
+
+
+def _unambiguous_day_month(first: int, second: int) -> tuple[int, int] | None:
+    """(day, month) of a slash date if the order is clear: 13/01 and 01/13, not 01/12."""
+    if first == second or (first > 12 and second <= 12):
+        return first, second
+    if second > 12 and first <= 12:
+        return second, first
+    return None
+
+
+def _resolve(day: int, month: int, year: int | None, received: date) -> date | None:
+    """A real date near ``received``; a year-less one is the next occurrence (see _STALE)."""
+    if year is not None:
+        found = _calendar_day(year, month, day)
+    else:
+        options = (
+            _calendar_day(y, month, day) for y in range(received.year - 1, received.year + 3)
+        )
+        found = next((d for d in options if d is not None and d >= received - _STALE), None)
+    if found is None or abs(found - received) > _MAX_DISTANCE:
+        return None
+    return found
+
+
+def _calendar_day(year: int, month: int, day: int) -> date | None:
+    """``date(year, month, day)``, None for 31.02. and other impossible days."""
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None

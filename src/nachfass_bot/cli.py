@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -22,8 +22,10 @@ from .config import Config, load_config, resolve_config_path
 from .daemon import run_forever, single_instance
 from .engine import Engine, sending_window
 from .errors import ConfigError, NachfassError
+from .idle import IdleWatcher
 from .imap import ImapMailbox
 from .models import Client, CycleReport, Kind, State
+from .retry import first_delay_from_env, run_with_retry
 from .smtp import SmtpTransport
 from .store import Store
 from .texts import Texts
@@ -223,7 +225,9 @@ def tick(opts: _Options, now: str | None) -> None:
     config = opts.config()
     moment = _parse_now(now, config)
     with single_instance(config.store.path), _open_store(config) as store:
-        report = build_engine(config, store).tick(moment)
+        engine = build_engine(config, store)
+        # A dropped connection is retried; the UID sync resumes after the last batch.
+        report = run_with_retry(lambda: engine.tick(moment), first_delay=first_delay_from_env())
     click.echo(_report_text(report))
     if report.problems:
         for problem in report.problems:
@@ -281,8 +285,17 @@ def run(opts: _Options, interval: int | None) -> None:
             report = build_engine(config, store).tick(now)
         log.info("cycle done: %s", _report_text(report))
 
+    def watcher(wake: Callable[[], None]) -> IdleWatcher:
+        # Its own connection; the password is read again for every reconnect.
+        return IdleWatcher(lambda: ImapMailbox.connect(config.imap, config.imap.password()), wake)
+
     with single_instance(config.store.path):
-        run_forever(cycle, interval or config.mailbox.poll_minutes)
+        run_forever(
+            cycle,
+            interval or config.mailbox.poll_minutes,
+            watcher_factory=watcher,
+            retry_delay=first_delay_from_env(),
+        )
 
 
 @cli.command(name="list", help="Alle Vorgänge anzeigen.")
@@ -344,6 +357,10 @@ def show(opts: _Options, thread_id: int, as_json: bool) -> None:
     click.echo(f"Vorgang {detail['id']}: {cells[1]} – {detail['subject']}")
     click.echo(f"Kunde: {cells[2]} <{detail['client_email']}>")
     click.echo(f"Stand: {cells[4]}, Schritt {detail['step']}, nächster Schritt: {cells[6]}")
+    paused = datetime.fromisoformat(detail["paused_until"]) if detail["paused_until"] else None
+    if paused and paused > datetime.now(UTC):
+        until = local_text(paused, window)
+        click.echo(f"Wartet bis: {until} (Abwesenheit des Kunden oder „später“)")
     for task in detail["tasks"]:
         click.echo(f"Offene Aufgabe: {task['text']}")
     click.echo("Verlauf:")

@@ -180,6 +180,7 @@ class MailboxConfig:
     sent_folder: str | None = None
     extra_folders: tuple[str, ...] = ()
     poll_minutes: int = 5
+    move_spam_replies: bool = False
 
 
 def _empty_mapping() -> Mapping[str, Any]:
@@ -598,17 +599,19 @@ def _parse_mailbox(section: _Section) -> MailboxConfig | None:
     sent_folder = section.text("sent_folder")
     extra_folders = section.text_list("extra_folders")
     poll_minutes = section.integer("poll_minutes", 5, 1, 24 * 60)
+    move_spam_replies = section.boolean("move_spam_replies", False)
     invalid = any(
         key in section.data and value is None
         for key, value in (("junk_folder", junk_folder), ("sent_folder", sent_folder))
     )
-    if invalid or extra_folders is None or poll_minutes is None:
+    if invalid or extra_folders is None or poll_minutes is None or move_spam_replies is None:
         return None
     return MailboxConfig(
         junk_folder=junk_folder,
         sent_folder=sent_folder,
         extra_folders=extra_folders,
         poll_minutes=poll_minutes,
+        move_spam_replies=move_spam_replies,
     )
 
 

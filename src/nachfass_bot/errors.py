@@ -4,6 +4,7 @@
     ├── ConfigError          the TOML config is missing, broken or incomplete
     ├── StoreError           the SQLite store cannot be opened or migrated
     ├── MailboxError         IMAP / Maildir access failed (login, folder, fetch)
+    │   └── LoginFailed      the server refused the login: retrying will not help
     ├── DeliveryError        SMTP sending failed (``permanent`` tells 5xx from 4xx)
     └── TemplateError        a mail template is missing or broken
 
@@ -28,6 +29,14 @@ class StoreError(NachfassError):
 
 class MailboxError(NachfassError):
     """Reading or writing the mailbox failed."""
+
+
+class LoginFailed(MailboxError):
+    """The server refused user name or password.
+
+    Not retried: the same credentials fail again, and repeated failed logins can get the
+    account locked at the provider.
+    """
 
 
 class DeliveryError(NachfassError):

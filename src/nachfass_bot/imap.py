@@ -1,8 +1,9 @@
 """IMAP adapter (imapclient): the only module that talks IMAP.
 
-Library and socket errors are translated into :class:`MailboxError` here; the engine
-never sees ``imaplib`` or ``ssl`` exceptions. Reads use ``BODY.PEEK`` so the owner's
-unread mails stay unread (RFC 3501 §6.4.5).
+Library and socket errors are translated into :class:`MailboxError` here (a refused
+login into its subclass :class:`LoginFailed`); the engine never sees ``imaplib`` or
+``ssl`` exceptions. Reads use ``BODY.PEEK`` so the owner's unread mails stay unread
+(RFC 3501 §6.4.5). IDLE (RFC 2177) is offered for :mod:`nachfass_bot.idle`.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import imaplib
 import logging
+import selectors
 import socket
 import ssl
 from collections.abc import Iterator
@@ -21,7 +23,7 @@ from imapclient.exceptions import IMAPClientError, LoginError
 from imapclient.util import to_unicode
 
 from .config import ServerConfig
-from .errors import MailboxError
+from .errors import LoginFailed, MailboxError
 from .headers import HEADER_FIELDS
 from .mailbox import FolderInfo, FolderStatus
 
@@ -29,6 +31,8 @@ log = logging.getLogger(__name__)
 
 _HEADER_FETCH = "BODY.PEEK[HEADER.FIELDS ({})]".format(" ".join(HEADER_FIELDS).upper())
 _NETWORK_ERRORS = (IMAPClientError, imaplib.IMAP4.error, OSError, ssl.SSLError, EOFError)
+# Untagged responses that announce new mail in the selected folder (RFC 3501 §7.3).
+_NEW_MAIL_RESPONSES = (b"EXISTS", b"RECENT")
 
 
 class ImapMailbox:
@@ -40,8 +44,13 @@ class ImapMailbox:
 
     @classmethod
     def connect(cls, server: ServerConfig, password: str, timeout: float = 60) -> ImapMailbox:
-        """Connect with the configured security and log in."""
+        """Connect with the configured security and log in.
+
+        A refused login raises :class:`LoginFailed`, anything else :class:`MailboxError`;
+        either way the socket is closed again.
+        """
         context = ssl.create_default_context()
+        client: IMAPClient | None = None
         try:
             client = IMAPClient(
                 server.host,
@@ -53,19 +62,11 @@ class ImapMailbox:
             if server.security == "starttls":
                 client.starttls(context)
             client.login(server.username, password)
-        except LoginError as exc:
-            raise MailboxError(
-                f"Anmeldung am IMAP-Server {server.host} abgelehnt: "
-                "Benutzername oder Passwort falsch."
-            ) from exc
-        except ssl.SSLError as exc:
-            raise MailboxError(
-                f"TLS-Verbindung zu {server.host}:{server.port} gescheitert: {exc.reason}"
-            ) from exc
         except (*_NETWORK_ERRORS, socket.gaierror) as exc:
-            raise MailboxError(
-                f"IMAP-Server {server.host}:{server.port} nicht erreichbar: {exc}"
-            ) from exc
+            if client is not None:
+                with contextlib.suppress(*_NETWORK_ERRORS):
+                    client.shutdown()
+            raise _connect_error(server, exc) from exc
         return cls(client)
 
     def __enter__(self) -> ImapMailbox:
@@ -120,6 +121,47 @@ class ImapMailbox:
         flags = [b"\\Seen"] if seen else []
         self._call(self._client.append, folder, raw, flags, when)
 
+    # -- IDLE (RFC 2177) ---------------------------------------------------------------
+
+    def supports_idle(self) -> bool:
+        """True when the server offers IDLE (RFC 2177) in its CAPABILITY list."""
+        return bool(self._call(self._client.has_capability, "IDLE"))
+
+    def start_idle(self, folder: str) -> None:
+        """Select ``folder`` read-only and enter IDLE; only the IDLE methods may follow."""
+        self._select(folder)
+        self._call(self._client.idle)
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds in IDLE; True when the server announced new mail.
+
+        imapclient's ``idle_check`` returns an empty list both for "nothing yet" and for
+        a closed connection. Here it is called only once the socket is readable, so a
+        readable socket without a single response means the server has gone: that
+        raises :class:`MailboxError`, and the caller reconnects.
+        """
+        if not self._readable(timeout):
+            return False
+        responses = self._call(self._client.idle_check, 0)
+        if not responses:
+            self._selected = None
+            raise MailboxError("IMAP-Verbindung während IDLE beendet")
+        return _announces_new_mail(responses)
+
+    def end_idle(self) -> bool:
+        """Leave IDLE (``DONE``); True when the last responses announced new mail."""
+        _text, responses = self._call(self._client.idle_done)
+        return _announces_new_mail(responses)
+
+    def _readable(self, timeout: float) -> bool:
+        try:
+            with selectors.DefaultSelector() as selector:
+                selector.register(self._client.socket(), selectors.EVENT_READ)
+                return bool(selector.select(timeout))
+        except (OSError, ValueError) as exc:  # ValueError: the socket is already closed
+            self._selected = None
+            raise MailboxError(f"IMAP-Fehler: {exc}") from exc
+
     def _select(self, folder: str) -> None:
         if self._selected != folder:
             self._call(self._client.select_folder, folder, readonly=True)
@@ -131,6 +173,27 @@ class ImapMailbox:
         except _NETWORK_ERRORS as exc:
             self._selected = None
             raise MailboxError(f"IMAP-Fehler: {exc}") from exc
+
+
+def _connect_error(server: ServerConfig, exc: BaseException) -> MailboxError:
+    """The German message for a failed connect or login (never with the password)."""
+    if isinstance(exc, LoginError):
+        return LoginFailed(
+            f"Anmeldung am IMAP-Server {server.host} abgelehnt: Benutzername oder Passwort falsch."
+        )
+    if isinstance(exc, ssl.SSLError):
+        return MailboxError(
+            f"TLS-Verbindung zu {server.host}:{server.port} gescheitert: {exc.reason}"
+        )
+    return MailboxError(f"IMAP-Server {server.host}:{server.port} nicht erreichbar: {exc}")
+
+
+def _announces_new_mail(responses: list[Any]) -> bool:
+    """True when an untagged response is ``n EXISTS`` or ``n RECENT``."""
+    return any(
+        isinstance(response, tuple) and len(response) >= 2 and response[1] in _NEW_MAIL_RESPONSES
+        for response in responses
+    )
 
 
 def _header_bytes(data: dict[bytes, Any]) -> bytes:

@@ -11,14 +11,18 @@ Pure: an :class:`~nachfass_bot.models.Inbound` and the known threads in, a list 
    and the mail must not be older than the thread; then :data:`THREAD_RULES`:
    ``reference`` (In-Reply-To/References name one of the thread's Message-IDs, RFC 5322
    §3.6.4), ``client-address`` (From is the client), ``assistant-address`` (From is the
-   client's known assistant).
+   client's known assistant), ``colleague`` (From is at the client's company domain —
+   never for freemail domains, where a shared domain says nothing).
 
 Every thread is judged on its own, which keeps the outcome simple: a new mail from the
 client without references answers *every* listening thread of that client (never chase
 someone who just wrote to us); a reply that references one thread answers that thread by
 ``reference`` and, when it comes from the client, the client's other threads by
-``client-address`` as well. A colleague writing from another address answers only through
-``reference`` (company-domain matching is a later issue).
+``client-address`` as well.
+
+:func:`related_threads` applies the same rules without the machine-mail guard: an
+auto-reply or a bounce is no answer, but the caller needs to know whose threads it
+concerns (to postpone them until the return date).
 """
 
 from __future__ import annotations
@@ -29,7 +33,25 @@ from datetime import timedelta
 
 from nachfass_bot.models import LISTENING_STATES, Inbound, Thread
 
-__all__ = ["CLOCK_SKEW", "Match", "match_inbound"]
+__all__ = ["CLOCK_SKEW", "FREEMAIL_DOMAINS", "Match", "match_inbound", "related_threads"]
+
+# Domains where many unrelated people have addresses: a shared domain is no colleague.
+FREEMAIL_DOMAINS: frozenset[str] = frozenset(
+    {
+        # German providers
+        "gmx.de", "gmx.net", "gmx.at", "gmx.ch", "gmx.com", "web.de", "t-online.de",
+        "freenet.de", "posteo.de", "posteo.net", "mailbox.org", "arcor.de", "online.de",
+        "email.de", "vodafone.de", "kabelmail.de", "1und1.de", "ionos.de", "o2online.de",
+        "magenta.de", "mail.de", "unitybox.de", "aol.de", "yahoo.de", "hotmail.de",
+        "outlook.de", "live.de", "googlemail.com", "emailn.de", "t-mobile.de",
+        # international
+        "gmail.com", "outlook.com", "hotmail.com", "live.com", "msn.com", "yahoo.com",
+        "aol.com", "icloud.com", "me.com", "mac.com", "proton.me", "protonmail.com",
+        "protonmail.ch", "pm.me", "tutanota.com", "tutanota.de", "tuta.io", "zoho.com",
+        "yandex.com", "mail.com", "gmx.us", "fastmail.com", "hey.com", "bluewin.ch",
+        "a1.net", "chello.at",
+    }
+)  # fmt: skip
 
 # A client's clock may run a little behind ours. A reply written seconds after our mail
 # must not look "older than the thread"; real old mail is hours or days older.
@@ -80,7 +102,9 @@ def _machine_mail(inbound: Inbound, context: _Context) -> bool:
     return inbound.is_auto_reply
 
 
-MAIL_GUARDS: tuple[MailGuard, ...] = (_from_owner, _own_message, _machine_mail)
+# Guards for any mail; match_inbound adds the machine-mail guard on top.
+IDENTITY_GUARDS: tuple[MailGuard, ...] = (_from_owner, _own_message)
+MAIL_GUARDS: tuple[MailGuard, ...] = (*IDENTITY_GUARDS, _machine_mail)
 
 
 # --- thread rules: the first rule name returned wins -----------------------------------
@@ -106,7 +130,25 @@ def _assistant_address(inbound: Inbound, thread: Thread) -> str | None:
     return "assistant-address" if same else None
 
 
-THREAD_RULES: tuple[ThreadRule, ...] = (_reference, _client_address, _assistant_address)
+def _colleague(inbound: Inbound, thread: Thread) -> str | None:
+    """From is someone else at the client's own company domain (not a freemail domain)."""
+    domain = _domain(thread.client.email)
+    sender_domain = _domain(inbound.from_addr)
+    if not domain or domain in FREEMAIL_DOMAINS:
+        return None
+    return "colleague" if sender_domain == domain else None
+
+
+def _domain(address: str | None) -> str:
+    return _fold(address).rpartition("@")[2]
+
+
+THREAD_RULES: tuple[ThreadRule, ...] = (
+    _reference,
+    _client_address,
+    _assistant_address,
+    _colleague,
+)
 
 
 def _listens(inbound: Inbound, thread: Thread) -> bool:
@@ -123,6 +165,7 @@ _RULE_TEXTS = {
     "reference": "Antwort auf unsere Mail",
     "client-address": "Mail von der Kundenadresse",
     "assistant-address": "Mail von der hinterlegten Assistenz",
+    "colleague": "Mail aus der Firma des Kunden",
 }
 
 
@@ -163,13 +206,28 @@ def match_inbound(
     auto-reply or bounce (``inbound.is_auto_reply``). Threads that no longer listen, and
     threads started after the mail's Date (RFC 5322 §3.6.1; beyond :data:`CLOCK_SKEW`),
     are skipped. Rules per thread, first wins: ``reference``, ``client-address``,
-    ``assistant-address``.
+    ``assistant-address``, ``colleague``.
     """
+    if inbound.is_auto_reply:
+        return []
+    return related_threads(
+        inbound, threads, owner_email=owner_email, own_message_ids=own_message_ids
+    )
+
+
+def related_threads(
+    inbound: Inbound,
+    threads: Sequence[Thread],
+    *,
+    owner_email: str,
+    own_message_ids: Collection[str] = (),
+) -> list[Match]:
+    """Like :func:`match_inbound`, but machine mail counts: whose threads a mail concerns."""
     context = _Context(
         owner_email=_fold(owner_email),
         own_message_ids=frozenset(_fold(message_id) for message_id in own_message_ids),
     )
-    if any(guard(inbound, context) for guard in MAIL_GUARDS):
+    if any(guard(inbound, context) for guard in IDENTITY_GUARDS):
         return []
     found = (_match_thread(inbound, thread) for thread in threads)
     return [match for match in found if match is not None]
