@@ -712,7 +712,7 @@ HUMAN_OUTLOOK_REPLY = (
             Classification(
                 MailKind.AUTO_REPLY,
                 "Abwesenheitsnotiz (Auto-Submitted: auto-replied)",
-                return_date=date(2026, 1, 17),
+                return_date=date(2026, 1, 19),
             ),
             id="exchange-automatische-antwort",
         ),
@@ -750,7 +750,7 @@ HUMAN_OUTLOOK_REPLY = (
             TEXT_ONLY_OOF,
             JAN_5,
             Classification(
-                MailKind.AUTO_REPLY, "Abwesenheitsnotiz (Text)", return_date=date(2026, 1, 17)
+                MailKind.AUTO_REPLY, "Abwesenheitsnotiz (Text)", return_date=date(2026, 1, 19)
             ),
             id="text-only-oof",
         ),
@@ -857,7 +857,7 @@ def test_absence_subject_gives_the_date_when_the_text_has_none() -> None:
     assert result == Classification(
         MailKind.AUTO_REPLY,
         "Abwesenheitsnotiz (Auto-Submitted: auto-replied)",
-        return_date=date(2026, 1, 24),
+        return_date=date(2026, 1, 26),
     )
 
 
@@ -868,15 +868,19 @@ def test_null_return_path_alone_is_not_a_bounce() -> None:
     )
 
 
-def test_text_rule_needs_a_short_text() -> None:
+def test_text_alone_needs_a_machine_sentence_and_a_short_text() -> None:
     long_letter = (
         b"From: Jonas Keller <jonas.keller@keller-bau.de>\r\n"
         b"Subject: AW: Angebot Katalogtexte\r\n\r\n"
-        b"Ich bin bis 16.01.2026 nicht im Buero.\r\n" + b"Dazu noch ein paar Gedanken. " * 30
+        b"Ich bin bis 16.01.2026 nicht im Buero. Ihre Nachricht wird nicht weitergeleitet.\r\n"
+        + b"Dazu noch ein paar Gedanken. "
+        * 30
     )
     assert classify_message(long_letter, received=JAN_5).kind is MailKind.HUMAN
     short_note = long_letter.split(b"Dazu")[0]
     assert classify_message(short_note, received=JAN_5).kind is MailKind.AUTO_REPLY
+    person = short_note.replace(b" Ihre Nachricht wird nicht weitergeleitet.", b"")
+    assert classify_message(person, received=JAN_5).kind is MailKind.HUMAN
 
 
 def test_text_rule_needs_the_phrase_near_the_top() -> None:
@@ -922,6 +926,7 @@ def test_mail_kind_values_are_stable() -> None:
         "auto-reply",
         "bounce-permanent",
         "bounce-delay",
+        "bulk",
     ]
 
 
@@ -943,14 +948,14 @@ DEC_20 = date(2026, 12, 20)
         ("bis 12.1. im Urlaub", JAN_5, date(2026, 1, 13)),
         ("bis 3. Maerz auf Dienstreise", JAN_5, date(2026, 3, 4)),
         ("bis 3. März 2026 in Elternzeit", JAN_5, date(2026, 3, 4)),
-        ("bis 14. Feb. nicht erreichbar", JAN_5, date(2026, 2, 15)),
+        ("bis 14. Feb. nicht erreichbar", JAN_5, date(2026, 2, 16)),
         ("bis zum 2026-01-12 nicht erreichbar", JAN_5, date(2026, 1, 13)),
         ("bis 31.12. im Urlaub", DEC_20, date(2027, 1, 1)),
         # year roll-over and two-digit years
         ("Ich bin bis 06.01. im Urlaub.", DEC_20, date(2027, 1, 7)),
         ("Ich bin bis 12.01.27 im Urlaub.", DEC_20, date(2027, 1, 13)),
         # weekday names before the date are ignored
-        ("bis Freitag, den 09.01.2026 nicht im Büro", JAN_5, date(2026, 1, 10)),
+        ("bis Freitag, den 09.01.2026 nicht im Büro", JAN_5, date(2026, 1, 12)),
         ("bis einschließlich Mi., 07.01. nicht da", JAN_5, date(2026, 1, 8)),
         ("Ab Montag, 12.01. bin ich wieder für Sie da.", JAN_5, date(2026, 1, 12)),
         # the date that names the return
@@ -972,10 +977,10 @@ DEC_20 = date(2026, 12, 20)
         ),
         ("Ich bin bis 12.01. im Urlaub und danach wieder erreichbar.", JAN_5, date(2026, 1, 13)),
         # ranges: the last date
-        ("Ich bin vom 02.01. bis 09.01.2027 im Urlaub.", DEC_20, date(2027, 1, 10)),
+        ("Ich bin vom 02.01. bis 09.01.2027 im Urlaub.", DEC_20, date(2027, 1, 11)),
         ("vom 22.12.2026 bis einschließlich 06.01.2027 abwesend", DEC_20, date(2027, 1, 7)),
-        ("Urlaub: 02.01.–09.01.2026", JAN_5, date(2026, 1, 10)),
-        ("vom 2. bis 9. Januar im Urlaub", JAN_5, date(2026, 1, 10)),
+        ("Urlaub: 02.01.–09.01.2026", JAN_5, date(2026, 1, 12)),
+        ("vom 2. bis 9. Januar im Urlaub", JAN_5, date(2026, 1, 12)),
         # English
         ("I am out of the office until January 12, 2027.", DEC_20, date(2027, 1, 13)),
         ("I'm out of office until 12 January.", JAN_5, date(2026, 1, 13)),
@@ -987,7 +992,7 @@ DEC_20 = date(2026, 12, 20)
             JAN_5,
             date(2026, 1, 12),
         ),
-        ("I am on leave from 2 to 9 January 2026.", JAN_5, date(2026, 1, 10)),
+        ("I am on leave from 2 to 9 January 2026.", JAN_5, date(2026, 1, 12)),
         ("I am out of the office until 13/01.", JAN_5, date(2026, 1, 14)),
         ("I am out of the office until 01/13/2026.", JAN_5, date(2026, 1, 14)),
         # no return date
@@ -1021,3 +1026,16 @@ def test_return_date_ignores_text_below_a_quote_header() -> None:
         "Bitte zahlen Sie bis 20.01.2026."
     )
     assert find_return_date(text, received=JAN_5) is None
+
+
+def test_newsletter_is_bulk_but_gmail_vacation_with_precedence_bulk_is_an_auto_reply() -> None:
+    newsletter = (
+        b"From: Keller Bau News <news@keller-bau.de>\r\n"
+        b"Subject: Neues aus der Werkstatt\r\n"
+        b"Precedence: bulk\r\n"
+        b"List-Unsubscribe: <mailto:abmelden@keller-bau.de>\r\n\r\n"
+        b"Unsere Fr\xc3\xbchjahrsaktion: 10 % auf alles.\r\n"
+    )
+    assert classify_message(newsletter, received=JAN_5).kind is MailKind.BULK
+    vacation = newsletter.replace(b"List-Unsubscribe", b"Auto-Submitted: auto-replied\r\nX-X")
+    assert classify_message(vacation, received=JAN_5).kind is MailKind.AUTO_REPLY

@@ -403,3 +403,22 @@ def test_colleague_at_the_client_company_stops_the_thread(
     report = engine.tick(local("2026-03-05T10:00"))
     assert report.answers == 1
     assert store.thread(thread_id).state is State.ANSWERED
+
+
+def test_move_spam_replies_moves_the_answer_to_inbox(
+    tmp_path: Path, dovecot: MailAccount, smtp_sink: SmtpSink, store: Store, monkeypatch
+) -> None:
+    path = write_config(tmp_path, dovecot, smtp_sink, monkeypatch)
+    path.write_text(path.read_text() + "\n[mailbox]\nmove_spam_replies = true\n")
+    engine = build_engine(load_config(path), store)
+    thread_id = add_offer(store, local("2026-03-03T10:15"))
+    dovecot.append("Junk", client_answer(dovecot.user, local("2026-03-05T09:00")))
+
+    report = engine.tick(local("2026-03-05T10:00"))
+
+    assert report.answers == 1
+    assert store.thread(thread_id).answered_folder == "Junk"
+    assert dovecot.messages("Junk") == []
+    assert any(b"wir sind dabei" in raw for raw in dovecot.messages("INBOX"))
+    engine.tick(local("2026-03-05T11:00"))
+    assert len([e for e in store.events(thread_id) if e.kind == "answer"]) == 1

@@ -63,6 +63,7 @@ class MailKind(enum.StrEnum):
     AUTO_REPLY = "auto-reply"
     BOUNCE_PERMANENT = "bounce-permanent"
     BOUNCE_DELAY = "bounce-delay"
+    BULK = "bulk"  # a newsletter or list mail: never an answer, never an auto-reply
 
 
 @dataclass(frozen=True)
@@ -638,6 +639,14 @@ _OUT_OF_OFFICE_SUBJECT_RE = re.compile(
     r"^\s*(?:abwesenheitsnotiz|abwesend|urlaub|im\s+urlaub|out\s+of\s+(?:the\s+)?office)",
     re.IGNORECASE,
 )
+# Sentences that programs write and people do not.
+_MACHINE_TEXT_RE = re.compile(
+    r"(?:automatische\s+antwort|automatisch\s+(?:erstellt|generiert|versandt|versendet)"
+    r"|(?:nachricht|e-?mail|mail)\s+wird\s+nicht\s+weitergeleitet"
+    r"|this\s+is\s+an\s+auto(?:matic|mated)(?:ally\s+generated)?\s+(?:reply|response|message)"
+    r"|(?:message|e-?mail)\s+will\s+not\s+be\s+forwarded)",
+    re.IGNORECASE,
+)
 _MAX_OOF_WORDS = 120  # a longer text is a person's letter, or a company's, not a note
 _MAX_OOF_LINES = 10  # the phrase must open the text, as in every template
 
@@ -649,6 +658,23 @@ def _read_receipt_verdict(mail: _Mail) -> Classification | None:
     return Classification(MailKind.AUTO_REPLY, "Lesebestätigung (RFC 8098)")
 
 
+def is_list_mail(msg: Message) -> bool:
+    """A newsletter or mailing-list mail (RFC 2369 ``List-Unsubscribe``, RFC 2919
+    ``List-Id``, ``Precedence: bulk|list|junk``) that no RFC 3834 auto-reply field marks.
+
+    Gmail's vacation replies also say ``Precedence: bulk`` but carry ``Auto-Submitted``.
+    """
+    listed = _header(msg, "List-Id") is not None or _header(msg, "List-Unsubscribe") is not None
+    bulk = _keyword(_header(msg, "Precedence")) in {"bulk", "list", "junk"}
+    replied = any(rule(msg) for rule in (_auto_submitted, _vendor_auto_reply, _apple_vacation))
+    return (listed or bulk) and not replied and not _auto_reply_subject(msg)
+
+
+def _bulk_verdict(mail: _Mail) -> Classification | None:
+    """Mass mail: even from a client's company domain it answers nothing."""
+    return Classification(MailKind.BULK, "Rundmail") if is_list_mail(mail.msg) else None
+
+
 def _header_auto_reply_verdict(mail: _Mail) -> Classification | None:
     """RFC 3834 ``Auto-Submitted``, vendor fields, ``Precedence`` or an OOF subject."""
     evidence = _auto_reply_evidence(mail.msg)
@@ -656,21 +682,24 @@ def _header_auto_reply_verdict(mail: _Mail) -> Classification | None:
 
 
 def _body_auto_reply_verdict(mail: _Mail) -> Classification | None:
-    """An out-of-office text without any header sign: the weakest evidence.
+    """An out-of-office text whose only header sign is a vacation subject ("Urlaub …").
 
     Trade-off: a person may write "ich bin bis Freitag nicht im Büro, aber ja, wir machen
-    das" — an answer that must stop the escalation. So the text only counts when the
-    phrase is among the first lines of a short text (under 120 words without the
-    signature; a subject such as "Urlaub" lifts that limit), the mail quotes nothing
-    (people's replies quote our mail, templates do not) and no phrase of consent or of
-    our business objects ("Ihr Angebot", "einverstanden", "ja,") appears. Some real
-    auto-replies become HUMAN this way: a wrong "answered" costs the owner one look;
-    a wrong "auto-reply" chases a client who answered.
+    das" — an answer that must stop the escalation. The text alone therefore never makes
+    an auto-reply: it needs a subject such as "Urlaub" or "Vacation" or a sentence only a
+    program writes ("Ihre Nachricht wird nicht weitergeleitet"), the phrase among the
+    first lines, a short text (under 120 words unless the subject names the vacation), no
+    quote of an earlier mail and no phrase of consent or of our business
+    objects ("Ihr Angebot", "einverstanden", "ja,"). Some real auto-replies become HUMAN
+    this way: a wrong "answered" costs the owner one look; a wrong "auto-reply" chases a
+    client who answered.
     """
+    vacation_subject = bool(_VACATION_SUBJECT_RE.match(mail.subject))
+    if not (vacation_subject or _MACHINE_TEXT_RE.search(mail.body)):
+        return None
     if mail.quoted or _HUMAN_ANSWER_RE.search(mail.body):
         return None
-    long_allowed = bool(_VACATION_SUBJECT_RE.match(mail.subject))
-    if not long_allowed and _word_count(_without_signature(mail.body)) >= _MAX_OOF_WORDS:
+    if not vacation_subject and _word_count(_without_signature(mail.body)) >= _MAX_OOF_WORDS:
         return None
     opening = "\n".join(line for line in mail.body.splitlines() if line.strip())
     opening = "\n".join(opening.splitlines()[:_MAX_OOF_LINES])
@@ -747,6 +776,7 @@ MESSAGE_RULES: tuple[MailRule, ...] = (
     _delivery_status_verdict,
     _bounce_text_verdict,
     _read_receipt_verdict,
+    _bulk_verdict,
     _header_auto_reply_verdict,
     _body_auto_reply_verdict,
 )
@@ -912,7 +942,15 @@ def _return_candidates(text: str, received: date) -> Iterator[_Candidate]:
         cue = _cue(prefix, gap, text[match.end() : next_start])
         day = _match_date(match, received) if cue is not None else None
         if cue is not None and day is not None:
-            yield _Candidate(day + timedelta(days=1) if cue is _Cue.END else day, cue)
+            yield _Candidate(_next_weekday(day) if cue is _Cue.END else day, cue)
+
+
+def _next_weekday(day: date) -> date:
+    """The working day after the last day away ("bis Freitag, 13.03." → Montag, 16.03.)."""
+    following = day + timedelta(days=1)
+    while following.weekday() >= 5:
+        following += timedelta(days=1)
+    return following
 
 
 def _cue(prefix: str, gap: str | None, suffix: str) -> _Cue | None:

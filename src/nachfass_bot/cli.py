@@ -227,7 +227,8 @@ def tick(opts: _Options, now: str | None) -> None:
     with single_instance(config.store.path), _open_store(config) as store:
         engine = build_engine(config, store)
         # A dropped connection is retried; the UID sync resumes after the last batch.
-        report = run_with_retry(lambda: engine.tick(moment), first_delay=first_delay_from_env())
+        report = CycleReport()
+        run_with_retry(lambda: engine.tick(moment, report), first_delay=first_delay_from_env())
     click.echo(_report_text(report))
     if report.problems:
         for problem in report.problems:

@@ -75,14 +75,16 @@ class Engine:
             outbox=self.outbox,
             window=self.window,
             schedule=config.schedule,
+            move_spam_replies=config.mailbox.move_spam_replies,
         )
 
     # -- the cycle ----------------------------------------------------------------------
 
-    def tick(self, now: datetime) -> CycleReport:
+    def tick(self, now: datetime, report: CycleReport | None = None) -> CycleReport:
         """Run one whole cycle at ``now``; a MailboxError ends the cycle (the caller
-        logs it), everything done so far is committed."""
-        report = CycleReport()
+        retries or logs it), everything done so far is committed. Pass the same
+        ``report`` to a retry so that it counts what the failed attempt already did."""
+        report = report if report is not None else CycleReport()
         self.outbox.settle_interrupted(now)
         with closing(self.open_mailbox()) as mailbox:
             folders = self._folders(mailbox)

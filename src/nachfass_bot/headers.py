@@ -25,7 +25,7 @@ from email.message import EmailMessage, Message, MIMEPart
 from email.utils import getaddresses, parsedate_to_datetime
 from html.parser import HTMLParser
 
-from nachfass_bot.classify import is_auto_reply_headers, is_bounce_headers
+from nachfass_bot.classify import is_auto_reply_headers, is_bounce_headers, is_list_mail
 from nachfass_bot.models import Inbound
 
 __all__ = [
@@ -62,6 +62,8 @@ HEADER_FIELDS: tuple[str, ...] = (
     "Content-Type",
     "Return-Path",
     "X-Failed-Recipients",
+    "List-Id",
+    "List-Unsubscribe",
 )
 
 _FOLD_RE = re.compile(r"\r?\n(?=[ \t])")
@@ -257,19 +259,30 @@ def _parse_date(value: str | None) -> datetime | None:
         return None
 
 
-def _parse_headers(raw_headers: bytes) -> EmailMessage | None:
-    """The header block as a message, or None when even the parser gives up."""
+def _parse_headers(raw_headers: bytes) -> Message | None:
+    """The header block as a message, or None when even the parser gives up.
+
+    compat32 keeps header values as raw strings: every field is decoded here on demand,
+    which is ten times faster than the structured headers of ``policy.default`` on a
+    first sync of tens of thousands of mails.
+    """
     try:
-        msg = email.message_from_bytes(raw_headers, policy=email.policy.default)
+        return email.message_from_bytes(raw_headers, policy=email.policy.compat32)
     except Exception:  # the parser is lenient, but "never raise" is our contract
         return None
-    return msg if isinstance(msg, EmailMessage) else None
 
 
 def _is_machine_mail(msg: Message) -> bool:
     """Auto-reply or bounce: either way not a human answer (RFC 3834, RFC 3464)."""
     try:
         return is_auto_reply_headers(msg) or is_bounce_headers(msg)
+    except Exception:  # a classification bug must not lose the mail
+        return False
+
+
+def _is_list_mail(msg: Message) -> bool:
+    try:
+        return is_list_mail(msg)
     except Exception:  # a classification bug must not lose the mail
         return False
 
@@ -302,6 +315,7 @@ def parse_inbound(
         auto_submitted=_clean_line(auto_submitted) if auto_submitted is not None else None,
         is_auto_reply=_is_machine_mail(msg),
         is_junk_folder=is_junk_folder,
+        is_list_mail=_is_list_mail(msg),
     )
 
 

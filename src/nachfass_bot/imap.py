@@ -123,6 +123,20 @@ class ImapMailbox:
 
     # -- IDLE (RFC 2177) ---------------------------------------------------------------
 
+    def move(self, folder: str, uid: int, target: str) -> None:
+        """Move one mail (RFC 6851 MOVE; else COPY, \\Deleted and UID EXPUNGE)."""
+        self._call(self._client.select_folder, folder, readonly=False)
+        self._selected = None  # the next read re-selects read-only
+        if self._client.has_capability("MOVE"):
+            self._call(self._client.move, [uid], target)
+            return
+        self._call(self._client.copy, [uid], target)
+        self._call(self._client.add_flags, [uid], [b"\\Deleted"])
+        if self._client.has_capability("UIDPLUS"):
+            self._call(self._client.uid_expunge, [uid])
+        else:
+            self._call(self._client.expunge)
+
     def supports_idle(self) -> bool:
         """True when the server offers IDLE (RFC 2177) in its CAPABILITY list."""
         return bool(self._call(self._client.has_capability, "IDLE"))

@@ -22,6 +22,7 @@ from typing import Any
 
 from .approval import find_token
 from .calendar import SendingWindow
+from .errors import MailboxError
 from .headers import parse_inbound
 from .judge import Verdict, judge_inbound, needs_body
 from .mailbox import FolderSet, Mailbox
@@ -59,8 +60,11 @@ class InboxReader:
         outbox: Outbox,
         window: SendingWindow,
         schedule: Mapping[str, Any],
+        move_spam_replies: bool = False,
     ) -> None:
         self.store = store
+        self.move_spam_replies = move_spam_replies
+        self._spam_answers: dict[tuple[str, int], str] = {}
         self.texts = texts
         self.outbox = outbox
         self.window = window
@@ -82,6 +86,21 @@ class InboxReader:
         if folders.sent and folders.sent not in folders.inbound:
             sent = partial(self._sent_batch, folder=folders.sent, now=now)
             sync_folder(mailbox, self.store, folders.sent, now, sent)
+        self._move_spam_answers(mailbox, folders.inbox, now)
+
+    def _move_spam_answers(self, mailbox: Mailbox, inbox: str, now: datetime) -> None:
+        """With ``move_spam_replies``: client answers found in junk go to INBOX, after the
+        sync (the answer is already recorded; moving is a courtesy that may fail)."""
+        moves, self._spam_answers = self._spam_answers, {}
+        for (folder, uid), sender in moves.items():
+            try:
+                mailbox.move(folder, uid, inbox)
+            except MailboxError as exc:
+                log.warning("could not move mail %s/%s to %s: %s", folder, uid, inbox, exc)
+                continue
+            self.store.add_event(
+                now, f"Antwort von {sender} aus dem Ordner {folder} in den Posteingang verschoben"
+            )
 
     def _known(self) -> _Known:
         return _Known(
@@ -217,6 +236,8 @@ class InboxReader:
         log.info("thread %s answered (%s, folder %s)", thread.id, match.rule, inbound.folder)
         if inbound.is_junk_folder:
             self._alert_spam_answer(thread, inbound, now)
+            if self.move_spam_replies:
+                self._spam_answers[(inbound.folder, inbound.uid)] = inbound.from_addr or "?"
 
     def _alert_spam_answer(self, thread: Thread, inbound: Inbound, now: datetime) -> None:
         label = client_label(thread)

@@ -53,6 +53,8 @@ def needs_body(
     """
     if _identity(inbound, owner_email, own_message_ids):
         return False
+    if inbound.is_list_mail:
+        return False
     if related_threads(inbound, threads, owner_email=owner_email, own_message_ids=own_message_ids):
         return True
     return inbound.is_auto_reply or _looks_like_bounce(inbound)
@@ -90,6 +92,8 @@ def judge_inbound(
         inbound, threads, owner_email=owner_email, own_message_ids=own_message_ids
     )
     classification = classify_message(raw, received=_received(inbound, threads))
+    if classification.kind is MailKind.BULK:
+        return Verdict(kind="unrelated", reason=classification.reason)
     if classification.kind in (MailKind.BOUNCE_PERMANENT, MailKind.BOUNCE_DELAY):
         return _bounce_verdict(classification, threads)
     if classification.kind is MailKind.AUTO_REPLY:

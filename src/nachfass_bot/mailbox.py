@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from .errors import MailboxError
+from .errors import ConfigError
 
 # Junk folder names seen at German and international providers, after SPECIAL-USE \Junk.
 JUNK_NAMES: tuple[str, ...] = (
@@ -79,9 +79,15 @@ def choose_folders(
 ) -> FolderSet:
     """Pick junk and sent folders: config first, then SPECIAL-USE (RFC 6154), then names."""
     names = {info.name for info in listing}
-    for wanted in [junk_override, sent_override, *extra]:
+    configured = [("junk_folder", junk_override), ("sent_folder", sent_override)]
+    configured += [("extra_folders", name) for name in extra]
+    for key, wanted in configured:
         if wanted and wanted not in names:
-            raise MailboxError(f"Ordner {wanted!r} gibt es im Postfach nicht.")
+            known = ", ".join(sorted(names))
+            raise ConfigError(
+                f"[mailbox] {key}: den Ordner „{wanted}“ gibt es im Postfach nicht "
+                f"(vorhanden: {known})."
+            )
     junk = junk_override or _special_or_named(listing, "\\Junk", JUNK_NAMES)
     sent = sent_override or _special_or_named(listing, "\\Sent", SENT_NAMES)
     return FolderSet(inbox="INBOX", junk=junk, sent=sent, extra=tuple(extra))
@@ -124,5 +130,7 @@ class Mailbox(Protocol):
         ...
 
     def append(self, folder: str, raw: bytes, when: datetime, seen: bool = True) -> None: ...
+
+    def move(self, folder: str, uid: int, target: str) -> None: ...
 
     def close(self) -> None: ...

@@ -71,6 +71,17 @@ class MaildirMailbox:
         box.add(message)
         self._uids(folder)
 
+    def move(self, folder: str, uid: int, target: str) -> None:
+        """Move one mail to ``target`` (it gets the next UID there)."""
+        for key, known in self._uids(folder).items():
+            if known == uid:
+                source = self._folder(folder)
+                message = source.get_message(key)
+                self._folder(target).add(message)
+                source.remove(key)
+                self._uids(target)
+                return
+
     def _folder(self, folder: str) -> mailbox.Maildir:
         if folder == "INBOX":
             return self._box

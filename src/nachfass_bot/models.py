@@ -85,8 +85,9 @@ class Inbound:
     in_reply_to: tuple[str, ...] = ()
     references: tuple[str, ...] = ()
     auto_submitted: str | None = None
-    is_auto_reply: bool = False
+    is_auto_reply: bool = False  # machine mail by header: auto-reply or bounce
     is_junk_folder: bool = False
+    is_list_mail: bool = False  # newsletter / mailing list (List-Id, Precedence: bulk)
 
 
 @dataclass
