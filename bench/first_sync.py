@@ -13,7 +13,9 @@ independent of N); the second cycle takes well under a second.
 
 from __future__ import annotations
 
+import cProfile
 import os
+import pstats
 import pwd
 import sys
 import tempfile
@@ -58,9 +60,16 @@ def fill_maildir(server: DovecotServer, count: int) -> None:
 
 
 def measure(label: str, action) -> None:
+    """Time and peak memory of ``action``; with PROFILE=1 also a cProfile listing."""
+    profiler = cProfile.Profile() if os.environ.get("PROFILE") else None
     tracemalloc.start()
     began = time.perf_counter()
+    if profiler:
+        profiler.enable()
     report = action()
+    if profiler:
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
     seconds = time.perf_counter() - began
     _current, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()

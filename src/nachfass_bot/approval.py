@@ -6,7 +6,8 @@ the token with the stored one (:func:`token_matches`) and checking that the repl
 from the owner's address is the caller's job. This module only reads text:
 
 * :func:`find_token` — the token in a (RFC 2047-decoded) subject;
-* :func:`strip_quote` — the part of the reply above the quoted draft;
+* :func:`strip_quote` — the part of the reply above the quoted draft, without signature
+  (quote markers live in :mod:`nachfass_bot.quotes`);
 * :func:`parse_command` — the owner's command in that part ("ok", "stop", "später 7" …).
 
 Pure: no clock (``today`` is an argument), no I/O.
@@ -17,11 +18,11 @@ from __future__ import annotations
 import enum
 import re
 import secrets
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
 from nachfass_bot.headers import decode_words
+from nachfass_bot.quotes import split_quote, strip_signature
 
 __all__ = [
     "TOKEN_TAG_RE",
@@ -77,89 +78,18 @@ def token_matches(found: str | None, expected: str) -> bool:
 
 # --- quote stripping -------------------------------------------------------------------
 
-QuoteRule = Callable[[Sequence[str], int], bool]
-
-_ATTRIBUTION_RES = (
-    re.compile(r"^\s*Am\s.+\sschrieb\b.*:\s*$", re.IGNORECASE),  # Thunderbird, Gmail, Apple
-    re.compile(r"^\s*On\s.+\swrote:\s*$", re.IGNORECASE),  # English clients
-)
-_SEPARATOR_RE = re.compile(
-    r"^\s*-{3,}\s*(?:Ursprüngliche Nachricht|Original Message|Original-Nachricht)\s*-{3,}\s*$",
-    re.IGNORECASE,
-)
-_UNDERSCORES_RE = re.compile(r"^\s*_{10,}\s*$")
-_FROM_FIELD_RE = re.compile(r"^\s*\*?(?:Von|From)\s*:\s*\*?\s*\S", re.IGNORECASE)
-_SENT_FIELD_RE = re.compile(r"^\s*\*?(?:Gesendet|Sent|Datum|Date)\s*:", re.IGNORECASE)
-_MOBILE_FOOTER_RE = re.compile(
-    r"^\s*(?:Von meinem|Gesendet von meinem|Gesendet mit|Sent from my)\s.{1,60}$", re.IGNORECASE
-)
-_WRAP_LINES = 2  # Gmail wraps a long attribution line; look at up to 2 more lines
-_HEADER_BLOCK_LINES = 4  # Outlook's "Von:" is followed by "Gesendet:" within a few lines
-
-
-def _quote_marker(lines: Sequence[str], index: int) -> bool:
-    """Thunderbird / Gmail plain-text quotes: a line starting with ">"."""
-    return lines[index].lstrip().startswith(">")
-
-
-def _attribution(lines: Sequence[str], index: int) -> bool:
-    """ "Am … schrieb …:" / "On … wrote:", possibly wrapped over the next lines."""
-    if not re.match(r"^\s*(?:am|on)\s", lines[index], re.IGNORECASE):
-        return False
-    for extra in range(_WRAP_LINES + 1):
-        joined = " ".join(line.strip() for line in lines[index : index + extra + 1])
-        if any(pattern.match(joined) for pattern in _ATTRIBUTION_RES):
-            return True
-    return False
-
-
-def _separator(lines: Sequence[str], index: int) -> bool:
-    """ "-----Ursprüngliche Nachricht-----", "-----Original Message-----", Outlook's rule."""
-    line = lines[index]
-    return bool(_SEPARATOR_RE.match(line) or _UNDERSCORES_RE.match(line))
-
-
-def _header_block(lines: Sequence[str], index: int) -> bool:
-    """Outlook's "Von: … / Gesendet: …" block (GMX/web.de put "Gesendet:" first)."""
-    following = lines[index + 1 : index + 1 + _HEADER_BLOCK_LINES]
-    if _FROM_FIELD_RE.match(lines[index]):
-        return any(_SENT_FIELD_RE.match(line) for line in following)
-    if _SENT_FIELD_RE.match(lines[index]):
-        return any(_FROM_FIELD_RE.match(line) for line in following)
-    return False
-
-
-QUOTE_RULES: tuple[QuoteRule, ...] = (_quote_marker, _attribution, _separator, _header_block)
-
-
-def _cut_signature(lines: list[str]) -> list[str]:
-    """Drop an RFC 3676 §4.3 signature ("-- " line and below) and a mobile footer."""
-    for index, line in enumerate(lines):
-        if line.rstrip() == "--":
-            lines = lines[:index]
-            break
-    while lines and not lines[-1].strip():
-        lines = lines[:-1]
-    if lines and _MOBILE_FOOTER_RE.match(lines[-1]):
-        lines = lines[:-1]
-    return lines
-
 
 def strip_quote(text: str) -> str:
     """The part of a reply above the quoted mail, without signature; stripped.
 
-    Cuts at the first line that starts a quote: ">" lines, "Am … schrieb …:",
-    "On … wrote:", "-----Ursprüngliche Nachricht-----", "-----Original Message-----",
-    Outlook's "Von: …" block followed by "Gesendet:"/"Sent:", or a line of underscores.
-    Then drops a trailing "-- " signature (RFC 3676 §4.3) and a "Von meinem iPhone
-    gesendet" footer.
+    Cuts at the first line that starts a quote (:func:`nachfass_bot.quotes.split_quote`:
+    ">" lines, "Am … schrieb …:", "On … wrote:", "-----Ursprüngliche Nachricht-----",
+    "-----Original Message-----", Outlook's "Von: …" block followed by "Gesendet:"/"Sent:",
+    a line of underscores …), then drops a trailing "-- " signature (RFC 3676 §4.3) and a
+    "Von meinem iPhone gesendet" footer (:func:`nachfass_bot.quotes.strip_signature`).
     """
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    for index in range(len(lines)):
-        if any(rule(lines, index) for rule in QUOTE_RULES):
-            lines = lines[:index]
-            break
-    return "\n".join(_cut_signature(lines)).strip()
+    top, _ = split_quote(text)
+    return strip_signature(top)
 
 
 # --- commands --------------------------------------------------------------------------

@@ -480,14 +480,12 @@ class Store:
         self._table("folders").insert(record, replace=True)
 
     def mark_seen(self, key: str, folder: str, uid: int, verdict: str, now: datetime) -> None:
-        record = {
-            "key": key,
-            "folder": folder,
-            "uid": uid,
-            "verdict": verdict,
-            "seen_at": to_iso(now),
-        }
-        self._table("seen").insert(record, replace=True)
+        """Remember a mail as handled (plain SQL: this runs once per mail of a first sync)."""
+        self.db.execute(
+            "INSERT OR REPLACE INTO seen (key, folder, uid, verdict, seen_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [key, folder, uid, verdict, to_iso(now)],
+        )
 
     def seen_with_verdict(self, verdict: str) -> list[tuple[str, str, int]]:
         """``(key, folder, uid)`` of every seen mail with ``verdict``, oldest first."""
