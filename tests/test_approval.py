@@ -11,9 +11,11 @@ from nachfass_bot.approval import (
     TOKEN_TAG_RE,
     Command,
     CommandKind,
+    authentication_failed,
     find_token,
     new_token,
     parse_command,
+    parse_owner_request,
     strip_quote,
     token_matches,
     token_tag,
@@ -286,7 +288,8 @@ def test_later_until(body: str, until: date) -> None:
         "👍",
         "",
         "> ok",
-        "Guten Tag Herr Keller,\n\nanbei wie besprochen die Unterlagen.",
+        "Guten Tag!",
+        "Hallo, kurze Frage: geht das auch später?",
     ],
 )
 def test_unknown(body: str) -> None:
@@ -338,4 +341,60 @@ def test_quoted_ok_alone_is_not_approval() -> None:
 
 
 def test_command_kind_values() -> None:
-    assert [kind.value for kind in CommandKind] == ["approve", "stop", "later", "paid", "unknown"]
+    assert [kind.value for kind in CommandKind] == [
+        "approve", "stop", "later", "paid", "edit", "vacation", "status", "unknown",
+    ]  # fmt: skip
+
+
+def test_an_edited_text_starts_with_a_greeting_and_replaces_the_draft() -> None:
+    edited = (
+        "Guten Tag Herr Keller,\n\nanbei wie besprochen die Unterlagen. Passt Ihnen "
+        "Donnerstag für ein Telefonat?\n\nViele Grüße\nAnna\n\n"
+        "Am 11.03.2026 um 10:30 schrieb Anna Berger:\n> Entwurf …\n"
+    )
+    command = parse_command(edited, today=TODAY)
+    assert command.kind is CommandKind.EDIT
+    assert command.text.startswith("Guten Tag Herr Keller,")
+    assert "Entwurf" not in command.text
+
+
+@pytest.mark.parametrize(
+    "remark",
+    ["ok, aber bitte ändere den zweiten Satz", "Bitte freundlicher formulieren, danke!"],
+)
+def test_a_remark_to_the_bot_is_never_an_edited_text(remark: str) -> None:
+    assert parse_command(remark, today=TODAY).kind is CommandKind.UNKNOWN
+
+
+@pytest.mark.parametrize(
+    ("subject", "body", "expected"),
+    [
+        ("Urlaub bis 06.01.", "", date(2027, 1, 6)),
+        ("", "urlaub bis zum 06.01.2027\n\nBis dann!", date(2027, 1, 6)),
+        ("Notiz", "Urlaub 6.1.", date(2027, 1, 6)),
+    ],
+)
+def test_vacation_request(subject: str, body: str, expected: date) -> None:
+    today = date(2026, 12, 18)
+    command = parse_owner_request(subject, body, today=today)
+    assert command is not None and command.kind is CommandKind.VACATION
+    assert command.until == expected
+
+
+def test_status_request_and_ordinary_mail() -> None:
+    assert parse_owner_request("Status", "", today=TODAY).kind is CommandKind.STATUS
+    assert parse_owner_request("Einkaufsliste", "Milch, Brot", today=TODAY) is None
+
+
+@pytest.mark.parametrize(
+    ("results", "expected"),
+    [
+        (["mx.test; dkim=pass header.d=berger.de; spf=pass smtp.mailfrom=berger.de"], None),
+        (["mx.test; dmarc=fail (p=none) header.from=berger.de"], "dmarc=fail"),
+        (["mx.test; spf=fail smtp.mailfrom=berger.de; dkim=none"], "spf=fail"),
+        (["mx.test; dkim=fail header.d=other.example"], None),
+        ([], None),
+    ],
+)
+def test_authentication_results(results: list[str], expected: str | None) -> None:
+    assert authentication_failed(results, "berger.de") == expected

@@ -121,7 +121,8 @@ def test_defaults_applied() -> None:
     assert config.mailbox.extra_folders == ()
     assert config.mailbox.poll_minutes == 5
     assert config.templates_dir is None
-    assert dict(config.schedule) == {} and dict(config.clients) == {}
+    assert config.preferences.payment.reminder_days == 10
+    assert dict(config.preferences.clients) == {}
 
 
 def test_values_override_defaults() -> None:
@@ -158,15 +159,6 @@ def test_relative_config_path_made_absolute(
     config = parse_config(minimal(), Path("config.toml"))
     assert config.path == tmp_path / "config.toml"
     assert config.store.path == tmp_path / "nachfass.db"
-
-
-def test_reserved_sections_kept_raw() -> None:
-    data = minimal()
-    data["schedule"] = {"angebot": {"first_days": 7}}
-    data["clients"] = {"acme": {"email": "info@acme.de"}}
-    config = parse_config(data, CONFIG_PATH)
-    assert config.schedule["angebot"] == {"first_days": 7}
-    assert config.clients["acme"]["email"] == "info@acme.de"
 
 
 def test_config_is_frozen_and_hashable() -> None:

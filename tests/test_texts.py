@@ -6,6 +6,7 @@ import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -14,7 +15,10 @@ from nachfass_bot.texts import (
     RenderedMail,
     Texts,
     builtin_template_dir,
+    format_date_medium,
     format_money,
+    format_percent,
+    join_words,
     salutation,
     shorten,
 )
@@ -25,12 +29,23 @@ CLIENT_TEMPLATES = (
     "auftrag_1",
     "auftrag_3_assistent",
     "auftrag_4",
+    "auftrag_4_absage",
     "rechnung_1",
     "rechnung_2",
     "rechnung_3",
 )
 PAYMENT_TEMPLATES = ("rechnung_1", "rechnung_2", "rechnung_3")
-FORBIDDEN_WORDS = ("inkasso", "mahnbescheid", "gericht", "anwalt", "verzugszinsen", "kündig")
+FORBIDDEN_WORDS = (
+    "inkasso",
+    "mahnbescheid",
+    "gericht",
+    "anwalt",
+    "verzugszinsen",
+    "zinsen",
+    "pauschale",
+    "kündig",
+    "frist gesetzt",
+)
 SIGNATURE = "Viele Grüße\nErika Mustermann\n\nMustermann Text & Konzept\nTel. 0221 1234567"
 NAMES = ("Jürgen Weiß", None)
 
@@ -40,10 +55,26 @@ def texts() -> Texts:
     return Texts()
 
 
-def client_context(*, du: bool, name: str | None, **overrides: object) -> dict[str, object]:
-    """The exact keys the engine passes to a client template."""
+def invoice(
+    number: str = "2026-017",
+    amount: str = "1190.00",
+    due: date = date(2026, 1, 12),
+    issued: date = date(2025, 12, 29),
+) -> dict[str, object]:
+    return {
+        "invoice_no": number,
+        "invoice_date": issued,
+        "amount": Decimal(amount),
+        "due_date": due,
+    }
+
+
+def client_context(
+    *, du: bool, name: str | None, anrede: str | None = None, **overrides: object
+) -> dict[str, object]:
+    """The keys the engine passes to a client template (templates/de/README.md)."""
     context: dict[str, object] = {
-        "anrede": salutation(name, du),
+        "anrede": salutation(name, du, anrede),
         "assistant_anrede": salutation(None, du),
         "assistant_name": None,
         "du": du,
@@ -52,10 +83,13 @@ def client_context(*, du: bool, name: str | None, **overrides: object) -> dict[s
         "started_at": datetime(2026, 1, 2, 9, 30, tzinfo=UTC),
         "owner_name": "Erika Mustermann",
         "signature": SIGNATURE,
-        "invoice_no": "2026-017",
-        "amount": Decimal("1190.00"),
-        "due_date": date(2026, 1, 12),
         "new_due_date": date(2027, 1, 12),
+        "expenses": Decimal("850.00"),
+        "invoices": [invoice()],
+        "total": Decimal("1190.00"),
+        "interest": None,
+        "flat_fee": None,
+        "final_step": None,
     }
     context.update(overrides)
     return context
@@ -171,12 +205,13 @@ def test_empty_signature_falls_back_to_greeting_and_owner_name(texts: Texts) -> 
 
 
 def test_payment_reminder_shows_german_date_and_money(texts: Texts) -> None:
-    context = client_context(du=False, name="Jürgen Weiß", due_date=date(2026, 1, 12))
-    body = texts.render("rechnung_1", **context).body
+    body = texts.render("rechnung_1", **client_context(du=False, name="Jürgen Weiß")).body
 
-    assert "1.190,00 €" in body
-    assert "Montag, 12. Januar 2026" in body  # due date
-    assert "Dienstag, 12. Januar 2027" in body  # new_due_date
+    assert (
+        "zu meiner Rechnung Nr. 2026-017 vom 29. Dezember 2025 über 1.190,00 €, fällig am "
+        "Montag, 12. Januar 2026, habe ich noch keinen Zahlungseingang gesehen."
+    ) in body
+    assert "bis Dienstag, 12. Januar 2027." in body  # new_due_date
 
 
 @pytest.mark.parametrize("du", [False, True])
@@ -184,9 +219,10 @@ def test_payment_reminder_shows_german_date_and_money(texts: Texts) -> None:
 def test_payment_texts_name_invoice_amount_dates(texts: Texts, template: str, du: bool) -> None:
     body = texts.render(template, **client_context(du=du, name="Jürgen Weiß")).body
 
-    assert "2026-017" in body
-    assert "1.190,00 €" in body
-    assert "Montag, 12. Januar 2026" in body
+    assert (
+        "Nr. 2026-017 vom 29. Dezember 2025 über 1.190,00 €, fällig am Montag, 12. Januar 2026,"
+        in body
+    )
     assert "Dienstag, 12. Januar 2027" in body
     already_paid = (
         "Falls Du die Rechnung bereits bezahlt hast, ignoriere diese Nachricht bitte"
@@ -194,6 +230,112 @@ def test_payment_texts_name_invoice_amount_dates(texts: Texts, template: str, du
         else "Falls Sie die Rechnung bereits bezahlt haben, ignorieren Sie diese Nachricht bitte"
     )
     assert already_paid in body
+
+
+@pytest.mark.parametrize("du", [False, True])
+@pytest.mark.parametrize("template", PAYMENT_TEMPLATES)
+def test_several_invoices_go_into_one_list_with_the_total(
+    texts: Texts, template: str, du: bool
+) -> None:
+    invoices = [
+        invoice("2026-003", "238.00", date(2026, 1, 5), date(2025, 12, 15)),
+        invoice("2026-017", "1190.00", date(2026, 1, 12), date(2025, 12, 29)),
+    ]
+    context = client_context(du=du, name=None, invoices=invoices, total=Decimal("1428.00"))
+    mail = texts.render(template, **context)
+
+    assert "2026-003 und 2026-017" in mail.subject
+    assert "- Nr. 2026-003 vom 15.12.2025: 238,00 €, fällig am 05.01.2026\n" in mail.body
+    assert "- Nr. 2026-017 vom 29.12.2025: 1.190,00 €, fällig am 12.01.2026\n" in mail.body
+    assert "Zusammen sind das 1.428,00 €." in mail.body
+    assert "die Rechnungen bereits bezahlt" in mail.body
+    assert len(mail.subject) < 78
+
+
+@pytest.mark.parametrize("template", PAYMENT_TEMPLATES)
+def test_many_long_invoice_numbers_keep_the_subject_short(texts: Texts, template: str) -> None:
+    invoices = [invoice(f"RE-2026-{number:05d}") for number in range(1, 8)]
+    context = client_context(du=False, name=None, invoices=invoices, total=Decimal("8330.00"))
+
+    assert len(texts.render(template, **context).subject) < 78
+
+
+@pytest.mark.parametrize("du", [False, True])
+@pytest.mark.parametrize("template", ["rechnung_2", "rechnung_3"])
+def test_interest_and_flat_fee_when_enabled(texts: Texts, template: str, du: bool) -> None:
+    interest = {"rate": Decimal("10.27"), "base_rate": Decimal("1.27"), "b2b": True}
+    context = client_context(du=du, name=None, interest=interest, flat_fee=Decimal("40.00"))
+    body = " ".join(texts.render(template, **context).body.split())
+
+    assert (
+        "Nach diesem Datum fallen Verzugszinsen von 10,27 % pro Jahr an "
+        "(9 Prozentpunkte über dem Basiszinssatz von 1,27 %, § 288 BGB), "
+        "dazu die Verzugspauschale von 40,00 € (§ 288 Abs. 5 BGB)."
+    ) in body
+
+
+def test_consumer_interest_is_five_points_without_flat_fee(texts: Texts) -> None:
+    interest = {"rate": Decimal("6.27"), "base_rate": Decimal("1.27"), "b2b": False}
+    context = client_context(du=False, name=None, interest=interest, flat_fee=None)
+    body = " ".join(texts.render("rechnung_2", **context).body.split())
+
+    assert "Verzugszinsen von 6,27 % pro Jahr an (5 Prozentpunkte" in body
+    assert "Pauschale" not in body and "40,00" not in body
+
+
+def test_flat_fee_alone(texts: Texts) -> None:
+    context = client_context(du=False, name=None, flat_fee=Decimal("40.00"))
+    body = " ".join(texts.render("rechnung_3", **context).body.split())
+
+    assert "Nach diesem Datum fällt die Verzugspauschale von 40,00 € an (§ 288 Abs. 5 BGB)." in body
+    assert "Zinsen" not in body
+
+
+def test_friendly_question_never_mentions_interest(texts: Texts) -> None:
+    interest = {"rate": Decimal("10.27"), "base_rate": Decimal("1.27"), "b2b": True}
+    plain = client_context(du=False, name=None)
+    enabled = {**plain, "interest": interest, "flat_fee": Decimal("40.00")}
+
+    assert texts.render("rechnung_1", **enabled) == texts.render("rechnung_1", **plain)
+
+
+@pytest.mark.parametrize(
+    ("final_step", "expected"),
+    [
+        (None, "entscheide ich, wie ich weiter vorgehe."),
+        ("einen gerichtlichen Mahnbescheid beantragen", "werde ich einen gerichtlichen "),
+        ("die Forderung abtreten.", "werde ich die Forderung abtreten. "),
+    ],
+)
+def test_last_reminder_names_only_the_configured_step(
+    texts: Texts, final_step: str | None, expected: str
+) -> None:
+    context = client_context(du=False, name=None, final_step=final_step)
+    body = " ".join(texts.render("rechnung_3", **context).body.split())
+
+    assert expected in body
+    assert ".." not in body
+
+
+@pytest.mark.parametrize("du", [False, True])
+def test_order_that_may_not_happen_names_expenses_and_asks_for_a_proposal(
+    texts: Texts, du: bool
+) -> None:
+    body = texts.render("auftrag_4_absage", **client_context(du=du, name="Jürgen Weiß")).body
+
+    assert "Kosten von 850,00 €" in body
+    assert "Vorarbeit" in body
+    assert "Dienstag, 12. Januar 2027" in body
+    assert ("Was schlägst Du vor" if du else "Was schlagen Sie vor") in body
+
+
+def test_order_that_may_not_happen_without_expenses(texts: Texts) -> None:
+    body = texts.render(
+        "auftrag_4_absage", **client_context(du=False, name=None, expenses=None)
+    ).body
+
+    assert "Kosten" not in body and "None" not in body
+    assert "Vorarbeit geleistet." in body
 
 
 @pytest.mark.parametrize("du", [False, True])
@@ -211,7 +353,7 @@ def test_started_at_is_shown_in_berlin_time(texts: Texts, template: str) -> None
     started = datetime(2026, 1, 11, 23, 30, tzinfo=UTC)
     body = texts.render(template, **client_context(du=False, name=None, started_at=started)).body
 
-    assert "Montag, 12. Januar 2026" in body
+    assert "am 12. Januar 2026 habe ich" in body
 
 
 def test_configured_time_zone_is_used() -> None:
@@ -219,7 +361,7 @@ def test_configured_time_zone_is_used() -> None:
     texts = Texts(timezone="America/New_York")
     body = texts.render("angebot_1", **client_context(du=False, name=None, started_at=started)).body
 
-    assert "Sonntag, 11. Januar 2026" in body
+    assert "am 11. Januar 2026 habe ich" in body
 
 
 def test_naive_datetime_is_refused(texts: Texts) -> None:
@@ -245,6 +387,44 @@ def test_format_money(amount: Decimal | int, expected: str) -> None:
 def test_format_money_refuses_float() -> None:
     with pytest.raises(TypeError):
         format_money(1190.0)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("rate", "expected"),
+    [
+        (Decimal("10.27"), "10,27 %"),
+        (Decimal("1.27"), "1,27 %"),
+        (Decimal("9"), "9,00 %"),
+        (Decimal("1234.5"), "1.234,50 %"),
+        (5, "5,00 %"),
+    ],
+)
+def test_format_percent(rate: Decimal | int, expected: str) -> None:
+    assert format_percent(rate) == expected
+
+
+def test_format_percent_refuses_float_and_bool() -> None:
+    with pytest.raises(TypeError):
+        format_percent(10.27)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        format_percent(True)
+
+
+def test_format_date_medium_has_no_weekday() -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+
+    assert format_date_medium(date(2026, 3, 2), berlin) == "2. März 2026"
+    assert format_date_medium(datetime(2026, 1, 11, 23, 30, tzinfo=UTC), berlin) == (
+        "12. Januar 2026"
+    )
+
+
+@pytest.mark.parametrize(
+    ("items", "expected"),
+    [([], ""), (["A"], "A"), (["A", "B"], "A und B"), (["A", "B", "C"], "A, B und C")],
+)
+def test_join_words(items: list[str], expected: str) -> None:
+    assert join_words(items) == expected
 
 
 def test_shorten_cuts_at_a_word_break() -> None:
@@ -282,6 +462,39 @@ def test_long_thread_subject_keeps_subject_short(texts: Texts) -> None:
 )
 def test_salutation(name: str | None, du: bool, expected: str) -> None:
     assert salutation(name, du) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "anrede", "expected"),
+    [
+        ("Jonas Keller", "herr", "Guten Tag Herr Keller,"),
+        ("Maria Keller", "frau", "Guten Tag Frau Keller,"),
+        ("Dr. Maria Weiß", "frau", "Guten Tag Frau Dr. Weiß,"),
+        ("Prof. Dr. Jürgen Weiß", "herr", "Guten Tag Herr Prof. Dr. Weiß,"),
+        ("Weiß, Dr. Jürgen", "herr", "Guten Tag Herr Dr. Weiß,"),
+        ("Keller, Jonas", "Herr", "Guten Tag Herr Keller,"),
+        ("Frau Maria Keller", "frau", "Guten Tag Frau Keller,"),
+        ("Ursula von der Leyen", "frau", "Guten Tag Frau von der Leyen,"),
+        ("Anna Schmidt-Lang", " FRAU ", "Guten Tag Frau Schmidt-Lang,"),
+        ("Keller", "herr", "Guten Tag Herr Keller,"),
+        ("Jonas Keller", None, "Guten Tag Jonas Keller,"),
+        ("Jonas Keller", "divers", "Guten Tag Jonas Keller,"),
+        ("Jonas Keller", "", "Guten Tag Jonas Keller,"),
+        ("Dr.", "frau", "Guten Tag Dr.,"),
+        (None, "frau", "Guten Tag,"),
+        ("jonas@keller.example", "herr", "Guten Tag,"),
+    ],
+)
+def test_salutation_with_form_of_address(
+    name: str | None, anrede: str | None, expected: str
+) -> None:
+    assert salutation(name, False, anrede) == expected
+
+
+@pytest.mark.parametrize("anrede", ["herr", "frau", None])
+def test_du_greets_by_first_name_whatever_the_form_of_address(anrede: str | None) -> None:
+    assert salutation("Dr. Jürgen Weiß", True, anrede) == "Hallo Jürgen,"
+    assert salutation(None, True, anrede) == "Hallo,"
 
 
 def test_salutation_never_guesses_a_gender() -> None:
@@ -328,6 +541,16 @@ def test_owner_draft_carries_token_and_the_draft_exactly(texts: Texts) -> None:
     assert draft_part == f"Betreff: {context['draft_subject']}\n\n{context['draft_body']}"
 
 
+@pytest.mark.parametrize(("kind_label", "paid"), [("Rechnung", True), ("Angebot", False)])
+def test_owner_draft_offers_paid_only_for_invoices(
+    texts: Texts, kind_label: str, paid: bool
+) -> None:
+    body = texts.render("owner_draft", **draft_context(kind_label=kind_label)).body
+
+    assert "„später 7“" in body
+    assert ("„bezahlt“" in body) is paid
+
+
 def test_owner_draft_without_send_time_and_label_equal_to_email(texts: Texts) -> None:
     context = draft_context(
         send_after=None, client_label="juergen@weiss.example", kind_label="Angebot"
@@ -369,6 +592,61 @@ def test_owner_not_understood(texts: Texts, excerpt: str) -> None:
     assert "nichts gesendet" in mail.body
     if excerpt:
         assert f"„{excerpt}“" in mail.body
+
+
+@pytest.mark.parametrize("label", ["Jürgen Weiß", "juergen@weiss.example"])
+def test_owner_spam_alert(texts: Texts, label: str) -> None:
+    mail = texts.render(
+        "owner_spam_alert",
+        client_label=label,
+        client_email="juergen@weiss.example",
+        folder="Junk-E-Mail",
+        subject="Website-Relaunch",
+        thread_id=42,
+    )
+
+    assert mail.subject == f"nachfass-bot: Antwort von {label} lag im Spam-Ordner"
+    assert "„Junk-E-Mail“" in mail.body
+    assert "„Website-Relaunch“" in mail.body
+    assert "Spam-Filter" in mail.body
+    assert "fasse ich nicht mehr nach" in mail.body
+    assert mail.body.count("juergen@weiss.example") == 1
+    assert "nachfass-bot show 42" in mail.body
+
+
+def test_owner_bounce_alert(texts: Texts) -> None:
+    mail = texts.render(
+        "owner_bounce_alert",
+        failed="juergen@weiss.example, info@weiss.example",
+        reason="Unzustellbar (5.1.1)",
+        subject="Website-Relaunch",
+        thread_id=42,
+        client_label="Jürgen Weiß",
+    )
+
+    assert mail.subject == "nachfass-bot: E-Mail an Jürgen Weiß kam nicht an"
+    assert "E-Mail kam nicht an – bitte anrufen oder Adresse prüfen." in mail.body
+    assert "juergen@weiss.example, info@weiss.example" in mail.body
+    assert "Unzustellbar (5.1.1)" in mail.body
+    assert "pausiert" in mail.body
+    assert "nachfass-bot show 42" in mail.body
+
+
+@pytest.mark.parametrize("template", ["owner_spam_alert", "owner_bounce_alert"])
+def test_owner_alert_subjects_stay_short(texts: Texts, template: str) -> None:
+    label = "Praxis für Physiotherapie und Rehabilitation Dr. Jürgen Weiß"
+    mail = texts.render(
+        template,
+        client_label=label,
+        client_email="a@b.example",
+        folder="Spam",
+        subject="x",
+        thread_id=1,
+        failed="a@b.example",
+        reason="?",
+    )
+
+    assert len(mail.subject) < 78
 
 
 # -- safety: header injection, strict variables, sandbox ----------------------------------
@@ -447,7 +725,15 @@ def test_builtin_template_dir_holds_all_templates() -> None:
     folder = builtin_template_dir()
     names = {path.stem for path in folder.glob("*.txt")}
 
-    expected = {*CLIENT_TEMPLATES, "owner_draft", "owner_task", "owner_not_understood"}
+    expected = {
+        *CLIENT_TEMPLATES,
+        "owner_draft",
+        "owner_task",
+        "owner_not_understood",
+        "owner_alert",
+        "owner_spam_alert",
+        "owner_bounce_alert",
+    }
     assert expected <= names
     for path in folder.glob("*.txt"):
         lines = path.read_text(encoding="utf-8").split("\n")

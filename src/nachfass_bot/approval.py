@@ -28,9 +28,11 @@ __all__ = [
     "TOKEN_TAG_RE",
     "Command",
     "CommandKind",
+    "authentication_failed",
     "find_token",
     "new_token",
     "parse_command",
+    "parse_owner_request",
     "strip_quote",
     "token_matches",
     "token_tag",
@@ -102,6 +104,9 @@ class CommandKind(enum.StrEnum):
     STOP = "stop"
     LATER = "later"
     PAID = "paid"
+    EDIT = "edit"  # an edited draft text: send this instead
+    VACATION = "vacation"  # "urlaub bis 06.01.": no client mail until then
+    STATUS = "status"  # "status": the bot answers with the open threads
     UNKNOWN = "unknown"
 
 
@@ -178,15 +183,7 @@ def _later_date(line: str, today: date) -> date | None:
     if match is None:
         return None
     day, month, year = int(match.group("day")), int(match.group("month")), match.group("year")
-    if year is not None:
-        full_year = int(year) + 2000 if len(year) == 2 else int(year)
-        candidate = _safe_date(full_year, month, day)
-        return candidate if candidate is not None and candidate >= today else None
-    for offset in range(9):  # 29.02. may be up to 8 years away
-        candidate = _safe_date(today.year + offset, month, day)
-        if candidate is not None and candidate >= today:
-            return candidate
-    return None
+    return _future_date(day, month, year, today)
 
 
 def _safe_date(year: int, month: int, day: int) -> date | None:
@@ -219,4 +216,79 @@ def parse_command(body: str, *, today: date) -> Command:
     days = _later_days(line)
     if days is not None:
         return Command(CommandKind.LATER, days=days)
+    if _is_edited_text(top):
+        return Command(CommandKind.EDIT, text=top)
     return Command(CommandKind.UNKNOWN, text=top)
+
+
+# An edited draft is a whole mail: it opens with a greeting and says something. A remark
+# to the bot ("ok, aber bitte ändere den zweiten Satz") does not, and must never reach
+# the client.
+_GREETING_RE = re.compile(
+    r"^(?:guten\s+(?:tag|morgen|abend)|hallo|hi|moin|servus|liebe[rs]?|sehr\s+geehrte[rs]?"
+    r"|grüß\s+gott|gruess\s+gott|grüezi)\b",
+    re.IGNORECASE,
+)
+MIN_EDIT_WORDS = 8
+
+
+def _is_edited_text(top: str) -> bool:
+    first = _first_line(top)
+    return bool(_GREETING_RE.match(first)) and len(re.findall(r"\w+", top)) >= MIN_EDIT_WORDS
+
+
+_VACATION_RE = re.compile(
+    r"^urlaub\s*(?:bis\s+(?:zum\s+|einschl(?:ießlich|\.)?\s+)?)?"
+    r"(?P<day>\d{1,2})\.(?P<month>\d{1,2})\.(?P<year>\d{4}|\d{2})?[\W_]*$"
+)
+
+
+def parse_owner_request(subject: str, body: str, *, today: date) -> Command | None:
+    """A mail from the owner to the bot that answers no draft: "urlaub bis 06.01." (in
+    the subject or the first line) → VACATION ``until`` that day; "status" → STATUS;
+    anything else → None (an ordinary mail the owner sent to herself)."""
+    for line in (_first_line(subject), _first_line(strip_quote(body))):
+        if line.rstrip(".!") == "status":
+            return Command(CommandKind.STATUS)
+        match = _VACATION_RE.match(line)
+        if match:
+            day, month, year = int(match["day"]), int(match["month"]), match["year"]
+            until = _future_date(day, month, year, today)
+            if until is not None:
+                return Command(CommandKind.VACATION, until=until)
+    return None
+
+
+def _future_date(day: int, month: int, year: str | None, today: date) -> date | None:
+    if year is not None:
+        candidate = _safe_date(int(year) + 2000 if len(year) == 2 else int(year), month, day)
+        return candidate if candidate is not None and candidate >= today else None
+    for offset in range(9):  # 29.02. may be up to 8 years away
+        candidate = _safe_date(today.year + offset, month, day)
+        if candidate is not None and candidate >= today:
+            return candidate
+    return None
+
+
+# --- Authentication-Results (RFC 8601) -------------------------------------------------
+
+_AUTH_FAIL_RE = re.compile(
+    r"\b(?P<method>dkim|spf|dmarc)\s*=\s*(?P<result>fail|softfail|permerror)\b"
+    r"(?P<props>[^;]*)",
+    re.IGNORECASE,
+)
+
+
+def authentication_failed(results: list[str], from_domain: str) -> str | None:
+    """The failed check ("dmarc=fail") that the receiving server recorded for the From
+    domain, or None. DMARC failing, or DKIM/SPF failing for that domain, disqualifies a
+    command: somebody else wrote "ok" in the owner's name (RFC 8601, RFC 7489)."""
+    domain = from_domain.lower()
+    for header in results:
+        for match in _AUTH_FAIL_RE.finditer(header):
+            method = match["method"].lower()
+            props = match["props"].lower()
+            mentions = domain in props
+            if method == "dmarc" or mentions:
+                return f"{method}={match['result'].lower()}"
+    return None

@@ -24,9 +24,11 @@ from .engine import Engine, sending_window
 from .errors import ConfigError, NachfassError
 from .idle import IdleWatcher
 from .imap import ImapMailbox
+from .mailbox import Mailbox
 from .models import Client, CycleReport, Kind, State
+from .preview import preview_message
 from .retry import first_delay_from_env, run_with_retry
-from .smtp import SmtpTransport
+from .smtp import CaptureTransport, SmtpTransport
 from .store import Store
 from .texts import Texts
 from .views import (
@@ -129,6 +131,17 @@ def _parse_now(text: str | None, config: Config) -> datetime:
 @click.option("--due", help="Zahlbar bis, YYYY-MM-DD (Rechnung).")
 @click.option("--assistant", metavar="EMAIL", help="Adresse der Assistenz („gute Seele“).")
 @click.option("--du", is_flag=True, help="Den Kunden duzen (Standard: Sie).")
+@click.option(
+    "--anrede",
+    type=click.Choice(["frau", "herr"]),
+    help="„Guten Tag Frau/Herr Nachname“ (ohne Angabe: „Guten Tag Vorname Nachname“).",
+)
+@click.option("--b2c", is_flag=True, help="Privatkunde (Standard: Geschäftskunde).")
+@click.option(
+    "--expenses",
+    metavar="BETRAG",
+    help="Auftrag: bisherige Vorarbeit/Auslagen, falls er nicht zustande kommt.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Ausgabe als JSON.")
 @click.pass_obj
 def track(opts: _Options, /, **values: Any) -> None:
@@ -144,6 +157,8 @@ def track(opts: _Options, /, **values: Any) -> None:
         assistant_email=_checked_email(values["assistant"], "--assistant")
         if values["assistant"]
         else None,
+        anrede=values["anrede"],
+        customer_type="b2c" if values["b2c"] else "b2b",
     )
     with _open_store(config) as store:
         client_id = store.upsert_client(client, now)
@@ -157,11 +172,12 @@ def track(opts: _Options, /, **values: Any) -> None:
             invoice_no=values["invoice_no"],
             amount=amount,
             due_date=due,
+            expenses=_money(values["expenses"], "--expenses") if values["expenses"] else None,
         )
         store.add_event(now, f"{KIND_LABELS[kind]} aufgenommen", thread_id=thread_id)
         thread = store.thread(thread_id)
         assert thread is not None
-        summary = thread_summary(store, sending_window(config), thread)
+        summary = thread_summary(store, sending_window(config), thread, config.preferences)
     if values["as_json"]:
         click.echo(json.dumps(summary, ensure_ascii=False))
         return
@@ -181,15 +197,26 @@ def _invoice_values(kind: Kind, values: dict[str, Any]) -> tuple[Decimal | None,
     ]
     if missing:
         raise click.UsageError(f"Für eine Rechnung fehlt: {', '.join(missing)}")
-    try:
-        amount = Decimal(values["amount"].replace(",", "."))
-    except InvalidOperation as exc:
-        raise click.BadParameter(f"„{values['amount']}“ ist kein Betrag wie 1190.00") from exc
+    amount = _money(values["amount"], "--amount")
     try:
         due = date.fromisoformat(values["due"])
     except ValueError as exc:
         raise click.BadParameter(f"„{values['due']}“ ist kein Datum wie 2026-03-31") from exc
     return amount, due
+
+
+def _money(text: str, option: str) -> Decimal:
+    """``1190.00``, ``1190,00`` or ``1.190,00`` as a Decimal with cents."""
+    cleaned = text.strip().replace("€", "").strip()
+    if "," in cleaned:
+        cleaned = cleaned.replace(".", "").replace(",", ".")
+    try:
+        amount = Decimal(cleaned)
+    except InvalidOperation as exc:
+        raise click.BadParameter(f"{option}: „{text}“ ist kein Betrag wie 1190.00") from exc
+    if not amount.is_finite() or amount < 0:
+        raise click.BadParameter(f"{option}: „{text}“ ist kein Betrag wie 1190.00")
+    return amount.quantize(Decimal("0.01"))
 
 
 def _checked_email(value: str, option: str) -> str:
@@ -306,7 +333,9 @@ def list_threads(opts: _Options, as_json: bool) -> None:
     config = opts.config()
     window = sending_window(config)
     with _open_store(config) as store:
-        rows = [thread_summary(store, window, thread) for thread in store.threads()]
+        rows = [
+            thread_summary(store, window, thread, config.preferences) for thread in store.threads()
+        ]
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
@@ -350,7 +379,7 @@ def show(opts: _Options, thread_id: int, as_json: bool) -> None:
         thread = store.thread(thread_id)
         if thread is None:
             raise NachfassError(f"Einen Vorgang {thread_id} gibt es nicht.")
-        detail = thread_detail(store, window, thread)
+        detail = thread_detail(store, window, thread, config.preferences)
     if as_json:
         click.echo(json.dumps(detail, ensure_ascii=False, indent=2))
         return
@@ -379,3 +408,27 @@ def demo(keep: Path | None) -> None:
     from .demo import run_demo
 
     run_demo(keep_dir=keep, echo=click.echo)
+
+
+@cli.command(help="Eine Mail so zeigen, wie sie rausgehen würde (Kopfzeilen und Text).")
+@click.argument("thread_id", type=int)
+@click.option("--step", type=int, help="Schritt-Nummer (Standard: der nächste Schritt).")
+@click.option("--now", help="So tun, als wäre es jetzt dieser Zeitpunkt (ISO 8601).")
+@click.pass_obj
+def preview(opts: _Options, thread_id: int, step: int | None, now: str | None) -> None:
+    config = opts.config()
+    moment = _parse_now(now, config)
+    with _open_store(config) as store:
+        engine = Engine(
+            config=config,
+            store=store,
+            texts=Texts(timezone=config.sending.timezone, override_dir=config.templates_dir),
+            transport=CaptureTransport(),
+            open_mailbox=_no_mailbox,
+        )
+        message = preview_message(engine, thread_id, step, moment)
+    click.echo(message)
+
+
+def _no_mailbox() -> Mailbox:
+    raise NachfassError("Die Vorschau braucht kein Postfach.")

@@ -11,18 +11,28 @@ from __future__ import annotations
 import logging
 from datetime import date, datetime, timedelta
 
-from .approval import Command, CommandKind, find_token, parse_command, strip_quote, token_tag
+from .approval import (
+    Command,
+    CommandKind,
+    authentication_failed,
+    find_token,
+    parse_command,
+    parse_owner_request,
+    token_tag,
+)
 from .calendar import SendingWindow
 from .errors import MailboxError
-from .headers import parse_inbound, plain_text
+from .headers import authentication_results, parse_inbound, plain_text
 from .mailbox import Mailbox
-from .models import CycleReport, Inbound, Kind, State
+from .models import LISTENING_STATES, CycleReport, Inbound, Kind, State
 from .outbox import Outbox
 from .store import Draft, Store
-from .texts import Texts
-from .views import local_text
+from .texts import Texts, format_date_long
+from .views import STATE_LABELS, local_text
 
 log = logging.getLogger(__name__)
+
+VACATION_KEY = "vacation_until"  # settings key: the owner's "urlaub bis …" (ISO date)
 
 
 class OwnerCommands:
@@ -56,32 +66,114 @@ class OwnerCommands:
         raw = mailbox.fetch_message(folder, uid) or b""
         inbound = parse_inbound(raw, folder=folder, uid=uid)
         body = plain_text(raw)
-        draft = self._draft_for(inbound, body)
+        today = now.astimezone(self.window.zone).date()
         with self.store.atomic():
             self.store.mark_seen(key, folder, uid, "command", now)
-            if draft is None:
-                self.store.add_event(
-                    now, "Antwort ohne gültiges Entwurfs-Kennzeichen ignoriert", kind="warning"
-                )
-                return
-            if draft.state != "pending":
-                self.store.add_event(
-                    now,
-                    f"Antwort auf Entwurf {token_tag(draft.token)} ignoriert: "
-                    f"bereits erledigt ({draft.state})",
-                    thread_id=draft.thread_id,
-                )
-                return
-            today = now.astimezone(self.window.zone).date()
-            report.commands += 1
-            self._dispatch(draft, parse_command(strip_quote(body), today=today), inbound, now)
+            if inbound.from_addr != self.outbox.owner_email:
+                return  # the poll queues only the owner's mail; never act on anyone else's
+            failure = authentication_failed(authentication_results(raw), _domain(inbound))
+            token = find_token(inbound.subject) or find_token(body)
+            draft = self.store.draft_by_token(token) if token else None
+            if failure:
+                self._reject(draft, f"die Prüfung des Absenders ist gescheitert ({failure})", now)
+            elif draft is not None:
+                self._draft_command(draft, body, inbound, today, now, report)
+            elif token or self._replies_to_draft(inbound):
+                self._reject(None, "das Kennzeichen des Entwurfs fehlt oder stimmt nicht", now)
+            else:
+                self._owner_request(inbound, body, today, now)
 
-    def _draft_for(self, inbound: Inbound, body: str) -> Draft | None:
-        """The draft whose token the owner's mail carries (subject first, then body)."""
-        if inbound.from_addr != self.outbox.owner_email:
+    def _draft_command(
+        self,
+        draft: Draft,
+        body: str,
+        inbound: Inbound,
+        today: date,
+        now: datetime,
+        report: CycleReport,
+    ) -> None:
+        if draft.state != "pending":
+            # A replay, or the same answer seen in a second folder: the first one counted.
+            self.store.add_event(
+                now,
+                f"Antwort auf Entwurf {token_tag(draft.token)} ignoriert: "
+                f"bereits erledigt ({draft.state})",
+                thread_id=draft.thread_id,
+            )
+            return
+        report.commands += 1
+        self._dispatch(draft, parse_command(body, today=today), inbound, now)
+
+    def _replies_to_draft(self, inbound: Inbound) -> bool:
+        return any(self.store.draft_by_message_id(mid) for mid in inbound.in_reply_to)
+
+    def _reject(self, draft: Draft | None, why: str, now: datetime) -> None:
+        """Nothing happens; the owner is warned once per draft (once in all for others)."""
+        thread_id = draft.thread_id if draft else None
+        self.store.add_event(
+            now, f"Antwort auf einen Entwurf abgelehnt: {why} → nichts gesendet",
+            thread_id=thread_id, kind="warning",
+        )  # fmt: skip
+        log.warning("rejected an owner command: %s", why)
+        warned = f"warned:{draft.id if draft else 'unknown'}"
+        if self.store.setting(warned):
+            return
+        self.store.set_setting(warned, now.isoformat(), now)
+        mail = self.texts.render(
+            "owner_alert",
+            headline="Eine Antwort auf einen Entwurf wurde nicht ausgeführt",
+            message=(
+                f"Eine Mail mit Deiner Absenderadresse wollte einen Entwurf freigeben oder "
+                f"ändern, aber {why}. Ich habe nichts gesendet. Warst Du das, antworte bitte "
+                "direkt auf die Entwurfs-Mail. Warst Du es nicht, schreibt jemand in Deinem "
+                "Namen: bitte prüfe Dein Postfach."
+            ),
+            thread_id=thread_id,
+            client_label=None,
+        )
+        self.outbox.notify_owner(mail.subject, mail.body, now, thread_id)
+
+    def _owner_request(self, inbound: Inbound, body: str, today: date, now: datetime) -> None:
+        request = parse_owner_request(inbound.subject, body, today=today)
+        if request is None:
+            return  # a note the owner sent to herself
+        if request.kind is CommandKind.VACATION and request.until is not None:
+            self._vacation(request.until, now)
+        elif request.kind is CommandKind.STATUS:
+            self._status(now)
+
+    def _vacation(self, until: date, now: datetime) -> None:
+        self.store.set_setting(VACATION_KEY, until.isoformat(), now)
+        text = (
+            f"Urlaub eingetragen bis einschließlich {format_date_long(until, self.window.zone)}: "
+            "bis dahin geht keine Mail an Kunden raus, danach geht es normal weiter."
+        )
+        self.store.add_event(now, text, kind="approval")
+        mail = self.texts.render(
+            "owner_alert", headline="Urlaub eingetragen", message=text, thread_id=None,
+            client_label=None,
+        )  # fmt: skip
+        self.outbox.notify_owner(mail.subject, mail.body, now, None)
+
+    def _status(self, now: datetime) -> None:
+        threads = [
+            {
+                "id": thread.id,
+                "label": thread.client.name or thread.client.email,
+                "subject": thread.subject,
+                "state": STATE_LABELS[thread.state],
+                "step": thread.step,
+            }
+            for thread in self.store.threads(sorted(LISTENING_STATES))
+        ]
+        mail = self.texts.render("owner_status", threads=threads, vacation=self._vacation_text())
+        self.outbox.notify_owner(mail.subject, mail.body, now, None)
+
+    def _vacation_text(self) -> str | None:
+        until = self.store.setting(VACATION_KEY)
+        if until is None:
             return None
-        token = find_token(inbound.subject) or find_token(body)
-        return self.store.draft_by_token(token) if token else None
+        return format_date_long(date.fromisoformat(until), self.window.zone)
 
     def _dispatch(self, draft: Draft, command: Command, inbound: Inbound, now: datetime) -> None:
         if command.kind is CommandKind.APPROVE:
@@ -92,6 +184,8 @@ class OwnerCommands:
             )
         elif command.kind is CommandKind.LATER and (command.days or command.until):
             self._postpone(draft, command.days, command.until, now)
+        elif command.kind is CommandKind.EDIT:
+            self._edit(draft, command.text, now)
         elif command.kind is CommandKind.PAID and self._is_invoice(draft.thread_id):
             self._close(draft, State.PAID, "Du hast „bezahlt“ geantwortet → Rechnung erledigt", now)
         else:
@@ -106,6 +200,21 @@ class OwnerCommands:
             now,
             f"Du hast den Entwurf für Schritt {draft.step_number} freigegeben → "
             f"Versand ab {local_text(send_after, self.window)}",
+            thread_id=draft.thread_id,
+            kind="approval",
+        )
+
+    def _edit(self, draft: Draft, text: str, now: datetime) -> None:
+        """The owner's own text replaces the body; subject and threading stay."""
+        body = text.strip() + "\n"
+        send_after = self.window.next_slot(now)
+        self.store.set_draft_state(
+            draft.id, "approved", now, body=body, approved_at=now, send_after=send_after
+        )
+        self.store.add_event(
+            now,
+            f"Du hast den Entwurf für Schritt {draft.step_number} geändert → Dein Text geht "
+            f"ab {local_text(send_after, self.window)} raus",
             thread_id=draft.thread_id,
             kind="approval",
         )
@@ -149,3 +258,7 @@ class OwnerCommands:
             kind="approval",
         )
         self.outbox.notify_owner(mail.subject, mail.body, now, draft.thread_id, inbound.message_id)
+
+
+def _domain(inbound: Inbound) -> str:
+    return (inbound.from_addr or "").rpartition("@")[2]

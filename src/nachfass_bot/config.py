@@ -29,6 +29,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from nachfass_bot.calendar import GERMAN_SUBDIVISIONS, parse_days, parse_hours
 from nachfass_bot.errors import ConfigError
+from nachfass_bot.preferences import Preferences, parse_preferences
+from nachfass_bot.tomlsection import Section
 
 Security = Literal["ssl", "starttls", "none"]
 _T = TypeVar("_T")
@@ -40,7 +42,6 @@ _TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
 # Keys that would hold a password inline; refused with a pointer to the safe options.
 _INLINE_PASSWORD_KEYS = ("password", "passwort", "passwd", "pass")
 _PASSWORD_COMMAND_TIMEOUT = 30
-_RESERVED_SECTIONS = ("schedule", "clients")
 _TOP_LEVEL_KEYS = ("templates_dir",)
 
 
@@ -183,6 +184,14 @@ class MailboxConfig:
     move_spam_replies: bool = False
 
 
+@dataclass(frozen=True)
+class DigestConfig:
+    """When the weekly digest goes out: weekday (0 = Monday) and local time."""
+
+    day: int = 0
+    at: time = time(8, 0)
+
+
 def _empty_mapping() -> Mapping[str, Any]:
     return MappingProxyType({})
 
@@ -199,9 +208,8 @@ class Config:
     sending: SendingConfig
     mailbox: MailboxConfig
     templates_dir: Path | None = None
-    # Reserved for later issues: kept raw and read-only, not validated yet.
-    schedule: Mapping[str, Any] = field(default_factory=_empty_mapping, hash=False)
-    clients: Mapping[str, Any] = field(default_factory=_empty_mapping, hash=False)
+    preferences: Preferences = field(default_factory=Preferences, hash=False)
+    digest: DigestConfig = field(default_factory=DigestConfig)
 
 
 def default_config_path(env: Mapping[str, str] | None = None) -> Path:
@@ -289,94 +297,6 @@ def _config_error(path: Path, problems: Sequence[str]) -> ConfigError:
     return ConfigError(f"Die Konfiguration {path} ist fehlerhaft:\n{lines}")
 
 
-class _Section:
-    """Typed access to one TOML table; records problems and the keys it knows."""
-
-    def __init__(self, name: str, raw: object, problems: list[str]) -> None:
-        self.name = name
-        self.problems = problems
-        self.known: set[str] = set()
-        self.data: Mapping[str, Any] = {}
-        # A section that is not a table already got its problem: stay quiet about its keys.
-        self.broken = False
-        if isinstance(raw, Mapping):
-            self.data = raw
-        elif raw is not None:
-            self.broken = True
-            problems.append(f"[{name}] muss ein Abschnitt sein (Zeile „[{name}]“)")
-
-    def label(self, key: str) -> str:
-        """How the owner finds the key in the file: ``[imap] host``."""
-        return f"[{self.name}] {key}" if self.name else key
-
-    def problem(self, key: str, text: str) -> None:
-        """Record a problem with ``key``; ``text`` must never contain a secret."""
-        self.problems.append(f"{self.label(key)} {text}")
-
-    def _present(self, key: str, required: bool) -> bool:
-        self.known.add(key)
-        if key in self.data:
-            return True
-        if required and not self.broken:
-            self.problem(key, "fehlt")
-        return False
-
-    def text(self, key: str, default: str | None = None, *, required: bool = False) -> str | None:
-        """A non-blank string; ``default`` when absent, None (and a problem) when invalid."""
-        if not self._present(key, required):
-            return default
-        value = self.data[key]
-        if not isinstance(value, str):
-            self.problem(key, "muss ein Text in Anführungszeichen sein")
-            return None
-        if not value.strip():
-            self.problem(key, "darf nicht leer sein")
-            return None
-        return value
-
-    def integer(self, key: str, default: int, minimum: int, maximum: int) -> int | None:
-        """A whole number within ``minimum``..``maximum``; ``default`` when absent."""
-        if not self._present(key, required=False):
-            return default
-        value = self.data[key]
-        if isinstance(value, float):
-            self.problem(key, "muss eine ganze Zahl sein")
-            return None
-        if not isinstance(value, int) or isinstance(value, bool):
-            hint = " (ohne Anführungszeichen)" if isinstance(value, str) else ""
-            self.problem(key, f"muss eine Zahl sein{hint}")
-            return None
-        if not minimum <= value <= maximum:
-            self.problem(key, f"muss zwischen {minimum} und {maximum} liegen")
-            return None
-        return value
-
-    def boolean(self, key: str, default: bool) -> bool | None:
-        """``true`` or ``false``; ``default`` when absent."""
-        if not self._present(key, required=False):
-            return default
-        value = self.data[key]
-        if not isinstance(value, bool):
-            self.problem(key, "muss true oder false sein (ohne Anführungszeichen)")
-            return None
-        return value
-
-    def text_list(self, key: str) -> tuple[str, ...] | None:
-        """A list of non-blank strings; empty when absent."""
-        if not self._present(key, required=False):
-            return ()
-        value = self.data[key]
-        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-            self.problem(key, 'muss eine Liste von Texten sein, z. B. ["Kunden", "Projekte"]')
-            return None
-        return tuple(value)
-
-    def forbid(self, key: str, text: str) -> None:
-        """Report ``key`` if present (without its value) but don't call it a typo."""
-        if self._present(key, required=False):
-            self.problem(key, text)
-
-
 def parse_config(data: Mapping[str, Any], path: Path) -> Config:
     """Validate parsed TOML ``data`` read from ``path`` and build the Config.
 
@@ -385,10 +305,10 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
     """
     path = path.expanduser().absolute()
     problems: list[str] = []
-    top = _Section("", data, problems)
+    top = Section("", data, problems)
     sections = {
-        name: _Section(name, data.get(name), problems)
-        for name in ("owner", "imap", "smtp", "store", "sending", "mailbox")
+        name: Section(name, data.get(name), problems)
+        for name in ("owner", "imap", "smtp", "store", "sending", "mailbox", "digest")
     }
     owner = _parse_owner(sections["owner"])
     imap = _parse_server(sections["imap"], default_port=993, default_security="ssl")
@@ -396,12 +316,13 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
     store = _parse_store(sections["store"], path.parent)
     sending = _parse_sending(sections["sending"])
     mailbox = _parse_mailbox(sections["mailbox"])
+    digest = _parse_digest(sections["digest"])
     templates_dir = _optional_path(top, "templates_dir", path.parent)
-    schedule, clients = (_reserved(top, name) for name in _RESERVED_SECTIONS)
-    _report_unknown_keys(top, list(sections.values()), problems)
+    preferences, nested = parse_preferences(top, problems)
+    _report_unknown_keys(top, [*sections.values(), *nested], problems)
     if problems:
         raise _config_error(path, problems)
-    assert owner and imap and smtp and store and sending and mailbox  # no problem → all built
+    assert owner and imap and smtp and store and sending and mailbox and digest  # all built
     return Config(
         path=path,
         owner=owner,
@@ -411,12 +332,12 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
         sending=sending,
         mailbox=mailbox,
         templates_dir=templates_dir,
-        schedule=schedule,
-        clients=clients,
+        preferences=preferences,
+        digest=digest,
     )
 
 
-def _parse_owner(section: _Section) -> OwnerConfig | None:
+def _parse_owner(section: Section) -> OwnerConfig | None:
     name = section.text("name", required=True)
     email = section.text("email", required=True)
     signature = section.text("signature", required=True)
@@ -429,7 +350,7 @@ def _parse_owner(section: _Section) -> OwnerConfig | None:
 
 
 def _parse_server(
-    section: _Section, default_port: int, default_security: Security
+    section: Section, default_port: int, default_security: Security
 ) -> ServerConfig | None:
     host = section.text("host", required=True)
     port = section.integer("port", default_port, 1, 65535)
@@ -456,7 +377,7 @@ def _parse_server(
     )
 
 
-def _parse_security(section: _Section, default: Security) -> Security | None:
+def _parse_security(section: Section, default: Security) -> Security | None:
     value = section.text("security", default)
     if value is None:
         return None
@@ -470,7 +391,7 @@ def _parse_security(section: _Section, default: Security) -> Security | None:
     return security
 
 
-def _parse_password_source(section: _Section) -> tuple[str | None, str | None] | None:
+def _parse_password_source(section: Section) -> tuple[str | None, str | None] | None:
     """``(password_env, password_command)`` with exactly one set; None when invalid.
 
     Values are never echoed: a user may have put the password itself into either key.
@@ -522,20 +443,20 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _parse_store(section: _Section, base: Path) -> StoreConfig | None:
+def _parse_store(section: Section, base: Path) -> StoreConfig | None:
     path = _optional_path(section, "path", base, default="nachfass.db")
     return None if path is None else StoreConfig(path=path)
 
 
 def _optional_path(
-    section: _Section, key: str, base: Path, default: str | None = None
+    section: Section, key: str, base: Path, default: str | None = None
 ) -> Path | None:
     """A path from ``key`` (``~`` expanded), relative ones taken from ``base``."""
     text = section.text(key, default)
     return None if text is None else base / Path(text.strip()).expanduser()
 
 
-def _parse_sending(section: _Section) -> SendingConfig | None:
+def _parse_sending(section: Section) -> SendingConfig | None:
     timezone = _parse_timezone(section)
     days = _parse_with(section, "days", "mon-fri", parse_days)
     hours = _parse_with(section, "hours", "09:00-17:00", parse_hours)
@@ -559,7 +480,7 @@ def _parse_sending(section: _Section) -> SendingConfig | None:
     )
 
 
-def _parse_timezone(section: _Section) -> str | None:
+def _parse_timezone(section: Section) -> str | None:
     name = section.text("timezone", "Europe/Berlin")
     if name is None:
         return None
@@ -571,7 +492,7 @@ def _parse_timezone(section: _Section) -> str | None:
     return name
 
 
-def _parse_with(section: _Section, key: str, default: str, parse: Callable[[str], _T]) -> _T | None:
+def _parse_with(section: Section, key: str, default: str, parse: Callable[[str], _T]) -> _T | None:
     """Parse ``key`` with a calendar parser, whose ValueError text is already German."""
     text = section.text(key, default)
     if text is None:
@@ -583,7 +504,7 @@ def _parse_with(section: _Section, key: str, default: str, parse: Callable[[str]
         return None
 
 
-def _parse_bundesland(section: _Section) -> str | None:
+def _parse_bundesland(section: Section) -> str | None:
     code = section.text("bundesland", "NW")
     if code is None:
         return None
@@ -594,7 +515,7 @@ def _parse_bundesland(section: _Section) -> str | None:
     return code.strip().upper()
 
 
-def _parse_mailbox(section: _Section) -> MailboxConfig | None:
+def _parse_mailbox(section: Section) -> MailboxConfig | None:
     junk_folder = section.text("junk_folder")
     sent_folder = section.text("sent_folder")
     extra_folders = section.text_list("extra_folders")
@@ -615,17 +536,35 @@ def _parse_mailbox(section: _Section) -> MailboxConfig | None:
     )
 
 
-def _reserved(top: _Section, name: str) -> Mapping[str, Any]:
-    """A section kept for later issues: must be a table, stored read-only as it is."""
-    top.known.add(name)
-    value = top.data.get(name, {})
-    if not isinstance(value, Mapping):
-        top.problems.append(f"[{name}] muss ein Abschnitt sein (Zeile „[{name}]“)")
-        return _empty_mapping()
-    return MappingProxyType(dict(value))
+_CLOCK_TIME = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*$")
 
 
-def _report_unknown_keys(top: _Section, sections: list[_Section], problems: list[str]) -> None:
+def _parse_digest(section: Section) -> DigestConfig | None:
+    """``[digest]``: one weekday (``"mo"`` … ``"so"``) and a local time ``"08:00"``."""
+    day = _parse_with(section, "day", "mo", parse_days)
+    if day is not None and len(day) != 1:
+        section.problem("day", 'muss genau ein Wochentag sein, z. B. "mo"')
+        day = None
+    text = section.text("time", "08:00")
+    moment = _clock_time(text) if text is not None else None
+    if text is not None and moment is None:
+        section.problem("time", f'muss eine Uhrzeit wie "08:00" sein, nicht „{text}“')
+    if day is None or moment is None:
+        return None
+    return DigestConfig(day=next(iter(day)), at=moment)
+
+
+def _clock_time(text: str) -> time | None:
+    match = _CLOCK_TIME.match(text)
+    if match is None:
+        return None
+    try:
+        return time(int(match.group(1)), int(match.group(2)))
+    except ValueError:
+        return None
+
+
+def _report_unknown_keys(top: Section, sections: list[Section], problems: list[str]) -> None:
     """Report every key no reader asked for, with the closest known key as a hint."""
     top.known.update(section.name for section in sections)
     for key, value in top.data.items():
@@ -646,7 +585,7 @@ def _unknown_top_level(key: str, value: object, known: list[str]) -> str:
     return f"unbekannter Schlüssel {key} — Tippfehler?{hint}"
 
 
-def _unknown_key(section: _Section, key: str, all_sections: list[_Section]) -> str:
+def _unknown_key(section: Section, key: str, all_sections: list[Section]) -> str:
     """Typo hint from the same section, else the section(s) where the key belongs."""
     text = f"unbekannter Schlüssel {section.label(key)} — Tippfehler?"
     guess = _closest(key, sorted(section.known.difference(_INLINE_PASSWORD_KEYS)))

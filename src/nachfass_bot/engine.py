@@ -10,24 +10,25 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from contextlib import closing
-from datetime import datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from .approval import new_token, token_tag
 from .calendar import SendingWindow
-from .commands import OwnerCommands
+from .commands import VACATION_KEY, OwnerCommands
 from .compose import new_message_id
 from .config import Config
 from .errors import DeliveryError, NachfassError
 from .inbox import InboxReader, client_label
 from .mailbox import FolderSet, Mailbox, choose_folders
-from .models import Action, CycleReport, State, Thread
+from .mailcontext import client_context, template_for
+from .models import Action, CycleReport, Kind, State, Thread
 from .outbox import Outbox
-from .schedule import DueStep, due_step, playbook_for
+from .schedule import DueStep, due_step
 from .smtp import Transport
 from .store import ACTIVE_DRAFT_STATES, Draft, Store
-from .texts import Texts, salutation
-from .views import KIND_LABELS
+from .texts import RenderedMail, Texts
+from .views import KIND_LABELS, local_text
 
 log = logging.getLogger(__name__)
 
@@ -69,12 +70,13 @@ class Engine:
             store=store, texts=texts, outbox=self.outbox, window=self.window
         )
         self.owner_email = self.outbox.owner_email
+        self.preferences = config.preferences
         self.inbox = InboxReader(
             store=store,
             texts=texts,
             outbox=self.outbox,
             window=self.window,
-            schedule=config.schedule,
+            auto_reply_wait_days=config.preferences.schedule.auto_reply_wait_days,
             move_spam_replies=config.mailbox.move_spam_replies,
         )
 
@@ -115,22 +117,43 @@ class Engine:
     # -- decide -------------------------------------------------------------------------
 
     def advance(self, now: datetime, report: CycleReport) -> None:
-        """Do every step that is due: draft a mail, record a task, rest or park."""
-        for thread in self.store.threads([State.OPEN]):
-            if self.store.drafts(ACTIVE_DRAFT_STATES, thread.id):
-                continue
-            due = due_step(thread, self.window)
-            if due is None or due.due_at > now:
+        """Do every step that is due: draft a mail, record a task, rest or park.
+
+        Payment mails of one client due at the same step go out as one mail."""
+        due_now = self.due_threads(now)
+        groups = _group_invoices(due_now)
+        vacation = self.on_vacation(now)
+        for thread, due in due_now:
+            if thread.id not in groups or (vacation and due.action is Action.MAIL):
                 continue
             try:
-                self._do_step(thread, due, now, report)
+                self._do_step(thread, due, groups[thread.id], now, report)
             except NachfassError as exc:
                 report.problems.append(str(exc))
                 self.store.add_event(now, str(exc), thread_id=thread.id, kind="error")
 
-    def _do_step(self, thread: Thread, due: DueStep, now: datetime, report: CycleReport) -> None:
+    def due_threads(self, now: datetime) -> list[tuple[Thread, DueStep]]:
+        """Open threads without a waiting draft whose next step is due at ``now``."""
+        result = []
+        for stored in self.store.threads([State.OPEN]):
+            thread = self.preferences.refine(stored)
+            if self.store.drafts(ACTIVE_DRAFT_STATES, thread.id):
+                continue
+            due = due_step(thread, self.window, self.preferences.playbook(thread))
+            if due is not None and due.due_at <= now:
+                result.append((thread, due))
+        return result
+
+    def _do_step(
+        self,
+        thread: Thread,
+        due: DueStep,
+        companions: list[Thread],
+        now: datetime,
+        report: CycleReport,
+    ) -> None:
         if due.action is Action.MAIL:
-            self._create_draft(thread, due, now)
+            self._create_draft([thread, *companions], due, now)
             report.drafts += 1
         elif due.action is Action.TASK:
             self._create_task(thread, due, now)
@@ -143,14 +166,31 @@ class Engine:
                 )
                 self.store.add_event(now, _rest_reason(thread, state), thread_id=thread.id)
 
-    def _create_draft(self, thread: Thread, due: DueStep, now: datetime) -> None:
+    def render_client_mail(
+        self, threads: list[Thread], due: DueStep, now: datetime
+    ) -> tuple[str, RenderedMail]:
+        """The recipient and the rendered mail of a due MAIL step."""
+        thread = threads[0]
         assert due.template is not None
         to_assistant = due.step.to_assistant and thread.client.assistant_email is not None
         recipient = thread.client.assistant_email if to_assistant else thread.client.email
         assert recipient is not None
-        mail = self.texts.render(due.template, **self.client_context(thread, now))
+        context = client_context(
+            threads,
+            step_index=due.index,
+            now=now,
+            window=self.window,
+            owner=self.config.owner,
+            payment=self.preferences.payment,
+        )
+        return recipient, self.texts.render(template_for(thread, due.template), **context)
+
+    def _create_draft(self, threads: list[Thread], due: DueStep, now: datetime) -> None:
+        thread = threads[0]
+        recipient, mail = self.render_client_mail(threads, due, now)
+        auto = self.preferences.auto_sends(thread, due.step.number)
         with self.store.atomic():
-            self.store.add_draft(
+            draft_id = self.store.add_draft(
                 thread_id=thread.id,
                 step_index=due.index,
                 step_number=due.step.number,
@@ -161,14 +201,26 @@ class Engine:
                 draft_message_id=new_message_id(self.owner_email),
                 client_message_id=new_message_id(self.owner_email),
                 now=now,
+                extra_thread_ids=[other.id for other in threads[1:]],
             )
-            self.store.add_event(
-                now,
-                f"Schritt {due.step.number} fällig → Entwurf an {recipient} erstellt, "
-                "wartet auf deine Freigabe",
-                thread_id=thread.id,
-                kind="draft",
-            )
+            covered = "" if len(threads) == 1 else f" (mit {len(threads) - 1} weiteren Rechnungen)"
+            if auto:
+                send_after = self.window.next_slot(now)
+                self.store.set_draft_state(
+                    draft_id, "approved", now, approved_at=now, send_after=send_after
+                )
+                text = (
+                    f"Schritt {due.step.number} fällig → Mail an {recipient}{covered} erstellt "
+                    f"und ohne Rückfrage freigegeben (auto_send), Versand ab "
+                    f"{local_text(send_after, self.window)}"
+                )
+            else:
+                text = (
+                    f"Schritt {due.step.number} fällig → Entwurf an {recipient}{covered} "
+                    "erstellt, wartet auf deine Freigabe"
+                )
+            for covered_thread in threads:
+                self.store.add_event(now, text, thread_id=covered_thread.id, kind="draft")
 
     def _create_task(self, thread: Thread, due: DueStep, now: datetime) -> None:
         text = due.task or "Bitte um den Vorgang kümmern."
@@ -180,7 +232,7 @@ class Engine:
             self.store.add_event(
                 now, f"Schritt {due.step.number}: Aufgabe für dich – {text}", thread_id=thread.id
             )
-            if due.index + 1 >= len(playbook_for(thread.kind)):
+            if due.index + 1 >= len(self.preferences.playbook(thread)):
                 self.store.update_thread(thread.id, now, state=State.PARKED)
                 self.store.add_event(
                     now,
@@ -197,26 +249,6 @@ class Engine:
             subject=thread.subject,
         )
         self.outbox.notify_owner(mail.subject, mail.body, now, thread.id)
-
-    def client_context(self, thread: Thread, now: datetime) -> dict[str, Any]:
-        """Everything a client template may use (see templates/de)."""
-        local_today = now.astimezone(self.window.zone).date()
-        owner = self.config.owner
-        return {
-            "anrede": salutation(thread.client.name, thread.client.du),
-            "assistant_anrede": salutation(None, thread.client.du),
-            "assistant_name": None,
-            "du": thread.client.du,
-            "client_name": thread.client.name,
-            "subject": thread.subject,
-            "started_at": thread.started_at,
-            "owner_name": owner.name,
-            "signature": owner.signature,
-            "invoice_no": thread.invoice_no,
-            "amount": thread.amount,
-            "due_date": thread.due_date,
-            "new_due_date": local_today + timedelta(days=REMINDER_DEADLINE_DAYS),
-        }
 
     # -- drafts to the owner --------------------------------------------------------------
 
@@ -258,7 +290,7 @@ class Engine:
         self, mailbox: Mailbox, folders: FolderSet, now: datetime, report: CycleReport
     ) -> None:
         """Send approved drafts whose time has come, after one last look for answers."""
-        if not self.window.is_open(now) or not self._ready_drafts(now):
+        if not self.window.is_open(now) or self.on_vacation(now) or not self._ready_drafts(now):
             return
         # The last look: an answer that arrived since the poll cancels the draft.
         self.poll(mailbox, folders, now, report)
@@ -272,12 +304,36 @@ class Engine:
                 continue  # an out-of-office note: the approved mail waits for the return
             self.outbox.send_client_mail(mailbox, folders.sent, thread, draft, now, report)
 
+    def on_vacation(self, now: datetime) -> bool:
+        """The owner wrote "urlaub bis …": no client mail through that day."""
+        until = self.store.setting(VACATION_KEY)
+        return until is not None and now.astimezone(self.window.zone).date() <= date.fromisoformat(
+            until
+        )
+
     def _ready_drafts(self, now: datetime) -> list[Draft]:
         return [
             draft
             for draft in self.store.drafts(["approved"])
             if draft.send_after is None or draft.send_after <= now
         ]
+
+
+def _group_invoices(due_now: list[tuple[Thread, DueStep]]) -> dict[int, list[Thread]]:
+    """Lead thread id → the other threads its mail covers. Payment mails of one client at
+    the same step become one mail (DOMAIN: several overdue invoices, one message); every
+    other due thread leads a mail of its own."""
+    groups: dict[int, list[Thread]] = {}
+    leaders: dict[tuple[str, int], int] = {}
+    for thread, due in due_now:
+        if thread.kind is Kind.RECHNUNG and due.action is Action.MAIL:
+            key = (thread.client.email, due.index)
+            if key in leaders:
+                groups[leaders[key]].append(thread)
+                continue
+            leaders[key] = thread.id
+        groups[thread.id] = []
+    return groups
 
 
 def _rest_reason(thread: Thread, state: State) -> str:

@@ -32,6 +32,7 @@ __all__ = [
     "HEADER_FIELDS",
     "address",
     "addresses",
+    "authentication_results",
     "decode_words",
     "html_to_text",
     "message_ids",
@@ -278,6 +279,14 @@ def _is_machine_mail(msg: Message) -> bool:
         return is_auto_reply_headers(msg) or is_bounce_headers(msg)
     except Exception:  # a classification bug must not lose the mail
         return False
+
+
+def authentication_results(raw: bytes) -> list[str]:
+    """Every ``Authentication-Results`` field (RFC 8601) of a message, unfolded."""
+    msg = _parse_headers(raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0])
+    if msg is None:
+        return []
+    return [" ".join(str(value).split()) for value in msg.get_all("Authentication-Results", [])]
 
 
 def _is_list_mail(msg: Message) -> bool:

@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from functools import partial
-from typing import Any
 
 from .approval import find_token
 from .calendar import SendingWindow
@@ -36,7 +34,6 @@ from .views import local_text
 
 log = logging.getLogger(__name__)
 
-AUTO_REPLY_WAIT_DAYS = 7  # without a return date in the auto-reply
 BOUNCE_TASK = "E-Mail kam nicht an – bitte anrufen oder Adresse prüfen."
 BOUNCE_TASK_STEP = -1  # tasks of a step use the step index; a bounce task has its own slot
 
@@ -59,7 +56,7 @@ class InboxReader:
         texts: Texts,
         outbox: Outbox,
         window: SendingWindow,
-        schedule: Mapping[str, Any],
+        auto_reply_wait_days: int = 7,
         move_spam_replies: bool = False,
     ) -> None:
         self.store = store
@@ -69,9 +66,7 @@ class InboxReader:
         self.outbox = outbox
         self.window = window
         self.owner_email = outbox.owner_email
-        self.auto_reply_wait = timedelta(
-            days=int(schedule.get("auto_reply_wait_days", AUTO_REPLY_WAIT_DAYS))
-        )
+        self.auto_reply_wait = timedelta(days=auto_reply_wait_days)
 
     def poll(
         self, mailbox: Mailbox, folders: FolderSet, now: datetime, report: CycleReport
@@ -154,7 +149,10 @@ class InboxReader:
             return "own"
         answered_draft = self._answered_draft(inbound)
         if inbound.from_addr == self.owner_email:
-            return "command-pending" if answered_draft else "owner"
+            # Answers to drafts and mails to the bot's own address ("urlaub bis …",
+            # "status") are read whole by the commands step; Bcc copies are ignored.
+            to_bot = self.owner_email in inbound.to_addrs
+            return "command-pending" if answered_draft or to_bot else "owner"
         if answered_draft:
             self._warn_foreign_command(inbound, answered_draft, now)
         owner, own = self.owner_email, known.own_ids
@@ -240,15 +238,15 @@ class InboxReader:
                 self._spam_answers[(inbound.folder, inbound.uid)] = inbound.from_addr or "?"
 
     def _alert_spam_answer(self, thread: Thread, inbound: Inbound, now: datetime) -> None:
-        label = client_label(thread)
-        self._alert(
-            f"Antwort von {label} lag im Spam-Ordner",
-            f"{label} hat auf „{thread.subject}“ geantwortet, aber die Mail lag im Ordner "
-            f"„{inbound.folder}“. Ich fasse dort nicht mehr nach. Bitte lies die Antwort "
-            "und prüfe Deinen Spam-Filter, damit die nächste Mail im Posteingang landet.",
-            thread,
-            now,
+        mail = self.texts.render(
+            "owner_spam_alert",
+            client_label=client_label(thread),
+            client_email=inbound.from_addr or thread.client.email,
+            folder=inbound.folder,
+            subject=thread.subject,
+            thread_id=thread.id,
         )
+        self.outbox.notify_owner(mail.subject, mail.body, now, thread.id)
 
     def _postpone_for_absence(
         self, thread_id: int, verdict: Verdict, inbound: Inbound, now: datetime
@@ -292,19 +290,11 @@ class InboxReader:
             kind="bounce",
         )
         self.cancel_drafts(thread.id, now, "Mail kam nicht an")
-        self._alert(
-            f"E-Mail an {failed} kam nicht an",
-            f"Meine Mail an {failed} zu „{thread.subject}“ kam zurück ({verdict.reason}). "
-            "Ich habe den Vorgang pausiert. Bitte ruf an oder prüfe die Adresse.",
-            thread,
-            now,
-        )
-
-    def _alert(self, headline: str, message: str, thread: Thread, now: datetime) -> None:
         mail = self.texts.render(
-            "owner_alert",
-            headline=headline,
-            message=message,
+            "owner_bounce_alert",
+            failed=failed,
+            reason=verdict.reason,
+            subject=thread.subject,
             thread_id=thread.id,
             client_label=client_label(thread),
         )

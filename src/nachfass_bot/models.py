@@ -48,6 +48,8 @@ class Client:
     du: bool = False
     assistant_email: str | None = None
     id: int | None = None
+    anrede: str | None = None  # "frau" | "herr"; None: never guess a gender
+    customer_type: str = "b2b"  # "b2b" | "b2c" (§288 BGB differs)
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ class Thread:
     answered_at: datetime | None = None
     answered_folder: str | None = None
     paused_until: datetime | None = None  # no step before this moment (owner's "später")
+    expenses: Decimal | None = None  # auftrag: preparatory work so far, if it may not happen
     message_ids: frozenset[str] = field(default_factory=frozenset)
 
 

@@ -141,11 +141,13 @@ class Outbox:
         self.notify_owner(mail.subject, mail.body, now, draft.thread_id)
 
     def _mark_done(self, draft: Draft, state: str, now: datetime) -> None:
+        """The step counts as done for every thread the mail spoke for."""
         self.store.set_draft_state(draft.id, state, now, sent_at=now)
         self.store.record_message_id(
             draft.client_message_id, "sent", now, thread_id=draft.thread_id
         )
-        self.store.update_thread(draft.thread_id, now, step=draft.step_index + 1, last_step_at=now)
+        for thread_id in draft.thread_ids:
+            self.store.update_thread(thread_id, now, step=draft.step_index + 1, last_step_at=now)
 
     def client_message(self, thread: Thread, draft: Draft, now: datetime) -> EmailMessage:
         """The client mail of ``draft``, threaded under the conversation (RFC 5322 §3.6.4)."""

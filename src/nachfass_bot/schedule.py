@@ -176,10 +176,12 @@ def next_step(thread: Thread, playbook: Playbook, window: SendingWindow) -> DueS
     return DueStep(thread.step, step, action, template, task, due_at)
 
 
-def due_step(thread: Thread, window: SendingWindow) -> DueStep | None:
+def due_step(
+    thread: Thread, window: SendingWindow, playbook: Playbook | None = None
+) -> DueStep | None:
     """The thread's next step with the owner's pause ("später") applied: nothing is due
-    before ``thread.paused_until``."""
-    due = next_step(thread, playbook_for(thread.kind), window)
+    before ``thread.paused_until``. ``playbook`` defaults to the kind's defaults."""
+    due = next_step(thread, playbook or playbook_for(thread.kind), window)
     if due is None or thread.paused_until is None or due.due_at >= thread.paused_until:
         return due
     return replace(due, due_at=window.next_slot(thread.paused_until))

@@ -111,6 +111,19 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX events_thread ON events(thread_id);
     """,
+    # 2: form of address and B2B/B2C per client; expenses of an order that may not
+    # happen; one payment mail may cover several invoices of a client.
+    """
+    ALTER TABLE clients ADD COLUMN anrede TEXT;
+    ALTER TABLE clients ADD COLUMN customer_type TEXT NOT NULL DEFAULT 'b2b';
+    ALTER TABLE threads ADD COLUMN expenses TEXT;
+    ALTER TABLE drafts ADD COLUMN extra_thread_ids TEXT NOT NULL DEFAULT '';
+    CREATE TABLE settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -155,6 +168,12 @@ class Draft:
     approved_at: datetime | None
     send_after: datetime | None
     sent_at: datetime | None
+    extra_thread_ids: tuple[int, ...] = ()  # further invoices of the client this mail covers
+
+    @property
+    def thread_ids(self) -> tuple[int, ...]:
+        """Every thread the mail speaks for, its own first."""
+        return (self.thread_id, *self.extra_thread_ids)
 
 
 @dataclass(frozen=True)
@@ -243,6 +262,8 @@ class Store:
             "name": client.name,
             "du": int(client.du),
             "assistant_email": client.assistant_email.lower() if client.assistant_email else None,
+            "anrede": client.anrede,
+            "customer_type": client.customer_type,
         }
         if row:
             self._table("clients").update(row["id"], values)
@@ -262,6 +283,7 @@ class Store:
         invoice_no: str | None = None,
         amount: Decimal | None = None,
         due_date: date | None = None,
+        expenses: Decimal | None = None,
     ) -> int:
         """Store a new open thread (and its original Message-ID); returns the id."""
         with self.atomic():
@@ -275,6 +297,7 @@ class Store:
                 "invoice_no": invoice_no,
                 "amount": str(amount) if amount is not None else None,
                 "due_date": due_date.isoformat() if due_date else None,
+                "expenses": str(expenses) if expenses is not None else None,
                 "created_at": to_iso(now),
                 "updated_at": to_iso(now),
             }
@@ -302,7 +325,8 @@ class Store:
 
     def _thread_rows(self, where: str, args: list[Any]) -> list[Thread]:
         sql = (
-            "SELECT t.*, c.email, c.name, c.du, c.assistant_email FROM threads t "
+            "SELECT t.*, c.email, c.name, c.du, c.assistant_email, c.anrede, c.customer_type "
+            "FROM threads t "
             f"JOIN clients c ON c.id = t.client_id WHERE {where} ORDER BY t.id"
         )
         rows = list(self.db.query(sql, args))
@@ -376,6 +400,7 @@ class Store:
         draft_message_id: str,
         client_message_id: str,
         now: datetime,
+        extra_thread_ids: Sequence[int] = (),
     ) -> int:
         """Store a ``new`` draft (not yet mailed to the owner); one per step at most."""
         record = {
@@ -389,6 +414,7 @@ class Store:
             "body": body,
             "draft_message_id": draft_message_id,
             "client_message_id": client_message_id,
+            "extra_thread_ids": ",".join(str(i) for i in extra_thread_ids),
             "created_at": to_iso(now),
             "updated_at": to_iso(now),
         }
@@ -413,7 +439,8 @@ class Store:
         marks = ", ".join("?" for _ in states)
         where, args = f"state IN ({marks})", list[Any](states)
         if thread_id is not None:
-            where, args = f"{where} AND thread_id = ?", [*args, thread_id]
+            covers = "(thread_id = ? OR (',' || extra_thread_ids || ',') LIKE ?)"
+            where, args = f"{where} AND {covers}", [*args, thread_id, f"%,{thread_id},%"]
         return self._draft_rows(where, args)
 
     def set_draft_state(self, draft_id: int, state: str, now: datetime, **fields: Any) -> None:
@@ -495,6 +522,19 @@ class Store:
     def is_seen(self, key: str) -> bool:
         return self._first("SELECT 1 FROM seen WHERE key = ?", [key]) is not None
 
+    # -- small named values (the owner's vacation, the last digest week …) ----------------
+
+    def setting(self, key: str) -> str | None:
+        """A named value the bot keeps between runs, or None."""
+        row = self._first("SELECT value FROM settings WHERE key = ?", [key])
+        return str(row["value"]) if row else None
+
+    def set_setting(self, key: str, value: str, now: datetime) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO settings (key, value, updated_at) VALUES (?, ?, ?)",
+            [key, value, to_iso(now)],
+        )
+
     # -- events ------------------------------------------------------------------------
 
     def add_event(
@@ -521,6 +561,22 @@ class Store:
 
     def _first(self, sql: str, args: list[Any]) -> dict[str, Any] | None:
         return next(iter(self.db.query(sql, args)), None)
+
+    # -- read-only queries for the weekly digest ------------------------------------------
+
+    def events_between(
+        self, start: datetime, end: datetime, kinds: Sequence[str] | None = None
+    ) -> list[Event]:
+        """Events with ``start <= at < end`` (optionally only ``kinds``), oldest first."""
+        where, args = "at >= ? AND at < ?", list[Any]([to_iso(start), to_iso(end)])
+        if kinds:
+            where += f" AND kind IN ({', '.join('?' for _ in kinds)})"
+            args.extend(kinds)
+        rows = self.db.query(f"SELECT * FROM events WHERE {where} ORDER BY at, id", args)
+        return [
+            Event(_required_dt(row["at"]), row["thread_id"], row["kind"], row["text"])
+            for row in rows
+        ]
 
 
 def _statements(script: str) -> list[str]:
@@ -552,6 +608,8 @@ def _thread_from_row(row: dict[str, Any], message_ids: set[str]) -> Thread:
         name=row["name"],
         du=bool(row["du"]),
         assistant_email=row["assistant_email"],
+        anrede=row["anrede"],
+        customer_type=row["customer_type"],
     )
     return Thread(
         id=row["id"],
@@ -568,6 +626,7 @@ def _thread_from_row(row: dict[str, Any], message_ids: set[str]) -> Thread:
         answered_at=from_iso(row["answered_at"]),
         answered_folder=row["answered_folder"],
         paused_until=from_iso(row["paused_until"]),
+        expenses=Decimal(row["expenses"]) if row["expenses"] is not None else None,
         message_ids=frozenset(message_ids),
     )
 
@@ -589,4 +648,5 @@ def _draft_from_row(row: dict[str, Any]) -> Draft:
         approved_at=from_iso(row["approved_at"]),
         send_after=from_iso(row["send_after"]),
         sent_at=from_iso(row["sent_at"]),
+        extra_thread_ids=tuple(int(i) for i in row["extra_thread_ids"].split(",") if i),
     )

@@ -12,6 +12,12 @@ Every string in the context is cleaned before rendering: control characters and 
 breaks become a single space, so a value such as a client name can never add a header
 line (RFC 5322 §2.2: a header field ends at CRLF). Only the keys in ``MULTILINE_KEYS``
 keep their line breaks, and only in the body.
+
+Filters for templates: ``datum`` ("Montag, 12. Januar 2026"), ``datum_mittel``
+("12. Januar 2026"), ``datum_kurz`` ("12.01.2026"), ``uhrzeit`` ("09:00"), ``geld``
+("1.190,00 €"), ``prozent`` ("10,27 %"), ``aufzaehlung`` ("A, B und C") and
+``kuerzen(n)``. Every template and the context keys it uses are listed in
+``templates/de/README.md``.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from __future__ import annotations
 import re
 import traceback
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -29,7 +35,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jinja2
 from babel.dates import format_date
-from babel.numbers import format_currency
+from babel.numbers import format_currency, format_decimal
 from jinja2.sandbox import SandboxedEnvironment
 
 from nachfass_bot.errors import ConfigError, TemplateError
@@ -48,6 +54,13 @@ _LINE_BREAKS = re.compile(r"\r\n|[\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 _WHITESPACE = re.compile(r"\s+")
 # Words in a name that are neither a first name nor part of a greeting we may guess.
 _NAME_PREFIXES = frozenset({"herr", "frau", "hr.", "fr.", "dr.", "prof.", "dipl.-ing."})
+# Words that are a form of address, not part of the name: dropped before "Frau"/"Herr".
+_FORM_WORDS = frozenset({"herr", "herrn", "frau", "hr.", "fr."})
+_FORMS_OF_ADDRESS = {"frau": "Frau", "herr": "Herr"}
+# Lower-case particles that belong to the last name ("Frau von der Leyen").
+_NAME_PARTICLES = frozenset(
+    {"von", "vom", "zu", "zum", "zur", "der", "den", "van", "de", "da", "di", "del", "ten", "ter"}
+)
 
 
 @dataclass(frozen=True)
@@ -73,18 +86,25 @@ def builtin_template_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "templates" / "de"
 
 
-def salutation(name: str | None, du: bool) -> str:
+def salutation(name: str | None, du: bool, anrede: str | None = None) -> str:
     """Return the opening line of a mail, without guessing a gender.
 
-    Sie: ``"Guten Tag Jonas Keller,"``; Du: ``"Hallo Jonas,"`` (first name only);
-    without a usable name ``"Guten Tag,"`` or ``"Hallo,"``. A name written as
-    ``"Keller, Jonas"`` is turned round; an e-mail address is not used as a name.
+    Sie with a known form of address (``anrede`` ``"frau"`` or ``"herr"``): the last name
+    with any titles, ``"Guten Tag Frau Dr. Weiß,"``. Sie without one:
+    ``"Guten Tag Jonas Keller,"``. Du: ``"Hallo Jonas,"`` (first name only, whatever the
+    form of address). Without a usable name ``"Guten Tag,"`` or ``"Hallo,"``. A name
+    written as ``"Keller, Jonas"`` is turned round; an e-mail address is not used as a
+    name; an unknown ``anrede`` counts as none.
     """
     display = display_name(name)
     if not display:
         return "Hallo," if du else "Guten Tag,"
     if du:
         return f"Hallo {_first_name(display)},"
+    form = _FORMS_OF_ADDRESS.get((anrede or "").strip().lower())
+    formal = _formal_name(display) if form else ""
+    if form and formal:
+        return f"Guten Tag {form} {formal},"
     return f"Guten Tag {display},"
 
 
@@ -110,6 +130,28 @@ def _first_name(display: str) -> str:
     return display
 
 
+def _formal_name(display: str) -> str:
+    """Return titles and last name for "Frau …"/"Herr …": ``"Dr. Ursula von der Leyen"``
+    → ``"Dr. von der Leyen"``; ``""`` when no last name is left.
+
+    The last name is the last word plus any lower-case particles before it ("von der");
+    a double name written with a space ("García López") keeps only its last part.
+    """
+    words = [word for word in display.split() if word.lower() not in _FORM_WORDS]
+    titles = [word for word in words[:-1] if _is_title(word)]
+    core = [word for word in words if not _is_title(word)]
+    if not core or _is_title(words[-1]):
+        return ""
+    start = len(core) - 1
+    while start > 0 and core[start - 1] in _NAME_PARTICLES:
+        start -= 1
+    return " ".join([*titles, *core[start:]])
+
+
+def _is_title(word: str) -> bool:
+    return word.lower() in _NAME_PREFIXES or word.endswith(".")
+
+
 def one_line(text: str) -> str:
     """Collapse line breaks, control characters and runs of whitespace to one space."""
     chars = (" " if _is_control(ch) else ch for ch in text)
@@ -129,6 +171,11 @@ def _clean_block(text: str) -> str:
 def format_date_long(value: date | datetime, zone: ZoneInfo) -> str:
     """Format a date as ``"Dienstag, 12. Januar 2027"``; datetimes are moved to ``zone``."""
     return format_date(_local_date(value, zone), "EEEE, d. MMMM y", locale=LOCALE)
+
+
+def format_date_medium(value: date | datetime, zone: ZoneInfo) -> str:
+    """Format a date as ``"12. Januar 2027"``; datetimes are moved to ``zone``."""
+    return format_date(_local_date(value, zone), "d. MMMM y", locale=LOCALE)
 
 
 def format_date_short(value: date | datetime, zone: ZoneInfo) -> str:
@@ -162,6 +209,24 @@ def format_money(amount: Decimal | int) -> str:
         raise TypeError(f"geld: ein Decimal-Betrag wird erwartet, nicht {type(amount).__name__}")
     text = format_currency(amount, "EUR", locale=LOCALE)
     return text.replace("\xa0", " ").replace("\u202f", " ")
+
+
+def format_percent(value: Decimal | int) -> str:
+    """Format a rate in percent the German way: ``Decimal("10.27")`` → ``"10,27 %"``.
+
+    Always two decimals, a space before the sign (DIN 5008); floats are refused.
+    """
+    if isinstance(value, bool) or not isinstance(value, Decimal | int):
+        raise TypeError(f"prozent: ein Decimal-Wert wird erwartet, nicht {type(value).__name__}")
+    return format_decimal(value, format="#,##0.00", locale=LOCALE) + " %"
+
+
+def join_words(items: Iterable[object]) -> str:
+    """Join items the German way: ``["A", "B", "C"]`` → ``"A, B und C"``."""
+    words = [str(item) for item in items]
+    if len(words) < 2:
+        return "".join(words)
+    return ", ".join(words[:-1]) + " und " + words[-1]
 
 
 def shorten(text: str, limit: int) -> str:
@@ -256,6 +321,41 @@ class Texts:
         body = _fill(body_template, _clean_context(context, multiline=True))
         return RenderedMail(subject=subject, body=_finish_body(body))
 
+    def render_html(self, name: str, **context: object) -> str:
+        """Render the HTML template ``<name>.html`` with ``context``; returns the page.
+
+        Same search path, sandbox and filters as :meth:`render`, but every value is
+        HTML-escaped (autoescape) and strings are reduced to one line. Raises
+        TemplateError with a German message like :meth:`render`.
+        """
+        if not _TEMPLATE_NAME.fullmatch(name):
+            raise TemplateError(f"Ungültiger Vorlagenname „{name}“.")
+        file_name = name + ".html"
+        env: SandboxedEnvironment | None = getattr(self, "_html_env", None)
+        if env is None:
+            env = SandboxedEnvironment(
+                loader=jinja2.FileSystemLoader([str(path) for path in self.search_path]),
+                undefined=jinja2.StrictUndefined,
+                autoescape=True,
+                trim_blocks=True,
+                lstrip_blocks=True,
+            )
+            env.filters.update(self._env.filters)
+            self._html_env = env
+        try:
+            template = env.get_template(file_name)
+        except jinja2.TemplateNotFound as exc:
+            places = ", ".join(str(path) for path in self.search_path)
+            raise TemplateError(
+                f"Vorlage {file_name} nicht gefunden (gesucht in: {places})."
+            ) from exc
+        except jinja2.TemplateSyntaxError as exc:
+            where = exc.filename or file_name
+            raise TemplateError(
+                f"Vorlage {where}, Zeile {exc.lineno}: Syntaxfehler ({exc.message})."
+            ) from exc
+        return _fill(template, _clean_context(context, multiline=False))
+
     def _load(self, file_name: str, part: str) -> jinja2.Template:
         try:
             return self._env.get_template(f"{file_name}{_PART_SEPARATOR}{part}")
@@ -291,9 +391,12 @@ def _build_environment(search_path: list[Path], zone: ZoneInfo) -> SandboxedEnvi
         lstrip_blocks=True,
     )
     env.filters["datum"] = _strict(partial(format_date_long, zone=zone))
+    env.filters["datum_mittel"] = _strict(partial(format_date_medium, zone=zone))
     env.filters["datum_kurz"] = _strict(partial(format_date_short, zone=zone))
     env.filters["uhrzeit"] = _strict(partial(format_time_short, zone=zone))
     env.filters["geld"] = _strict(format_money)
+    env.filters["prozent"] = _strict(format_percent)
+    env.filters["aufzaehlung"] = _strict(join_words)
     env.filters["kuerzen"] = _strict(shorten)
     return env
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from .calendar import SendingWindow
 from .models import Kind, State, Thread
+from .preferences import Preferences
 from .schedule import due_step
 from .store import ACTIVE_DRAFT_STATES, Store, to_iso
 
@@ -28,18 +29,22 @@ DRAFT_LABELS = {
 KIND_LABELS = {Kind.ANGEBOT: "Angebot", Kind.AUFTRAG: "Auftrag", Kind.RECHNUNG: "Rechnung"}
 
 
-def next_due_at(store: Store, window: SendingWindow, thread: Thread) -> datetime | None:
+def next_due_at(
+    store: Store, window: SendingWindow, thread: Thread, preferences: Preferences
+) -> datetime | None:
     """When the bot acts next on the thread: a waiting draft's send time, else the schedule."""
     if thread.state is not State.OPEN:
         return None
     drafts = store.drafts(ACTIVE_DRAFT_STATES, thread.id)
     if drafts:
         return drafts[0].send_after
-    due = due_step(thread, window)
+    due = due_step(preferences.refine(thread), window, preferences.playbook(thread))
     return due.due_at if due else None
 
 
-def thread_summary(store: Store, window: SendingWindow, thread: Thread) -> dict[str, Any]:
+def thread_summary(
+    store: Store, window: SendingWindow, thread: Thread, preferences: Preferences
+) -> dict[str, Any]:
     """The JSON object of ``list`` and ``show``."""
     drafts = store.drafts(ACTIVE_DRAFT_STATES, thread.id)
     return {
@@ -51,7 +56,7 @@ def thread_summary(store: Store, window: SendingWindow, thread: Thread) -> dict[
         "client_name": thread.client.name,
         "subject": thread.subject,
         "started_at": to_iso(thread.started_at),
-        "next_due_at": to_iso(next_due_at(store, window, thread)),
+        "next_due_at": to_iso(next_due_at(store, window, thread, preferences)),
         "answered_at": to_iso(thread.answered_at),
         "answered_folder": thread.answered_folder,
         "paused_until": to_iso(thread.paused_until),
@@ -62,9 +67,11 @@ def thread_summary(store: Store, window: SendingWindow, thread: Thread) -> dict[
     }
 
 
-def thread_detail(store: Store, window: SendingWindow, thread: Thread) -> dict[str, Any]:
+def thread_detail(
+    store: Store, window: SendingWindow, thread: Thread, preferences: Preferences
+) -> dict[str, Any]:
     """``show``: the summary plus the event log and open tasks."""
-    detail = thread_summary(store, window, thread)
+    detail = thread_summary(store, window, thread, preferences)
     detail["events"] = [
         {"at": to_iso(event.at), "kind": event.kind, "text": event.text}
         for event in store.events(thread.id)

@@ -1,0 +1,83 @@
+"""The store: migrations keep old data, WAL is on, a draft per step at most."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from nachfass_bot.errors import StoreError
+from nachfass_bot.models import Client, Kind
+from nachfass_bot.store import MIGRATIONS, SCHEMA_VERSION, Store
+
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def version_one_database(path: Path) -> None:
+    """A database as the first released schema wrote it, with one client and thread."""
+    conn = sqlite3.connect(path)
+    conn.executescript(MIGRATIONS[0])
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute(
+        "INSERT INTO clients (email, name, du, created_at) VALUES (?, ?, 1, ?)",
+        ["lena@hoffmann.test", "Lena Hoffmann", NOW.isoformat()],
+    )
+    conn.execute(
+        "INSERT INTO threads (kind, client_id, subject, state, step, started_at, created_at,"
+        " updated_at) VALUES ('angebot', 1, 'Flyer', 'open', 1, ?, ?, ?)",
+        [NOW.isoformat()] * 3,
+    )
+    conn.commit()
+    conn.close()
+
+
+def test_migration_keeps_old_data_and_adds_the_new_columns(tmp_path: Path) -> None:
+    path = tmp_path / "nachfass.db"
+    version_one_database(path)
+
+    store = Store.open(path)
+    try:
+        assert store.schema_version() == SCHEMA_VERSION >= 2
+        thread = store.thread(1)
+        assert thread is not None
+        assert (thread.client.name, thread.client.du, thread.step) == ("Lena Hoffmann", True, 1)
+        assert thread.client.customer_type == "b2b"
+        assert thread.client.anrede is None and thread.expenses is None
+        journal = store.db.execute("PRAGMA journal_mode").fetchone()[0]
+        assert journal == "wal"
+    finally:
+        store.close()
+
+
+def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "nachfass.db"
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(StoreError, match="aktualisieren"):
+        Store.open(path)
+
+
+def test_one_live_draft_per_step_and_drafts_covering_other_threads() -> None:
+    store = Store.memory()
+    client_id = store.upsert_client(Client(email="kasse@praxis.test"), NOW)
+    first, second = (
+        store.add_thread(
+            kind=Kind.RECHNUNG, client_id=client_id, subject=s, started_at=NOW, now=NOW
+        )
+        for s in ("R1", "R2")
+    )
+    fields = {"step_index": 0, "step_number": 1, "recipient": "kasse@praxis.test",
+              "subject": "S", "body": "B", "now": NOW, "thread_id": first}  # fmt: skip
+    draft_id = store.add_draft(
+        token="a" * 20, draft_message_id="<d1@x>", client_message_id="<c1@x>",
+        extra_thread_ids=[second], **fields,
+    )  # fmt: skip
+    with pytest.raises(StoreError):
+        store.add_draft(
+            token="b" * 20, draft_message_id="<d2@x>", client_message_id="<c2@x>", **fields
+        )
+    assert [d.id for d in store.drafts(["new"], second)] == [draft_id]
+    assert store.draft(draft_id).thread_ids == (first, second)
