@@ -34,7 +34,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
@@ -485,6 +485,9 @@ class SmtpSink:
         self.port = free_port()
         self.messages: list[CapturedMail] = []
         self.auth_logins: list[str] = []
+        # Called with each accepted mail before the "250" goes out (e.g. to kill the client
+        # at the worst moment: the server has the mail, the client does not know it yet).
+        self.on_accept: Callable[[CapturedMail], None] | None = None
         self._failures: dict[str, collections.deque[str]] = collections.defaultdict(
             collections.deque
         )
@@ -587,6 +590,8 @@ class _SinkHandler:
             except Exception as exc:
                 return f"451 4.3.0 delivery to the test IMAP server failed: {exc}"
         self.sink.record(mail)
+        if self.sink.on_accept is not None:
+            await asyncio.to_thread(self.sink.on_accept, mail)
         return "250 OK"
 
 

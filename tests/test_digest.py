@@ -10,7 +10,13 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import date, datetime, timedelta
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from email.message import EmailMessage
 from html.parser import HTMLParser
@@ -19,24 +25,33 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from apscheduler.schedulers.blocking import BlockingScheduler
 
-from nachfass_bot.config import Config, parse_config
+from loophelpers import cli, mails_to, write_config
+from nachfass_bot.cli import main, weekly_digest_job
+from nachfass_bot.config import Config, load_config, parse_config
+from nachfass_bot.daemon import WEEKLY_CHECK_MINUTES, WEEKLY_JOB_ID, add_weekly_job, run_weekly
 from nachfass_bot.digest import (
     InvoiceItem,
     WeekFacts,
     digest_message,
     render_digest,
     risk_rows,
+    week_label,
 )
 from nachfass_bot.digest_facts import gather_week, is_junk_folder
+from nachfass_bot.errors import DeliveryError
 from nachfass_bot.models import Client, Kind, State
 from nachfass_bot.store import Store
 from nachfass_bot.texts import Texts
+from nachfass_bot.weekly import digest_due, record_sent, send_if_due
+from servers import MailAccount, SmtpSink
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 3, 2, 8, 0, tzinfo=BERLIN)
 GOLDEN = Path(__file__).parent / "golden" / "digest"
 UPDATE = os.environ.get("UPDATE_GOLDEN", "").strip() not in ("", "0")
+SCRIPT = shutil.which("nachfass-bot") or str(Path(sys.executable).parent / "nachfass-bot")
 
 SECTIONS = (
     "Antworten",
@@ -476,3 +491,264 @@ def test_facts_are_plain_values() -> None:
         start=NOW - timedelta(days=7), end=NOW, timezone="Europe/Berlin", owner_name="A"
     )
     assert facts.sent == ()
+
+
+# -- exactly once a week ------------------------------------------------------------------------
+
+
+class Recorder:
+    """A transport that keeps the mails; ``fail`` makes the next send raise it."""
+
+    def __init__(self) -> None:
+        self.sent: list[EmailMessage] = []
+        self.fail: Exception | None = None
+
+    def send(self, message: EmailMessage) -> None:
+        if self.fail is not None:
+            error, self.fail = self.fail, None
+            raise error
+        self.sent.append(message)
+
+
+def check_week(path: Path, config: Config, texts: Texts, transport: Recorder, when: str) -> bool:
+    """One digest check in a process of its own: the store is opened and closed again."""
+    store = Store.open(path)
+    try:
+        return send_if_due(store, config, texts, lambda: transport, at(when))
+    finally:
+        store.close()
+
+
+def test_once_a_week_across_restarts(tmp_path: Path, config: Config, texts: Texts) -> None:
+    path = tmp_path / "nachfass.db"
+    transport = Recorder()
+
+    assert not check_week(path, config, texts, transport, "2026-03-02T07:59")
+    assert check_week(path, config, texts, transport, "2026-03-02T08:00")
+    # Restarted the same day and later in the week: nothing more.
+    assert not check_week(path, config, texts, transport, "2026-03-02T08:05")
+    assert not check_week(path, config, texts, transport, "2026-03-06T17:00")
+    assert not check_week(path, config, texts, transport, "2026-03-08T23:59")
+    assert len(transport.sent) == 1
+    # The next week, again exactly once.
+    assert not check_week(path, config, texts, transport, "2026-03-09T07:30")
+    assert check_week(path, config, texts, transport, "2026-03-09T08:00")
+    assert not check_week(path, config, texts, transport, "2026-03-09T08:05")
+    assert len(transport.sent) == 2
+
+    store = Store.open(path)
+    try:
+        assert store.setting("digest_week") == "2026-W11"
+        assert [e.text for e in store.events() if e.kind == "digest"] == [
+            "Wochenüberblick 2026-W10 an Dich gesendet",
+            "Wochenüberblick 2026-W11 an Dich gesendet",
+        ]
+    finally:
+        store.close()
+
+
+def test_daemon_down_at_eight_sends_at_ten(tmp_path: Path, config: Config, texts: Texts) -> None:
+    path = tmp_path / "nachfass.db"
+    transport = Recorder()
+    assert check_week(path, config, texts, transport, "2026-02-23T08:00")  # last week's
+    # Down from Sunday evening until Monday 10:00: the first check after the start sends.
+    assert check_week(path, config, texts, transport, "2026-03-02T10:00")
+    assert not check_week(path, config, texts, transport, "2026-03-02T10:05")
+    assert len(transport.sent) == 2
+    assert "KW 10" in str(transport.sent[-1]["Subject"])
+
+
+def test_configured_day_and_time(tmp_path: Path, texts: Texts) -> None:
+    config = make_config(tmp_path, digest={"day": "fr", "time": "16:30"})
+    path = tmp_path / "nachfass.db"
+    transport = Recorder()
+    assert not check_week(path, config, texts, transport, "2026-03-02T08:00")  # Monday
+    assert not check_week(path, config, texts, transport, "2026-03-06T16:29")
+    assert check_week(path, config, texts, transport, "2026-03-06T16:30")
+    assert not check_week(path, config, texts, transport, "2026-03-07T10:00")
+    assert len(transport.sent) == 1
+
+
+def test_a_refused_send_is_tried_again(tmp_path: Path, config: Config, texts: Texts) -> None:
+    path = tmp_path / "nachfass.db"
+    transport = Recorder()
+    transport.fail = DeliveryError("SMTP-Server lehnt ab: 451", permanent=False)
+    with pytest.raises(DeliveryError):
+        check_week(path, config, texts, transport, "2026-03-02T08:00")
+    assert check_week(path, config, texts, transport, "2026-03-02T08:05")
+    assert len(transport.sent) == 1
+
+
+def test_a_send_that_may_have_arrived_counts(tmp_path: Path, config: Config, texts: Texts) -> None:
+    path = tmp_path / "nachfass.db"
+    transport = Recorder()
+    transport.fail = DeliveryError("Verbindung abgebrochen", uncertain=True)
+    assert check_week(path, config, texts, transport, "2026-03-02T08:00")
+    assert not check_week(path, config, texts, transport, "2026-03-02T08:05")
+    assert transport.sent == []  # never a second digest for the same week
+
+
+def test_an_older_week_never_overwrites_a_newer_one(config: Config) -> None:
+    store = Store.memory()
+    zone = ZoneInfo("Europe/Berlin")
+    record_sent(store, at("2026-03-09T08:00"), zone)
+    record_sent(store, at("2026-03-02T08:00"), zone)  # digest --send --now last week
+    assert store.setting("digest_week") == "2026-W11"
+    assert not digest_due(store, at("2026-03-09T09:00"), config.digest, zone)
+
+
+def test_week_label_at_a_year_boundary() -> None:
+    zone = ZoneInfo("Europe/Berlin")
+    assert week_label(at("2026-12-31T12:00"), zone) == "2026-W53"
+    assert week_label(at("2027-01-04T08:00"), zone) == "2027-W01"
+    # 23:30 UTC on Sunday is already Monday in Berlin.
+    assert week_label(datetime(2026, 3, 1, 23, 30, tzinfo=UTC), zone) == "2026-W10"
+
+
+def test_daemon_job_logs_a_failure_and_keeps_running(caplog: pytest.LogCaptureFixture) -> None:
+    def failing(now: datetime) -> None:
+        raise DeliveryError("SMTP-Server nicht erreichbar")
+
+    run_weekly(failing, clock=lambda: NOW)
+    assert "weekly digest not sent: SMTP-Server nicht erreichbar" in caplog.text
+
+
+def test_daemon_schedules_the_weekly_check_at_start() -> None:
+    scheduler = BlockingScheduler(timezone=UTC)
+    calls: list[datetime] = []
+    add_weekly_job(scheduler, calls.append)
+    job = scheduler.get_job(WEEKLY_JOB_ID)
+    assert job is not None
+    assert job.trigger.interval == timedelta(minutes=WEEKLY_CHECK_MINUTES)
+    assert job.next_run_time is not None
+    assert job.next_run_time <= datetime.now(UTC)
+
+
+# -- the command line and the daemon ---------------------------------------------------------
+
+CONFIG_FILE = """
+[owner]
+name = "Anna Berger"
+email = "anna@berger-design.test"
+signature = "Anna"
+[imap]
+host = "localhost"
+security = "none"
+username = "anna"
+password_env = "NACHFASS_TEST_UNUSED"
+[smtp]
+host = "localhost"
+security = "none"
+username = "anna"
+password_env = "NACHFASS_TEST_UNUSED"
+[store]
+path = "nachfass.db"
+"""
+
+
+def test_digest_print_shows_the_text_part(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config_path = tmp_path / "config.toml"
+    config_path.write_text(CONFIG_FILE, encoding="utf-8")
+    store = Store.open(tmp_path / "nachfass.db")
+    seed_week(store)
+    store.close()
+    html = tmp_path / "digest.html"
+
+    code = main(
+        ["--config", str(config_path), "digest", "--now", "2026-03-02T08:00", "--print",
+         "--html", str(html)]
+    )  # fmt: skip
+
+    assert code == 0
+    assert capsys.readouterr().out == (GOLDEN / "woche.txt").read_text(encoding="utf-8")
+    assert "Verteilung auf Kunden" in html.read_text(encoding="utf-8")
+    store = Store.open(tmp_path / "nachfass.db")
+    assert store.setting("digest_week") is None  # printing is not sending
+    store.close()
+
+
+def test_digest_send_mails_the_owner_once_for_the_week(
+    tmp_path: Path, dovecot: MailAccount, smtp_sink: SmtpSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config_path = write_config(tmp_path, dovecot, smtp_sink, monkeypatch)
+    store = Store.open(tmp_path / "nachfass.db")
+    seed_week(store)
+    store.close()
+
+    assert cli(config_path, "digest", "--now", "2026-03-02T08:00", "--send") == 0
+
+    mails = mails_to(smtp_sink, dovecot.user)
+    assert len(mails) == 1
+    message = mails[0]
+    assert message.get_content_type() == "multipart/alternative"
+    assert [part.get_content_type() for part in message.iter_parts()] == [
+        "text/plain",
+        "text/html",
+    ]
+    assert message["Auto-Submitted"] == "auto-generated"
+    assert str(message["Subject"]).startswith("Wochenüberblick KW 10")
+    # The daemon's check later that week sends nothing more.
+    weekly_digest_job(load_config(config_path))(at("2026-03-02T09:00"))
+    assert len(mails_to(smtp_sink, dovecot.user)) == 1
+    # The digest in the owner's INBOX is the bot's own mail, not an owner command.
+    assert cli(config_path, "tick", "--now", "2026-03-02T09:00") == 0
+    store = Store.open(tmp_path / "nachfass.db")
+    try:
+        own = [key for key, folder, _uid in store.seen_with_verdict("own") if folder == "INBOX"]
+        assert own == [str(message["Message-ID"])]
+    finally:
+        store.close()
+
+
+def test_run_sends_the_digest_once_across_a_restart(
+    tmp_path: Path, dovecot: MailAccount, smtp_sink: SmtpSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config_path = write_config(tmp_path, dovecot, smtp_sink, monkeypatch)
+    with config_path.open("a", encoding="utf-8") as handle:
+        handle.write('\n[digest]\nday = "mo"\ntime = "00:00"\n')  # always due this week
+
+    def digests() -> list[EmailMessage]:
+        return [
+            mail
+            for mail in mails_to(smtp_sink, dovecot.user)
+            if str(mail["Subject"]).startswith("Wochenüberblick")
+        ]
+
+    log = run_daemon(
+        config_path, tmp_path / "first.log", until=lambda log: bool(digests()) and CYCLE in log
+    )
+    assert "weekly digest" in log and "sent" in log
+    assert len(digests()) == 1
+
+    run_daemon(
+        config_path,
+        tmp_path / "second.log",
+        until=lambda log: "weekly digest not due" in log and CYCLE in log,
+    )
+    assert len(digests()) == 1
+
+
+CYCLE = "cycle done"
+
+
+def run_daemon(config: Path, log_path: Path, until: Callable[[str], bool]) -> str:
+    """Start ``nachfass-bot run``, wait for ``until(stderr so far)``, stop it with SIGTERM."""
+    with log_path.open("w") as log:
+        daemon = subprocess.Popen(
+            [SCRIPT, "--config", str(config), "--verbose", "run", "--interval", "60"],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while not until(log_path.read_text()) and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            daemon.send_signal(signal.SIGTERM)
+            daemon.wait(timeout=30)
+    text = log_path.read_text()
+    assert until(text), text
+    assert daemon.returncode == 0, text
+    return text

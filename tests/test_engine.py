@@ -295,22 +295,42 @@ def test_temporary_smtp_refusal_is_retried_and_permanent_one_fails(
     assert len(mails_to(smtp_sink, CLIENT)) == 1, "a 5xx is never retried"
 
 
-def test_draft_left_in_sending_by_a_crash_is_never_sent_again(
-    engine: Engine, store: Store, dovecot: MailAccount, smtp_sink: SmtpSink
-) -> None:
+def crash_while_sending(engine: Engine, store: Store, dovecot, smtp_sink) -> tuple[int, int]:
+    """The first step was sent; then the draft is set back to "sending" as a crash
+    between the server's 250 and our commit would leave it."""
     thread_id = approve_first_step(engine, store, dovecot, smtp_sink)
-    engine.tick(local("2026-03-11T10:45"))  # reads the "ok"; 10:45 is inside the window
-    sent_before = len(mails_to(smtp_sink, CLIENT))
-    assert sent_before == 1
-    # Simulate the crash window: a second approved draft marked "sending", process gone.
+    engine.tick(local("2026-03-11T10:45"))
+    assert len(mails_to(smtp_sink, CLIENT)) == 1
     draft = store.drafts(["sent"], thread_id)[0]
     store.db.execute("UPDATE drafts SET state = 'sending' WHERE id = ?", [draft.id])
     store.update_thread(thread_id, local("2026-03-11T10:46"), step=0)
+    return thread_id, draft.id
+
+
+def test_interrupted_send_found_in_sent_folder_counts_as_sent(
+    engine: Engine, store: Store, dovecot: MailAccount, smtp_sink: SmtpSink
+) -> None:
+    thread_id, draft_id = crash_while_sending(engine, store, dovecot, smtp_sink)
+    owner_mails = len(mails_to(smtp_sink, dovecot.user))
 
     engine.tick(local("2026-03-11T11:00"))
 
-    assert len(mails_to(smtp_sink, CLIENT)) == sent_before
-    assert store.draft(draft.id).state == "unclear"
+    assert len(mails_to(smtp_sink, CLIENT)) == 1, "never sent twice"
+    assert store.draft(draft_id).state == "sent"
+    assert store.thread(thread_id).step == 1
+    assert len(mails_to(smtp_sink, dovecot.user)) == owner_mails, "nothing to worry about"
+
+
+def test_interrupted_send_not_in_sent_folder_is_unclear_and_never_resent(
+    engine: Engine, store: Store, dovecot: MailAccount, smtp_sink: SmtpSink
+) -> None:
+    thread_id, draft_id = crash_while_sending(engine, store, dovecot, smtp_sink)
+    dovecot.delete_all("Sent")
+
+    engine.tick(local("2026-03-11T11:00"))
+
+    assert len(mails_to(smtp_sink, CLIENT)) == 1
+    assert store.draft(draft_id).state == "unclear"
     assert store.thread(thread_id).step == 1
     assert "unklar" in mails_to(smtp_sink, dovecot.user)[-1]["Subject"]
 

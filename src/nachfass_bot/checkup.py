@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 import aiosmtplib
+from imapclient.exceptions import CapabilityError
 
 from .config import Config, MailboxConfig, ServerConfig
 from .errors import ConfigError, LoginFailed, MailboxError
@@ -25,6 +26,10 @@ from .mailbox import FolderSet, Mailbox, choose_folders
 
 CHECK_TIMEOUT = 20.0
 _TLS_PORTS = {"imap": {"ssl": 993, "starttls": 143}, "smtp": {"ssl": 465, "starttls": 587}}
+
+
+class _NoStartTls(Exception):
+    """The SMTP server does not offer STARTTLS (RFC 3207) though the config asks for it."""
 
 
 class Level(Enum):
@@ -102,7 +107,7 @@ def folder_findings(folders: FolderSet) -> list[Finding]:
                 Level.WARNING,
                 "Spam-Ordner",
                 "nicht gefunden: eine Antwort im Spam würde übersehen",
-                "Trage den Namen in [mailbox] junk_folder ein, z. B. junk_folder = \"Spam\".",
+                'Trage den Namen in [mailbox] junk_folder ein, z. B. junk_folder = "Spam".',
             )
         )
     if folders.sent:
@@ -119,7 +124,7 @@ def folder_findings(folders: FolderSet) -> list[Finding]:
                 Level.WARNING,
                 "Gesendet",
                 "nicht gefunden: Mails, die Du selbst schreibst, bemerkt der Bot nicht",
-                "Trage den Namen in [mailbox] sent_folder ein, z. B. sent_folder = \"Gesendet\".",
+                'Trage den Namen in [mailbox] sent_folder ein, z. B. sent_folder = "Gesendet".',
             )
         )
     for name in folders.extra:
@@ -143,7 +148,7 @@ def check_smtp(server: ServerConfig, timeout: float = CHECK_TIMEOUT) -> Finding:
             "Anmeldung abgelehnt: Benutzername oder Passwort falsch.",
             _login_fix(server),
         )
-    except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+    except (aiosmtplib.SMTPException, OSError, TimeoutError, _NoStartTls) as exc:
         return _network_problem(title, server, exc, "SMTP")
     login = f"angemeldet als {server.username}" if password else "verbunden (ohne Anmeldung)"
     return Finding(Level.OK, title, f"{login}, nichts gesendet")
@@ -154,12 +159,17 @@ async def _smtp_login(server: ServerConfig, password: str | None, timeout: float
         hostname=server.host,
         port=server.port,
         use_tls=server.security == "ssl",
-        start_tls=server.security == "starttls",
+        start_tls=False,  # below, so that a missing STARTTLS is told apart
         tls_context=ssl.create_default_context() if server.security != "none" else None,
         timeout=timeout,
     )
     await client.connect()
     try:
+        if server.security == "starttls":
+            await client.ehlo()
+            if not client.supports_extension("starttls"):
+                raise _NoStartTls
+            await client.starttls()
         if password:
             await client.login(server.username, password)
     finally:
@@ -184,6 +194,13 @@ def _network_problem(
     """Tell TLS, name, refused and silent-port problems apart by exception type."""
     cause = _root_cause(exc)
     section = protocol.lower()
+    if isinstance(cause, _NoStartTls | CapabilityError) and server.security == "starttls":
+        return Finding(
+            Level.ERROR,
+            title,
+            f"{server.host}:{server.port} bietet kein STARTTLS an.",
+            _tls_fix(server, section),
+        )
     if isinstance(cause, ssl.SSLCertVerificationError):
         return Finding(
             Level.ERROR,
@@ -218,7 +235,8 @@ def _network_problem(
             Level.ERROR,
             title,
             f"{server.host}:{server.port} antwortet nicht (Zeitüberschreitung).",
-            "Prüfe Port und Firewall; manche Netze sperren Mail-Ports. " + _tls_fix(server, section),
+            "Prüfe Port und Firewall; manche Netze sperren Mail-Ports. "
+            + _tls_fix(server, section),
         )
     return Finding(
         Level.ERROR, title, f"{protocol}-Verbindung gescheitert: {cause}", _tls_fix(server, section)
@@ -237,9 +255,9 @@ def _root_cause(exc: BaseException) -> BaseException:
 def _tls_fix(server: ServerConfig, section: str) -> str:
     ports = _TLS_PORTS[section]
     return (
-        f"Passen Port und Verschlüsselung zusammen? Üblich sind security = \"ssl\" mit Port "
-        f"{ports['ssl']} oder \"starttls\" mit Port {ports['starttls']} (eingestellt: "
-        f"\"{server.security}\" mit Port {server.port})."
+        f'Passen Port und Verschlüsselung zusammen? Üblich sind security = "ssl" mit Port '
+        f'{ports["ssl"]} oder "starttls" mit Port {ports["starttls"]} (eingestellt: '
+        f'"{server.security}" mit Port {server.port}).'
     )
 
 

@@ -15,30 +15,34 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
-from rich.console import Console
-from rich.table import Table
 
+from .checkup import Finding, Level, run_checkup
 from .config import Config, load_config, resolve_config_path
 from .daemon import run_forever, single_instance
+from .digest import render_digest
+from .digest_facts import gather_week
 from .engine import Engine, sending_window
 from .errors import ConfigError, NachfassError
 from .idle import IdleWatcher
 from .imap import ImapMailbox
 from .mailbox import Mailbox
-from .models import Client, CycleReport, Kind, State
+from .models import Client, CycleReport, Kind
 from .preview import preview_message
 from .retry import first_delay_from_env, run_with_retry
+from .service import ENABLE_COMMANDS, install_unit, write_initial_config
 from .smtp import CaptureTransport, SmtpTransport
 from .store import Store
 from .texts import Texts
 from .views import (
-    DRAFT_LABELS,
     KIND_LABELS,
-    STATE_LABELS,
     local_text,
+    output_console,
     thread_detail,
     thread_summary,
+    thread_view,
+    threads_table,
 )
+from .weekly import send_digest, send_if_due
 
 log = logging.getLogger("nachfass_bot")
 
@@ -323,6 +327,7 @@ def run(opts: _Options, interval: int | None) -> None:
             interval or config.mailbox.poll_minutes,
             watcher_factory=watcher,
             retry_delay=first_delay_from_env(),
+            weekly=weekly_digest_job(config),
         )
 
 
@@ -342,30 +347,7 @@ def list_threads(opts: _Options, as_json: bool) -> None:
     if not rows:
         click.echo("Noch keine Vorgänge. Lege einen mit „nachfass-bot track …“ an.")
         return
-    table = Table(title="Vorgänge")
-    for column in ("Nr.", "Art", "Kunde", "Betreff", "Stand", "Schritt", "Nächster Schritt"):
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*_table_cells(row, window))
-    Console().print(table)
-
-
-def _table_cells(row: dict[str, Any], window: Any) -> list[str]:
-    due = datetime.fromisoformat(row["next_due_at"]) if row["next_due_at"] else None
-    state = STATE_LABELS[State(row["state"])]
-    if row["answered_folder"]:
-        state += f" ({row['answered_folder']})"
-    if row["draft_state"]:
-        state += f", {DRAFT_LABELS.get(row['draft_state'], row['draft_state'])}"
-    return [
-        str(row["id"]),
-        KIND_LABELS[Kind(row["kind"])],
-        row["client_name"] or row["client_email"],
-        row["subject"],
-        state,
-        str(row["step"]),
-        local_text(due, window),
-    ]
+    output_console().print(threads_table(rows, window))
 
 
 @cli.command(help="Einen Vorgang mit allen Entscheidungen und Gründen zeigen.")
@@ -383,19 +365,7 @@ def show(opts: _Options, thread_id: int, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(detail, ensure_ascii=False, indent=2))
         return
-    cells = _table_cells(detail, window)
-    click.echo(f"Vorgang {detail['id']}: {cells[1]} – {detail['subject']}")
-    click.echo(f"Kunde: {cells[2]} <{detail['client_email']}>")
-    click.echo(f"Stand: {cells[4]}, Schritt {detail['step']}, nächster Schritt: {cells[6]}")
-    paused = datetime.fromisoformat(detail["paused_until"]) if detail["paused_until"] else None
-    if paused and paused > datetime.now(UTC):
-        until = local_text(paused, window)
-        click.echo(f"Wartet bis: {until} (Abwesenheit des Kunden oder „später“)")
-    for task in detail["tasks"]:
-        click.echo(f"Offene Aufgabe: {task['text']}")
-    click.echo("Verlauf:")
-    for event in detail["events"]:
-        click.echo(f"  {local_text(datetime.fromisoformat(event['at']), window)}  {event['text']}")
+    output_console().print(thread_view(detail, window, datetime.now(UTC)))
 
 
 @cli.command(help="Demo ohne Konto: acht simulierte Wochen mit vier Kunden.")
@@ -432,3 +402,136 @@ def preview(opts: _Options, thread_id: int, step: int | None, now: str | None) -
 
 def _no_mailbox() -> Mailbox:
     raise NachfassError("Die Vorschau braucht kein Postfach.")
+
+
+# -- the weekly digest, setting up and checking, the systemd service -------------------------
+
+
+def _texts(config: Config) -> Texts:
+    return Texts(timezone=config.sending.timezone, override_dir=config.templates_dir)
+
+
+def _smtp_transport(config: Config) -> SmtpTransport:
+    """SMTP from the config; the password is read now (once, when it is needed)."""
+    password = config.smtp.password() if config.smtp.username else None
+    return SmtpTransport(config.smtp, password)
+
+
+def weekly_digest_job(config: Config) -> Callable[[datetime], None]:
+    """The daemon's digest check: mails this week's digest once; the store decides."""
+
+    def job(now: datetime) -> None:
+        with _open_store(config) as store:
+            send_if_due(store, config, _texts(config), lambda: _smtp_transport(config), now)
+
+    return job
+
+
+@cli.command(
+    name="digest", help="Den Wochenüberblick zeigen (--print) oder an dich senden (--send)."
+)
+@click.option("--now", help="So tun, als wäre es jetzt dieser Zeitpunkt (ISO 8601).")
+@click.option(
+    "--print", "mode", flag_value="print", default=True, help="Textteil ausgeben (Standard)."
+)
+@click.option(
+    "--send",
+    "mode",
+    flag_value="send",
+    help="An deine Adresse senden (zählt als Überblick der Woche).",
+)
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Den HTML-Teil zusätzlich in diese Datei schreiben (zum Ansehen im Browser).",
+)
+@click.pass_obj
+def digest_command(opts: _Options, now: str | None, mode: str, html_path: Path | None) -> None:
+    config = opts.config()
+    moment = _parse_now(now, config)
+    with _open_store(config) as store:
+        if mode == "send":
+            result = send_digest(store, config, _texts(config), _smtp_transport(config), moment)
+        else:
+            result = render_digest(gather_week(store, config, moment), _texts(config))
+    if html_path is not None:
+        html_path.write_text(result.html, encoding="utf-8")
+    if mode == "send":
+        click.echo(f"Wochenüberblick an {config.owner.email} gesendet: {result.subject}")
+        return
+    click.echo(f"Betreff: {result.subject}\n")
+    click.echo(result.text, nl=False)
+
+
+@cli.command(help="Eine kommentierte Konfiguration anlegen (überschreibt nie eine vorhandene).")
+@click.pass_obj
+def init(opts: _Options) -> None:
+    target = resolve_config_path(opts.config_path).absolute()
+    written = write_initial_config(target, date.today())
+    click.echo(f"Konfiguration angelegt: {written}")
+    click.echo("So geht es weiter:")
+    click.echo("  1. Öffne die Datei und trage Name, Adresse, Signatur und deine Mail-Server ein.")
+    click.echo(
+        "  2. Passwörter kommen nicht in die Datei: setze die Umgebungsvariablen aus "
+        "password_env (z. B. export NACHFASS_IMAP_PASSWORT='…') oder nutze password_command."
+    )
+    click.echo("  3. Prüfe alles mit: nachfass-bot check")
+    click.echo("  4. Nimm einen Vorgang auf: nachfass-bot track --kind angebot --to … --subject …")
+    click.echo("  5. Starte den Dienst: nachfass-bot service install (oder nachfass-bot run)")
+
+
+@cli.command(help="Anmeldung bei IMAP und SMTP prüfen und die beobachteten Ordner zeigen.")
+@click.pass_obj
+def check(opts: _Options) -> None:
+    path = resolve_config_path(opts.config_path)
+    click.echo(f"Prüfe {path} …")
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        # Exit code 1 like every other problem check finds (a plain ConfigError gives 2).
+        raise NachfassError(str(exc)) from None
+    click.echo("✓ Konfiguration gelesen")
+    findings = run_checkup(config)
+    for finding in findings:
+        click.echo(_finding_text(finding))
+    errors = sum(finding.level is Level.ERROR for finding in findings)
+    if errors:
+        problems = _count(errors, "Problem", "Probleme")
+        raise NachfassError(
+            f"{problems} gefunden. Nach dem Beheben noch einmal: nachfass-bot check"
+        )
+    click.echo("\nAlles bereit. Weiter mit „nachfass-bot service install“ oder „nachfass-bot run“.")
+
+
+def _finding_text(finding: Finding) -> str:
+    mark = {Level.OK: "✓", Level.WARNING: "!", Level.ERROR: "✗"}[finding.level]
+    text = f"{mark} {finding.title}: {finding.detail}"
+    if finding.fix:
+        text += f"\n    So behebst du es: {finding.fix}"
+    return text
+
+
+@cli.group(help="nachfass-bot als Hintergrunddienst (systemd) einrichten.")
+def service() -> None:
+    pass
+
+
+@service.command(name="install", help="Einen systemd-Benutzerdienst anlegen, der „run“ startet.")
+@click.option("--force", is_flag=True, help="Einen vorhandenen Dienst ersetzen.")
+@click.pass_obj
+def service_install(opts: _Options, force: bool) -> None:
+    config = opts.config()
+    unit = install_unit(config, force=force)
+    click.echo(f"Dienst angelegt: {unit}")
+    variables = [s.password_env for s in (config.imap, config.smtp) if s.password_env]
+    if variables:
+        names = ", ".join(dict.fromkeys(variables))
+        click.echo(
+            f"Der Dienst braucht die Passwort-Variablen {names}: wie sie hineinkommen, "
+            "steht als Kommentar in der Datei (dort nie ein Passwort eintragen)."
+        )
+    click.echo("Einschalten mit:")
+    for command in ENABLE_COMMANDS:
+        click.echo(f"  {command}")
+    click.echo("Protokoll ansehen: journalctl --user -u nachfass-bot -f")

@@ -206,7 +206,7 @@ class OwnerCommands:
 
     def _edit(self, draft: Draft, text: str, now: datetime) -> None:
         """The owner's own text replaces the body; subject and threading stay."""
-        body = text.strip() + "\n"
+        body = "\n".join(line.rstrip() for line in text.strip().splitlines()) + "\n"
         send_after = self.window.next_slot(now)
         self.store.set_draft_state(
             draft.id, "approved", now, body=body, approved_at=now, send_after=send_after

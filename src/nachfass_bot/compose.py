@@ -10,9 +10,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
+from email.policy import SMTP
 from email.utils import format_datetime, make_msgid
 
 from .texts import one_line
+
+_UNFOLDED_HEADERS = SMTP.clone(max_line_length=998)
+# set_content wraps quoted-printable at the policy's line length: RFC 2045 wants 76.
+_BODY_POLICY = SMTP.clone(max_line_length=76)
 
 
 def new_message_id(sender_email: str) -> str:
@@ -39,7 +44,7 @@ def build_mail(
     extra_headers: Sequence[tuple[str, str]] = (),
 ) -> EmailMessage:
     """A plain-text UTF-8 mail; ``references`` oldest first, the last is In-Reply-To."""
-    message = EmailMessage()
+    message = EmailMessage(policy=_BODY_POLICY)
     message["From"] = sender
     message["To"] = recipient
     message["Subject"] = one_line(subject)
@@ -51,4 +56,26 @@ def build_mail(
     for name, value in extra_headers:
         message[name] = one_line(value)
     message.set_content(body, charset="utf-8")
+    # The body is encoded now (quoted-printable lines stay within 76). For the headers,
+    # Python 3.11 folds "… nicht ausgeführt" into "nicht \r\n =?utf-8?q?ausgef…?=", which
+    # mail programs show with two spaces; RFC 5322 allows lines up to 998 characters.
+    message.policy = _UNFOLDED_HEADERS
     return message
+
+
+def to_bytes(message: EmailMessage) -> bytes:
+    """The message as it goes over the wire and into the Sent folder (CRLF, headers
+    unfolded up to 998 characters; see :func:`build_mail`)."""
+    return message.as_bytes(policy=_UNFOLDED_HEADERS)
+
+
+def envelope(message: EmailMessage) -> tuple[str, list[str]]:
+    """SMTP envelope sender and recipients (RFC 5321) from From, To and Cc."""
+    sender = message["From"].addresses[0].addr_spec
+    recipients = [
+        address.addr_spec
+        for field in ("To", "Cc")
+        if message[field] is not None
+        for address in message[field].addresses
+    ]
+    return sender, recipients

@@ -171,6 +171,7 @@ class SendingConfig:
     end: time
     bundesland: str
     christmas_freeze: bool = True
+    max_per_hour: int = 20  # client mails per hour at most
 
 
 @dataclass(frozen=True)
@@ -462,12 +463,14 @@ def _parse_sending(section: Section) -> SendingConfig | None:
     hours = _parse_with(section, "hours", "09:00-17:00", parse_hours)
     bundesland = _parse_bundesland(section)
     christmas_freeze = section.boolean("christmas_freeze", True)
+    max_per_hour = section.integer("max_per_hour", 20, 1, 500)
     if (
         timezone is None
         or days is None
         or hours is None
         or bundesland is None
         or christmas_freeze is None
+        or max_per_hour is None
     ):
         return None
     return SendingConfig(
@@ -477,6 +480,7 @@ def _parse_sending(section: Section) -> SendingConfig | None:
         end=hours[1],
         bundesland=bundesland,
         christmas_freeze=christmas_freeze,
+        max_per_hour=max_per_hour,
     )
 
 

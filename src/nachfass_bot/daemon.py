@@ -6,6 +6,11 @@ connection (:mod:`nachfass_bot.retry`). Where the server offers IMAP IDLE, an
 :class:`~nachfass_bot.idle.IdleWatcher` asks for a cycle as soon as new mail arrives in
 INBOX; other folders wait for the interval. A SIGTERM/SIGINT lets the running cycle
 finish, stops the watcher and ends the process.
+
+A second job checks every few minutes (and once at start) whether the weekly digest is
+due. The scheduler only asks; the store decides whether this week's digest already went
+out (:mod:`nachfass_bot.weekly`), so restarts and a daemon that was down at 08:00 still
+send it exactly once.
 """
 
 from __future__ import annotations
@@ -34,6 +39,8 @@ from .retry import DEFAULT_FIRST_DELAY, run_with_retry
 log = logging.getLogger(__name__)
 
 JOB_ID = "cycle"
+WEEKLY_JOB_ID = "digest"
+WEEKLY_CHECK_MINUTES = 5
 WATCHER_STOP_SECONDS = 10.0
 
 Cycle = Callable[[datetime], None]
@@ -70,11 +77,13 @@ def run_forever(
     *,
     watcher_factory: WatcherFactory | None = None,
     retry_delay: float = DEFAULT_FIRST_DELAY,
+    weekly: Cycle | None = None,
 ) -> None:
     """Run ``cycle(now)`` at once and then every ``interval_minutes`` until a signal.
 
     ``watcher_factory(wake)`` builds the IDLE watcher; calling ``wake()`` runs the cycle
     now. ``retry_delay`` is the first wait before a failed cycle is tried again.
+    ``weekly(now)`` (the digest check) runs at once and every few minutes beside it.
     """
     scheduler = BlockingScheduler(timezone=UTC)
     runner = CycleRunner(cycle, retry_delay=retry_delay)
@@ -88,6 +97,8 @@ def run_forever(
         misfire_grace_time=None,  # a late run (laptop resumed, wake-up) still runs once
         id=JOB_ID,
     )
+    if weekly is not None:
+        add_weekly_job(scheduler, weekly)
     watcher = watcher_factory(partial(wake_cycle, scheduler, runner)) if watcher_factory else None
     _handle_signals(scheduler, runner, watcher)
     log.info("nachfass-bot runs every %s minutes", interval_minutes)
@@ -97,6 +108,31 @@ def run_forever(
     if watcher is not None and not watcher.join(WATCHER_STOP_SECONDS):
         log.warning("the IDLE watcher did not stop within %.0f s", WATCHER_STOP_SECONDS)
     log.info("nachfass-bot stopped")
+
+
+def add_weekly_job(scheduler: BlockingScheduler, weekly: Cycle) -> None:
+    """Check for the weekly digest at once and every :data:`WEEKLY_CHECK_MINUTES`."""
+    scheduler.add_job(
+        run_weekly,
+        "interval",
+        args=[weekly],
+        minutes=WEEKLY_CHECK_MINUTES,
+        next_run_time=datetime.now(UTC),
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=None,
+        id=WEEKLY_JOB_ID,
+    )
+
+
+def run_weekly(weekly: Cycle, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    """One digest check; a failure is logged and the next check tries again."""
+    try:
+        weekly(clock())
+    except NachfassError as exc:
+        log.error("weekly digest not sent: %s", exc)
+    except Exception:
+        log.exception("weekly digest check crashed; the next check runs as planned")
 
 
 def wake_cycle(scheduler: BlockingScheduler, runner: CycleRunner) -> None:

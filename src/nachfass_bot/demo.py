@@ -16,12 +16,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from email.message import EmailMessage
-from email.policy import SMTP
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from .approval import find_token
-from .compose import address, build_mail, new_message_id
+from .compose import address, build_mail, new_message_id, to_bytes
 from .config import Config, parse_config
 from .engine import Engine
 from .maildir import MaildirMailbox
@@ -151,7 +150,7 @@ class DemoWorld:
     def _deliver(self, message: EmailMessage) -> None:
         recipient = str(message["To"].addresses[0].addr_spec).lower()
         if recipient == OWNER[1]:
-            self.mailbox.append("INBOX", message.as_bytes(policy=SMTP), self.now, seen=False)
+            self.mailbox.append("INBOX", to_bytes(message), self.now, seen=False)
             if find_token(str(message["Subject"])):
                 self.pending_drafts.append((self.now + APPROVAL_DELAY, message))
             return
@@ -171,7 +170,7 @@ class DemoWorld:
             now=self.now,
             references=[reply_to] if reply_to else (),
         )
-        return message.as_bytes(policy=SMTP)
+        return to_bytes(message)
 
     def track_all(self) -> None:
         for client in self.clients:
@@ -249,7 +248,7 @@ class DemoWorld:
                 now=self.now,
                 references=[str(draft["Message-ID"])],
             )
-            self.mailbox.append("INBOX", reply.as_bytes(policy=SMTP), self.now)
+            self.mailbox.append("INBOX", to_bytes(reply), self.now)
             self._tell(f"Du antwortest „ok“ auf „{draft['Subject']}“.")
 
     def _tell(self, text: str) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from contextlib import closing
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from .approval import new_token, token_tag
@@ -87,13 +87,14 @@ class Engine:
         retries or logs it), everything done so far is committed. Pass the same
         ``report`` to a retry so that it counts what the failed attempt already did."""
         report = report if report is not None else CycleReport()
-        self.outbox.settle_interrupted(now)
         with closing(self.open_mailbox()) as mailbox:
             folders = self._folders(mailbox)
+            self.outbox.settle_interrupted(mailbox, folders.sent, now)
             self.poll(mailbox, folders, now, report)
+            # The owner's word first: "urlaub bis …" must hold before anything is drafted.
+            self.commands.apply(mailbox, now, report)
             self.advance(now, report)
             self.mail_new_drafts(now, report)
-            self.commands.apply(mailbox, now, report)
             self.send_approved(mailbox, folders, now, report)
         return report
 
@@ -295,7 +296,13 @@ class Engine:
         # The last look: an answer that arrived since the poll cancels the draft.
         self.poll(mailbox, folders, now, report)
         self.commands.apply(mailbox, now, report)
+        budget = self.config.sending.max_per_hour - self.store.client_mails_since(
+            now - timedelta(hours=1)
+        )
         for draft in self._ready_drafts(now):
+            if budget <= 0:
+                log.info("hourly cap of %s client mails reached", self.config.sending.max_per_hour)
+                break
             thread = self.store.thread(draft.thread_id)
             if thread is None or thread.state is not State.OPEN:
                 self.store.set_draft_state(draft.id, "cancelled", now)
@@ -303,6 +310,7 @@ class Engine:
             if thread.paused_until is not None and thread.paused_until > now:
                 continue  # an out-of-office note: the approved mail waits for the return
             self.outbox.send_client_mail(mailbox, folders.sent, thread, draft, now, report)
+            budget -= 1
 
     def on_vacation(self, now: datetime) -> bool:
         """The owner wrote "urlaub bis …": no client mail through that day."""

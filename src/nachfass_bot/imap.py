@@ -123,6 +123,11 @@ class ImapMailbox:
 
     # -- IDLE (RFC 2177) ---------------------------------------------------------------
 
+    def contains_message_id(self, folder: str, message_id: str) -> bool:
+        self._select(folder)
+        found = self._call(self._client.search, ["HEADER", "Message-ID", message_id])
+        return bool(found)
+
     def move(self, folder: str, uid: int, target: str) -> None:
         """Move one mail (RFC 6851 MOVE; else COPY, \\Deleted and UID EXPUNGE)."""
         self._call(self._client.select_folder, folder, readonly=False)

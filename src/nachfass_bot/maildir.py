@@ -71,6 +71,10 @@ class MaildirMailbox:
         box.add(message)
         self._uids(folder)
 
+    def contains_message_id(self, folder: str, message_id: str) -> bool:
+        box = self._folder(folder)
+        return any(message.get("Message-ID") == message_id for message in box)
+
     def move(self, folder: str, uid: int, target: str) -> None:
         """Move one mail to ``target`` (it gets the next UID there)."""
         for key, known in self._uids(folder).items():

@@ -10,11 +10,10 @@ to check — and is never retried.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from email.policy import SMTP
 
-from .compose import address, build_mail, new_message_id
+from .compose import address, build_mail, new_message_id, to_bytes
 from .config import OwnerConfig
 from .errors import DeliveryError, MailboxError
 from .mailbox import Mailbox
@@ -24,6 +23,9 @@ from .store import Draft, Store
 from .texts import Texts
 
 log = logging.getLogger(__name__)
+
+MAX_TEMPORARY_ATTEMPTS = 5  # 4xx answers before a draft counts as failed
+RETRY_BASE = timedelta(minutes=5)
 
 
 class Outbox:
@@ -116,9 +118,22 @@ class Outbox:
         report.sent += 1
         self._copy_to_sent(mailbox, sent_folder, message, thread.id, now)
 
-    def settle_interrupted(self, now: datetime) -> None:
-        """Drafts left in ``sending`` by a crash: maybe delivered, so never sent again."""
+    def settle_interrupted(self, mailbox: Mailbox, sent_folder: str | None, now: datetime) -> None:
+        """Drafts left in ``sending`` by a crash: if the mail is in the Sent folder (by its
+        Message-ID, fixed before SMTP started) it went out; else it may have, so it is never
+        sent again and the owner is asked to check."""
         for draft in self.store.drafts(["sending"]):
+            if sent_folder and mailbox.contains_message_id(sent_folder, draft.client_message_id):
+                with self.store.atomic():
+                    self._mark_done(draft, "sent", now)
+                    self.store.add_event(
+                        now,
+                        f"Schritt {draft.step_number}: Mail „{draft.subject}“ wurde vor dem "
+                        "Abbruch gesendet (im Gesendet-Ordner gefunden) → nicht erneut gesendet",
+                        thread_id=draft.thread_id,
+                        kind="sent",
+                    )
+                continue
             self.settle_unclear(draft, "das Programm wurde während des Versands beendet", now)
 
     def settle_unclear(self, draft: Draft, why: str, now: datetime) -> None:
@@ -163,16 +178,38 @@ class Outbox:
         )
 
     def _delivery_failed(self, draft: Draft, exc: DeliveryError, now: datetime) -> None:
-        # The server refused before accepting: nothing went out, so a retry is safe.
-        state = "failed" if exc.permanent else "approved"
-        self.store.set_draft_state(draft.id, state, now)
-        outcome = "endgültig gescheitert" if exc.permanent else "wird später erneut versucht"
-        self.store.add_event(
-            now,
-            f"Versand von Schritt {draft.step_number} {outcome}: {exc}",
-            thread_id=draft.thread_id,
-            kind="error",
+        """The server refused before accepting: nothing went out, so a retry is safe.
+
+        A 4xx waits and is tried again (5, 10, 20, 40 minutes); after the fifth refusal,
+        or at once for a 5xx, the draft is ``failed`` and the owner learns it by mail."""
+        attempts_key = f"smtp-attempts:{draft.id}"
+        attempts = int(self.store.setting(attempts_key) or 0) + 1
+        self.store.set_setting(attempts_key, str(attempts), now)
+        if not exc.permanent and attempts < MAX_TEMPORARY_ATTEMPTS:
+            retry_at = now + RETRY_BASE * 2 ** (attempts - 1)
+            self.store.set_draft_state(draft.id, "approved", now, send_after=retry_at)
+            self.store.add_event(
+                now,
+                f"Versand von Schritt {draft.step_number} vorübergehend abgelehnt ({exc}) → "
+                f"neuer Versuch ab {retry_at.astimezone(UTC):%H:%M} UTC",
+                thread_id=draft.thread_id,
+                kind="error",
+            )
+            return
+        self.store.set_draft_state(draft.id, "failed", now)
+        text = (
+            f"Die Mail „{draft.subject}“ an {draft.recipient} konnte nicht gesendet werden "
+            f"({exc}). Bitte prüfe Adresse und Postausgang und schicke sie bei Bedarf selbst."
         )
+        self.store.add_event(now, text, thread_id=draft.thread_id, kind="error")
+        mail = self.texts.render(
+            "owner_alert",
+            headline=f"Versand an {draft.recipient} gescheitert",
+            message=text,
+            thread_id=draft.thread_id,
+            client_label=draft.recipient,
+        )
+        self.notify_owner(mail.subject, mail.body, now, draft.thread_id)
 
     def _copy_to_sent(
         self,
@@ -188,7 +225,7 @@ class Outbox:
             )
             return
         try:
-            mailbox.append(sent_folder, message.as_bytes(policy=SMTP), now)
+            mailbox.append(sent_folder, to_bytes(message), now)
         except MailboxError as exc:
             self.store.add_event(
                 now, f"Kopie nicht im Ordner {sent_folder} abgelegt: {exc}", thread_id=thread_id

@@ -72,8 +72,9 @@ def unit_text(config: Config, script: Path) -> str:
         "",
         "[Unit]",
         "Description=nachfass-bot: fasst höflich bei schweigenden Kunden nach",
-        # After five failed starts within 30 minutes systemd gives up, so a wrong password
-        # is not tried over and over (providers lock accounts after repeated failures).
+        "# Nach 5 Fehlstarts in 30 Minuten gibt systemd auf: ein falsches Passwort soll nicht",
+        "# endlos probiert werden (Anbieter sperren sonst das Konto). Nach dem Beheben:",
+        "# systemctl --user restart nachfass-bot",
         "StartLimitIntervalSec=1800",
         "StartLimitBurst=5",
         "",
@@ -82,7 +83,7 @@ def unit_text(config: Config, script: Path) -> str:
         f"ExecStart={exec_start}",
         "Restart=on-failure",
         "RestartSec=120",
-        "# Exit code 2 is a config error: restarting would not help.",
+        "# Exit-Code 2 heißt: Fehler in der Konfiguration, da hilft kein Neustart.",
         "RestartPreventExitStatus=2",
         *_password_hint(variables, config.path.parent),
         "",
@@ -127,7 +128,9 @@ def _escape(text: str) -> str:
     return text.replace("%", "%%")
 
 
-def install_unit(config: Config, *, force: bool = False, env: Mapping[str, str] | None = None) -> Path:
+def install_unit(
+    config: Config, *, force: bool = False, env: Mapping[str, str] | None = None
+) -> Path:
     """Write the unit; an existing one is replaced only with ``force``. Returns its path."""
     target = user_unit_dir(env) / UNIT_NAME
     text = unit_text(config, script_path())

@@ -11,6 +11,7 @@ from typing import Protocol
 
 import aiosmtplib
 
+from .compose import envelope, to_bytes
 from .config import ServerConfig
 from .errors import DeliveryError
 
@@ -59,8 +60,11 @@ class SmtpTransport:
     async def _send(self, message: EmailMessage) -> None:
         security = self._server.security
         login = bool(self._server.username and self._password)
+        sender, recipients = envelope(message)
         await aiosmtplib.send(
-            message,
+            to_bytes(message),  # our own flattening: aiosmtplib's would refold the headers
+            sender=sender,
+            recipients=recipients,
             hostname=self._server.host,
             port=self._server.port,
             username=self._server.username if login else None,

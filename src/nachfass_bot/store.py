@@ -449,6 +449,11 @@ class Store:
             draft_id, {"state": state, "updated_at": to_iso(now), **values}
         )
 
+    def client_mails_since(self, moment: datetime) -> int:
+        """Client mails sent (or possibly sent) since ``moment``: for the hourly cap."""
+        sql = "SELECT count(*) FROM drafts WHERE state IN ('sent', 'unclear') AND sent_at >= ?"
+        return int(self.db.execute(sql, [to_iso(moment)]).fetchone()[0])
+
     def _draft_rows(self, where: str, args: list[Any]) -> list[Draft]:
         sql = f"SELECT * FROM drafts WHERE {where} ORDER BY id"
         return [_draft_from_row(row) for row in self.db.query(sql, args)]

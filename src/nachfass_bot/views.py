@@ -1,15 +1,22 @@
-"""How threads look to the owner: plain dicts for ``--json`` and German labels."""
+"""How threads look to the owner: plain dicts for ``--json``, German labels, and the
+rich tables of ``list`` and ``show`` (the timeline: every decision with its reason)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
+
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
 
 from .calendar import SendingWindow
 from .models import Kind, State, Thread
 from .preferences import Preferences
 from .schedule import due_step
 from .store import ACTIVE_DRAFT_STATES, Store, to_iso
+from .texts import format_date_short, format_money
 
 STATE_LABELS = {
     State.OPEN: "offen",
@@ -90,3 +97,137 @@ def local_text(moment: datetime | None, window: SendingWindow) -> str:
     local = moment.astimezone(window.zone)
     weekday = ("Mo", "Di", "Mi", "Do", "Fr", "Sa", "So")[local.weekday()]
     return f"{weekday} {local:%d.%m.%Y %H:%M}"
+
+
+# -- rich output for list and show ---------------------------------------------------------
+
+EVENT_LABELS = {
+    "answer": "Antwort",
+    "auto-reply": "Abwesenheit",
+    "bounce": "Unzustellbar",
+    "draft": "Entwurf",
+    "approval": "Deine Antwort",
+    "sent": "Gesendet",
+    "error": "Fehler",
+    "warning": "Warnung",
+    "sync": "Abgleich",
+    "digest": "Überblick",
+    "info": "Entscheidung",
+}
+_EVENT_STYLES = {
+    "answer": "bold green",
+    "auto-reply": "yellow",
+    "bounce": "bold red",
+    "approval": "magenta",
+    "sent": "cyan",
+    "error": "bold red",
+    "warning": "yellow",
+}
+_STATE_STYLES = {
+    State.OPEN: "",
+    State.ANSWERED: "green",
+    State.PAUSED: "yellow",
+    State.RESTING: "dim",
+    State.PARKED: "dim",
+    State.PAID: "green",
+    State.CLOSED: "dim",
+}
+_PIPE_WIDTH = 160  # piped output: wide enough that no reason is wrapped mid-sentence
+
+
+def output_console() -> Console:
+    """A console for stdout; when piped, wide, so that grep finds whole lines."""
+    console = Console()
+    return console if console.is_terminal else Console(width=max(console.width, _PIPE_WIDTH))
+
+
+def state_text(row: dict[str, Any]) -> str:
+    """``beantwortet (Junk)``, ``offen, Entwurf wartet auf dein Ok`` …"""
+    state = STATE_LABELS[State(row["state"])]
+    if row["answered_folder"]:
+        state += f" ({row['answered_folder']})"
+    if row["draft_state"]:
+        state += f", {DRAFT_LABELS.get(row['draft_state'], row['draft_state'])}"
+    return state
+
+
+def _moment(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def _client(row: dict[str, Any]) -> str:
+    return str(row["client_name"] or row["client_email"])
+
+
+def _amount(row: dict[str, Any]) -> str:
+    return format_money(Decimal(row["amount"])) if row["amount"] else ""
+
+
+def threads_table(rows: list[dict[str, Any]], window: SendingWindow) -> Table:
+    """``list``: one line per thread (rows from :func:`thread_summary`)."""
+    table = Table(title="Vorgänge", title_justify="left", header_style="bold")
+    table.add_column("Nr.", justify="right")
+    for column in ("Art", "Kunde", "Betreff", "Stand"):
+        table.add_column(column)
+    table.add_column("Schritt", justify="right")
+    table.add_column("Betrag", justify="right")
+    table.add_column("Nächster Schritt")
+    for row in rows:
+        style = _STATE_STYLES[State(row["state"])]
+        table.add_row(
+            str(row["id"]),
+            KIND_LABELS[Kind(row["kind"])],
+            _client(row),
+            row["subject"],
+            Text(state_text(row), style=style),
+            str(row["step"]),
+            _amount(row),
+            local_text(_moment(row["next_due_at"]), window),
+        )
+    return table
+
+
+def thread_view(detail: dict[str, Any], window: SendingWindow, now: datetime) -> RenderableType:
+    """``show``: the facts of one thread, its open tasks and the timeline of decisions."""
+    title = Text(f"Vorgang {detail['id']}: {KIND_LABELS[Kind(detail['kind'])]} – ", style="bold")
+    title.append(detail["subject"])
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="bold")
+    facts.add_column()
+    facts.add_row("Kunde", f"{_client(detail)} <{detail['client_email']}>")
+    facts.add_row("Stand", f"{state_text(detail)}, Schritt {detail['step']}")
+    facts.add_row("Nächster Schritt", local_text(_moment(detail["next_due_at"]), window))
+    paused = _moment(detail["paused_until"])
+    if paused and paused > now:
+        facts.add_row(
+            "Wartet bis", f"{local_text(paused, window)} (Abwesenheit des Kunden oder „später“)"
+        )
+    if detail["invoice_no"]:
+        due_date = date.fromisoformat(detail["due_date"]) if detail["due_date"] else None
+        due = f", zahlbar bis {format_date_short(due_date, window.zone)}" if due_date else ""
+        facts.add_row("Rechnung", f"{detail['invoice_no']} über {_amount(detail)}{due}")
+    parts: list[RenderableType] = [title, facts]
+    if detail["tasks"]:
+        parts.append(Text("\nOffene Aufgaben", style="bold"))
+        parts.extend(Text(f"  • {task['text']}") for task in detail["tasks"])
+    parts.append(Text(""))
+    parts.append(timeline_table(detail["events"], window))
+    return Group(*parts)
+
+
+def timeline_table(events: list[dict[str, Any]], window: SendingWindow) -> Table:
+    """Every decision of a thread, oldest first, with its German reason."""
+    table = Table(title="Verlauf", title_justify="left", header_style="bold", show_lines=False)
+    table.add_column("Wann", no_wrap=True)
+    table.add_column("Was", no_wrap=True)
+    table.add_column("Grund")
+    for event in sorted(events, key=lambda event: str(event["at"])):
+        kind = str(event["kind"])
+        table.add_row(
+            local_text(_moment(event["at"]), window),
+            Text(EVENT_LABELS.get(kind, kind), style=_EVENT_STYLES.get(kind, "")),
+            event["text"],
+        )
+    if not events:
+        table.add_row("–", "", "noch keine Einträge")
+    return table

@@ -94,6 +94,7 @@ def send_if_due(
     """
     zone = ZoneInfo(config.sending.timezone)
     if not digest_due(store, now, config.digest, zone):
+        log.debug("weekly digest not due (last sent: %s)", store.setting(SETTING) or "never")
         return False
     send_digest(store, config, texts, transport(), now)
     return True
