@@ -752,3 +752,21 @@ def run_daemon(config: Path, log_path: Path, until: Callable[[str], bool]) -> st
     assert until(text), text
     assert daemon.returncode == 0, text
     return text
+
+
+def test_digest_if_due_is_quiet_until_due_and_sends_once(
+    tmp_path: Path,
+    dovecot: MailAccount,
+    smtp_sink: SmtpSink,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config_path = write_config(tmp_path, dovecot, smtp_sink, monkeypatch)
+    runs = []
+    for now in ("2026-03-02T07:50", "2026-03-02T08:00", "2026-03-02T08:10", "2026-03-09T08:00"):
+        capsys.readouterr()
+        assert cli(config_path, "digest", "--if-due", "--now", now) == 0
+        runs.append(capsys.readouterr().out)
+    sent = f"Wochenüberblick an {dovecot.user} gesendet.\n"
+    assert runs == ["", sent, "", sent]  # cron mails any output: silence when nothing to do
+    assert len(mails_to(smtp_sink, dovecot.user)) == 2

@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+from email.message import EmailMessage
+from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
@@ -206,3 +208,27 @@ def test_hourly_cap_spreads_client_mail(
     assert sum(len(mails_to(smtp_sink, f"kunde{n}@firma{n}.test")) for n in range(3)) == 2
     assert cli(config, "tick", "--now", "2026-03-11T11:16") == 0
     assert sum(len(mails_to(smtp_sink, f"kunde{n}@firma{n}.test")) for n in range(3)) == 3
+
+
+def test_html_only_reply_from_outlook_approves(
+    config: Path, dovecot: MailAccount, smtp_sink: SmtpSink, capsys
+) -> None:
+    _thread_id, draft = offer_with_draft(config, dovecot, smtp_sink, capsys, "2026-03-03T10:15")
+    html = (
+        "<html><body><div>OK</div><div><br></div>"
+        "<hr><b>Von:</b> Anna Berger<br><b>Gesendet:</b> Mittwoch, 11. März 2026 10:30<br>"
+        f"<b>Betreff:</b> {draft['Subject']}<br><br>"
+        f"<blockquote>{draft.get_content()[:200]}</blockquote></body></html>"
+    )
+    reply = EmailMessage()
+    reply["From"] = f"Anna Berger <{dovecot.user}>"
+    reply["To"] = dovecot.user
+    reply["Subject"] = f"AW: {draft['Subject']}"
+    reply["Date"] = format_datetime(local("2026-03-11T10:40"))
+    reply["Message-ID"] = "<outlook-html-ok@berger-design.test>"
+    reply["In-Reply-To"] = str(draft["Message-ID"])
+    reply.set_content(html, subtype="html")
+    dovecot.append("INBOX", reply.as_bytes())
+
+    assert cli(config, "tick", "--now", "2026-03-11T10:45") == 0
+    assert len(mails_to(smtp_sink, CLIENT)) == 1

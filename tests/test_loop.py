@@ -216,7 +216,9 @@ def test_forged_ok_from_another_address_sends_nothing(
     shown = cli_json(config, capsys, "show", str(thread_id))
     assert shown["draft_state"] == "pending"
     assert shown["state"] == "open"
-    assert any("fremder Adresse" in event["text"] for event in shown["events"])
+    assert any("fremden Adresse" in event["text"] for event in shown["events"])
+    warnings = [m for m in mails_to(smtp_sink, dovecot.user) if "nicht ausgeführt" in m["Subject"]]
+    assert len(warnings) == 1, "the owner is warned once"
 
 
 def test_owner_reply_with_wrong_token_sends_nothing(

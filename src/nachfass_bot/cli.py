@@ -438,7 +438,13 @@ def weekly_digest_job(config: Config) -> Callable[[datetime], None]:
     "--send",
     "mode",
     flag_value="send",
-    help="An deine Adresse senden (zählt als Überblick der Woche).",
+    help="Jetzt an deine Adresse senden (zählt als Überblick dieser Woche).",
+)
+@click.option(
+    "--if-due",
+    "mode",
+    flag_value="due",
+    help="Senden, wenn der Überblick dieser Woche fällig und noch nicht gesendet ist (für cron).",
 )
 @click.option(
     "--html",
@@ -450,11 +456,17 @@ def weekly_digest_job(config: Config) -> Callable[[datetime], None]:
 def digest_command(opts: _Options, now: str | None, mode: str, html_path: Path | None) -> None:
     config = opts.config()
     moment = _parse_now(now, config)
+    texts = _texts(config)
     with _open_store(config) as store:
+        if mode == "due":
+            # Quiet when there is nothing to do: cron mails every output to the owner.
+            if send_if_due(store, config, texts, lambda: _smtp_transport(config), moment):
+                click.echo(f"Wochenüberblick an {config.owner.email} gesendet.")
+            return
         if mode == "send":
-            result = send_digest(store, config, _texts(config), _smtp_transport(config), moment)
+            result = send_digest(store, config, texts, _smtp_transport(config), moment)
         else:
-            result = render_digest(gather_week(store, config, moment), _texts(config))
+            result = render_digest(gather_week(store, config, moment), texts)
     if html_path is not None:
         html_path.write_text(result.html, encoding="utf-8")
     if mode == "send":

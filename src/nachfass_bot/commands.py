@@ -75,11 +75,15 @@ class OwnerCommands:
             token = find_token(inbound.subject) or find_token(body)
             draft = self.store.draft_by_token(token) if token else None
             if failure:
-                self._reject(draft, f"die Prüfung des Absenders ist gescheitert ({failure})", now)
+                self.warn_rejected(
+                    draft, f"die Prüfung des Absenders ist gescheitert ({failure})", now
+                )
             elif draft is not None:
                 self._draft_command(draft, body, inbound, today, now, report)
             elif token or self._replies_to_draft(inbound):
-                self._reject(None, "das Kennzeichen des Entwurfs fehlt oder stimmt nicht", now)
+                self.warn_rejected(
+                    None, "das Kennzeichen des Entwurfs fehlt oder stimmt nicht", now
+                )
             else:
                 self._owner_request(inbound, body, today, now)
 
@@ -107,7 +111,7 @@ class OwnerCommands:
     def _replies_to_draft(self, inbound: Inbound) -> bool:
         return any(self.store.draft_by_message_id(mid) for mid in inbound.in_reply_to)
 
-    def _reject(self, draft: Draft | None, why: str, now: datetime) -> None:
+    def warn_rejected(self, draft: Draft | None, why: str, now: datetime) -> None:
         """Nothing happens; the owner is warned once per draft (once in all for others)."""
         thread_id = draft.thread_id if draft else None
         self.store.add_event(

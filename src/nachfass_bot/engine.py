@@ -78,6 +78,7 @@ class Engine:
             window=self.window,
             auto_reply_wait_days=config.preferences.schedule.auto_reply_wait_days,
             move_spam_replies=config.mailbox.move_spam_replies,
+            warn_rejected=self.commands.warn_rejected,
         )
 
     # -- the cycle ----------------------------------------------------------------------

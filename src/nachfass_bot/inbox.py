@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from functools import partial
@@ -58,7 +59,9 @@ class InboxReader:
         window: SendingWindow,
         auto_reply_wait_days: int = 7,
         move_spam_replies: bool = False,
+        warn_rejected: Callable[[Draft | None, str, datetime], None] | None = None,
     ) -> None:
+        self.warn_rejected = warn_rejected
         self.store = store
         self.move_spam_replies = move_spam_replies
         self._spam_answers: dict[tuple[str, int], str] = {}
@@ -199,14 +202,10 @@ class InboxReader:
         return None
 
     def _warn_foreign_command(self, inbound: Inbound, draft: Draft, now: datetime) -> None:
-        self.store.add_event(
-            now,
-            f"Antwort auf einen Entwurf von fremder Adresse {inbound.from_addr or '(unbekannt)'} "
-            f"im Ordner {inbound.folder} ignoriert → nichts gesendet",
-            thread_id=draft.thread_id,
-            kind="warning",
-        )
+        sender = inbound.from_addr or "(unbekannt)"
         log.warning("ignored a draft reply from a foreign address in %s", inbound.folder)
+        if self.warn_rejected is not None:
+            self.warn_rejected(draft, f"sie kam von der fremden Adresse {sender}", now)
 
     # -- what a verdict does ------------------------------------------------------------------
 
