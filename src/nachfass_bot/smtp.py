@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
 from collections.abc import Callable
@@ -33,48 +34,77 @@ class SmtpTransport:
         self._timeout = timeout
 
     def send(self, message: EmailMessage) -> None:
+        """Deliver ``message``; raises DeliveryError. ``uncertain`` is set only when the
+        connection broke after the whole mail went over the wire (RFC 5321 §4.1.1.4):
+        every failure before that point left nothing at the server."""
         try:
-            asyncio.run(asyncio.wait_for(self._send(message), timeout=self._timeout * 3))
-        except aiosmtplib.SMTPResponseException as exc:
+            asyncio.run(self._send(message))
+        except _Uncertain as broken:
             raise DeliveryError(
-                f"SMTP-Server {self._server.host} lehnt ab: {exc.code} {exc.message}",
-                permanent=500 <= exc.code < 600,
-            ) from exc
+                f"Verbindung zu {self._server.host} nach dem Senden der Mail abgebrochen: "
+                f"{broken.__cause__}",
+                uncertain=True,
+            ) from broken.__cause__
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [error.code for error in exc.recipients]
             raise DeliveryError(
                 f"SMTP-Server {self._server.host} lehnt den Empfänger ab: {codes}",
                 permanent=all(500 <= code < 600 for code in codes),
             ) from exc
-        except aiosmtplib.SMTPConnectError as exc:
+        except aiosmtplib.SMTPResponseException as exc:
             raise DeliveryError(
-                f"SMTP-Server {self._server.host}:{self._server.port} nicht erreichbar: {exc}"
+                f"SMTP-Server {self._server.host} lehnt ab: {exc.code} {exc.message}",
+                permanent=500 <= exc.code < 600,
             ) from exc
         except (aiosmtplib.SMTPException, OSError) as exc:
-            # Disconnects and timeouts after connecting: the mail may have been accepted.
             raise DeliveryError(
-                f"Verbindung zu {self._server.host} während des Versands abgebrochen: {exc}",
-                uncertain=True,
+                f"SMTP-Server {self._server.host}:{self._server.port} nicht erreichbar "
+                f"oder TLS gescheitert: {exc}"
             ) from exc
 
     async def _send(self, message: EmailMessage) -> None:
-        security = self._server.security
-        login = bool(self._server.username and self._password)
         sender, recipients = envelope(message)
-        await aiosmtplib.send(
-            to_bytes(message),  # our own flattening: aiosmtplib's would refold the headers
-            sender=sender,
-            recipients=recipients,
+        async with asyncio.timeout(self._timeout * 3):
+            client = self._client()
+            await client.connect()
+            try:
+                await self._login(client)
+                await client.mail(sender)
+                for recipient in recipients:
+                    await client.rcpt(recipient)
+                await self._data(client, message)
+            finally:
+                with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+                    await client.quit()
+        log.info("mail %s handed to SMTP server %s", message["Message-ID"], self._server.host)
+
+    def _client(self) -> aiosmtplib.SMTP:
+        security = self._server.security
+        return aiosmtplib.SMTP(
             hostname=self._server.host,
             port=self._server.port,
-            username=self._server.username if login else None,
-            password=self._password if login else None,
             use_tls=security == "ssl",
             start_tls=security == "starttls",
             tls_context=ssl.create_default_context() if security != "none" else None,
             timeout=self._timeout,
         )
-        log.info("mail %s handed to SMTP server %s", message["Message-ID"], self._server.host)
+
+    async def _login(self, client: aiosmtplib.SMTP) -> None:
+        if self._server.username and self._password:
+            await client.login(self._server.username, self._password)
+
+    async def _data(self, client: aiosmtplib.SMTP, message: EmailMessage) -> None:
+        # Our own flattening: aiosmtplib's would refold the headers (see compose.py).
+        try:
+            await client.data(to_bytes(message))
+        except aiosmtplib.SMTPResponseException:
+            raise  # the server answered: it did not take the mail
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            raise _Uncertain() from exc
+
+
+class _Uncertain(Exception):
+    """The connection broke during DATA: the server may or may not have the mail."""
 
 
 class CaptureTransport:
