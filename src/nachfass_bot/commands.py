@@ -189,36 +189,26 @@ class OwnerCommands:
         elif command.kind is CommandKind.LATER and (command.days or command.until):
             self._postpone(draft, command.days, command.until, now)
         elif command.kind is CommandKind.EDIT:
-            self._edit(draft, command.text, now)
+            self._approve(draft, now, body=command.text)
         elif command.kind is CommandKind.PAID and self._is_invoice(draft.thread_id):
             self._close(draft, State.PAID, "Du hast „bezahlt“ geantwortet → Rechnung erledigt", now)
         else:
             self._not_understood(draft, command.text, inbound, now)
 
-    def _approve(self, draft: Draft, now: datetime) -> None:
+    def _approve(self, draft: Draft, now: datetime, body: str | None = None) -> None:
+        """Send at the next allowed time; ``body`` is the owner's own text, if any
+        (subject and threading stay)."""
         send_after = self.window.next_slot(now)
-        self.store.set_draft_state(
-            draft.id, "approved", now, approved_at=now, send_after=send_after
-        )
+        changes: dict[str, object] = {"approved_at": now, "send_after": send_after}
+        what = "freigegeben"
+        if body is not None:
+            changes["body"] = "\n".join(line.rstrip() for line in body.strip().splitlines()) + "\n"
+            what = "durch Deinen Text ersetzt"
+        self.store.set_draft_state(draft.id, "approved", now, **changes)
         self.store.add_event(
             now,
-            f"Du hast den Entwurf für Schritt {draft.step_number} freigegeben → "
+            f"Du hast den Entwurf für Schritt {draft.step_number} {what} → "
             f"Versand ab {local_text(send_after, self.window)}",
-            thread_id=draft.thread_id,
-            kind="approval",
-        )
-
-    def _edit(self, draft: Draft, text: str, now: datetime) -> None:
-        """The owner's own text replaces the body; subject and threading stay."""
-        body = "\n".join(line.rstrip() for line in text.strip().splitlines()) + "\n"
-        send_after = self.window.next_slot(now)
-        self.store.set_draft_state(
-            draft.id, "approved", now, body=body, approved_at=now, send_after=send_after
-        )
-        self.store.add_event(
-            now,
-            f"Du hast den Entwurf für Schritt {draft.step_number} geändert → Dein Text geht "
-            f"ab {local_text(send_after, self.window)} raus",
             thread_id=draft.thread_id,
             kind="approval",
         )
