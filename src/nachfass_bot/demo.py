@@ -50,6 +50,7 @@ class ScriptedClient:
     behaviour: str  # "spam-answer", "silent", "unpaid", "answers-after-first"
     du: bool = False
     invoice: tuple[str, Decimal, date] | None = None
+    anrede: str | None = None
     original_id: str = ""
     received: list[EmailMessage] = field(default_factory=list)
     answered: bool = False
@@ -81,6 +82,7 @@ def _clients() -> list[ScriptedClient]:
             START + timedelta(hours=4),
             "unpaid",
             invoice=("2026-014", Decimal("1190.00"), date(2026, 3, 9)),
+            anrede="herr",
         ),
         ScriptedClient(
             "Lena Hoffmann",
@@ -180,7 +182,8 @@ class DemoWorld:
     def _track(self, client: ScriptedClient) -> None:
         client.original_id = new_message_id(OWNER[1])
         client_id = self.store.upsert_client(
-            Client(email=client.email, name=client.name, du=client.du), client.sent_on
+            Client(email=client.email, name=client.name, du=client.du, anrede=client.anrede),
+            client.sent_on,
         )
         invoice_no, amount, due = client.invoice or (None, None, None)
         thread_id = self.store.add_thread(
@@ -299,6 +302,19 @@ def summary(world: DemoWorld) -> list[str]:
     return lines
 
 
+def sample_mail(world: DemoWorld) -> list[str]:
+    """The first follow-up a client received, as it was sent: the tone of the bot."""
+    for client in world.clients:
+        if client.received:
+            first = client.received[0]
+            body = first.get_content().replace("\r\n", "\n").rstrip("\n")
+            header = f"\nSo klang die erste Nachfrage an {client.name}:"
+            return [header, f"  Betreff: {first['Subject']}", ""] + [
+                f"  {line}".rstrip() for line in body.splitlines()
+            ]
+    return []
+
+
 def run_demo(keep_dir: Path | None, echo: Callable[[str], None]) -> None:
     """Run the story and print it; remove every file unless ``keep_dir`` is given."""
     root = keep_dir or Path(tempfile.mkdtemp(prefix="nachfass-demo-"))
@@ -312,6 +328,8 @@ def run_demo(keep_dir: Path | None, echo: Callable[[str], None]) -> None:
             echo(line)
         echo("\nStand nach acht Wochen:")
         for line in summary(world):
+            echo(line)
+        for line in sample_mail(world):
             echo(line)
     finally:
         world.close()
