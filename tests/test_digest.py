@@ -770,3 +770,21 @@ def test_digest_if_due_is_quiet_until_due_and_sends_once(
     sent = f"Wochenüberblick an {dovecot.user} gesendet.\n"
     assert runs == ["", sent, "", sent]  # cron mails any output: silence when nothing to do
     assert len(mails_to(smtp_sink, dovecot.user)) == 2
+
+
+def test_html_tags_are_balanced(seeded: Store, config: Config, texts: Texts) -> None:
+    """Outlook forgives little: every opened element is closed, in order."""
+    html = render_digest(gather_week(seeded, config, NOW), texts).html
+    assert html.startswith("<!DOCTYPE html>")
+    stack: list[str] = []
+
+    class Balance(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            if tag not in ("meta", "br"):
+                stack.append(tag)
+
+        def handle_endtag(self, tag: str) -> None:
+            assert stack and stack.pop() == tag, (tag, self.getpos())
+
+    Balance().feed(html)
+    assert stack == []

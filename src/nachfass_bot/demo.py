@@ -65,6 +65,7 @@ def _clients() -> list[ScriptedClient]:
             "Angebot Website-Relaunch",
             START + timedelta(hours=2),
             "spam-answer",
+            anrede="herr",
         ),
         ScriptedClient(
             "Miriam Sommer",
@@ -73,6 +74,7 @@ def _clients() -> list[ScriptedClient]:
             "Angebot Logo und Geschäftsausstattung",
             START + timedelta(hours=3),
             "silent",
+            anrede="frau",
         ),
         ScriptedClient(
             "Jürgen Weiß",

@@ -251,7 +251,17 @@ def render_digest(facts: WeekFacts, texts: Texts) -> Digest:
 
 
 def digest_context(facts: WeekFacts) -> dict[str, Any]:
-    """The template context: plain dicts and lists, so texts.py can clean every string."""
+    """The context of ``digest.txt`` and ``digest.html``: plain dicts and lists, so that
+    texts.py cleans every string.
+
+    ``greeting``, ``week_number``, ``start`` and ``end`` (aware datetimes), ``quiet``,
+    ``headline``, ``spam_count``; the lists ``answers``, ``drafts`` (plus
+    ``days_waiting``), ``tasks``, ``notices`` (plus ``label``), ``invoices`` (open only,
+    plus ``days_overdue``), ``sent``, ``upcoming`` (plus ``what``) and ``resting``, each
+    entry a dict of the item's fields; ``open_total``; ``risk`` (:class:`RiskRow` fields
+    plus ``open_bar`` and ``billed_bar`` for the text part), ``risk_open_total``,
+    ``risk_billed_total``, ``risk_days`` and ``risk_flags`` (German sentences).
+    """
     zone = ZoneInfo(facts.timezone)
     today = facts.end.astimezone(zone).date()
     invoices = sorted(

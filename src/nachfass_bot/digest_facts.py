@@ -52,8 +52,8 @@ def gather_week(store: Store, config: Config, now: datetime) -> WeekFacts:
         owner_name=config.owner.name,
         sent=tuple(sent_items(store, threads, start, now)),
         answers=tuple(answer_items(store, threads, start, now, junk)),
-        drafts=tuple(draft_items(store, threads)),
-        tasks=tuple(task_items(store, threads)),
+        drafts=tuple(draft_items(store, threads, now)),
+        tasks=tuple(task_items(store, threads, now)),
         upcoming=tuple(upcoming_items(store, window, config.preferences, now)),
         invoices=tuple(invoice_items(threads.values(), now)),
         notices=tuple(notice_items(store, threads, start, now)),
@@ -125,10 +125,12 @@ def answer_items(
     return sorted(items.values(), key=lambda item: (not item.in_spam, item.at))
 
 
-def draft_items(store: Store, threads: dict[int, Thread]) -> list[DraftItem]:
+def draft_items(store: Store, threads: dict[int, Thread], end: datetime) -> list[DraftItem]:
     """Drafts waiting for the owner's yes, oldest first."""
     items = []
     for draft in store.drafts(["new", "pending"]):
+        if draft.created_at > end:  # a digest for an earlier week (``--now``)
+            continue
         thread = threads.get(draft.thread_id)
         items.append(
             DraftItem(
@@ -142,12 +144,12 @@ def draft_items(store: Store, threads: dict[int, Thread]) -> list[DraftItem]:
     return sorted(items, key=lambda item: (item.created_at, item.thread_id))
 
 
-def task_items(store: Store, threads: dict[int, Thread]) -> list[TaskItem]:
+def task_items(store: Store, threads: dict[int, Thread], end: datetime) -> list[TaskItem]:
     """Open tasks of threads that still wait for the client (an answer makes a call moot)."""
     items = []
     for task in store.tasks("open"):
         thread = threads.get(task.thread_id)
-        if thread is None or thread.state not in LISTENING_STATES:
+        if thread is None or thread.state not in LISTENING_STATES or task.due_at > end:
             continue
         items.append(
             TaskItem(
@@ -214,7 +216,7 @@ def invoice_items(threads: Collection[Thread], now: datetime) -> list[InvoiceIte
     since = now - timedelta(days=RISK_DAYS)
     items = []
     for thread in threads:
-        if thread.kind is not Kind.RECHNUNG or thread.amount is None:
+        if thread.kind is not Kind.RECHNUNG or thread.amount is None or thread.started_at > now:
             continue
         is_open = thread.state in OPEN_INVOICE_STATES
         if not is_open and thread.started_at < since:
