@@ -98,6 +98,8 @@ def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
         stream=sys.stderr,
     )
     logging.getLogger("apscheduler").setLevel(logging.DEBUG if verbose else logging.WARNING)
+    # imaplib's debug log would write header fields and mail bodies: never, even verbose.
+    logging.getLogger("imapclient").setLevel(logging.INFO)
     ctx.obj = _Options(config_path, verbose)
 
 
@@ -240,13 +242,22 @@ def build_engine(config: Config, store: Store) -> Engine:
     """The real engine: IMAP and SMTP from the config, passwords read now."""
     imap_password = config.imap.password()
     smtp_password = config.smtp.password() if config.smtp.username else None
-    return Engine(
+    engine = Engine(
         config=config,
         store=store,
         texts=Texts(timezone=config.sending.timezone, override_dir=config.templates_dir),
         transport=SmtpTransport(config.smtp, smtp_password),
         open_mailbox=lambda: ImapMailbox.connect(config.imap, imap_password),
     )
+    if sys.stderr.isatty():
+        engine.inbox.progress = _show_progress
+    return engine
+
+
+def _show_progress(folder: str, done: int, total: int) -> None:
+    """A long first sync on a terminal: one line that counts up."""
+    end = "\n" if done >= total else ""
+    click.echo(f"\rOrdner {folder}: {done} von {total} Mails gelesen", err=True, nl=bool(end))
 
 
 @cli.command(help="Einen Durchlauf machen (Post lesen, entscheiden, Entwürfe, Versand).")

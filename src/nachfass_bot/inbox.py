@@ -29,7 +29,7 @@ from .matching import Match
 from .models import LISTENING_STATES, CycleReport, Inbound, State, Thread
 from .outbox import Outbox
 from .store import CANCELLABLE_DRAFT_STATES, Draft, Store
-from .sync import sync_folder
+from .sync import Progress, sync_folder
 from .texts import Texts, format_date_long
 from .views import local_text
 
@@ -62,6 +62,7 @@ class InboxReader:
         warn_rejected: Callable[[Draft | None, str, datetime], None] | None = None,
     ) -> None:
         self.warn_rejected = warn_rejected
+        self.progress: Progress | None = None  # set by the CLI on a terminal
         self.store = store
         self.move_spam_replies = move_spam_replies
         self._spam_answers: dict[tuple[str, int], str] = {}
@@ -80,10 +81,10 @@ class InboxReader:
                 self._inbound_batch, mailbox, folder=folder, is_junk=folder == folders.junk,
                 now=now, report=report,
             )  # fmt: skip
-            sync_folder(mailbox, self.store, folder, now, handle)
+            sync_folder(mailbox, self.store, folder, now, handle, self.progress)
         if folders.sent and folders.sent not in folders.inbound:
             sent = partial(self._sent_batch, folder=folders.sent, now=now)
-            sync_folder(mailbox, self.store, folders.sent, now, sent)
+            sync_folder(mailbox, self.store, folders.sent, now, sent, self.progress)
         self._move_spam_answers(mailbox, folders.inbox, now)
 
     def _move_spam_answers(self, mailbox: Mailbox, inbox: str, now: datetime) -> None:

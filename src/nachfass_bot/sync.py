@@ -15,12 +15,20 @@ from .mailbox import Mailbox
 from .store import Store
 
 BatchHandler = Callable[[list[tuple[int, bytes]]], None]
+Progress = Callable[[str, int, int], None]  # folder, mails read, mails to read
+PROGRESS_FROM = 2000  # only a sync this long reports its progress
 
 
 def sync_folder(
-    mailbox: Mailbox, store: Store, folder: str, now: datetime, handle_batch: BatchHandler
+    mailbox: Mailbox,
+    store: Store,
+    folder: str,
+    now: datetime,
+    handle_batch: BatchHandler,
+    progress: Progress | None = None,
 ) -> None:
-    """Hand every batch of ``(uid, header bytes)`` above the stored UID to ``handle_batch``."""
+    """Hand every batch of ``(uid, header bytes)`` above the stored UID to ``handle_batch``;
+    a long sync calls ``progress`` after each batch."""
     status = mailbox.folder_status(folder)
     stored = store.folder_state(folder)
     last_uid = 0
@@ -33,6 +41,8 @@ def sync_folder(
             kind="sync",
         )
     if last_uid + 1 < status.uidnext:
+        expected = status.uidnext - 1 - last_uid  # at most; expunged UIDs make it less
+        done = 0
         for batch in mailbox.fetch_headers(folder, last_uid + 1):
             if not batch:
                 continue
@@ -40,5 +50,8 @@ def sync_folder(
                 handle_batch(batch)
                 last_uid = batch[-1][0]
                 store.save_folder_state(folder, status.uidvalidity, last_uid, now)
+            done += len(batch)
+            if progress is not None and expected >= PROGRESS_FROM:
+                progress(folder, done, max(done, expected))
     if stored is None or stored[0] != status.uidvalidity:
         store.save_folder_state(folder, status.uidvalidity, last_uid, now)

@@ -1,0 +1,78 @@
+"""The UID sync on its own: batches, folder state, UIDVALIDITY, progress."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from nachfass_bot.mailbox import FolderStatus
+from nachfass_bot.store import Store
+from nachfass_bot.sync import sync_folder
+
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+class ListMailbox:
+    """Just enough of a mailbox: one folder of numbered header blocks."""
+
+    def __init__(self, count: int, uidvalidity: int = 7) -> None:
+        self.uids = list(range(1, count + 1))
+        self.uidvalidity = uidvalidity
+        self.fetched_from: list[int] = []
+
+    def folder_status(self, folder: str) -> FolderStatus:
+        return FolderStatus(self.uidvalidity, max(self.uids, default=0) + 1)
+
+    def fetch_headers(self, folder: str, first_uid: int, batch_size: int = 500) -> Iterator:
+        self.fetched_from.append(first_uid)
+        wanted = [uid for uid in self.uids if uid >= first_uid]
+        for start in range(0, len(wanted), batch_size):
+            yield [(uid, b"Subject: %d\r\n" % uid) for uid in wanted[start : start + batch_size]]
+
+
+def test_batches_progress_and_resume() -> None:
+    store, mailbox = Store.memory(), ListMailbox(2600)
+    seen: list[int] = []
+    reports: list[tuple[str, int, int]] = []
+
+    def handle(batch):
+        seen.extend(uid for uid, _raw in batch)
+
+    def progress(folder, done, total):
+        reports.append((folder, done, total))
+
+    sync_folder(mailbox, store, "INBOX", NOW, handle, progress)
+
+    assert seen == list(range(1, 2601))
+    assert store.folder_state("INBOX") == (7, 2600)
+    assert reports[0] == ("INBOX", 500, 2600) and reports[-1] == ("INBOX", 2600, 2600)
+
+    mailbox.uids.append(2601)
+    sync_folder(mailbox, store, "INBOX", NOW, handle, progress)
+    assert seen[-1] == 2601 and mailbox.fetched_from[-1] == 2601
+    assert len(reports) == 6, "a short incremental sync reports no progress"
+
+
+def test_new_uidvalidity_reads_the_folder_again() -> None:
+    store, mailbox = Store.memory(), ListMailbox(3)
+    sync_folder(mailbox, store, "INBOX", NOW, lambda batch: None)
+    mailbox.uidvalidity = 8
+    again: list[int] = []
+    sync_folder(mailbox, store, "INBOX", NOW, lambda b: again.extend(u for u, _ in b))
+    assert again == [1, 2, 3]
+    assert store.folder_state("INBOX") == (8, 3)
+    assert any("UIDVALIDITY" in event.text for event in store.events())
+
+
+def test_a_failing_batch_keeps_the_state_of_the_last_good_one() -> None:
+    store, mailbox = Store.memory(), ListMailbox(1200)
+
+    def handle(batch):
+        if batch[0][0] > 500:
+            raise ConnectionError("dropped")
+
+    with pytest.raises(ConnectionError):
+        sync_folder(mailbox, store, "INBOX", NOW, handle)
+    assert store.folder_state("INBOX") == (7, 500)
