@@ -206,3 +206,32 @@ def test_bad_now_is_a_clear_message(tmp_path: Path, bad: str, dovecot, smtp_sink
     assert result.returncode == 2
     assert "kein Zeitpunkt" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_owner_marks_paid_pauses_resumes_and_finishes_tasks(
+    tmp_path: Path, dovecot: MailAccount, smtp_sink: SmtpSink, monkeypatch
+) -> None:
+    config = write_config(tmp_path, dovecot, smtp_sink, monkeypatch)
+    base = ["--config", str(config)]
+    run_cli(*base, "track", "--kind", "rechnung", "--to", "kasse@praxis.test", "--subject", "R1",
+            "--invoice-no", "R1", "--amount", "100", "--due", "2026-03-16")  # fmt: skip
+    run_cli(*base, "track", "--kind", "auftrag", "--to", "info@hoffmann.test", "--subject", "Flyer",
+            "--sent-at", "2026-06-01T15:00")  # fmt: skip
+    assert run_cli(*base, "tick", "--now", "2026-06-02T15:30").returncode == 0
+
+    paid = run_cli(*base, "paid", "1")
+    assert paid.returncode == 0 and "bezahlt" in paid.stdout
+    assert run_cli(*base, "paid", "2").returncode == 1, "an order is no invoice"
+    assert run_cli(*base, "pause", "2").returncode == 0
+    states = {
+        row["id"]: row["state"] for row in json.loads(run_cli(*base, "list", "--json").stdout)
+    }
+    assert states == {1: "paid", 2: "paused"}
+    assert run_cli(*base, "resume", "2").returncode == 0
+
+    shown = json.loads(run_cli(*base, "show", "2", "--json").stdout)
+    assert shown["state"] == "open"
+    task_id = shown["tasks"][0]["id"]
+    assert run_cli(*base, "done", str(task_id)).returncode == 0
+    assert json.loads(run_cli(*base, "show", "2", "--json").stdout)["tasks"] == []
+    assert run_cli(*base, "done", str(task_id)).returncode == 1

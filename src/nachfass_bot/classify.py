@@ -4,21 +4,21 @@ Neither an auto-reply nor a bounce counts as the client's answer (DOMAIN.md, "Wh
 the escalation"). Every question here is answered by an ordered tuple of small rule
 functions, first verdict wins, like the one-detector-per-format design of flufl.bounce:
 
-* :func:`is_auto_reply_headers` and :func:`is_bounce_headers` look at header fields only
-  (those in :data:`nachfass_bot.headers.HEADER_FIELDS`), so they work on a header-only
-  IMAP fetch: RFC 3834 ``Auto-Submitted`` and vendor fields, RFC 3464 delivery reports.
+* :func:`is_auto_reply_headers` looks at header fields only (those in
+  :data:`nachfass_bot.headers.HEADER_FIELDS`), so it works on a header-only IMAP fetch:
+  RFC 3834 ``Auto-Submitted`` and vendor fields. Its bounce counterpart,
+  :func:`nachfass_bot.bounces.is_bounce_headers`, is re-exported here.
 * :func:`classify_message` reads the whole message: :data:`MESSAGE_RULES`, in order,
   are bounces (the RFC 3464 ``message/delivery-status`` part first, then non-standard
-  bounces through flufl.bounce and a few texts), read receipts, auto-reply header
-  fields, and — as the last and weakest evidence — a short out-of-office text.
+  bounces; both read by :mod:`nachfass_bot.bounces`), read receipts, list mail,
+  auto-reply header fields, and — as the last and weakest evidence — a short
+  out-of-office text.
 * The return date of an out-of-office text comes from
   :func:`nachfass_bot.returndate.find_return_date` (re-exported here), what counts as
   quoted text from :func:`nachfass_bot.quotes.split_quote`.
 
 ``X-Auto-Response-Suppress`` is deliberately ignored: it is a *request* not to
-auto-reply, sent by real people's Outlook, not a sign of an auto-reply. A null
-``Return-Path: <>`` alone is not a bounce sign either: RFC 3834 §3.3 asks auto-replies
-to use the null reverse path too.
+auto-reply, sent by real people's Outlook, not a sign of an auto-reply.
 
 Everything here is pure: bytes or text in, values out, no clock (the caller passes the
 day the mail was written) and no exception on malformed input — a broken mail must not
@@ -31,15 +31,26 @@ from __future__ import annotations
 import codecs
 import enum
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from email import message_from_bytes
 from email.header import decode_header
 from email.message import Message
 
-from flufl.bounce import all_failures
-
+from nachfass_bot.bounces import (
+    BOUNCE_RULES,
+    Bounce,
+    RecipientStatus,
+    bounce_from_notice,
+    bounce_from_statuses,
+    confirmed_delivery,
+    content_type,
+    delivery_statuses,
+    field_keyword,
+    field_value,
+    is_bounce_headers,
+)
 from nachfass_bot.quotes import split_quote
 from nachfass_bot.returndate import find_return_date
 
@@ -53,9 +64,9 @@ __all__ = [
     "find_return_date",
     "is_auto_reply_headers",
     "is_bounce_headers",
+    "is_list_mail",
 ]
 
-Rule = Callable[[Message], bool]
 # A header rule that names the evidence it found ("Auto-Submitted: auto-replied").
 Evidence = Callable[[Message], str | None]
 
@@ -104,62 +115,21 @@ _AUTO_REPLY_SUBJECT_RE = re.compile(
     re.IGNORECASE,
 )
 
-_MACHINE_SENDERS = frozenset({"mailer-daemon", "postmaster"})
-
-
-def _header(msg: Message, name: str) -> str | None:
-    """The first raw value of a header field, unfolded (RFC 5322 §2.2.3), or None.
-
-    Reads ``raw_items()`` so that no header parser of the email package can raise on
-    garbage; classification only needs plain ASCII keywords.
-    """
-    wanted = name.lower()
-    try:
-        items = list(msg.raw_items())
-    except Exception:  # a broken message object must not stop the poll loop
-        return None
-    for key, value in items:
-        if key.lower() == wanted:
-            return re.sub(r"\r?\n(?=[ \t])", "", str(value)).strip()
-    return None
-
-
-def _keyword(value: str | None) -> str:
-    """The first token of a field value, lower-cased, without comments or parameters.
-
-    RFC 3834 §5 allows CFWS and parameters: ``Auto-Submitted: auto-replied (vacation)``.
-    """
-    if not value:
-        return ""
-    text = re.sub(r"\([^()]*\)", " ", value).split(";", 1)[0]
-    words = text.strip().strip('"').split()
-    return words[0].lower() if words else ""
-
-
-def _content_type_params(msg: Message) -> tuple[str, dict[str, str]]:
-    """``(type/subtype, {param: value})`` of the Content-Type field, lower-cased."""
-    value = _header(msg, "Content-Type") or ""
-    main, _, rest = value.partition(";")
-    params: dict[str, str] = {}
-    for match in re.finditer(r'([\w-]+)\s*=\s*("[^"]*"|[^;\s]+)', rest):
-        params[match.group(1).lower()] = match.group(2).strip('"').lower()
-    return main.strip().lower(), params
-
 
 # --- auto-reply header rules -----------------------------------------------------------
 
 
 def _auto_submitted(msg: Message) -> str | None:
     """RFC 3834 §5: any ``Auto-Submitted`` value other than ``no`` marks machine mail."""
-    keyword = _keyword(_header(msg, "Auto-Submitted"))
+    keyword = field_keyword(field_value(msg, "Auto-Submitted"))
     return f"Auto-Submitted: {keyword}" if keyword and keyword != "no" else None
 
 
 def _vendor_auto_reply(msg: Message) -> str | None:
     """``X-Autoreply``, ``X-Autorespond``, ``X-AutoReply-From``, ``X-Mail-Autoreply``."""
     for name in _VENDOR_AUTO_REPLY_FIELDS:
-        value = _header(msg, name)
-        keyword = _keyword(value)
+        value = field_value(msg, name)
+        keyword = field_keyword(value)
         if value is not None and keyword not in _NEGATIVE_VALUES:
             return f"{name}: {keyword}" if keyword else name
     return None
@@ -167,19 +137,19 @@ def _vendor_auto_reply(msg: Message) -> str | None:
 
 def _apple_vacation(msg: Message) -> str | None:
     """Apple's (iCloud) vacation responder sets ``X-Apple-Action: vacation``."""
-    found = "vacation" in (_header(msg, "X-Apple-Action") or "").lower()
+    found = "vacation" in (field_value(msg, "X-Apple-Action") or "").lower()
     return "X-Apple-Action: vacation" if found else None
 
 
 def _precedence(msg: Message) -> str | None:
     """``Precedence: auto_reply|bulk|junk`` (RFC 3834 §3.1.8 mentions the practice)."""
-    keyword = _keyword(_header(msg, "Precedence"))
+    keyword = field_keyword(field_value(msg, "Precedence"))
     return f"Precedence: {keyword}" if keyword in _PRECEDENCE_MACHINE else None
 
 
 def _auto_reply_subject(msg: Message) -> str | None:
     """Subject starts with a typical out-of-office marker ("Abwesenheitsnotiz: …")."""
-    subject = _header(msg, "Subject") or ""
+    subject = field_value(msg, "Subject") or ""
     if "=?" in subject:
         subject = _decoded_subject(subject)
     return "Betreff" if _AUTO_REPLY_SUBJECT_RE.match(subject) else None
@@ -187,7 +157,7 @@ def _auto_reply_subject(msg: Message) -> str | None:
 
 def _read_receipt(msg: Message) -> str | None:
     """RFC 8098 read receipts ("Gelesen: …") are generated by a program, not written."""
-    main, params = _content_type_params(msg)
+    main, params = content_type(msg)
     found = main == "multipart/report" and params.get("report-type") == "disposition-notification"
     return "RFC 8098" if found else None
 
@@ -244,71 +214,7 @@ def is_auto_reply_headers(msg: Message) -> bool:
     return _auto_reply_evidence(msg) is not None
 
 
-# --- bounce header rules ---------------------------------------------------------------
-
-
-def _delivery_status_report(msg: Message) -> bool:
-    """RFC 3464 DSN: ``multipart/report; report-type=delivery-status``."""
-    main, params = _content_type_params(msg)
-    return main == "multipart/report" and params.get("report-type") == "delivery-status"
-
-
-def _failed_recipients(msg: Message) -> bool:
-    """Exim's non-standard bounces carry ``X-Failed-Recipients``."""
-    return bool(_header(msg, "X-Failed-Recipients"))
-
-
-def _mailer_daemon(msg: Message) -> bool:
-    """From ``MAILER-DAEMON`` / ``postmaster`` with the null reverse path ``<>``.
-
-    RFC 5321 §4.5.5 requires the null reverse path for delivery notifications; it shows
-    up as ``Return-Path: <>`` after final delivery.
-    """
-    from_value = (_header(msg, "From") or "").lower()
-    local_parts = re.findall(r"([\w.+-]+)@", from_value) or [from_value.strip()]
-    if not any(part in _MACHINE_SENDERS for part in local_parts):
-        return False
-    return re.sub(r"\s", "", _header(msg, "Return-Path") or "") == "<>"
-
-
-BOUNCE_RULES: tuple[Rule, ...] = (_delivery_status_report, _failed_recipients, _mailer_daemon)
-
-
-def is_bounce_headers(msg: Message) -> bool:
-    """True when the header fields mark a delivery failure (RFC 3464, RFC 5321 §4.5.5).
-
-    Signs: ``Content-Type: multipart/report; report-type=delivery-status``;
-    ``X-Failed-Recipients`` (Exim); or From ``MAILER-DAEMON``/``postmaster`` with
-    ``Return-Path: <>``. A bounce is never an answer.
-    """
-    return any(rule(msg) for rule in BOUNCE_RULES)
-
-
 # --- the whole message -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _RecipientStatus:
-    """One per-recipient block of an RFC 3464 ``message/delivery-status`` part (§2.3)."""
-
-    addresses: tuple[str, ...]  # Original-Recipient first, then Final-Recipient
-    action: str  # failed | delayed | delivered | relayed | expanded (lower-cased)
-    status: str  # "5.1.1", or "" when missing or malformed
-
-    @property
-    def permanent(self) -> bool:
-        """RFC 3464 §2.3.3 ``failed`` (opensmtpd says ``error``) or a 5.x.x status."""
-        return self.action in {"failed", "error"} or self.status.startswith("5")
-
-    @property
-    def delayed(self) -> bool:
-        """RFC 3464 §2.3.3 ``delayed`` or a 4.x.x status (RFC 3463 persistent transient)."""
-        return self.action == "delayed" or self.status.startswith("4")
-
-    @property
-    def delivered(self) -> bool:
-        """A success report: ``delivered``, ``relayed``, ``expanded`` or a 2.x.x status."""
-        return self.action in {"delivered", "relayed", "expanded"} or self.status.startswith("2")
 
 
 @dataclass(frozen=True)
@@ -319,15 +225,11 @@ class _Mail:
     subject: str  # decoded (RFC 2047)
     body: str  # the text written above any quote of an earlier mail
     quoted: bool  # the mail quotes an earlier mail
-    statuses: tuple[_RecipientStatus, ...]  # RFC 3464 per-recipient blocks, if any
+    statuses: tuple[RecipientStatus, ...]  # RFC 3464 per-recipient blocks, if any
     received: date
 
 
 MailRule = Callable[[_Mail], Classification | None]
-
-_ADDRESS_RE = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
-_ENHANCED_STATUS_RE = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
-_DSN_TYPES = frozenset({"message/delivery-status", "message/global-delivery-status"})
 
 
 def _parse(raw: bytes) -> Message:
@@ -350,85 +252,14 @@ def _subject(msg: Message) -> str:
     """The decoded subject (RFC 2047; raw 8-bit repaired), on one line."""
     from nachfass_bot.headers import decode_words  # see _body_text
 
-    return " ".join(decode_words(_header(msg, "Subject") or "").split())
+    return " ".join(decode_words(field_value(msg, "Subject") or "").split())
 
 
 def _read_mail(raw: bytes, received: date) -> _Mail:
     """Parse once what every message rule needs."""
     msg = _parse(raw)
     body, quoted = split_quote(_body_text(raw))
-    return _Mail(msg, _subject(msg), body, quoted, _delivery_statuses(msg), received)
-
-
-# --- RFC 3464 delivery-status parts ----------------------------------------------------
-
-
-def _delivery_statuses(msg: Message) -> tuple[_RecipientStatus, ...]:
-    """The per-recipient blocks of all ``message/delivery-status`` parts (RFC 3464 §2.1)."""
-    found: list[_RecipientStatus] = []
-    try:
-        for part in msg.walk():
-            if part.get_content_type() in _DSN_TYPES:
-                found.extend(filter(None, map(_recipient_status, _status_blocks(part))))
-    except Exception:  # a mangled report part: the text rules still see a bounce
-        return ()
-    return tuple(found)
-
-
-def _status_blocks(part: Message) -> Iterator[dict[str, str]]:
-    """The field blocks of a delivery-status part, lower-cased names → unfolded values.
-
-    The email package parses ``message/delivery-status`` into one sub-message per block;
-    ``message/global-delivery-status`` (RFC 6533), a base64 body or a parser hiccup can
-    leave blocks as body text instead, so both are read.
-    """
-    payload = part.get_payload()
-    if isinstance(payload, list):
-        for block in payload:
-            if isinstance(block, Message):
-                yield {key.lower(): " ".join(str(value).split()) for key, value in block.items()}
-                yield from _text_blocks(_payload_text(block))
-    else:
-        yield from _text_blocks(_payload_text(part))
-
-
-def _payload_text(part: Message) -> str:
-    """A leaf part's body as text, transfer encoding undone; "" for containers."""
-    if part.is_multipart():
-        return ""
-    data = part.get_payload(decode=True)
-    return data.decode("utf-8", "replace") if isinstance(data, bytes) else ""
-
-
-def _text_blocks(text: str) -> Iterator[dict[str, str]]:
-    """``Name: value`` blocks separated by blank lines, continuation lines unfolded."""
-    for chunk in re.split(r"\r?\n[ \t]*\r?\n", text):
-        unfolded = re.sub(r"\r?\n[ \t]+", " ", chunk)
-        fields: dict[str, str] = {}
-        for line in unfolded.splitlines():
-            name, colon, value = line.partition(":")
-            if colon and re.fullmatch(r"[A-Za-z][\w-]*", name.strip()):
-                fields.setdefault(name.strip().lower(), " ".join(value.split()))
-        if fields:
-            yield fields
-
-
-def _recipient_status(fields: dict[str, str]) -> _RecipientStatus | None:
-    """One per-recipient block (RFC 3464 §2.3), None for the per-message block."""
-    recipients = " ".join(
-        fields.get(name, "") for name in ("original-recipient", "final-recipient")
-    )
-    action = _keyword(fields.get("action"))
-    if not recipients.strip() and not action:
-        return None
-    code = _ENHANCED_STATUS_RE.match(fields.get("status", "").strip())
-    return _RecipientStatus(
-        addresses=tuple(
-            dict.fromkeys(a.strip("'.").lower() for a in _ADDRESS_RE.findall(recipients))
-        ),
-        action=action,
-        status=".".join(code.groups()) if code else "",
-    )
+    return _Mail(msg, _subject(msg), body, quoted, delivery_statuses(msg), received)
 
 
 # --- bounce verdicts -------------------------------------------------------------------
@@ -438,159 +269,34 @@ _BOUNCE_LABELS = {
     MailKind.BOUNCE_DELAY: "Zustellung verzögert",
 }
 
-# Subjects of bounces (Postfix, Exim, Exchange/Office 365, Gmail, qmail, Sendmail, German
-# providers). Anchored at the start: "AW: Unzustellbar: …" is a human forwarding one.
-_BOUNCE_SUBJECT_RE = re.compile(
-    r"^\s*(?:undelivered\s+mail|undeliver(?:able|ed)\b|mail\s+delivery\s+(?:failed|failure)"
-    r"|delivery\s+status\s+notification|delivery\s+(?:failure|delayed|notification)"
-    r"|returned\s+mail|failure\s+notice|delayed\s+mail|warning:\s+message\s+\S+\s+delayed"
-    r"|unzustellbar|nicht\s+zustellbar|nicht\s+zugestellt|zustellung\s+verzögert"
-    r"|fehler\s+bei\s+der\s+zustellung|message\s+not\s+delivered)",
-    re.IGNORECASE,
-)
-_MACHINE_SENDER_RE = re.compile(
-    r"(?:^|[\s<\"(])(?:mailer-daemon|mailerdaemon|postmaster)(?:@|[\s>\")]|$)"
-    r"|mail\s+delivery\s+(?:subsystem|system)",
-    re.IGNORECASE,
-)
-# Words that settle "permanent" before anything else ("This is a permanent error.").
-_PERMANENT_WORDS_RE = re.compile(
-    r"\bpermanent(?:ly)?\b|\bdauerhaft\b|\bendgültig\b|\bgave\s+up\b", re.IGNORECASE
-)
-# Delay warnings (Postfix, Exim, Gmail, Exchange), some of which also say "could not be
-# delivered … for 4 hours", so they are checked before the generic failure words.
-_DELAY_WORDS_RE = re.compile(
-    r"warning\s+only|will\s+be\s+retried|still\s+being\s+retried|will\s+continue"
-    r"|not\s+yet\s+been\s+delivered|has\s+been\s+delayed|\bdelay(?:ed)?\b|\btemporar"
-    r"|verzögert|noch\s+nicht\s+zugestellt|weiterhin\s+versucht|erneut\s+versucht"
-    r"|vorübergehend",
-    re.IGNORECASE,
-)
-_FAILURE_WORDS_RE = re.compile(
-    r"could\s+not\s+be\s+delivered|couldn't\s+be\s+delivered|wasn't\s+delivered"
-    r"|was\s+not\s+delivered|undeliverable|delivery\s+(?:has\s+)?failed|\bfailure\b"
-    r"|user\s+unknown|unknown\s+user|does\s+not\s+exist|address\s+rejected"
-    r"|unzustellbar|nicht\s+zugestellt|nicht\s+zustellbar|existiert\s+nicht"
-    r"|nicht\s+erreicht|konnte\s+nicht\s+übermittelt",
-    re.IGNORECASE,
-)
-
 
 def _delivery_status_verdict(mail: _Mail) -> Classification | None:
-    """RFC 3464 §2.3: ``failed`` or 5.x.x anywhere → permanent; else ``delayed``/4.x.x.
+    """RFC 3464 §2.3 (:func:`~nachfass_bot.bounces.bounce_from_statuses`).
 
     A report that only says ``delivered``/``relayed``/``expanded`` (a success DSN) is
     no answer either; it is filed as an automatic reply without a return date.
     """
-    failed = [status for status in mail.statuses if status.permanent]
-    if failed:
-        return _bounce_from_statuses(MailKind.BOUNCE_PERMANENT, failed)
-    delayed = [status for status in mail.statuses if status.delayed]
-    if delayed:
-        return _bounce_from_statuses(MailKind.BOUNCE_DELAY, delayed)
-    if mail.statuses and all(status.delivered for status in mail.statuses):
-        action = mail.statuses[0].action or "delivered"
-        return Classification(MailKind.AUTO_REPLY, f"Zustellbestätigung ({action})")
-    return None
-
-
-def _bounce_from_statuses(kind: MailKind, statuses: list[_RecipientStatus]) -> Classification:
-    """A bounce verdict from per-recipient blocks: their addresses and first status."""
-    recipients = tuple(dict.fromkeys(a for status in statuses for a in status.addresses))
-    code = next((status.status for status in statuses if status.status), "")
-    return Classification(kind, _bounce_reason(kind, code), failed_recipients=recipients)
-
-
-def _bounce_reason(kind: MailKind, code: str) -> str:
-    """The reason: "Unzustellbar (5.1.1)", "Zustellung verzögert (4.4.1)" or the label."""
-    label = _BOUNCE_LABELS[kind]
-    return f"{label} ({code})" if code else label
-
-
-def _looks_like_bounce(mail: _Mail) -> bool:
-    """Header signs (:func:`is_bounce_headers`), a mailer-daemon sender or a bounce subject.
-
-    The null ``Return-Path: <>`` alone does not count: RFC 3834 §3.3 asks auto-replies
-    to use it too.
-    """
-    sender = _header(mail.msg, "From") or ""
-    return (
-        is_bounce_headers(mail.msg)
-        or bool(_MACHINE_SENDER_RE.search(sender))
-        or bool(_BOUNCE_SUBJECT_RE.match(mail.subject))
-    )
+    bounce = bounce_from_statuses(mail.statuses)
+    if bounce is not None:
+        return _bounce_verdict(bounce)
+    action = confirmed_delivery(mail.statuses)
+    if action is None:
+        return None
+    return Classification(MailKind.AUTO_REPLY, f"Zustellbestätigung ({action})")
 
 
 def _bounce_text_verdict(mail: _Mail) -> Classification | None:
-    """Non-standard bounces (Exim text, old Postfix/qmail, Exchange, old Gmail).
-
-    flufl.bounce's detectors find the addresses; without them the notice text decides
-    permanent or delay and the addresses it names are taken (possibly none).
-    """
-    if not _looks_like_bounce(mail):
-        return None
-    temporary, permanent = _library_failures(mail.msg)
-    text = f"{mail.subject}\n{mail.body}"
-    if permanent:
-        kind, recipients = MailKind.BOUNCE_PERMANENT, permanent
-    elif temporary:
-        kind, recipients = MailKind.BOUNCE_DELAY, temporary
-    else:
-        kind, recipients = _bounce_kind_from_text(text), _addresses_in_notice(mail)
-    code = _status_code_in(text, kind)
-    return Classification(kind, _bounce_reason(kind, code), failed_recipients=recipients)
+    """Non-standard bounces (:func:`~nachfass_bot.bounces.bounce_from_notice`)."""
+    bounce = bounce_from_notice(mail.msg, mail.subject, mail.body)
+    return None if bounce is None else _bounce_verdict(bounce)
 
 
-def _status_code_in(text: str, kind: MailKind) -> str:
-    """The first RFC 3463 enhanced status code of the verdict's class (5.x.x or 4.x.x)."""
-    wanted = "5" if kind is MailKind.BOUNCE_PERMANENT else "4"
-    codes = (m for m in _ENHANCED_STATUS_RE.finditer(text) if m.group(1) == wanted)
-    return next((".".join(m.groups()) for m in codes), "")
-
-
-def _library_failures(msg: Message) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """flufl.bounce's ``all_failures``: (temporary, permanent) addresses, lower-cased.
-
-    A detector that raises on a strange message is treated as finding nothing.
-    """
-    try:
-        temporary, permanent = all_failures(msg)
-    except Exception:  # flufl.bounce re-raises its detectors' errors
-        return (), ()
-    return _decoded_addresses(temporary), _decoded_addresses(permanent)
-
-
-def _decoded_addresses(found: frozenset[bytes]) -> tuple[str, ...]:
-    """Bytes addresses from flufl.bounce as sorted, lower-cased, well-formed strings."""
-    texts = (item.decode("ascii", "replace").strip().strip("<>").lower() for item in found)
-    return tuple(sorted({text for text in texts if _ADDRESS_RE.fullmatch(text)}))
-
-
-def _bounce_kind_from_text(text: str) -> MailKind:
-    """Permanent if the notice says so, else a delay (the gentler verdict)."""
-    if _PERMANENT_WORDS_RE.search(text):
-        return MailKind.BOUNCE_PERMANENT
-    if _DELAY_WORDS_RE.search(text):
-        return MailKind.BOUNCE_DELAY
-    code = _ENHANCED_STATUS_RE.search(text)
-    if code is not None:
-        return MailKind.BOUNCE_PERMANENT if code.group(1) == "5" else MailKind.BOUNCE_DELAY
-    if _FAILURE_WORDS_RE.search(text):
-        return MailKind.BOUNCE_PERMANENT
-    return MailKind.BOUNCE_DELAY
-
-
-def _addresses_in_notice(mail: _Mail) -> tuple[str, ...]:
-    """Addresses the notice text names, without the sender's and our own."""
-    from nachfass_bot.headers import addresses  # see _body_text
-
-    known = {*addresses(_header(mail.msg, "From")), *addresses(_header(mail.msg, "To"))}
-    found = (a.strip("'.").lower() for a in _ADDRESS_RE.findall(mail.body))
-    return tuple(
-        dict.fromkeys(
-            a for a in found if a not in known and a.split("@")[0] not in _MACHINE_SENDERS
-        )
-    )
+def _bounce_verdict(bounce: Bounce) -> Classification:
+    """BOUNCE_PERMANENT or BOUNCE_DELAY, reason "Unzustellbar (5.1.1)" or the bare label."""
+    kind = MailKind.BOUNCE_PERMANENT if bounce.permanent else MailKind.BOUNCE_DELAY
+    label = _BOUNCE_LABELS[kind]
+    reason = f"{label} ({bounce.status})" if bounce.status else label
+    return Classification(kind, reason, failed_recipients=bounce.recipients)
 
 
 # --- auto-reply verdicts ---------------------------------------------------------------
@@ -668,8 +374,10 @@ def is_list_mail(msg: Message) -> bool:
 
     Gmail's vacation replies also say ``Precedence: bulk`` but carry ``Auto-Submitted``.
     """
-    listed = _header(msg, "List-Id") is not None or _header(msg, "List-Unsubscribe") is not None
-    bulk = _keyword(_header(msg, "Precedence")) in {"bulk", "list", "junk"}
+    listed = (
+        field_value(msg, "List-Id") is not None or field_value(msg, "List-Unsubscribe") is not None
+    )
+    bulk = field_keyword(field_value(msg, "Precedence")) in {"bulk", "list", "junk"}
     replied = any(rule(msg) for rule in (_auto_submitted, _vendor_auto_reply, _apple_vacation))
     return (listed or bulk) and not replied and not _auto_reply_subject(msg)
 

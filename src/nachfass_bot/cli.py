@@ -26,12 +26,12 @@ from .errors import ConfigError, NachfassError
 from .idle import IdleWatcher
 from .imap import ImapMailbox
 from .mailbox import Mailbox
-from .models import Client, CycleReport, Kind
+from .models import Client, CycleReport, Kind, State
 from .preview import preview_message
 from .retry import first_delay_from_env, run_with_retry
 from .service import ENABLE_COMMANDS, install_unit, write_initial_config
 from .smtp import CaptureTransport, SmtpTransport
-from .store import Store
+from .store import CANCELLABLE_DRAFT_STATES, Store
 from .texts import Texts
 from .views import (
     KIND_LABELS,
@@ -558,3 +558,60 @@ def service_install(opts: _Options, force: bool) -> None:
     for command in ENABLE_COMMANDS:
         click.echo(f"  {command}")
     click.echo("Protokoll ansehen: journalctl --user -u nachfass-bot -f")
+
+
+_OWNER_STATES = {
+    "paid": (State.PAID, "als bezahlt geschlossen"),
+    "close": (State.CLOSED, "geschlossen"),
+    "pause": (State.PAUSED, "pausiert: keine Schritte, bis Du ihn fortsetzt"),
+    "resume": (State.OPEN, "fortgesetzt: die Frist zum nächsten Schritt beginnt jetzt"),
+}
+
+
+def _owner_says(command: str, help_text: str) -> None:
+    @cli.command(name=command, help=help_text)
+    @click.argument("thread_id", type=int)
+    @click.pass_obj
+    def change(opts: _Options, thread_id: int) -> None:
+        set_thread_state(opts.config(), thread_id, command)
+
+
+def set_thread_state(config: Config, thread_id: int, command: str) -> None:
+    """The owner's word on a thread: paid, closed, paused, resumed (DOMAIN.md)."""
+    state, outcome = _OWNER_STATES[command]
+    now = datetime.now(UTC)
+    with _open_store(config) as store:
+        thread = store.thread(thread_id)
+        if thread is None:
+            raise NachfassError(f"Einen Vorgang {thread_id} gibt es nicht.")
+        if command == "paid" and thread.kind is not Kind.RECHNUNG:
+            raise NachfassError(f"Vorgang {thread_id} ist keine Rechnung.")
+        with store.atomic():
+            fields: dict[str, Any] = {"state": state}
+            if state is State.OPEN:
+                fields.update(last_step_at=now, paused_until=None)
+            store.update_thread(thread_id, now, **fields)
+            for draft in store.drafts(CANCELLABLE_DRAFT_STATES, thread_id):
+                store.set_draft_state(draft.id, "cancelled", now)
+            store.add_event(now, f"Von Dir {outcome}", thread_id=thread_id, kind="owner")
+    click.echo(f"Vorgang {thread_id} {outcome}.")
+
+
+_owner_says("paid", "Eine Rechnung als bezahlt schließen.")
+_owner_says("close", "Einen Vorgang schließen (kein Nachfassen mehr).")
+_owner_says("pause", "Einen Vorgang anhalten, bis Du ihn fortsetzt.")
+_owner_says("resume", "Einen pausierten oder beendeten Vorgang wieder aufnehmen.")
+
+
+@cli.command(help="Eine Aufgabe (Anruf, Entscheidung) als erledigt markieren.")
+@click.argument("task_id", type=int)
+@click.pass_obj
+def done(opts: _Options, task_id: int) -> None:
+    config = opts.config()
+    now = datetime.now(UTC)
+    with _open_store(config) as store:
+        task = store.finish_task(task_id)
+        if task is None:
+            raise NachfassError(f"Eine offene Aufgabe {task_id} gibt es nicht.")
+        store.add_event(now, f"Aufgabe erledigt: {task.text}", thread_id=task.thread_id)
+    click.echo(f"Aufgabe {task_id} erledigt.")

@@ -476,6 +476,14 @@ class Store:
         table.insert(record, ignore=True)
         return table.count > before
 
+    def finish_task(self, task_id: int) -> Task | None:
+        """Mark an open task done; None when there is no such open task."""
+        open_tasks = [task for task in self.tasks("open") if task.id == task_id]
+        if not open_tasks:
+            return None
+        self.db.execute("UPDATE tasks SET state = 'done' WHERE id = ?", [task_id])
+        return open_tasks[0]
+
     def tasks(self, state: str = "open", thread_id: int | None = None) -> list[Task]:
         where, args = "state = ?", list[Any]([state])
         if thread_id is not None:

@@ -84,7 +84,7 @@ def thread_detail(
         for event in store.events(thread.id)
     ]
     detail["tasks"] = [
-        {"due_at": to_iso(task.due_at), "text": task.text, "state": task.state}
+        {"id": task.id, "due_at": to_iso(task.due_at), "text": task.text, "state": task.state}
         for task in store.tasks("open", thread.id)
     ]
     return detail
@@ -209,7 +209,10 @@ def thread_view(detail: dict[str, Any], window: SendingWindow, now: datetime) ->
     parts: list[RenderableType] = [title, facts]
     if detail["tasks"]:
         parts.append(Text("\nOffene Aufgaben", style="bold"))
-        parts.extend(Text(f"  • {task['text']}") for task in detail["tasks"])
+        parts.extend(
+            Text(f"  • [{task['id']}] {task['text']}  (erledigt: nachfass-bot done {task['id']})")
+            for task in detail["tasks"]
+        )
     parts.append(Text(""))
     parts.append(timeline_table(detail["events"], window))
     return Group(*parts)
