@@ -99,7 +99,7 @@ def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
     )
     logging.getLogger("apscheduler").setLevel(logging.DEBUG if verbose else logging.WARNING)
     # imaplib's debug log would write header fields and mail bodies: never, even verbose.
-    logging.getLogger("imapclient").setLevel(logging.INFO)
+    logging.getLogger("imapclient").setLevel(logging.INFO if verbose else logging.WARNING)
     ctx.obj = _Options(config_path, verbose)
 
 
