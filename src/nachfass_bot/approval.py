@@ -23,6 +23,7 @@ from datetime import date
 
 from nachfass_bot.headers import decode_words
 from nachfass_bot.quotes import split_quote, strip_signature
+from nachfass_bot.returndate import calendar_day
 
 __all__ = [
     "TOKEN_TAG_RE",
@@ -186,14 +187,6 @@ def _later_date(line: str, today: date) -> date | None:
     return _future_date(day, month, year, today)
 
 
-def _safe_date(year: int, month: int, day: int) -> date | None:
-    """date(year, month, day), or None for 31.02. and the like."""
-    try:
-        return date(year, month, day)
-    except ValueError:
-        return None
-
-
 def parse_command(body: str, *, today: date) -> Command:
     """The owner's command in a reply body (plain text; quotes are stripped here).
 
@@ -261,10 +254,10 @@ def parse_owner_request(subject: str, body: str, *, today: date) -> Command | No
 
 def _future_date(day: int, month: int, year: str | None, today: date) -> date | None:
     if year is not None:
-        candidate = _safe_date(int(year) + 2000 if len(year) == 2 else int(year), month, day)
+        candidate = calendar_day(int(year) + 2000 if len(year) == 2 else int(year), month, day)
         return candidate if candidate is not None and candidate >= today else None
     for offset in range(9):  # 29.02. may be up to 8 years away
-        candidate = _safe_date(today.year + offset, month, day)
+        candidate = calendar_day(today.year + offset, month, day)
         if candidate is not None and candidate >= today:
             return candidate
     return None

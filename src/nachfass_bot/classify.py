@@ -178,7 +178,7 @@ def _charset_name(charset: str | None) -> str:
     """A codec Python knows for an RFC 2047 charset label; unknown labels → latin-1."""
     try:
         return codecs.lookup(charset or "ascii").name
-    except LookupError:
+    except (LookupError, UnicodeError, ValueError):  # garbage labels, surrogates included
         return "latin-1"
 
 

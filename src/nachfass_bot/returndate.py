@@ -209,18 +209,16 @@ def _unambiguous_day_month(first: int, second: int) -> tuple[int, int] | None:
 def _resolve(day: int, month: int, year: int | None, received: date) -> date | None:
     """A real date near ``received``; a year-less one is the next occurrence (see _STALE)."""
     if year is not None:
-        found = _calendar_day(year, month, day)
+        found = calendar_day(year, month, day)
     else:
-        options = (
-            _calendar_day(y, month, day) for y in range(received.year - 1, received.year + 3)
-        )
+        options = (calendar_day(y, month, day) for y in range(received.year - 1, received.year + 3))
         found = next((d for d in options if d is not None and d >= received - _STALE), None)
     if found is None or abs(found - received) > _MAX_DISTANCE:
         return None
     return found
 
 
-def _calendar_day(year: int, month: int, day: int) -> date | None:
+def calendar_day(year: int, month: int, day: int) -> date | None:
     """``date(year, month, day)``, None for 31.02. and other impossible days."""
     try:
         return date(year, month, day)
