@@ -175,7 +175,7 @@ def test_client_texts_mention_the_thread_subject(texts: Texts, template: str, du
         assert "2026-017" in mail.subject
     else:
         assert "Angebot Website-Relaunch" in mail.subject
-        assert "„Angebot Website-Relaunch“" in mail.body
+        assert "„Website-Relaunch“" in mail.body, "the subject as a topic"
 
 
 def test_umlauts_survive_in_subject_and_body(texts: Texts) -> None:
@@ -829,3 +829,29 @@ def test_override_in_wrong_encoding_is_reported(tmp_path: Path) -> None:
 
     with pytest.raises(TemplateError, match="UTF-8"):
         texts.render("angebot_1")
+
+
+@pytest.mark.parametrize(
+    ("subject", "expected"),
+    [
+        ("Angebot Website-Relaunch", "Website-Relaunch"),
+        ("Re: Ihr Angebot: Logo", "Logo"),
+        ("Unterlagen zum Projekt Nordlicht", "Projekt Nordlicht"),
+        ("Angebot", "Angebot"),
+        ("Angebotsanfrage Logo", "Angebotsanfrage Logo"),
+    ],
+)
+def test_topic_reads_well_after_mein_angebot_zu(subject: str, expected: str) -> None:
+    from nachfass_bot.texts import topic
+
+    assert topic(subject) == expected
+
+
+def test_offer_text_does_not_say_angebot_twice() -> None:
+    mail = Texts().render(
+        "angebot_1",
+        anrede="Guten Tag,", du=False, subject="Angebot Website-Relaunch",
+        started_at=datetime(2026, 3, 2, 9, tzinfo=UTC), owner_name="Anna", signature="",
+    )  # fmt: skip
+    assert "Angebot zu „Website-Relaunch“" in mail.body
+    assert "Website-Relaunch" in mail.subject

@@ -238,6 +238,22 @@ def shorten(text: str, limit: int) -> str:
     return (head if space and head else cut).rstrip(" ,;:-–") + "…"
 
 
+# "Re: Ihr Angebot: Website-Relaunch" → "Website-Relaunch": the subject as a topic that
+# reads well after "mein Angebot zu …" (no "Angebot zu „Angebot …“").
+_TOPIC_PREFIX_RE = re.compile(
+    r"^(?:(?:re|aw|wg|fwd?)\s*:\s*)*(?:(?:ihr|unser|mein|das)\s+)?"
+    r"(?:angebot|kostenvoranschlag|auftrag|auftragsbestätigung|unterlagen|rechnung)"
+    r"(?:\s*(?:[:\-–]|für|zu|zum|zur|über))?\s+",
+    re.IGNORECASE,
+)
+
+
+def topic(subject: str) -> str:
+    """The thread's subject without reply prefixes and a leading kind word."""
+    stripped = _TOPIC_PREFIX_RE.sub("", subject, count=1).strip()
+    return stripped or subject
+
+
 class _SplitLoader(jinja2.BaseLoader):
     """Serve the subject line and the body of one template file as two templates.
 
@@ -398,6 +414,7 @@ def _build_environment(search_path: list[Path], zone: ZoneInfo) -> SandboxedEnvi
     env.filters["prozent"] = _strict(format_percent)
     env.filters["aufzaehlung"] = _strict(join_words)
     env.filters["kuerzen"] = _strict(shorten)
+    env.filters["thema"] = _strict(topic)
     return env
 
 
