@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from .checkup import Finding, Level, run_checkup
+from .clitext import use_german
 from .config import Config, load_config, resolve_config_path
 from .daemon import run_forever, single_instance
 from .digest import render_digest
@@ -58,6 +59,7 @@ class _Options:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``nachfass-bot`` console script; returns the exit code."""
+    use_german()
     try:
         cli.main(args=list(argv) if argv is not None else None, standalone_mode=False)
     except ConfigError as exc:
@@ -70,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.exit_code)
     except click.UsageError as exc:
         command = exc.ctx.command_path if exc.ctx else "nachfass-bot"
-        click.echo(f"Fehler: {_german_usage(exc.format_message())}", err=True)
+        click.echo(f"Fehler: {exc.format_message()}", err=True)
         click.echo(f"Hilfe: {command} --help", err=True)
         return 2
     except click.ClickException as exc:
@@ -290,26 +292,6 @@ def _report_text(report: CycleReport) -> str:
 
 def _count(number: int, singular: str, plural: str) -> str:
     return f"{number} {singular if number == 1 else plural}"
-
-
-# Click has no German messages; these cover what a user meets on the command line.
-_USAGE_PHRASES = (
-    ("Missing option", "Option fehlt:"),
-    ("Missing argument", "Argument fehlt:"),
-    ("No such option:", "Unbekannte Option:"),
-    ("No such command", "Unbekannter Befehl"),
-    ("Invalid value for", "Ungültiger Wert für"),
-    ("is not one of", "ist keiner von"),
-    ("is not a valid integer", "ist keine ganze Zahl"),
-    ("Got unexpected extra argument", "Unerwartetes Argument"),
-    ("requires an argument", "braucht einen Wert"),
-)
-
-
-def _german_usage(message: str) -> str:
-    for english, german in _USAGE_PHRASES:
-        message = message.replace(english, german)
-    return message
 
 
 @cli.command(help="Als Dienst laufen: alle paar Minuten ein Durchlauf, bis SIGTERM/SIGINT.")
