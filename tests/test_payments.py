@@ -88,3 +88,19 @@ def test_auto_send_step_goes_out_without_asking(
     assert cli(config, "tick", "--now", "2026-03-12T10:30") == 0
     assert mails_to(smtp_sink, dovecot.user) == [], "no draft to approve"
     assert len(mails_to(smtp_sink, "info@adler-it.test")) == 1
+
+
+def test_a_payment_draft_approved_days_later_gets_a_fresh_date(
+    config: Path, dovecot: MailAccount, smtp_sink: SmtpSink, capsys
+) -> None:
+    track_invoice(config, capsys, "2026-030", "300.00")
+    assert cli(config, "tick", "--now", "2026-03-19T09:30") == 0  # draft: pay by 29 March
+    draft = mails_to(smtp_sink, dovecot.user)[-1]
+    assert "Sonntag, 29. März 2026" in draft.get_content()
+
+    dovecot.append("INBOX", owner_reply(dovecot, draft, "ok", local("2026-03-26T08:00")))
+    assert cli(config, "tick", "--now", "2026-03-26T09:00") == 0
+
+    sent = mails_to(smtp_sink, CLIENT)[-1].get_content()
+    assert "29. März" not in sent, "never a payment date that is about to pass"
+    assert "Sonntag, 5. April 2026" in sent

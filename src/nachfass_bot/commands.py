@@ -9,6 +9,7 @@ command counts once even when it is seen again in another folder or after a rest
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
 from .approval import (
@@ -27,11 +28,12 @@ from .mailbox import Mailbox
 from .models import LISTENING_STATES, CycleReport, Inbound, Kind, State
 from .outbox import Outbox
 from .store import Draft, Store
-from .texts import Texts, format_date_long
+from .texts import RenderedMail, Texts, format_date_long
 from .views import STATE_LABELS, local_text
 
 log = logging.getLogger(__name__)
 
+STALE_DRAFT = timedelta(days=2)  # an approval after this renders the text again
 VACATION_KEY = "vacation_until"  # settings key: the owner's "urlaub bis …" (ISO date)
 
 
@@ -45,11 +47,13 @@ class OwnerCommands:
         texts: Texts,
         outbox: Outbox,
         window: SendingWindow,
+        fresh_text: Callable[[Draft, datetime], RenderedMail | None] | None = None,
     ) -> None:
         self.store = store
         self.texts = texts
         self.outbox = outbox
         self.window = window
+        self.fresh_text = fresh_text
 
     def apply(self, mailbox: Mailbox, now: datetime, report: CycleReport) -> None:
         """Carry out every queued command; a mailbox error leaves it queued."""
@@ -204,6 +208,10 @@ class OwnerCommands:
         if body is not None:
             changes["body"] = "\n".join(line.rstrip() for line in body.strip().splitlines()) + "\n"
             what = "durch Deinen Text ersetzt"
+        else:
+            changes.update(self._refreshed(draft, now))
+            if "body" in changes:
+                what = "freigegeben (Daten darin auf heute aktualisiert, er war älter)"
         self.store.set_draft_state(draft.id, "approved", now, **changes)
         self.store.add_event(
             now,
@@ -212,6 +220,16 @@ class OwnerCommands:
             thread_id=draft.thread_id,
             kind="approval",
         )
+
+    def _refreshed(self, draft: Draft, now: datetime) -> dict[str, object]:
+        """An older draft gets today's dates (a payment date must not lie in the past);
+        the owner's wording is the template's, so only such dates can differ."""
+        if self.fresh_text is None or now - draft.created_at < STALE_DRAFT:
+            return {}
+        fresh = self.fresh_text(draft, now)
+        if fresh is None or (fresh.subject, fresh.body) == (draft.subject, draft.body):
+            return {}
+        return {"subject": fresh.subject, "body": fresh.body}
 
     def _close(self, draft: Draft, state: State, reason: str, now: datetime) -> None:
         self.store.set_draft_state(draft.id, "cancelled", now)

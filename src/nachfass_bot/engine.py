@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from contextlib import closing
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -24,7 +25,7 @@ from .mailbox import FolderSet, Mailbox, choose_folders
 from .mailcontext import client_context, template_for
 from .models import Action, CycleReport, Kind, State, Thread
 from .outbox import Outbox
-from .schedule import DueStep, due_step
+from .schedule import DueStep, due_step, next_step
 from .smtp import Transport
 from .store import ACTIVE_DRAFT_STATES, Draft, Store
 from .texts import RenderedMail, Texts
@@ -67,7 +68,11 @@ class Engine:
         self.window = sending_window(config)
         self.outbox = Outbox(owner=config.owner, store=store, transport=transport, texts=texts)
         self.commands = OwnerCommands(
-            store=store, texts=texts, outbox=self.outbox, window=self.window
+            store=store,
+            texts=texts,
+            outbox=self.outbox,
+            window=self.window,
+            fresh_text=self.fresh_text,
         )
         self.owner_email = self.outbox.owner_email
         self.preferences = config.preferences
@@ -167,6 +172,23 @@ class Engine:
                     thread.id, now, state=state, step=due.index + 1, last_step_at=now
                 )
                 self.store.add_event(now, _rest_reason(thread, state), thread_id=thread.id)
+
+    def step_at(self, thread: Thread, index: int) -> DueStep | None:
+        """Step ``index`` of the thread's playbook as if it were due now (texts, previews)."""
+        playbook = self.preferences.playbook(thread)
+        if not 0 <= index < len(playbook):
+            return None
+        return next_step(replace(thread, step=index, state=State.OPEN), playbook, self.window)
+
+    def fresh_text(self, draft: Draft, now: datetime) -> RenderedMail | None:
+        """The draft's text rendered again at ``now`` (dates such as the new payment date
+        move with it); None when it cannot be rendered any more."""
+        stored = [self.store.thread(thread_id) for thread_id in draft.thread_ids]
+        threads = [self.preferences.refine(thread) for thread in stored if thread is not None]
+        due = self.step_at(threads[0], draft.step_index) if threads else None
+        if due is None or due.action is not Action.MAIL:
+            return None
+        return self.render_client_mail(threads, due, now)[1]
 
     def render_client_mail(
         self, threads: list[Thread], due: DueStep, now: datetime

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 from email.message import EmailMessage
 from email.policy import SMTPUTF8
@@ -10,8 +9,8 @@ from email.policy import SMTPUTF8
 from .compose import new_message_id
 from .engine import Engine
 from .errors import NachfassError
-from .models import Action, State
-from .schedule import DueStep, next_step
+from .models import Action
+from .schedule import DueStep
 from .store import ACTIVE_DRAFT_STATES, Draft
 
 
@@ -55,18 +54,16 @@ def _step(engine: Engine, thread_id: int, number: int | None, now: datetime) -> 
     stored = engine.store.thread(thread_id)
     assert stored is not None
     thread = engine.preferences.refine(stored)
-    playbook = engine.preferences.playbook(thread)
+    numbers = [step.number for step in engine.preferences.playbook(thread)]
     index = thread.step
     if number is not None:
-        numbers = [step.number for step in playbook]
         if number not in numbers:
             known = ", ".join(str(n) for n in numbers)
             raise NachfassError(f"Schritt {number} gibt es hier nicht (es gibt {known}).")
         index = numbers.index(number)
-    if index >= len(playbook):
+    due = engine.step_at(thread, index)
+    if due is None:
         raise NachfassError(f"Vorgang {thread_id} hat keinen weiteren Schritt.")
-    due = next_step(replace(thread, step=index, state=State.OPEN), playbook, engine.window)
-    assert due is not None
     return due
 
 
