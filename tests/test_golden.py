@@ -28,6 +28,7 @@ import pytest
 from nachfass_bot.texts import (
     RenderedMail,
     Texts,
+    dative_name,
     format_date_long,
     format_date_medium,
     format_date_short,
@@ -123,6 +124,7 @@ def person(du: bool, named: bool) -> tuple[str, dict[str, Any]]:
         "assistant_name": None,
         "du": du,
         "client_name": name,
+        "client_dative": dative_name(name, du, anrede),
         "subject": SUBJECT,
         "started_at": STARTED_AT,
         "owner_name": "Erika Mustermann",

@@ -15,6 +15,7 @@ from nachfass_bot.texts import (
     RenderedMail,
     Texts,
     builtin_template_dir,
+    dative_name,
     format_date_medium,
     format_money,
     format_percent,
@@ -79,6 +80,7 @@ def client_context(
         "assistant_name": None,
         "du": du,
         "client_name": name,
+        "client_dative": dative_name(name, du, anrede),
         "subject": "Angebot Website-Relaunch",
         "started_at": datetime(2026, 1, 2, 9, 30, tzinfo=UTC),
         "owner_name": "Erika Mustermann",
@@ -855,3 +857,17 @@ def test_offer_text_does_not_say_angebot_twice() -> None:
     )  # fmt: skip
     assert "Angebot zu „Website-Relaunch“" in mail.body
     assert "Website-Relaunch" in mail.subject
+
+
+@pytest.mark.parametrize(
+    ("name", "du", "anrede", "expected"),
+    [
+        ("Jürgen Weiß", False, "herr", "Herrn Weiß"),
+        ("Dr. Anna Weiß", False, "frau", "Frau Dr. Weiß"),
+        ("Jürgen Weiß", False, None, "Jürgen Weiß"),
+        ("Jürgen Weiß", True, "herr", "Jürgen"),
+        (None, False, "herr", ""),
+    ],
+)
+def test_dative_name_after_mit(name, du: bool, anrede, expected: str) -> None:
+    assert dative_name(name, du, anrede) == expected

@@ -17,7 +17,7 @@ from .config import OwnerConfig
 from .interest import base_rate, flat_fee, late_interest_rate
 from .models import Kind, Thread
 from .preferences import PaymentConfig
-from .texts import salutation
+from .texts import dative_name, salutation
 
 
 def client_context(
@@ -40,6 +40,7 @@ def client_context(
         "assistant_name": None,
         "du": client.du,
         "client_name": client.name,
+        "client_dative": dative_name(client.name, client.du, client.anrede),
         "subject": thread.subject,
         "started_at": thread.started_at,
         "owner_name": owner.name,

@@ -108,6 +108,19 @@ def salutation(name: str | None, du: bool, anrede: str | None = None) -> str:
     return f"Guten Tag {display},"
 
 
+def dative_name(name: str | None, du: bool, anrede: str | None = None) -> str:
+    """The client named after "mit": "Herrn Weiß", "Frau Dr. Weiß", "Jürgen" (Du),
+    "Jürgen Weiß" without a form of address; "" without a usable name."""
+    display = display_name(name)
+    if not display:
+        return ""
+    if du:
+        return _first_name(display)
+    form = {"frau": "Frau", "herr": "Herrn"}.get((anrede or "").strip().lower())
+    formal = _formal_name(display) if form else ""
+    return f"{form} {formal}" if form and formal else display
+
+
 def display_name(name: str | None) -> str:
     """Return ``name`` cleaned for a greeting, or ``""`` when it is not usable."""
     if name is None:
