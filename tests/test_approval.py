@@ -342,7 +342,7 @@ def test_quoted_ok_alone_is_not_approval() -> None:
 
 def test_command_kind_values() -> None:
     assert [kind.value for kind in CommandKind] == [
-        "approve", "stop", "later", "paid", "edit", "vacation", "status", "unknown",
+        "approve", "stop", "later", "paid", "done", "edit", "vacation", "status", "unknown",
     ]  # fmt: skip
 
 

@@ -235,3 +235,24 @@ def test_owner_marks_paid_pauses_resumes_and_finishes_tasks(
     assert run_cli(*base, "done", str(task_id)).returncode == 0
     assert json.loads(run_cli(*base, "show", "2", "--json").stdout)["tasks"] == []
     assert run_cli(*base, "done", str(task_id)).returncode == 1
+
+
+def test_owner_answers_a_task_reminder_with_erledigt(
+    tmp_path: Path, dovecot: MailAccount, smtp_sink: SmtpSink, monkeypatch
+) -> None:
+    from loophelpers import local, owner_reply
+
+    config = write_config(tmp_path, dovecot, smtp_sink, monkeypatch)
+    base = ["--config", str(config)]
+    run_cli(*base, "track", "--kind", "auftrag", "--to", "info@hoffmann.test", "--subject", "Flyer",
+            "--sent-at", "2026-06-01T15:00")  # fmt: skip
+    assert run_cli(*base, "tick", "--now", "2026-06-02T15:30").returncode == 0
+    reminder = [m.message for m in smtp_sink.messages if dovecot.user in m.rcpt_tos][-1]
+    assert "[NF-" in reminder["Subject"]
+
+    dovecot.append("INBOX", owner_reply(dovecot, reminder, "Erledigt.", local("2026-06-02T16:00")))
+    assert run_cli(*base, "tick", "--now", "2026-06-02T16:05").returncode == 0
+
+    shown = json.loads(run_cli(*base, "show", "1", "--json").stdout)
+    assert shown["tasks"] == []
+    assert any(event["text"].startswith("Aufgabe erledigt") for event in shown["events"])

@@ -193,6 +193,7 @@ def owner_cases() -> Iterator[Case]:
             "thread_id": 42,
             "kind_label": "Auftrag",
             "subject": SUBJECT,
+            "token_tag": "[NF-3f9a12c4]",
         },
         client=False,
     )

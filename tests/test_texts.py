@@ -571,9 +571,11 @@ def test_owner_task(texts: Texts) -> None:
         thread_id=42,
         kind_label="Auftrag",
         subject="Website-Relaunch",
+        token_tag="[NF-3f9a12c4]",
     )
 
-    assert mail.subject.startswith("Aufgabe für Jürgen Weiß: ")
+    assert mail.subject.startswith("[NF-3f9a12c4] Aufgabe für Jürgen Weiß: ")
+    assert "„erledigt“" in mail.body
     assert len(mail.subject) < 78
     assert "E-Mail kam nicht an — bitte anrufen oder Adresse prüfen" in mail.body
     assert "Vorgang 42: Auftrag „Website-Relaunch“" in mail.body

@@ -105,6 +105,7 @@ class CommandKind(enum.StrEnum):
     STOP = "stop"
     LATER = "later"
     PAID = "paid"
+    DONE = "done"  # a task (call, decision) is done
     EDIT = "edit"  # an edited draft text: send this instead
     VACATION = "vacation"  # "urlaub bis 06.01.": no client mail until then
     STATUS = "status"  # "status": the bot answers with the open threads
@@ -133,6 +134,8 @@ _WORDS: dict[str, CommandKind] = {
     "nein": CommandKind.STOP,
     "no": CommandKind.STOP,
     "bezahlt": CommandKind.PAID,
+    "erledigt": CommandKind.DONE,
+    "done": CommandKind.DONE,
 }
 # Politeness around a command word does not change it: "ok danke", "nein bitte".
 _FILLERS = frozenset({"bitte", "danke"})

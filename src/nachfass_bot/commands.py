@@ -27,7 +27,7 @@ from .headers import authentication_results, parse_inbound, plain_text
 from .mailbox import Mailbox
 from .models import LISTENING_STATES, CycleReport, Inbound, Kind, State
 from .outbox import Outbox
-from .store import Draft, Store
+from .store import Draft, Store, Task
 from .texts import RenderedMail, Texts, format_date_long
 from .views import STATE_LABELS, local_text
 
@@ -84,6 +84,8 @@ class OwnerCommands:
                 )
             elif draft is not None:
                 self._draft_command(draft, body, inbound, today, now, report)
+            elif token and (task := self.store.task_by_token(token)) is not None:
+                self._task_command(task, body, today, now, report)
             elif token or self._replies_to_draft(inbound):
                 self.warn_rejected(
                     None, "das Kennzeichen des Entwurfs fehlt oder stimmt nicht", now
@@ -111,6 +113,23 @@ class OwnerCommands:
             return
         report.commands += 1
         self._dispatch(draft, parse_command(body, today=today), inbound, now)
+
+    def _task_command(
+        self, task: Task, body: str, today: date, now: datetime, report: CycleReport
+    ) -> None:
+        """ "erledigt" in answer to a task reminder closes the task; anything else is noted."""
+        command = parse_command(body, today=today)
+        if command.kind is not CommandKind.DONE:
+            self.store.add_event(
+                now,
+                "Antwort auf eine Aufgabe nicht verstanden (erwartet: „erledigt“)",
+                thread_id=task.thread_id,
+                kind="warning",
+            )
+            return
+        if self.store.finish_task(task.id) is not None:
+            report.commands += 1
+            self.store.add_event(now, f"Aufgabe erledigt: {task.text}", thread_id=task.thread_id)
 
     def _replies_to_draft(self, inbound: Inbound) -> bool:
         return any(self.store.draft_by_message_id(mid) for mid in inbound.in_reply_to)

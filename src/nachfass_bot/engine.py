@@ -249,9 +249,11 @@ class Engine:
     def _create_task(self, thread: Thread, due: DueStep, now: datetime) -> None:
         text = due.task or "Bitte um den Vorgang kümmern."
         with self.store.atomic():
+            token = new_token()
             self.store.add_task(
-                thread_id=thread.id, step_index=due.index, text=text, due_at=now, now=now
-            )
+                thread_id=thread.id, step_index=due.index, text=text, due_at=now, now=now,
+                token=token,
+            )  # fmt: skip
             self.store.update_thread(thread.id, now, step=due.index + 1, last_step_at=now)
             self.store.add_event(
                 now, f"Schritt {due.step.number}: Aufgabe für dich – {text}", thread_id=thread.id
@@ -271,6 +273,7 @@ class Engine:
             thread_id=thread.id,
             kind_label=KIND_LABELS[thread.kind],
             subject=thread.subject,
+            token_tag=token_tag(token),
         )
         self.outbox.notify_owner(mail.subject, mail.body, now, thread.id)
 

@@ -124,6 +124,11 @@ MIGRATIONS: tuple[str, ...] = (
         updated_at TEXT NOT NULL
     );
     """,
+    # 3: the owner answers a task reminder with "erledigt": tasks carry a token too.
+    """
+    ALTER TABLE tasks ADD COLUMN token TEXT;
+    CREATE UNIQUE INDEX tasks_token ON tasks(token) WHERE token IS NOT NULL;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -184,6 +189,7 @@ class Task:
     text: str
     due_at: datetime
     state: str
+    token: str | None = None
 
 
 @dataclass(frozen=True)
@@ -461,7 +467,14 @@ class Store:
     # -- tasks -----------------------------------------------------------------------
 
     def add_task(
-        self, *, thread_id: int, step_index: int, text: str, due_at: datetime, now: datetime
+        self,
+        *,
+        thread_id: int,
+        step_index: int,
+        text: str,
+        due_at: datetime,
+        now: datetime,
+        token: str | None = None,
     ) -> bool:
         """Record a due task for the owner; False if the step's task already exists."""
         record = {
@@ -470,11 +483,16 @@ class Store:
             "text": text,
             "due_at": to_iso(due_at),
             "created_at": to_iso(now),
+            "token": token,
         }
         table = self._table("tasks")
         before = table.count
         table.insert(record, ignore=True)
         return table.count > before
+
+    def task_by_token(self, token: str) -> Task | None:
+        row = self._first("SELECT * FROM tasks WHERE token = ?", [token.lower()])
+        return _task_from_row(row) if row else None
 
     def finish_task(self, task_id: int) -> Task | None:
         """Mark an open task done; None when there is no such open task."""
@@ -489,17 +507,7 @@ class Store:
         if thread_id is not None:
             where, args = f"{where} AND thread_id = ?", [state, thread_id]
         rows = self.db.query(f"SELECT * FROM tasks WHERE {where} ORDER BY due_at", args)
-        return [
-            Task(
-                id=row["id"],
-                thread_id=row["thread_id"],
-                step_index=row["step_index"],
-                text=row["text"],
-                due_at=_required_dt(row["due_at"]),
-                state=row["state"],
-            )
-            for row in rows
-        ]
+        return [_task_from_row(row) for row in rows]
 
     # -- folder sync state and seen mails -----------------------------------------------
 
@@ -641,6 +649,18 @@ def _thread_from_row(row: dict[str, Any], message_ids: set[str]) -> Thread:
         paused_until=from_iso(row["paused_until"]),
         expenses=Decimal(row["expenses"]) if row["expenses"] is not None else None,
         message_ids=frozenset(message_ids),
+    )
+
+
+def _task_from_row(row: dict[str, Any]) -> Task:
+    return Task(
+        id=row["id"],
+        thread_id=row["thread_id"],
+        step_index=row["step_index"],
+        text=row["text"],
+        due_at=_required_dt(row["due_at"]),
+        state=row["state"],
+        token=row["token"],
     )
 
 
