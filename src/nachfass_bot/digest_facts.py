@@ -31,6 +31,7 @@ from .models import LISTENING_STATES, Action, Kind, State, Thread
 from .preferences import Preferences
 from .schedule import due_step
 from .store import ACTIVE_DRAFT_STATES, Store
+from .views import client_label
 
 WEEK = timedelta(days=7)
 # An invoice in these states is money still to come (an answer is not a payment).
@@ -59,12 +60,6 @@ def gather_week(store: Store, config: Config, now: datetime) -> WeekFacts:
         notices=tuple(notice_items(store, threads, start, now)),
         resting=tuple(rest_items(threads.values(), start, now, window)),
     )
-
-
-def client_label(thread: Thread | None) -> str:
-    if thread is None:
-        return "ohne Vorgang"
-    return thread.client.name or thread.client.email
 
 
 def is_junk_folder(folder: str, configured: Collection[str] = ()) -> bool:

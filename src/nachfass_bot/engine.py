@@ -20,7 +20,7 @@ from .commands import VACATION_KEY, OwnerCommands
 from .compose import new_message_id
 from .config import Config
 from .errors import DeliveryError, NachfassError
-from .inbox import InboxReader, client_label
+from .inbox import InboxReader
 from .mailbox import FolderSet, Mailbox, choose_folders
 from .mailcontext import client_context, template_for
 from .models import Action, CycleReport, Kind, State, Thread
@@ -29,7 +29,7 @@ from .schedule import DueStep, due_step, next_step
 from .smtp import Transport
 from .store import ACTIVE_DRAFT_STATES, Draft, Store
 from .texts import RenderedMail, Texts
-from .views import KIND_LABELS, local_text
+from .views import KIND_LABELS, client_label, local_text
 
 log = logging.getLogger(__name__)
 

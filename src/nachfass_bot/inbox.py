@@ -31,7 +31,7 @@ from .outbox import Outbox
 from .store import CANCELLABLE_DRAFT_STATES, Draft, Store
 from .sync import Progress, sync_folder
 from .texts import Texts, format_date_long
-from .views import local_text
+from .views import client_label, local_text
 
 log = logging.getLogger(__name__)
 
@@ -350,11 +350,6 @@ def seen_key(inbound: Inbound, raw: bytes) -> str:
     if inbound.message_id:
         return inbound.message_id
     return "sha256:" + hashlib.sha256(raw).hexdigest()
-
-
-def client_label(thread: Thread) -> str:
-    """The client's name, else the address."""
-    return thread.client.name or thread.client.email
 
 
 def _written_to(mail: Inbound, threads: tuple[Thread, ...]) -> list[Thread]:

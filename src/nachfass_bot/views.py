@@ -90,6 +90,13 @@ def thread_detail(
     return detail
 
 
+def client_label(thread: Thread | None) -> str:
+    """How the owner knows the client: the name, else the address."""
+    if thread is None:
+        return "ohne Vorgang"
+    return thread.client.name or thread.client.email
+
+
 def local_text(moment: datetime | None, window: SendingWindow) -> str:
     """``Di 12.01.2027 09:00`` in the owner's time zone, or ``–``."""
     if moment is None:
