@@ -12,6 +12,7 @@ from loophelpers import local, mail, mails_to, owner_reply, write_config
 from nachfass_bot.cli import build_engine
 from nachfass_bot.config import load_config
 from nachfass_bot.engine import Engine
+from nachfass_bot.errors import TemplateError
 from nachfass_bot.imap import ImapMailbox
 from nachfass_bot.models import Client, Kind, State
 from nachfass_bot.store import Store
@@ -442,3 +443,21 @@ def test_move_spam_replies_moves_the_answer_to_inbox(
     assert any(b"wir sind dabei" in raw for raw in dovecot.messages("INBOX"))
     engine.tick(local("2026-03-05T11:00"))
     assert len([e for e in store.events(thread_id) if e.kind == "answer"]) == 1
+
+
+def test_a_late_ok_still_sends_when_the_text_cannot_be_rendered_again(
+    engine: Engine, store: Store, dovecot: MailAccount, smtp_sink: SmtpSink, monkeypatch
+) -> None:
+    add_offer(store, local("2026-03-03T10:15"))
+    engine.tick(local("2026-03-11T10:30"))
+    draft = mails_to(smtp_sink, dovecot.user)[-1]
+    dovecot.append("INBOX", owner_reply(dovecot, draft, "ok", local("2026-03-16T10:00")))
+
+    def broken(*args, **kwargs):
+        raise TemplateError("Vorlage angebot_1.txt, Zeile 3: kaputt")
+
+    monkeypatch.setattr(engine, "render_client_mail", broken)
+    report = engine.tick(local("2026-03-16T10:05"))
+
+    assert report.sent == 1, "the approved text goes out as the owner saw it"
+    assert "Angebot Logo" in mails_to(smtp_sink, CLIENT)[0]["Subject"]

@@ -104,3 +104,21 @@ def test_a_payment_draft_approved_days_later_gets_a_fresh_date(
     sent = mails_to(smtp_sink, CLIENT)[-1].get_content()
     assert "29. März" not in sent, "never a payment date that is about to pass"
     assert "Sonntag, 5. April 2026" in sent
+
+
+def test_bezahlt_on_a_mail_for_two_invoices_closes_both(
+    config: Path, dovecot: MailAccount, smtp_sink: SmtpSink, capsys
+) -> None:
+    first = track_invoice(config, capsys, "2026-040", "100.00")
+    second = track_invoice(config, capsys, "2026-041", "200.00")
+    assert cli(config, "tick", "--now", "2026-03-19T09:30") == 0
+    draft = mails_to(smtp_sink, dovecot.user)[-1]
+    dovecot.append("INBOX", owner_reply(dovecot, draft, "bezahlt", local("2026-03-19T10:00")))
+    assert cli(config, "tick", "--now", "2026-03-19T10:05") == 0
+    for later in ("2026-03-20T10:00", "2026-04-10T10:00"):
+        assert cli(config, "tick", "--now", later) == 0
+
+    states = {row["id"]: row["state"] for row in cli_json(config, capsys, "list")}
+    assert states == {first: "paid", second: "paid"}
+    assert mails_to(smtp_sink, CLIENT) == []
+    assert len(mails_to(smtp_sink, dovecot.user)) == 1, "no new draft for the second invoice"

@@ -22,7 +22,7 @@ from .approval import (
     token_tag,
 )
 from .calendar import SendingWindow
-from .errors import MailboxError
+from .errors import MailboxError, NachfassError
 from .headers import authentication_results, parse_inbound, plain_text
 from .mailbox import Mailbox
 from .models import LISTENING_STATES, CycleReport, Inbound, Kind, State
@@ -63,6 +63,11 @@ class OwnerCommands:
             except MailboxError as exc:
                 report.problems.append(str(exc))
                 log.warning("owner command in %s uid %s not readable yet: %s", folder, uid, exc)
+            except NachfassError as exc:
+                # E.g. a template broken since the draft was made: the command stays
+                # queued (nothing was committed) and the rest of the cycle goes on.
+                report.problems.append(str(exc))
+                log.error("owner command in %s uid %s failed: %s", folder, uid, exc)
 
     def _apply_one(
         self, mailbox: Mailbox, key: str, folder: str, uid: int, now: datetime, report: CycleReport
@@ -245,15 +250,21 @@ class OwnerCommands:
         the owner's wording is the template's, so only such dates can differ."""
         if self.fresh_text is None or now - draft.created_at < STALE_DRAFT:
             return {}
-        fresh = self.fresh_text(draft, now)
+        try:
+            fresh = self.fresh_text(draft, now)
+        except NachfassError as exc:
+            log.warning("draft %s kept its text, rendering it again failed: %s", draft.id, exc)
+            return {}
         if fresh is None or (fresh.subject, fresh.body) == (draft.subject, draft.body):
             return {}
         return {"subject": fresh.subject, "body": fresh.body}
 
     def _close(self, draft: Draft, state: State, reason: str, now: datetime) -> None:
+        """Close every thread the draft speaks for (one mail may cover several invoices)."""
         self.store.set_draft_state(draft.id, "cancelled", now)
-        self.store.update_thread(draft.thread_id, now, state=state)
-        self.store.add_event(now, reason, thread_id=draft.thread_id, kind="approval")
+        for thread_id in draft.thread_ids:
+            self.store.update_thread(thread_id, now, state=state)
+            self.store.add_event(now, reason, thread_id=thread_id, kind="approval")
 
     def _is_invoice(self, thread_id: int) -> bool:
         thread = self.store.thread(thread_id)
