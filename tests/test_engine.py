@@ -461,3 +461,25 @@ def test_a_late_ok_still_sends_when_the_text_cannot_be_rendered_again(
 
     assert report.sent == 1, "the approved text goes out as the owner saw it"
     assert "Angebot Logo" in mails_to(smtp_sink, CLIENT)[0]["Subject"]
+
+
+def test_a_broken_alert_template_never_costs_the_answer(
+    tmp_path: Path, dovecot: MailAccount, smtp_sink: SmtpSink, store: Store, monkeypatch
+) -> None:
+    overrides = tmp_path / "vorlagen"
+    overrides.mkdir()
+    (overrides / "owner_spam_alert.txt").write_text("Betreff: {{ kaputt\n\nText\n")
+    path = write_config(tmp_path, dovecot, smtp_sink, monkeypatch)
+    path.write_text('templates_dir = "vorlagen"\n' + path.read_text())
+    engine = build_engine(load_config(path), store)
+    thread_id = add_offer(store, local("2026-03-03T10:15"))
+    dovecot.append("Junk", client_answer(dovecot.user, local("2026-03-05T09:00")))
+
+    report = engine.tick(local("2026-03-05T10:00"))
+
+    assert report.answers == 1
+    assert store.thread(thread_id).state is State.ANSWERED
+    assert any(
+        "nicht zugestellt" in e.text and "owner_spam_alert" in e.text
+        for e in store.events(thread_id)
+    )

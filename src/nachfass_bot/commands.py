@@ -28,7 +28,7 @@ from .mailbox import Mailbox
 from .models import LISTENING_STATES, CycleReport, Inbound, Kind, State
 from .outbox import Outbox
 from .store import Draft, Store, Task
-from .texts import RenderedMail, Texts, format_date_long
+from .texts import RenderedMail, format_date_long
 from .views import STATE_LABELS, local_text
 
 log = logging.getLogger(__name__)
@@ -44,13 +44,11 @@ class OwnerCommands:
         self,
         *,
         store: Store,
-        texts: Texts,
         outbox: Outbox,
         window: SendingWindow,
         fresh_text: Callable[[Draft, datetime], RenderedMail | None] | None = None,
     ) -> None:
         self.store = store
-        self.texts = texts
         self.outbox = outbox
         self.window = window
         self.fresh_text = fresh_text
@@ -151,8 +149,9 @@ class OwnerCommands:
         if self.store.setting(warned):
             return
         self.store.set_setting(warned, now.isoformat(), now)
-        mail = self.texts.render(
+        self.outbox.notify_owner(
             "owner_alert",
+            now,
             headline="Eine Antwort auf einen Entwurf wurde nicht ausgeführt",
             message=(
                 f"Eine Mail mit Deiner Absenderadresse wollte einen Entwurf freigeben oder "
@@ -163,7 +162,6 @@ class OwnerCommands:
             thread_id=thread_id,
             client_label=None,
         )
-        self.outbox.notify_owner(mail.subject, mail.body, now, thread_id)
 
     def _owner_request(self, inbound: Inbound, body: str, today: date, now: datetime) -> None:
         request = parse_owner_request(inbound.subject, body, today=today)
@@ -181,11 +179,10 @@ class OwnerCommands:
             "bis dahin geht keine Mail an Kunden raus, danach geht es normal weiter."
         )
         self.store.add_event(now, text, kind="approval")
-        mail = self.texts.render(
-            "owner_alert", headline="Urlaub eingetragen", message=text, thread_id=None,
+        self.outbox.notify_owner(
+            "owner_alert", now, headline="Urlaub eingetragen", message=text, thread_id=None,
             client_label=None,
         )  # fmt: skip
-        self.outbox.notify_owner(mail.subject, mail.body, now, None)
 
     def _status(self, now: datetime) -> None:
         threads = [
@@ -198,8 +195,9 @@ class OwnerCommands:
             }
             for thread in self.store.threads(sorted(LISTENING_STATES))
         ]
-        mail = self.texts.render("owner_status", threads=threads, vacation=self._vacation_text())
-        self.outbox.notify_owner(mail.subject, mail.body, now, None)
+        self.outbox.notify_owner(
+            "owner_status", now, threads=threads, vacation=self._vacation_text()
+        )
 
     def _vacation_text(self) -> str | None:
         until = self.store.setting(VACATION_KEY)
@@ -287,19 +285,21 @@ class OwnerCommands:
 
     def _not_understood(self, draft: Draft, text: str, inbound: Inbound, now: datetime) -> None:
         excerpt = text.strip().splitlines()[0][:80] if text.strip() else ""
-        mail = self.texts.render(
-            "owner_not_understood",
-            token_tag=token_tag(draft.token),
-            draft_subject=draft.subject,
-            answer_excerpt=excerpt,
-        )
         self.store.add_event(
             now,
             "Deine Antwort auf den Entwurf wurde nicht verstanden → Entwurf wartet weiter",
             thread_id=draft.thread_id,
             kind="approval",
         )
-        self.outbox.notify_owner(mail.subject, mail.body, now, draft.thread_id, inbound.message_id)
+        self.outbox.notify_owner(
+            "owner_not_understood",
+            now,
+            in_reply_to=inbound.message_id,
+            thread_id=draft.thread_id,
+            token_tag=token_tag(draft.token),
+            draft_subject=draft.subject,
+            answer_excerpt=excerpt,
+        )
 
 
 def _domain(inbound: Inbound) -> str:

@@ -69,7 +69,6 @@ class Engine:
         self.outbox = Outbox(owner=config.owner, store=store, transport=transport, texts=texts)
         self.commands = OwnerCommands(
             store=store,
-            texts=texts,
             outbox=self.outbox,
             window=self.window,
             fresh_text=self.fresh_text,
@@ -78,7 +77,6 @@ class Engine:
         self.preferences = config.preferences
         self.inbox = InboxReader(
             store=store,
-            texts=texts,
             outbox=self.outbox,
             window=self.window,
             auto_reply_wait_days=config.preferences.schedule.auto_reply_wait_days,
@@ -266,8 +264,9 @@ class Engine:
                     "bei dir; eine Antwort des Kunden wird weiter erkannt",
                     thread_id=thread.id,
                 )
-        mail = self.texts.render(
+        self.outbox.notify_owner(
             "owner_task",
+            now,
             task=text,
             client_label=client_label(thread),
             thread_id=thread.id,
@@ -275,7 +274,6 @@ class Engine:
             subject=thread.subject,
             token_tag=token_tag(token),
         )
-        self.outbox.notify_owner(mail.subject, mail.body, now, thread.id)
 
     # -- drafts to the owner --------------------------------------------------------------
 

@@ -30,7 +30,7 @@ from .models import LISTENING_STATES, CycleReport, Inbound, State, Thread
 from .outbox import Outbox
 from .store import CANCELLABLE_DRAFT_STATES, Draft, Store
 from .sync import Progress, sync_folder
-from .texts import Texts, format_date_long
+from .texts import format_date_long
 from .views import client_label, local_text
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,6 @@ class InboxReader:
         self,
         *,
         store: Store,
-        texts: Texts,
         outbox: Outbox,
         window: SendingWindow,
         auto_reply_wait_days: int = 7,
@@ -66,7 +65,6 @@ class InboxReader:
         self.store = store
         self.move_spam_replies = move_spam_replies
         self._spam_answers: dict[tuple[str, int], str] = {}
-        self.texts = texts
         self.outbox = outbox
         self.window = window
         self.owner_email = outbox.owner_email
@@ -238,15 +236,15 @@ class InboxReader:
                 self._spam_answers[(inbound.folder, inbound.uid)] = inbound.from_addr or "?"
 
     def _alert_spam_answer(self, thread: Thread, inbound: Inbound, now: datetime) -> None:
-        mail = self.texts.render(
+        self.outbox.notify_owner(
             "owner_spam_alert",
+            now,
             client_label=client_label(thread),
             client_email=inbound.from_addr or thread.client.email,
             folder=inbound.folder,
             subject=thread.subject,
             thread_id=thread.id,
         )
-        self.outbox.notify_owner(mail.subject, mail.body, now, thread.id)
 
     def _postpone_for_absence(
         self, thread_id: int, verdict: Verdict, inbound: Inbound, now: datetime
@@ -290,15 +288,15 @@ class InboxReader:
             kind="bounce",
         )
         self.cancel_drafts(thread.id, now, "Mail kam nicht an")
-        mail = self.texts.render(
+        self.outbox.notify_owner(
             "owner_bounce_alert",
+            now,
             failed=failed,
             reason=verdict.reason,
             subject=thread.subject,
             thread_id=thread.id,
             client_label=client_label(thread),
         )
-        self.outbox.notify_owner(mail.subject, mail.body, now, thread.id)
 
     def cancel_drafts(self, thread_id: int, now: datetime, why: str) -> None:
         """Drop the thread's drafts that have not started sending."""

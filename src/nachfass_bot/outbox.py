@@ -12,10 +12,11 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from typing import Any
 
 from .compose import address, build_mail, new_message_id, to_bytes
 from .config import OwnerConfig
-from .errors import DeliveryError, MailboxError
+from .errors import DeliveryError, MailboxError, NachfassError
 from .mailbox import Mailbox
 from .models import CycleReport, Thread
 from .smtp import Transport
@@ -69,18 +70,19 @@ class Outbox:
         self.transport.send(message)
 
     def notify_owner(
-        self,
-        subject: str,
-        body: str,
-        now: datetime,
-        thread_id: int | None,
-        in_reply_to: str | None = None,
+        self, template: str, now: datetime, *, in_reply_to: str | None = None, **context: Any
     ) -> None:
-        """Like :meth:`mail_owner`, but a failure is logged and recorded, not raised."""
+        """Render an owner template and mail it. A broken template or a refused send is
+        logged and recorded, never raised: a notice must not stop the cycle that found,
+        say, the client's answer."""
+        thread_id = context.get("thread_id")
         try:
-            self.mail_owner(subject, body, now, thread_id=thread_id, in_reply_to=in_reply_to)
-        except DeliveryError as exc:
-            log.warning("notice to the owner not delivered: %s", exc)
+            mail = self.texts.render(template, **context)
+            self.mail_owner(
+                mail.subject, mail.body, now, thread_id=thread_id, in_reply_to=in_reply_to
+            )
+        except NachfassError as exc:
+            log.warning("notice %s to the owner not delivered: %s", template, exc)
             self.store.add_event(
                 now, f"Hinweis an dich nicht zugestellt: {exc}", thread_id=thread_id, kind="error"
             )
@@ -146,14 +148,14 @@ class Outbox:
         with self.store.atomic():
             self._mark_done(draft, "unclear", now)
             self.store.add_event(now, text, thread_id=draft.thread_id, kind="error")
-        mail = self.texts.render(
+        self.notify_owner(
             "owner_alert",
+            now,
             headline=f"Versand an {draft.recipient} unklar",
             message=text,
             thread_id=draft.thread_id,
             client_label=draft.recipient,
         )
-        self.notify_owner(mail.subject, mail.body, now, draft.thread_id)
 
     def _mark_done(self, draft: Draft, state: str, now: datetime) -> None:
         """The step counts as done for every thread the mail spoke for."""
@@ -202,14 +204,14 @@ class Outbox:
             f"({exc}). Bitte prüfe Adresse und Postausgang und schicke sie bei Bedarf selbst."
         )
         self.store.add_event(now, text, thread_id=draft.thread_id, kind="error")
-        mail = self.texts.render(
+        self.notify_owner(
             "owner_alert",
+            now,
             headline=f"Versand an {draft.recipient} gescheitert",
             message=text,
             thread_id=draft.thread_id,
             client_label=draft.recipient,
         )
-        self.notify_owner(mail.subject, mail.body, now, draft.thread_id)
 
     def _copy_to_sent(
         self,
