@@ -19,7 +19,7 @@ from .calendar import SendingWindow
 from .commands import VACATION_KEY, OwnerCommands
 from .compose import new_message_id
 from .config import Config
-from .errors import DeliveryError, NachfassError
+from .errors import NachfassError
 from .inbox import InboxReader
 from .mailbox import FolderSet, Mailbox, choose_folders
 from .mailcontext import client_context, template_for
@@ -283,12 +283,12 @@ class Engine:
             thread = self.store.thread(draft.thread_id)
             if thread is None:
                 continue
-            mail = self.texts.render("owner_draft", **self._draft_context(thread, draft, now))
             try:
+                mail = self.texts.render("owner_draft", **self._draft_context(thread, draft, now))
                 self.outbox.mail_owner(
                     mail.subject, mail.body, now, role=None, message_id=draft.draft_message_id
                 )
-            except DeliveryError as exc:
+            except NachfassError as exc:  # a refused send or a broken owner_draft template
                 report.problems.append(str(exc))
                 self.store.add_event(
                     now, f"Entwurf nicht zugestellt: {exc}", thread_id=thread.id, kind="error"
