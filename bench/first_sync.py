@@ -26,13 +26,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from loophelpers import mail  # noqa: E402
-from servers import DovecotServer, SmtpSink  # noqa: E402
-
-from nachfass_bot.config import load_config  # noqa: E402
-from nachfass_bot.cli import build_engine  # noqa: E402
-from nachfass_bot.models import Client, Kind  # noqa: E402
-from nachfass_bot.store import Store  # noqa: E402
+from loophelpers import mail
+from nachfass_bot.adapters.store import Store
+from nachfass_bot.cli.main import build_engine
+from nachfass_bot.config import load_config
+from nachfass_bot.domain.models import Client, Kind
+from servers import DovecotServer, SmtpSink
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

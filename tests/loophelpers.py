@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from nachfass_bot.cli import main
+from nachfass_bot.cli.main import main
 from servers import MailAccount, SmtpSink
 
 BERLIN = ZoneInfo("Europe/Berlin")

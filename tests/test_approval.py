@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from nachfass_bot.approval import (
+from nachfass_bot.mail.approval import (
     TOKEN_TAG_RE,
     Command,
     CommandKind,
@@ -20,7 +20,7 @@ from nachfass_bot.approval import (
     token_matches,
     token_tag,
 )
-from nachfass_bot.headers import plain_text
+from nachfass_bot.mail.headers import plain_text
 
 TODAY = date(2026, 3, 10)
 TOKEN = "3f9a0c1d2e4b5a6978ab"

@@ -1,4 +1,4 @@
-"""Tests for nachfass_bot.calendar: sending windows, holidays, business days, parsing."""
+"""Tests for nachfass_bot.domain.calendar: sending windows, holidays, business days, parsing."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from nachfass_bot.calendar import GERMAN_SUBDIVISIONS, SendingWindow, parse_days, parse_hours
+from nachfass_bot.domain.calendar import GERMAN_SUBDIVISIONS, SendingWindow, parse_days, parse_hours
 
 BERLIN = ZoneInfo("Europe/Berlin")
 WINDOW = SendingWindow()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from loophelpers import PASSWORD_ENV, cli, write_config
-from nachfass_bot.checkup import Level, check_smtp
+from nachfass_bot.cli.checkup import Level, check_smtp
 from nachfass_bot.config import ServerConfig
 from servers import MailAccount, SmtpSink, free_port
 

@@ -10,8 +10,8 @@ from datetime import date
 
 import pytest
 
-from nachfass_bot.classify import Classification, MailKind, classify_message
-from nachfass_bot.returndate import find_return_date
+from nachfass_bot.mail.classify import Classification, MailKind, classify_message
+from nachfass_bot.mail.returndate import find_return_date
 
 JAN_5 = date(2026, 1, 5)
 

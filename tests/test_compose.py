@@ -6,7 +6,7 @@ import email
 from datetime import UTC, datetime
 from email.policy import default
 
-from nachfass_bot.compose import address, build_mail, to_bytes
+from nachfass_bot.texts.compose import address, build_mail, to_bytes
 
 
 def roundtrip(subject: str, name: str):

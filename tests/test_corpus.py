@@ -6,7 +6,7 @@ per file — verdict, threads, return date, failed recipients, folder and a note
 the mail is. The head of ``verdicts.toml`` explains each key. To add a case: drop the
 ``.eml`` into the folder and add its table; nothing here changes.
 
-The judge is :func:`nachfass_bot.judge.judge_mail`. While that module does not exist yet the
+The judge is :func:`nachfass_bot.mail.judge.judge_mail`. While that module does not exist yet the
 corpus tests are skipped locally and fail under CI (like the Dovecot tests in conftest.py);
 the table checks run either way.
 """
@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from nachfass_bot.models import Client, Kind, State, Thread
+from nachfass_bot.domain.models import Client, Kind, State, Thread
 
 CORPUS = Path(__file__).parent / "corpus"
 
@@ -115,15 +115,15 @@ def _actual(verdict: Any, expected: Outcome) -> Outcome:
 
 @pytest.fixture(scope="module")
 def judge_mail() -> Callable[..., Any]:
-    """``nachfass_bot.judge.judge_mail``; skip (locally) or fail (under CI) while it is missing."""
+    """``nachfass_bot.mail.judge.judge_mail``; skip (locally) or fail (under CI) if missing."""
     try:
-        from nachfass_bot.judge import judge_mail
+        from nachfass_bot.mail.judge import judge_mail
     except ModuleNotFoundError as exc:
-        if exc.name != "nachfass_bot.judge":
+        if exc.name != "nachfass_bot.mail.judge":
             raise
         if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
-            pytest.fail("nachfass_bot.judge is missing")
-        pytest.skip("nachfass_bot.judge does not exist yet")
+            pytest.fail("nachfass_bot.mail.judge is missing")
+        pytest.skip("nachfass_bot.mail.judge does not exist yet")
     return judge_mail
 
 

@@ -28,10 +28,15 @@ import pytest
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from loophelpers import cli, mails_to, write_config
-from nachfass_bot.cli import main, weekly_digest_job
+from nachfass_bot.adapters.store import Store
+from nachfass_bot.app.digest_facts import gather_week, is_junk_folder
+from nachfass_bot.app.weekly import digest_due, record_sent, send_if_due
+from nachfass_bot.cli.daemon import WEEKLY_CHECK_MINUTES, WEEKLY_JOB_ID, add_weekly_job, run_weekly
+from nachfass_bot.cli.main import main, weekly_digest_job
 from nachfass_bot.config import Config, load_config, parse_config
-from nachfass_bot.daemon import WEEKLY_CHECK_MINUTES, WEEKLY_JOB_ID, add_weekly_job, run_weekly
-from nachfass_bot.digest import (
+from nachfass_bot.domain.models import Client, Kind, State
+from nachfass_bot.errors import DeliveryError
+from nachfass_bot.texts.digest import (
     InvoiceItem,
     WeekFacts,
     digest_message,
@@ -39,12 +44,7 @@ from nachfass_bot.digest import (
     risk_rows,
     week_label,
 )
-from nachfass_bot.digest_facts import gather_week, is_junk_folder
-from nachfass_bot.errors import DeliveryError
-from nachfass_bot.models import Client, Kind, State
-from nachfass_bot.store import Store
-from nachfass_bot.texts import Texts
-from nachfass_bot.weekly import digest_due, record_sent, send_if_due
+from nachfass_bot.texts.render import Texts
 from servers import MailAccount, SmtpSink
 
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from loophelpers import local, mail, mails_to, owner_reply, write_config
-from nachfass_bot.cli import build_engine
+from nachfass_bot.adapters.imap import ImapMailbox
+from nachfass_bot.adapters.store import Store
+from nachfass_bot.app.engine import Engine
+from nachfass_bot.cli.main import build_engine
 from nachfass_bot.config import load_config
-from nachfass_bot.engine import Engine
+from nachfass_bot.domain.models import Client, Kind, State
 from nachfass_bot.errors import TemplateError
-from nachfass_bot.imap import ImapMailbox
-from nachfass_bot.models import Client, Kind, State
-from nachfass_bot.store import Store
 from servers import MailAccount, SmtpSink
 
 CLIENT = "m.sommer@kanzlei-sommer.test"

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from nachfass_bot.texts import (
+from nachfass_bot.texts.render import (
     RenderedMail,
     Texts,
     dative_name,

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from nachfass_bot.classify import is_auto_reply_headers, is_bounce_headers
-from nachfass_bot.headers import (
+from nachfass_bot.mail.classify import is_auto_reply_headers, is_bounce_headers
+from nachfass_bot.mail.headers import (
     HEADER_FIELDS,
     address,
     addresses,

@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 
 from loophelpers import BERLIN, mail, track, write_config
+from nachfass_bot.adapters.idle import IdleWatcher
+from nachfass_bot.adapters.imap import ImapMailbox
+from nachfass_bot.cli.daemon import CycleRunner
 from nachfass_bot.config import ServerConfig
-from nachfass_bot.daemon import CycleRunner
 from nachfass_bot.errors import MailboxError
-from nachfass_bot.idle import IdleWatcher
-from nachfass_bot.imap import ImapMailbox
 from servers import CuttingProxy, MailAccount, SmtpSink
 from test_cli import SCRIPT
 

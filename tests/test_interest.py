@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from nachfass_bot.interest import (
+from nachfass_bot.domain.interest import (
     BASE_RATES,
     FLAT_FEE,
     base_rate,

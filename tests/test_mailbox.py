@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from nachfass_bot.adapters.mailbox import FolderInfo, choose_folders
 from nachfass_bot.errors import ConfigError
-from nachfass_bot.mailbox import FolderInfo, choose_folders
 
 
 def folders(*entries: str | tuple[str, str]) -> list[FolderInfo]:

@@ -7,15 +7,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from nachfass_bot.headers import parse_inbound
-from nachfass_bot.matching import (
+from nachfass_bot.domain.models import Client, Inbound, Kind, State, Thread
+from nachfass_bot.mail.headers import parse_inbound
+from nachfass_bot.mail.matching import (
     CLOCK_SKEW,
     FREEMAIL_DOMAINS,
     Match,
     match_inbound,
     related_threads,
 )
-from nachfass_bot.models import Client, Inbound, Kind, State, Thread
 
 OWNER = "Lena@Berger-Text.de"
 OFFER_ID = "<20260105101500.4711.1@berger-text.de>"

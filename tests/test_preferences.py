@@ -7,9 +7,9 @@ from decimal import Decimal
 import pytest
 
 from nachfass_bot.config import parse_config
+from nachfass_bot.domain.models import Kind
+from nachfass_bot.domain.schedule import Delay
 from nachfass_bot.errors import ConfigError
-from nachfass_bot.models import Kind
-from nachfass_bot.schedule import Delay
 from test_config import CONFIG_PATH, minimal
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nachfass_bot.quotes import split_quote, strip_signature
+from nachfass_bot.mail.quotes import split_quote, strip_signature
 
 ABOVE = "Danke, passt so.\n\nViele Grüße\nJonas Keller"
 

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from loophelpers import cli, local, mail, track, write_config
+from nachfass_bot.adapters.imap import ImapMailbox
+from nachfass_bot.adapters.retry import RETRY_DELAY_ENV, backoff_delays, run_with_retry
 from nachfass_bot.config import load_config
 from nachfass_bot.errors import LoginFailed, MailboxError, StoreError
-from nachfass_bot.imap import ImapMailbox
-from nachfass_bot.retry import RETRY_DELAY_ENV, backoff_delays, run_with_retry
 from servers import INTERNAL_USER, CuttingProxy, DovecotServer, MailAccount, SmtpSink
 
 OWNER_DOMAIN = "example.test"
@@ -57,7 +57,7 @@ def test_retry_waits_longer_each_time_and_raises_the_last_error(caplog) -> None:
         run_with_retry(action, sleep=waits.append)
     assert len(calls) == 4
     assert waits == [2.0, 4.0, 8.0]
-    retries = [r for r in caplog.records if r.name == "nachfass_bot.retry"]
+    retries = [r for r in caplog.records if r.name == "nachfass_bot.adapters.retry"]
     assert [r.levelno for r in retries] == [logging.WARNING] * 3
     assert "attempt 1 of 4" in retries[0].getMessage()
     assert "attempt 3 of 4" in retries[2].getMessage()
@@ -137,7 +137,7 @@ def test_connection_cut_mid_fetch_is_retried_and_every_mail_handled_once(
     assert b"UID FETCH" in proxy.client_data(1)
     # The second attempt asks only for mail after the first batch (UIDs 1–500).
     assert b"SEARCH UID 501:*" in proxy.client_data(2)
-    retries = [r.getMessage() for r in caplog.records if r.name == "nachfass_bot.retry"]
+    retries = [r.getMessage() for r in caplog.records if r.name == "nachfass_bot.adapters.retry"]
     assert len(retries) == 1
     assert "attempt 1 of 4 failed" in retries[0]
 

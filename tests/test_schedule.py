@@ -1,4 +1,4 @@
-"""Tests for nachfass_bot.schedule: the default playbooks and next_step."""
+"""Tests for nachfass_bot.domain.schedule: the default playbooks and next_step."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from nachfass_bot.calendar import SendingWindow
-from nachfass_bot.models import Action, Client, Kind, State, Thread
-from nachfass_bot.schedule import (
+from nachfass_bot.domain.calendar import SendingWindow
+from nachfass_bot.domain.models import Action, Client, Kind, State, Thread
+from nachfass_bot.domain.schedule import (
     DEFAULT_PLAYBOOKS,
     Delay,
     DueStep,

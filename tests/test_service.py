@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from nachfass_bot.cli import main
+from nachfass_bot.cli.main import main
+from nachfass_bot.cli.service import unit_text, user_unit_dir
 from nachfass_bot.config import load_config, parse_config
 from nachfass_bot.errors import ConfigError
-from nachfass_bot.service import unit_text, user_unit_dir
 
 EXAMPLE = Path(__file__).parents[1] / "config.example.toml"
 SECRET = "streng-geheim-4711"

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from nachfass_bot.adapters.store import MIGRATIONS, SCHEMA_VERSION, Store
+from nachfass_bot.domain.models import Client, Kind
 from nachfass_bot.errors import StoreError
-from nachfass_bot.models import Client, Kind
-from nachfass_bot.store import MIGRATIONS, SCHEMA_VERSION, Store
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from nachfass_bot.mailbox import FolderStatus
-from nachfass_bot.store import Store
-from nachfass_bot.sync import sync_folder
+from nachfass_bot.adapters.mailbox import FolderStatus
+from nachfass_bot.adapters.store import Store
+from nachfass_bot.app.sync import sync_folder
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

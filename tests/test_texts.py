@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from nachfass_bot.errors import ConfigError, TemplateError
-from nachfass_bot.texts import (
+from nachfass_bot.texts.render import (
     RenderedMail,
     Texts,
     builtin_template_dir,
@@ -846,7 +846,7 @@ def test_override_in_wrong_encoding_is_reported(tmp_path: Path) -> None:
     ],
 )
 def test_topic_reads_well_after_mein_angebot_zu(subject: str, expected: str) -> None:
-    from nachfass_bot.texts import topic
+    from nachfass_bot.texts.render import topic
 
     assert topic(subject) == expected
 

@@ -11,10 +11,10 @@ import pytest
 import trustme
 from aiosmtpd.controller import Controller
 
-from nachfass_bot.compose import address, build_mail
+from nachfass_bot.adapters.smtp import SmtpTransport
 from nachfass_bot.config import ServerConfig
 from nachfass_bot.errors import DeliveryError
-from nachfass_bot.smtp import SmtpTransport
+from nachfass_bot.texts.compose import address, build_mail
 from servers import free_port
 
 

@@ -27,10 +27,10 @@ from types import MappingProxyType
 from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from nachfass_bot.calendar import GERMAN_SUBDIVISIONS, parse_days, parse_hours
+from nachfass_bot.domain.calendar import GERMAN_SUBDIVISIONS, parse_days, parse_hours
+from nachfass_bot.domain.preferences import Preferences, parse_preferences
+from nachfass_bot.domain.tomlsection import Section
 from nachfass_bot.errors import ConfigError
-from nachfass_bot.preferences import Preferences, parse_preferences
-from nachfass_bot.tomlsection import Section
 
 Security = Literal["ssl", "starttls", "none"]
 _T = TypeVar("_T")

@@ -1,0 +1,223 @@
+"""IMAP adapter (imapclient): the only module that talks IMAP.
+
+Library and socket errors are translated into :class:`MailboxError` here (a refused
+login into its subclass :class:`LoginFailed`); the engine never sees ``imaplib`` or
+``ssl`` exceptions. Reads use ``BODY.PEEK`` so the owner's unread mails stay unread
+(RFC 3501 §6.4.5). IDLE (RFC 2177) is offered for :mod:`nachfass_bot.adapters.idle`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import imaplib
+import logging
+import selectors
+import socket
+import ssl
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError, LoginError
+from imapclient.util import to_unicode
+
+from nachfass_bot.adapters.mailbox import FolderInfo, FolderStatus
+from nachfass_bot.config import ServerConfig
+from nachfass_bot.errors import LoginFailed, MailboxError
+from nachfass_bot.mail.headers import HEADER_FIELDS
+
+log = logging.getLogger(__name__)
+
+_HEADER_FETCH = "BODY.PEEK[HEADER.FIELDS ({})]".format(" ".join(HEADER_FIELDS).upper())
+_NETWORK_ERRORS = (IMAPClientError, imaplib.IMAP4.error, OSError, ssl.SSLError, EOFError)
+# Untagged responses that announce new mail in the selected folder (RFC 3501 §7.3).
+_NEW_MAIL_RESPONSES = (b"EXISTS", b"RECENT")
+
+
+class ImapMailbox:
+    """A logged-in IMAP session; use as a context manager or call :meth:`close`."""
+
+    def __init__(self, client: IMAPClient) -> None:
+        self._client = client
+        self._selected: str | None = None
+
+    @classmethod
+    def connect(cls, server: ServerConfig, password: str, timeout: float = 60) -> ImapMailbox:
+        """Connect with the configured security and log in.
+
+        A refused login raises :class:`LoginFailed`, anything else :class:`MailboxError`;
+        either way the socket is closed again.
+        """
+        context = ssl.create_default_context()
+        client: IMAPClient | None = None
+        try:
+            client = IMAPClient(
+                server.host,
+                port=server.port,
+                ssl=server.security == "ssl",
+                ssl_context=context,
+                timeout=timeout,
+            )
+            if server.security == "starttls":
+                client.starttls(context)
+            client.login(server.username, password)
+        except (*_NETWORK_ERRORS, socket.gaierror) as exc:
+            if client is not None:
+                with contextlib.suppress(*_NETWORK_ERRORS):
+                    client.shutdown()
+            raise _connect_error(server, exc) from exc
+        return cls(client)
+
+    def __enter__(self) -> ImapMailbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        try:
+            self._client.logout()
+        except _NETWORK_ERRORS:
+            log.debug("IMAP logout failed; connection already gone")
+            with contextlib.suppress(*_NETWORK_ERRORS):
+                self._client.shutdown()
+
+    def list_folders(self) -> list[FolderInfo]:
+        rows = self._call(self._client.list_folders)
+        return [
+            FolderInfo(name=to_unicode(name), flags=frozenset(to_unicode(f) for f in flags))
+            for flags, _delimiter, name in rows
+        ]
+
+    def folder_status(self, folder: str) -> FolderStatus:
+        """SELECT (again) and read UIDVALIDITY/UIDNEXT: re-selecting makes the server show
+        mail that arrived since this session last looked (RFC 3501 §6.3.1)."""
+        info = self._call(self._client.select_folder, folder, readonly=True)
+        self._selected = folder
+        if b"UIDNEXT" not in info or b"UIDVALIDITY" not in info:
+            info = self._call(self._client.folder_status, folder, ["UIDVALIDITY", "UIDNEXT"])
+        return FolderStatus(uidvalidity=int(info[b"UIDVALIDITY"]), uidnext=int(info[b"UIDNEXT"]))
+
+    def fetch_headers(
+        self, folder: str, first_uid: int, batch_size: int = 500
+    ) -> Iterator[list[tuple[int, bytes]]]:
+        self._select(folder)
+        uids = sorted(u for u in self._call(self._client.search, ["UID", f"{first_uid}:*"]))
+        uids = [u for u in uids if u >= first_uid]  # "n:*" always yields the highest UID
+        for start in range(0, len(uids), batch_size):
+            chunk = uids[start : start + batch_size]
+            response = self._call(self._client.fetch, chunk, [_HEADER_FETCH])
+            yield [(uid, _header_bytes(response.get(uid, {}))) for uid in chunk]
+
+    def fetch_message(self, folder: str, uid: int) -> bytes | None:
+        self._select(folder)
+        response = self._call(self._client.fetch, [uid], ["BODY.PEEK[]"])
+        data = response.get(uid, {})
+        raw = data.get(b"BODY[]")
+        return bytes(raw) if raw is not None else None
+
+    def append(self, folder: str, raw: bytes, when: datetime, seen: bool = True) -> None:
+        flags = [b"\\Seen"] if seen else []
+        self._call(self._client.append, folder, raw, flags, when)
+
+    # -- IDLE (RFC 2177) ---------------------------------------------------------------
+
+    def contains_message_id(self, folder: str, message_id: str) -> bool:
+        self._select(folder)
+        found = self._call(self._client.search, ["HEADER", "Message-ID", message_id])
+        return bool(found)
+
+    def move(self, folder: str, uid: int, target: str) -> None:
+        """Move one mail (RFC 6851 MOVE; else COPY, \\Deleted and UID EXPUNGE)."""
+        self._call(self._client.select_folder, folder, readonly=False)
+        self._selected = None  # the next read re-selects read-only
+        if self._client.has_capability("MOVE"):
+            self._call(self._client.move, [uid], target)
+            return
+        self._call(self._client.copy, [uid], target)
+        self._call(self._client.add_flags, [uid], [b"\\Deleted"])
+        if self._client.has_capability("UIDPLUS"):
+            self._call(self._client.uid_expunge, [uid])
+        else:
+            self._call(self._client.expunge)
+
+    def supports_idle(self) -> bool:
+        """True when the server offers IDLE (RFC 2177) in its CAPABILITY list."""
+        return bool(self._call(self._client.has_capability, "IDLE"))
+
+    def start_idle(self, folder: str) -> None:
+        """Select ``folder`` read-only and enter IDLE; only the IDLE methods may follow."""
+        self._select(folder)
+        self._call(self._client.idle)
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds in IDLE; True when the server announced new mail.
+
+        imapclient's ``idle_check`` returns an empty list both for "nothing yet" and for
+        a closed connection. Here it is called only once the socket is readable, so a
+        readable socket without a single response means the server has gone: that
+        raises :class:`MailboxError`, and the caller reconnects.
+        """
+        if not self._readable(timeout):
+            return False
+        responses = self._call(self._client.idle_check, 0)
+        if not responses:
+            self._selected = None
+            raise MailboxError("IMAP-Verbindung während IDLE beendet")
+        return _announces_new_mail(responses)
+
+    def end_idle(self) -> bool:
+        """Leave IDLE (``DONE``); True when the last responses announced new mail."""
+        _text, responses = self._call(self._client.idle_done)
+        return _announces_new_mail(responses)
+
+    def _readable(self, timeout: float) -> bool:
+        try:
+            with selectors.DefaultSelector() as selector:
+                selector.register(self._client.socket(), selectors.EVENT_READ)
+                return bool(selector.select(timeout))
+        except (OSError, ValueError) as exc:  # ValueError: the socket is already closed
+            self._selected = None
+            raise MailboxError(f"IMAP-Fehler: {exc}") from exc
+
+    def _select(self, folder: str) -> None:
+        if self._selected != folder:
+            self._call(self._client.select_folder, folder, readonly=True)
+            self._selected = folder
+
+    def _call(self, method: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except _NETWORK_ERRORS as exc:
+            self._selected = None
+            raise MailboxError(f"IMAP-Fehler: {exc}") from exc
+
+
+def _connect_error(server: ServerConfig, exc: BaseException) -> MailboxError:
+    """The German message for a failed connect or login (never with the password)."""
+    if isinstance(exc, LoginError):
+        return LoginFailed(
+            f"Anmeldung am IMAP-Server {server.host} abgelehnt: Benutzername oder Passwort falsch."
+        )
+    if isinstance(exc, ssl.SSLError):
+        return MailboxError(
+            f"TLS-Verbindung zu {server.host}:{server.port} gescheitert: {exc.reason}"
+        )
+    return MailboxError(f"IMAP-Server {server.host}:{server.port} nicht erreichbar: {exc}")
+
+
+def _announces_new_mail(responses: list[Any]) -> bool:
+    """True when an untagged response is ``n EXISTS`` or ``n RECENT``."""
+    return any(
+        isinstance(response, tuple) and len(response) >= 2 and response[1] in _NEW_MAIL_RESPONSES
+        for response in responses
+    )
+
+
+def _header_bytes(data: dict[bytes, Any]) -> bytes:
+    """The header block of a FETCH answer; the key comes back without ``.PEEK``."""
+    for key, value in data.items():
+        if key.upper().startswith(b"BODY[HEADER.FIELDS") and value is not None:
+            return bytes(value)
+    return b""

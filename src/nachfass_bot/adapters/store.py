@@ -1,0 +1,685 @@
+"""The embedded store: one SQLite file in WAL mode, the only module that touches SQLite.
+
+The store is the truth: threads, drafts, tasks, every Message-ID we sent or matched,
+per-folder sync state and the event log survive restarts; the scheduler and the engine
+rebuild everything else from here.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from nachfass_bot.domain.models import Client, Kind, State, Thread
+from nachfass_bot.errors import StoreError
+
+# Each entry moves the schema one version up; never edit a released entry, append one.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE clients (
+        id INTEGER PRIMARY KEY,
+        email TEXT NOT NULL UNIQUE,
+        name TEXT,
+        du INTEGER NOT NULL DEFAULT 0,
+        assistant_email TEXT,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE threads (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        client_id INTEGER NOT NULL REFERENCES clients(id),
+        subject TEXT NOT NULL,
+        state TEXT NOT NULL,
+        step INTEGER NOT NULL DEFAULT 0,
+        started_at TEXT NOT NULL,
+        last_step_at TEXT,
+        invoice_no TEXT,
+        amount TEXT,
+        due_date TEXT,
+        answered_at TEXT,
+        answered_folder TEXT,
+        paused_until TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE message_ids (
+        message_id TEXT NOT NULL,
+        thread_id INTEGER REFERENCES threads(id),
+        role TEXT NOT NULL,
+        folder TEXT,
+        recorded_at TEXT NOT NULL,
+        PRIMARY KEY (message_id, role)
+    );
+    CREATE INDEX message_ids_thread ON message_ids(thread_id);
+    CREATE TABLE drafts (
+        id INTEGER PRIMARY KEY,
+        thread_id INTEGER NOT NULL REFERENCES threads(id),
+        step_index INTEGER NOT NULL,
+        step_number INTEGER NOT NULL,
+        token TEXT NOT NULL UNIQUE,
+        state TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        body TEXT NOT NULL,
+        draft_message_id TEXT NOT NULL,
+        client_message_id TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        approved_at TEXT,
+        send_after TEXT,
+        sent_at TEXT,
+        updated_at TEXT NOT NULL
+    );
+    CREATE UNIQUE INDEX drafts_one_per_step ON drafts(thread_id, step_index)
+        WHERE state != 'cancelled';
+    CREATE TABLE tasks (
+        id INTEGER PRIMARY KEY,
+        thread_id INTEGER NOT NULL REFERENCES threads(id),
+        step_index INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        due_at TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'open',
+        created_at TEXT NOT NULL,
+        UNIQUE (thread_id, step_index)
+    );
+    CREATE TABLE folders (
+        name TEXT PRIMARY KEY,
+        uidvalidity INTEGER NOT NULL,
+        last_uid INTEGER NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE seen (
+        key TEXT PRIMARY KEY,
+        folder TEXT NOT NULL,
+        uid INTEGER NOT NULL,
+        verdict TEXT NOT NULL,
+        seen_at TEXT NOT NULL
+    );
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        thread_id INTEGER REFERENCES threads(id),
+        kind TEXT NOT NULL,
+        text TEXT NOT NULL
+    );
+    CREATE INDEX events_thread ON events(thread_id);
+    """,
+    # 2: form of address and B2B/B2C per client; expenses of an order that may not
+    # happen; one payment mail may cover several invoices of a client.
+    """
+    ALTER TABLE clients ADD COLUMN anrede TEXT;
+    ALTER TABLE clients ADD COLUMN customer_type TEXT NOT NULL DEFAULT 'b2b';
+    ALTER TABLE threads ADD COLUMN expenses TEXT;
+    ALTER TABLE drafts ADD COLUMN extra_thread_ids TEXT NOT NULL DEFAULT '';
+    CREATE TABLE settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    """,
+    # 3: the owner answers a task reminder with "erledigt": tasks carry a token too.
+    """
+    ALTER TABLE tasks ADD COLUMN token TEXT;
+    CREATE UNIQUE INDEX tasks_token ON tasks(token) WHERE token IS NOT NULL;
+    """,
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+# A draft in one of these states blocks a new step of its thread.
+ACTIVE_DRAFT_STATES = ("new", "pending", "approved", "sending")
+# A client answer or the owner's "stop" cancels drafts in these states; "sending" never.
+CANCELLABLE_DRAFT_STATES = ("new", "pending", "approved")
+# The conversation with the client: the tracked mail, our follow-ups, the owner's own
+# mails to the client (found in Sent) and the client's answers.
+_CONVERSATION_ROLES = "('original', 'sent', 'owner', 'answer')"
+
+
+def to_iso(moment: datetime | None) -> str | None:
+    """An aware datetime as an ISO string in UTC (the store keeps only UTC)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime given to the store")
+    return moment.astimezone(UTC).isoformat()
+
+
+def from_iso(text: str | None) -> datetime | None:
+    """The inverse of :func:`to_iso`."""
+    return None if text is None else datetime.fromisoformat(text)
+
+
+@dataclass(frozen=True)
+class Draft:
+    id: int
+    thread_id: int
+    step_index: int
+    step_number: int
+    token: str
+    state: str  # new, pending, approved, sending, sent, cancelled, failed
+    recipient: str
+    subject: str
+    body: str
+    draft_message_id: str
+    client_message_id: str
+    created_at: datetime
+    approved_at: datetime | None
+    send_after: datetime | None
+    sent_at: datetime | None
+    extra_thread_ids: tuple[int, ...] = ()  # further invoices of the client this mail covers
+
+    @property
+    def thread_ids(self) -> tuple[int, ...]:
+        """Every thread the mail speaks for, its own first."""
+        return (self.thread_id, *self.extra_thread_ids)
+
+
+@dataclass(frozen=True)
+class Task:
+    id: int
+    thread_id: int
+    step_index: int
+    text: str
+    due_at: datetime
+    state: str
+    token: str | None = None
+
+
+@dataclass(frozen=True)
+class Event:
+    at: datetime
+    thread_id: int | None
+    kind: str
+    text: str
+
+
+class Store:
+    """All persistent state; open with :meth:`open`, close with :meth:`close`."""
+
+    def __init__(self, db: sqlite_utils.Database, path: Path | None) -> None:
+        self.db = db
+        self.path = path
+
+    @classmethod
+    def open(cls, path: Path | str) -> Store:
+        """Open (or create) the store at ``path``, switch to WAL and migrate."""
+        target = Path(path)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(target, timeout=30, isolation_level=None)
+            db = sqlite_utils.Database(conn)
+            db.enable_wal()
+            store = cls(db, target)
+            store.migrate()
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"Datenbank {target} kann nicht geöffnet werden: {exc}") from exc
+        return store
+
+    @classmethod
+    def memory(cls) -> Store:
+        """A throw-away in-memory store (unit tests)."""
+        store = cls(sqlite_utils.Database(memory=True), None)
+        store.migrate()
+        return store
+
+    def close(self) -> None:
+        self.db.close()
+
+    def migrate(self) -> None:
+        """Apply every migration newer than the file's ``user_version``."""
+        version = self.schema_version()
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"Die Datenbank hat Schema-Version {version}, dieses Programm kennt nur "
+                f"{SCHEMA_VERSION}. Bitte nachfass-bot aktualisieren."
+            )
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            with self.atomic():
+                for statement in _statements(script):
+                    self.db.execute(statement)
+                self.db.execute(f"PRAGMA user_version = {number}")
+
+    def schema_version(self) -> int:
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """One committed transaction (nested blocks become savepoints)."""
+        try:
+            with self.db.atomic():
+                yield
+        except sqlite3.Error as exc:
+            raise StoreError(f"Datenbankfehler: {exc}") from exc
+
+    # -- clients and threads -------------------------------------------------------
+
+    def upsert_client(self, client: Client, now: datetime) -> int:
+        """Insert the client or update name, Du and assistant; returns its id."""
+        email = client.email.lower()
+        row = self._first("SELECT id FROM clients WHERE email = ?", [email])
+        values = {
+            "name": client.name,
+            "du": int(client.du),
+            "assistant_email": client.assistant_email.lower() if client.assistant_email else None,
+            "anrede": client.anrede,
+            "customer_type": client.customer_type,
+        }
+        if row:
+            self._table("clients").update(row["id"], values)
+            return int(row["id"])
+        record = {"email": email, "created_at": to_iso(now), **values}
+        return self._insert("clients", record)
+
+    def add_thread(
+        self,
+        *,
+        kind: Kind,
+        client_id: int,
+        subject: str,
+        started_at: datetime,
+        now: datetime,
+        message_id: str | None = None,
+        invoice_no: str | None = None,
+        amount: Decimal | None = None,
+        due_date: date | None = None,
+        expenses: Decimal | None = None,
+    ) -> int:
+        """Store a new open thread (and its original Message-ID); returns the id."""
+        with self.atomic():
+            record = {
+                "kind": str(kind),
+                "client_id": client_id,
+                "subject": subject,
+                "state": str(State.OPEN),
+                "step": 0,
+                "started_at": to_iso(started_at),
+                "invoice_no": invoice_no,
+                "amount": str(amount) if amount is not None else None,
+                "due_date": due_date.isoformat() if due_date else None,
+                "expenses": str(expenses) if expenses is not None else None,
+                "created_at": to_iso(now),
+                "updated_at": to_iso(now),
+            }
+            thread_id = self._insert("threads", record)
+            if message_id:
+                self.record_message_id(message_id, "original", now, thread_id=thread_id)
+        return thread_id
+
+    def thread(self, thread_id: int) -> Thread | None:
+        rows = self._thread_rows("t.id = ?", [thread_id])
+        return rows[0] if rows else None
+
+    def threads(self, states: Sequence[State] | None = None) -> list[Thread]:
+        """All threads, optionally only those in ``states``, oldest first."""
+        if not states:
+            return self._thread_rows("1 = 1", [])
+        marks = ", ".join("?" for _ in states)
+        return self._thread_rows(f"t.state IN ({marks})", [str(s) for s in states])
+
+    def update_thread(self, thread_id: int, now: datetime, **fields: Any) -> None:
+        """Change columns of a thread; datetimes and enums are converted."""
+        values = {key: _column_value(value) for key, value in fields.items()}
+        values["updated_at"] = to_iso(now)
+        self._table("threads").update(thread_id, values)
+
+    def _thread_rows(self, where: str, args: list[Any]) -> list[Thread]:
+        sql = (
+            "SELECT t.*, c.email, c.name, c.du, c.assistant_email, c.anrede, c.customer_type "
+            "FROM threads t "
+            f"JOIN clients c ON c.id = t.client_id WHERE {where} ORDER BY t.id"
+        )
+        rows = list(self.db.query(sql, args))
+        ids_by_thread = self._message_ids_by_thread([row["id"] for row in rows])
+        return [_thread_from_row(row, ids_by_thread.get(row["id"], set())) for row in rows]
+
+    def _message_ids_by_thread(self, thread_ids: list[int]) -> dict[int, set[str]]:
+        result: dict[int, set[str]] = {}
+        if not thread_ids:
+            return result
+        marks = ", ".join("?" for _ in thread_ids)
+        # Only the conversation with the client: a reply to a draft is not a client answer.
+        sql = (
+            "SELECT thread_id, message_id FROM message_ids "
+            f"WHERE thread_id IN ({marks}) AND role IN {_CONVERSATION_ROLES}"
+        )
+        for row in self.db.query(sql, thread_ids):
+            result.setdefault(row["thread_id"], set()).add(row["message_id"])
+        return result
+
+    # -- message ids -----------------------------------------------------------------
+
+    def record_message_id(
+        self,
+        message_id: str,
+        role: str,
+        now: datetime,
+        *,
+        thread_id: int | None = None,
+        folder: str | None = None,
+    ) -> None:
+        """Remember a Message-ID: ``original``, ``sent``, ``draft``, ``notice``, ``answer``."""
+        record = {
+            "message_id": message_id,
+            "thread_id": thread_id,
+            "role": role,
+            "folder": folder,
+            "recorded_at": to_iso(now),
+        }
+        self._table("message_ids").insert(record, replace=True)
+
+    def own_message_ids(self) -> set[str]:
+        """Message-IDs of every mail the bot itself sent (client mails, drafts, notices)."""
+        sql = "SELECT message_id FROM message_ids WHERE role IN ('sent', 'draft', 'notice')"
+        return {row["message_id"] for row in self.db.query(sql)}
+
+    def thread_references(self, thread_id: int) -> list[str]:
+        """Message-IDs of the thread's conversation, oldest first (RFC 5322 References)."""
+        sql = (
+            "SELECT message_id FROM message_ids WHERE thread_id = ? "
+            f"AND role IN {_CONVERSATION_ROLES} ORDER BY recorded_at, rowid"
+        )
+        return [row["message_id"] for row in self.db.query(sql, [thread_id])]
+
+    def has_message_id(self, message_id: str, role: str) -> bool:
+        sql = "SELECT 1 FROM message_ids WHERE message_id = ? AND role = ?"
+        return self._first(sql, [message_id, role]) is not None
+
+    # -- drafts ----------------------------------------------------------------------
+
+    def add_draft(
+        self,
+        *,
+        thread_id: int,
+        step_index: int,
+        step_number: int,
+        token: str,
+        recipient: str,
+        subject: str,
+        body: str,
+        draft_message_id: str,
+        client_message_id: str,
+        now: datetime,
+        extra_thread_ids: Sequence[int] = (),
+    ) -> int:
+        """Store a ``new`` draft (not yet mailed to the owner); one per step at most."""
+        record = {
+            "thread_id": thread_id,
+            "step_index": step_index,
+            "step_number": step_number,
+            "token": token,
+            "state": "new",
+            "recipient": recipient,
+            "subject": subject,
+            "body": body,
+            "draft_message_id": draft_message_id,
+            "client_message_id": client_message_id,
+            "extra_thread_ids": ",".join(str(i) for i in extra_thread_ids),
+            "created_at": to_iso(now),
+            "updated_at": to_iso(now),
+        }
+        with self.atomic():
+            draft_id = self._insert("drafts", record)
+            self.record_message_id(draft_message_id, "draft", now, thread_id=thread_id)
+        return draft_id
+
+    def draft(self, draft_id: int) -> Draft | None:
+        rows = self._draft_rows("id = ?", [draft_id])
+        return rows[0] if rows else None
+
+    def draft_by_token(self, token: str) -> Draft | None:
+        rows = self._draft_rows("token = ?", [token.lower()])
+        return rows[0] if rows else None
+
+    def draft_by_message_id(self, message_id: str) -> Draft | None:
+        rows = self._draft_rows("draft_message_id = ?", [message_id])
+        return rows[0] if rows else None
+
+    def drafts(self, states: Sequence[str], thread_id: int | None = None) -> list[Draft]:
+        marks = ", ".join("?" for _ in states)
+        where, args = f"state IN ({marks})", list[Any](states)
+        if thread_id is not None:
+            covers = "(thread_id = ? OR (',' || extra_thread_ids || ',') LIKE ?)"
+            where, args = f"{where} AND {covers}", [*args, thread_id, f"%,{thread_id},%"]
+        return self._draft_rows(where, args)
+
+    def set_draft_state(self, draft_id: int, state: str, now: datetime, **fields: Any) -> None:
+        values = {key: _column_value(value) for key, value in fields.items()}
+        self._table("drafts").update(
+            draft_id, {"state": state, "updated_at": to_iso(now), **values}
+        )
+
+    def client_mails_since(self, moment: datetime) -> int:
+        """Client mails sent (or possibly sent) since ``moment``: for the hourly cap."""
+        sql = "SELECT count(*) FROM drafts WHERE state IN ('sent', 'unclear') AND sent_at >= ?"
+        return int(self.db.execute(sql, [to_iso(moment)]).fetchone()[0])
+
+    def _draft_rows(self, where: str, args: list[Any]) -> list[Draft]:
+        sql = f"SELECT * FROM drafts WHERE {where} ORDER BY id"
+        return [_draft_from_row(row) for row in self.db.query(sql, args)]
+
+    # -- tasks -----------------------------------------------------------------------
+
+    def add_task(
+        self,
+        *,
+        thread_id: int,
+        step_index: int,
+        text: str,
+        due_at: datetime,
+        now: datetime,
+        token: str | None = None,
+    ) -> bool:
+        """Record a due task for the owner; False if the step's task already exists."""
+        record = {
+            "thread_id": thread_id,
+            "step_index": step_index,
+            "text": text,
+            "due_at": to_iso(due_at),
+            "created_at": to_iso(now),
+            "token": token,
+        }
+        table = self._table("tasks")
+        before = table.count
+        table.insert(record, ignore=True)
+        return table.count > before
+
+    def task_by_token(self, token: str) -> Task | None:
+        row = self._first("SELECT * FROM tasks WHERE token = ?", [token.lower()])
+        return _task_from_row(row) if row else None
+
+    def finish_task(self, task_id: int) -> Task | None:
+        """Mark an open task done; None when there is no such open task."""
+        open_tasks = [task for task in self.tasks("open") if task.id == task_id]
+        if not open_tasks:
+            return None
+        self.db.execute("UPDATE tasks SET state = 'done' WHERE id = ?", [task_id])
+        return open_tasks[0]
+
+    def tasks(self, state: str = "open", thread_id: int | None = None) -> list[Task]:
+        where, args = "state = ?", list[Any]([state])
+        if thread_id is not None:
+            where, args = f"{where} AND thread_id = ?", [state, thread_id]
+        rows = self.db.query(f"SELECT * FROM tasks WHERE {where} ORDER BY due_at", args)
+        return [_task_from_row(row) for row in rows]
+
+    # -- folder sync state and seen mails -----------------------------------------------
+
+    def folder_state(self, folder: str) -> tuple[int, int] | None:
+        """``(uidvalidity, last_uid)`` of the last sync of ``folder``, or None."""
+        row = self._first("SELECT uidvalidity, last_uid FROM folders WHERE name = ?", [folder])
+        return (int(row["uidvalidity"]), int(row["last_uid"])) if row else None
+
+    def save_folder_state(
+        self, folder: str, uidvalidity: int, last_uid: int, now: datetime
+    ) -> None:
+        record = {
+            "name": folder,
+            "uidvalidity": uidvalidity,
+            "last_uid": last_uid,
+            "updated_at": to_iso(now),
+        }
+        self._table("folders").insert(record, replace=True)
+
+    def mark_seen(self, key: str, folder: str, uid: int, verdict: str, now: datetime) -> None:
+        """Remember a mail as handled (plain SQL: this runs once per mail of a first sync)."""
+        self.db.execute(
+            "INSERT OR REPLACE INTO seen (key, folder, uid, verdict, seen_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [key, folder, uid, verdict, to_iso(now)],
+        )
+
+    def seen_with_verdict(self, verdict: str) -> list[tuple[str, str, int]]:
+        """``(key, folder, uid)`` of every seen mail with ``verdict``, oldest first."""
+        sql = "SELECT key, folder, uid FROM seen WHERE verdict = ? ORDER BY seen_at, rowid"
+        return [(row["key"], row["folder"], row["uid"]) for row in self.db.query(sql, [verdict])]
+
+    def is_seen(self, key: str) -> bool:
+        return self._first("SELECT 1 FROM seen WHERE key = ?", [key]) is not None
+
+    # -- small named values (the owner's vacation, the last digest week …) ----------------
+
+    def setting(self, key: str) -> str | None:
+        """A named value the bot keeps between runs, or None."""
+        row = self._first("SELECT value FROM settings WHERE key = ?", [key])
+        return str(row["value"]) if row else None
+
+    def set_setting(self, key: str, value: str, now: datetime) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO settings (key, value, updated_at) VALUES (?, ?, ?)",
+            [key, value, to_iso(now)],
+        )
+
+    # -- events ------------------------------------------------------------------------
+
+    def add_event(
+        self, at: datetime, text: str, *, thread_id: int | None = None, kind: str = "info"
+    ) -> None:
+        """Append a decision with its German reason to the event log."""
+        record = {"at": to_iso(at), "thread_id": thread_id, "kind": kind, "text": text}
+        self._table("events").insert(record)
+
+    def events(self, thread_id: int | None = None) -> list[Event]:
+        where, args = ("thread_id = ?", [thread_id]) if thread_id is not None else ("1 = 1", [])
+        rows = self.db.query(f"SELECT * FROM events WHERE {where} ORDER BY id", args)
+        return [
+            Event(_required_dt(row["at"]), row["thread_id"], row["kind"], row["text"])
+            for row in rows
+        ]
+
+    def _insert(self, table: str, record: dict[str, Any]) -> int:
+        """Insert a row and return its integer primary key."""
+        return int(self._table(table).insert(record).last_pk or 0)
+
+    def _table(self, name: str) -> sqlite_utils.db.Table:
+        return self.db.table(name)
+
+    def _first(self, sql: str, args: list[Any]) -> dict[str, Any] | None:
+        return next(iter(self.db.query(sql, args)), None)
+
+    # -- read-only queries for the weekly digest ------------------------------------------
+
+    def events_between(
+        self, start: datetime, end: datetime, kinds: Sequence[str] | None = None
+    ) -> list[Event]:
+        """Events with ``start <= at < end`` (optionally only ``kinds``), oldest first."""
+        where, args = "at >= ? AND at < ?", list[Any]([to_iso(start), to_iso(end)])
+        if kinds:
+            where += f" AND kind IN ({', '.join('?' for _ in kinds)})"
+            args.extend(kinds)
+        rows = self.db.query(f"SELECT * FROM events WHERE {where} ORDER BY at, id", args)
+        return [
+            Event(_required_dt(row["at"]), row["thread_id"], row["kind"], row["text"])
+            for row in rows
+        ]
+
+
+def _statements(script: str) -> list[str]:
+    return [part.strip() for part in script.split(";") if part.strip()]
+
+
+def _column_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return to_iso(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, State | Kind):
+        return str(value)
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def _required_dt(text: str) -> datetime:
+    moment = from_iso(text)
+    assert moment is not None
+    return moment
+
+
+def _thread_from_row(row: dict[str, Any], message_ids: set[str]) -> Thread:
+    client = Client(
+        id=row["client_id"],
+        email=row["email"],
+        name=row["name"],
+        du=bool(row["du"]),
+        assistant_email=row["assistant_email"],
+        anrede=row["anrede"],
+        customer_type=row["customer_type"],
+    )
+    return Thread(
+        id=row["id"],
+        kind=Kind(row["kind"]),
+        client=client,
+        subject=row["subject"],
+        state=State(row["state"]),
+        step=row["step"],
+        started_at=_required_dt(row["started_at"]),
+        last_step_at=from_iso(row["last_step_at"]),
+        invoice_no=row["invoice_no"],
+        amount=Decimal(row["amount"]) if row["amount"] is not None else None,
+        due_date=date.fromisoformat(row["due_date"]) if row["due_date"] else None,
+        answered_at=from_iso(row["answered_at"]),
+        answered_folder=row["answered_folder"],
+        paused_until=from_iso(row["paused_until"]),
+        expenses=Decimal(row["expenses"]) if row["expenses"] is not None else None,
+        message_ids=frozenset(message_ids),
+    )
+
+
+def _task_from_row(row: dict[str, Any]) -> Task:
+    return Task(
+        id=row["id"],
+        thread_id=row["thread_id"],
+        step_index=row["step_index"],
+        text=row["text"],
+        due_at=_required_dt(row["due_at"]),
+        state=row["state"],
+        token=row["token"],
+    )
+
+
+def _draft_from_row(row: dict[str, Any]) -> Draft:
+    return Draft(
+        id=row["id"],
+        thread_id=row["thread_id"],
+        step_index=row["step_index"],
+        step_number=row["step_number"],
+        token=row["token"],
+        state=row["state"],
+        recipient=row["recipient"],
+        subject=row["subject"],
+        body=row["body"],
+        draft_message_id=row["draft_message_id"],
+        client_message_id=row["client_message_id"],
+        created_at=_required_dt(row["created_at"]),
+        approved_at=from_iso(row["approved_at"]),
+        send_after=from_iso(row["send_after"]),
+        sent_at=from_iso(row["sent_at"]),
+        extra_thread_ids=tuple(int(i) for i in row["extra_thread_ids"].split(",") if i),
+    )

@@ -1,0 +1,306 @@
+"""Carrying out the owner's answers to drafts ("ok", "stop", "später 7", "bezahlt").
+
+The poll queues every mail from the owner that answers a draft (seen-verdict
+``command-pending``); here each one is read whole, checked (owner's address, the draft's
+token, the draft still waiting) and applied in one transaction with its seen-mark, so a
+command counts once even when it is seen again in another folder or after a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+
+from nachfass_bot.adapters.mailbox import Mailbox
+from nachfass_bot.adapters.store import Draft, Store, Task
+from nachfass_bot.app.outbox import Outbox
+from nachfass_bot.cli.views import STATE_LABELS, local_text
+from nachfass_bot.domain.calendar import SendingWindow
+from nachfass_bot.domain.models import LISTENING_STATES, CycleReport, Inbound, Kind, State
+from nachfass_bot.errors import MailboxError, NachfassError
+from nachfass_bot.mail.approval import (
+    Command,
+    CommandKind,
+    authentication_failed,
+    find_token,
+    parse_command,
+    parse_owner_request,
+    token_tag,
+)
+from nachfass_bot.mail.headers import authentication_results, parse_inbound, plain_text
+from nachfass_bot.texts.render import RenderedMail, format_date_long
+
+log = logging.getLogger(__name__)
+
+STALE_DRAFT = timedelta(days=2)  # an approval after this renders the text again
+VACATION_KEY = "vacation_until"  # settings key: the owner's "urlaub bis …" (ISO date)
+
+
+class OwnerCommands:
+    """Applies queued owner commands against the store."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        outbox: Outbox,
+        window: SendingWindow,
+        fresh_text: Callable[[Draft, datetime], RenderedMail | None] | None = None,
+    ) -> None:
+        self.store = store
+        self.outbox = outbox
+        self.window = window
+        self.fresh_text = fresh_text
+
+    def apply(self, mailbox: Mailbox, now: datetime, report: CycleReport) -> None:
+        """Carry out every queued command; a mailbox error leaves it queued."""
+        for key, folder, uid in self.store.seen_with_verdict("command-pending"):
+            try:
+                self._apply_one(mailbox, key, folder, uid, now, report)
+            except MailboxError as exc:
+                report.problems.append(str(exc))
+                log.warning("owner command in %s uid %s not readable yet: %s", folder, uid, exc)
+            except NachfassError as exc:
+                # E.g. a template broken since the draft was made: the command stays
+                # queued (nothing was committed) and the rest of the cycle goes on.
+                report.problems.append(str(exc))
+                log.error("owner command in %s uid %s failed: %s", folder, uid, exc)
+
+    def _apply_one(
+        self, mailbox: Mailbox, key: str, folder: str, uid: int, now: datetime, report: CycleReport
+    ) -> None:
+        raw = mailbox.fetch_message(folder, uid) or b""
+        inbound = parse_inbound(raw, folder=folder, uid=uid)
+        body = plain_text(raw)
+        today = now.astimezone(self.window.zone).date()
+        with self.store.atomic():
+            self.store.mark_seen(key, folder, uid, "command", now)
+            if inbound.from_addr != self.outbox.owner_email:
+                return  # the poll queues only the owner's mail; never act on anyone else's
+            failure = authentication_failed(authentication_results(raw), _domain(inbound))
+            token = find_token(inbound.subject) or find_token(body)
+            draft = self.store.draft_by_token(token) if token else None
+            if failure:
+                self.warn_rejected(
+                    draft, f"die Prüfung des Absenders ist gescheitert ({failure})", now
+                )
+            elif draft is not None:
+                self._draft_command(draft, body, inbound, today, now, report)
+            elif token and (task := self.store.task_by_token(token)) is not None:
+                self._task_command(task, body, today, now, report)
+            elif token or self._replies_to_draft(inbound):
+                self.warn_rejected(
+                    None, "das Kennzeichen des Entwurfs fehlt oder stimmt nicht", now
+                )
+            else:
+                self._owner_request(inbound, body, today, now)
+
+    def _draft_command(
+        self,
+        draft: Draft,
+        body: str,
+        inbound: Inbound,
+        today: date,
+        now: datetime,
+        report: CycleReport,
+    ) -> None:
+        if draft.state != "pending":
+            # A replay, or the same answer seen in a second folder: the first one counted.
+            self.store.add_event(
+                now,
+                f"Antwort auf Entwurf {token_tag(draft.token)} ignoriert: "
+                f"bereits erledigt ({draft.state})",
+                thread_id=draft.thread_id,
+            )
+            return
+        report.commands += 1
+        self._dispatch(draft, parse_command(body, today=today), inbound, now)
+
+    def _task_command(
+        self, task: Task, body: str, today: date, now: datetime, report: CycleReport
+    ) -> None:
+        """ "erledigt" in answer to a task reminder closes the task; anything else is noted."""
+        command = parse_command(body, today=today)
+        if command.kind is not CommandKind.DONE:
+            self.store.add_event(
+                now,
+                "Antwort auf eine Aufgabe nicht verstanden (erwartet: „erledigt“)",
+                thread_id=task.thread_id,
+                kind="warning",
+            )
+            return
+        if self.store.finish_task(task.id) is not None:
+            report.commands += 1
+            self.store.add_event(now, f"Aufgabe erledigt: {task.text}", thread_id=task.thread_id)
+
+    def _replies_to_draft(self, inbound: Inbound) -> bool:
+        return any(self.store.draft_by_message_id(mid) for mid in inbound.in_reply_to)
+
+    def warn_rejected(self, draft: Draft | None, why: str, now: datetime) -> None:
+        """Nothing happens; the owner is warned once per draft (once in all for others)."""
+        thread_id = draft.thread_id if draft else None
+        self.store.add_event(
+            now, f"Antwort auf einen Entwurf abgelehnt: {why} → nichts gesendet",
+            thread_id=thread_id, kind="warning",
+        )  # fmt: skip
+        log.warning("rejected an owner command: %s", why)
+        warned = f"warned:{draft.id if draft else 'unknown'}"
+        if self.store.setting(warned):
+            return
+        self.store.set_setting(warned, now.isoformat(), now)
+        self.outbox.notify_owner(
+            "owner_alert",
+            now,
+            headline="Eine Antwort auf einen Entwurf wurde nicht ausgeführt",
+            message=(
+                f"Eine Mail mit Deiner Absenderadresse wollte einen Entwurf freigeben oder "
+                f"ändern, aber {why}. Ich habe nichts gesendet. Warst Du das, antworte bitte "
+                "direkt auf die Entwurfs-Mail. Warst Du es nicht, schreibt jemand in Deinem "
+                "Namen: bitte prüfe Dein Postfach."
+            ),
+            thread_id=thread_id,
+            client_label=None,
+        )
+
+    def _owner_request(self, inbound: Inbound, body: str, today: date, now: datetime) -> None:
+        request = parse_owner_request(inbound.subject, body, today=today)
+        if request is None:
+            return  # a note the owner sent to herself
+        if request.kind is CommandKind.VACATION and request.until is not None:
+            self._vacation(request.until, now)
+        elif request.kind is CommandKind.STATUS:
+            self._status(now)
+
+    def _vacation(self, until: date, now: datetime) -> None:
+        self.store.set_setting(VACATION_KEY, until.isoformat(), now)
+        text = (
+            f"Urlaub eingetragen bis einschließlich {format_date_long(until, self.window.zone)}: "
+            "bis dahin geht keine Mail an Kunden raus, danach geht es normal weiter."
+        )
+        self.store.add_event(now, text, kind="approval")
+        self.outbox.notify_owner(
+            "owner_alert", now, headline="Urlaub eingetragen", message=text, thread_id=None,
+            client_label=None,
+        )  # fmt: skip
+
+    def _status(self, now: datetime) -> None:
+        threads = [
+            {
+                "id": thread.id,
+                "label": thread.client.name or thread.client.email,
+                "subject": thread.subject,
+                "state": STATE_LABELS[thread.state],
+                "step": thread.step,
+            }
+            for thread in self.store.threads(sorted(LISTENING_STATES))
+        ]
+        self.outbox.notify_owner(
+            "owner_status", now, threads=threads, vacation=self._vacation_text()
+        )
+
+    def _vacation_text(self) -> str | None:
+        until = self.store.setting(VACATION_KEY)
+        if until is None:
+            return None
+        return format_date_long(date.fromisoformat(until), self.window.zone)
+
+    def _dispatch(self, draft: Draft, command: Command, inbound: Inbound, now: datetime) -> None:
+        if command.kind is CommandKind.APPROVE:
+            self._approve(draft, now)
+        elif command.kind is CommandKind.STOP:
+            self._close(
+                draft, State.CLOSED, "Du hast „stop“ geantwortet → Vorgang geschlossen", now
+            )
+        elif command.kind is CommandKind.LATER and (command.days or command.until):
+            self._postpone(draft, command.days, command.until, now)
+        elif command.kind is CommandKind.EDIT:
+            self._approve(draft, now, body=command.text)
+        elif command.kind is CommandKind.PAID and self._is_invoice(draft.thread_id):
+            self._close(draft, State.PAID, "Du hast „bezahlt“ geantwortet → Rechnung erledigt", now)
+        else:
+            self._not_understood(draft, command.text, inbound, now)
+
+    def _approve(self, draft: Draft, now: datetime, body: str | None = None) -> None:
+        """Send at the next allowed time; ``body`` is the owner's own text, if any
+        (subject and threading stay)."""
+        send_after = self.window.next_slot(now)
+        changes: dict[str, object] = {"approved_at": now, "send_after": send_after}
+        what = "freigegeben"
+        if body is not None:
+            changes["body"] = "\n".join(line.rstrip() for line in body.strip().splitlines()) + "\n"
+            what = "durch Deinen Text ersetzt"
+        else:
+            changes.update(self._refreshed(draft, now))
+            if "body" in changes:
+                what = "freigegeben (Daten darin auf heute aktualisiert, er war älter)"
+        self.store.set_draft_state(draft.id, "approved", now, **changes)
+        self.store.add_event(
+            now,
+            f"Du hast den Entwurf für Schritt {draft.step_number} {what} → "
+            f"Versand ab {local_text(send_after, self.window)}",
+            thread_id=draft.thread_id,
+            kind="approval",
+        )
+
+    def _refreshed(self, draft: Draft, now: datetime) -> dict[str, object]:
+        """An older draft gets today's dates (a payment date must not lie in the past);
+        the owner's wording is the template's, so only such dates can differ."""
+        if self.fresh_text is None or now - draft.created_at < STALE_DRAFT:
+            return {}
+        try:
+            fresh = self.fresh_text(draft, now)
+        except NachfassError as exc:
+            log.warning("draft %s kept its text, rendering it again failed: %s", draft.id, exc)
+            return {}
+        if fresh is None or (fresh.subject, fresh.body) == (draft.subject, draft.body):
+            return {}
+        return {"subject": fresh.subject, "body": fresh.body}
+
+    def _close(self, draft: Draft, state: State, reason: str, now: datetime) -> None:
+        """Close every thread the draft speaks for (one mail may cover several invoices)."""
+        self.store.set_draft_state(draft.id, "cancelled", now)
+        for thread_id in draft.thread_ids:
+            self.store.update_thread(thread_id, now, state=state)
+            self.store.add_event(now, reason, thread_id=thread_id, kind="approval")
+
+    def _is_invoice(self, thread_id: int) -> bool:
+        thread = self.store.thread(thread_id)
+        return thread is not None and thread.kind is Kind.RECHNUNG
+
+    def _postpone(self, draft: Draft, days: int | None, until: date | None, now: datetime) -> None:
+        if until is not None:
+            resume = datetime.combine(until, self.window.start, tzinfo=self.window.zone)
+        else:
+            resume = now + timedelta(days=days or 0)
+        self.store.set_draft_state(draft.id, "cancelled", now)
+        self.store.update_thread(draft.thread_id, now, paused_until=resume)
+        self.store.add_event(
+            now,
+            f"Du hast „später“ geantwortet → Schritt {draft.step_number} wird ab "
+            f"{local_text(resume, self.window)} neu entworfen",
+            thread_id=draft.thread_id,
+            kind="approval",
+        )
+
+    def _not_understood(self, draft: Draft, text: str, inbound: Inbound, now: datetime) -> None:
+        excerpt = text.strip().splitlines()[0][:80] if text.strip() else ""
+        self.store.add_event(
+            now,
+            "Deine Antwort auf den Entwurf wurde nicht verstanden → Entwurf wartet weiter",
+            thread_id=draft.thread_id,
+            kind="approval",
+        )
+        self.outbox.notify_owner(
+            "owner_not_understood",
+            now,
+            in_reply_to=inbound.message_id,
+            thread_id=draft.thread_id,
+            token_tag=token_tag(draft.token),
+            draft_subject=draft.subject,
+            answer_excerpt=excerpt,
+        )
+
+
+def _domain(inbound: Inbound) -> str:
+    return (inbound.from_addr or "").rpartition("@")[2]

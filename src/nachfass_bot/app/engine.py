@@ -1,0 +1,374 @@
+"""One cycle of the bot: poll → decide → drafts → approvals → send.
+
+The engine wires the pure domain (schedule, matching, approval, texts) to the adapters
+(mailbox, outbox, store). It takes ``now`` from its caller and never reads the clock,
+so a test or the demo can run weeks of schedule in seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from contextlib import closing
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from nachfass_bot.adapters.mailbox import FolderSet, Mailbox, choose_folders
+from nachfass_bot.adapters.smtp import Transport
+from nachfass_bot.adapters.store import ACTIVE_DRAFT_STATES, Draft, Store
+from nachfass_bot.app.commands import VACATION_KEY, OwnerCommands
+from nachfass_bot.app.inbox import InboxReader
+from nachfass_bot.app.outbox import Outbox
+from nachfass_bot.cli.views import KIND_LABELS, client_label, local_text
+from nachfass_bot.config import Config
+from nachfass_bot.domain.calendar import SendingWindow
+from nachfass_bot.domain.models import Action, CycleReport, Kind, State, Thread
+from nachfass_bot.domain.schedule import DueStep, due_step, next_step
+from nachfass_bot.errors import NachfassError
+from nachfass_bot.mail.approval import new_token, token_tag
+from nachfass_bot.texts.compose import new_message_id
+from nachfass_bot.texts.mailcontext import client_context, template_for
+from nachfass_bot.texts.render import RenderedMail, Texts
+
+log = logging.getLogger(__name__)
+
+REMINDER_DEADLINE_DAYS = 10  # a payment reminder asks for payment within this many days
+
+
+def sending_window(config: Config) -> SendingWindow:
+    """The configured sending window as a domain value."""
+    sending = config.sending
+    return SendingWindow(
+        timezone=sending.timezone,
+        days=sending.days,
+        start=sending.start,
+        end=sending.end,
+        bundesland=sending.bundesland,
+        christmas_freeze=sending.christmas_freeze,
+    )
+
+
+class Engine:
+    """Runs cycles against one mailbox, one transport and one store."""
+
+    def __init__(
+        self,
+        *,
+        config: Config,
+        store: Store,
+        texts: Texts,
+        transport: Transport,
+        open_mailbox: Callable[[], Mailbox],
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.texts = texts
+        self.open_mailbox = open_mailbox
+        self.window = sending_window(config)
+        self.outbox = Outbox(owner=config.owner, store=store, transport=transport, texts=texts)
+        self.commands = OwnerCommands(
+            store=store,
+            outbox=self.outbox,
+            window=self.window,
+            fresh_text=self.fresh_text,
+        )
+        self.owner_email = self.outbox.owner_email
+        self.preferences = config.preferences
+        self.inbox = InboxReader(
+            store=store,
+            outbox=self.outbox,
+            window=self.window,
+            auto_reply_wait_days=config.preferences.schedule.auto_reply_wait_days,
+            move_spam_replies=config.mailbox.move_spam_replies,
+            warn_rejected=self.commands.warn_rejected,
+        )
+
+    # -- the cycle ----------------------------------------------------------------------
+
+    def tick(self, now: datetime, report: CycleReport | None = None) -> CycleReport:
+        """Run one whole cycle at ``now``; a MailboxError ends the cycle (the caller
+        retries or logs it), everything done so far is committed. Pass the same
+        ``report`` to a retry so that it counts what the failed attempt already did."""
+        report = report if report is not None else CycleReport()
+        with closing(self.open_mailbox()) as mailbox:
+            folders = self._folders(mailbox)
+            self.outbox.settle_interrupted(mailbox, folders.sent, now)
+            self.poll(mailbox, folders, now, report)
+            # The owner's word first: "urlaub bis …" must hold before anything is drafted.
+            self.commands.apply(mailbox, now, report)
+            self.advance(now, report)
+            self.mail_new_drafts(now, report)
+            self.send_approved(mailbox, folders, now, report)
+        return report
+
+    def _folders(self, mailbox: Mailbox) -> FolderSet:
+        box = self.config.mailbox
+        return choose_folders(
+            mailbox.list_folders(),
+            junk_override=box.junk_folder,
+            sent_override=box.sent_folder,
+            extra=box.extra_folders,
+        )
+
+    # -- poll -------------------------------------------------------------------------
+
+    def poll(
+        self, mailbox: Mailbox, folders: FolderSet, now: datetime, report: CycleReport
+    ) -> None:
+        """Read what is new in the watched folders (see :mod:`nachfass_bot.app.inbox`)."""
+        self.inbox.poll(mailbox, folders, now, report)
+
+    # -- decide -------------------------------------------------------------------------
+
+    def advance(self, now: datetime, report: CycleReport) -> None:
+        """Do every step that is due: draft a mail, record a task, rest or park.
+
+        Payment mails of one client due at the same step go out as one mail."""
+        due_now = self.due_threads(now)
+        groups = _group_invoices(due_now)
+        vacation = self.on_vacation(now)
+        for thread, due in due_now:
+            if thread.id not in groups or (vacation and due.action is Action.MAIL):
+                continue
+            try:
+                self._do_step(thread, due, groups[thread.id], now, report)
+            except NachfassError as exc:
+                report.problems.append(str(exc))
+                self.store.add_event(now, str(exc), thread_id=thread.id, kind="error")
+
+    def due_threads(self, now: datetime) -> list[tuple[Thread, DueStep]]:
+        """Open threads without a waiting draft whose next step is due at ``now``."""
+        result = []
+        for stored in self.store.threads([State.OPEN]):
+            thread = self.preferences.refine(stored)
+            if self.store.drafts(ACTIVE_DRAFT_STATES, thread.id):
+                continue
+            due = due_step(thread, self.window, self.preferences.playbook(thread))
+            if due is not None and due.due_at <= now:
+                result.append((thread, due))
+        return result
+
+    def _do_step(
+        self,
+        thread: Thread,
+        due: DueStep,
+        companions: list[Thread],
+        now: datetime,
+        report: CycleReport,
+    ) -> None:
+        if due.action is Action.MAIL:
+            self._create_draft([thread, *companions], due, now)
+            report.drafts += 1
+        elif due.action is Action.TASK:
+            self._create_task(thread, due, now)
+            report.tasks += 1
+        else:
+            state = State.RESTING if due.action is Action.REST else State.PARKED
+            with self.store.atomic():
+                self.store.update_thread(
+                    thread.id, now, state=state, step=due.index + 1, last_step_at=now
+                )
+                self.store.add_event(now, _rest_reason(thread, state), thread_id=thread.id)
+
+    def step_at(self, thread: Thread, index: int) -> DueStep | None:
+        """Step ``index`` of the thread's playbook as if it were due now (texts, previews)."""
+        playbook = self.preferences.playbook(thread)
+        if not 0 <= index < len(playbook):
+            return None
+        return next_step(replace(thread, step=index, state=State.OPEN), playbook, self.window)
+
+    def fresh_text(self, draft: Draft, now: datetime) -> RenderedMail | None:
+        """The draft's text rendered again at ``now`` (dates such as the new payment date
+        move with it); None when it cannot be rendered any more."""
+        stored = [self.store.thread(thread_id) for thread_id in draft.thread_ids]
+        threads = [self.preferences.refine(thread) for thread in stored if thread is not None]
+        due = self.step_at(threads[0], draft.step_index) if threads else None
+        if due is None or due.action is not Action.MAIL:
+            return None
+        return self.render_client_mail(threads, due, now)[1]
+
+    def render_client_mail(
+        self, threads: list[Thread], due: DueStep, now: datetime
+    ) -> tuple[str, RenderedMail]:
+        """The recipient and the rendered mail of a due MAIL step."""
+        thread = threads[0]
+        assert due.template is not None
+        to_assistant = due.step.to_assistant and thread.client.assistant_email is not None
+        recipient = thread.client.assistant_email if to_assistant else thread.client.email
+        assert recipient is not None
+        context = client_context(
+            threads,
+            step_index=due.index,
+            now=now,
+            window=self.window,
+            owner=self.config.owner,
+            payment=self.preferences.payment,
+        )
+        return recipient, self.texts.render(template_for(thread, due.template), **context)
+
+    def _create_draft(self, threads: list[Thread], due: DueStep, now: datetime) -> None:
+        thread = threads[0]
+        recipient, mail = self.render_client_mail(threads, due, now)
+        auto = self.preferences.auto_sends(thread, due.step.number)
+        with self.store.atomic():
+            draft_id = self.store.add_draft(
+                thread_id=thread.id,
+                step_index=due.index,
+                step_number=due.step.number,
+                token=new_token(),
+                recipient=recipient,
+                subject=mail.subject,
+                body=mail.body,
+                draft_message_id=new_message_id(self.owner_email),
+                client_message_id=new_message_id(self.owner_email),
+                now=now,
+                extra_thread_ids=[other.id for other in threads[1:]],
+            )
+            covered = "" if len(threads) == 1 else f" (mit {len(threads) - 1} weiteren Rechnungen)"
+            if auto:
+                send_after = self.window.next_slot(now)
+                self.store.set_draft_state(
+                    draft_id, "approved", now, approved_at=now, send_after=send_after
+                )
+                text = (
+                    f"Schritt {due.step.number} fällig → Mail an {recipient}{covered} erstellt "
+                    f"und ohne Rückfrage freigegeben (auto_send), Versand ab "
+                    f"{local_text(send_after, self.window)}"
+                )
+            else:
+                text = (
+                    f"Schritt {due.step.number} fällig → Entwurf an {recipient}{covered} "
+                    "erstellt, wartet auf deine Freigabe"
+                )
+            for covered_thread in threads:
+                self.store.add_event(now, text, thread_id=covered_thread.id, kind="draft")
+
+    def _create_task(self, thread: Thread, due: DueStep, now: datetime) -> None:
+        text = due.task or "Bitte um den Vorgang kümmern."
+        with self.store.atomic():
+            token = new_token()
+            self.store.add_task(
+                thread_id=thread.id, step_index=due.index, text=text, due_at=now, now=now,
+                token=token,
+            )  # fmt: skip
+            self.store.update_thread(thread.id, now, step=due.index + 1, last_step_at=now)
+            self.store.add_event(
+                now, f"Schritt {due.step.number}: Aufgabe für dich – {text}", thread_id=thread.id
+            )
+            if due.index + 1 >= len(self.preferences.playbook(thread)):
+                self.store.update_thread(thread.id, now, state=State.PARKED)
+                self.store.add_event(
+                    now,
+                    "Letzter Schritt erledigt → Vorgang beiseitegelegt, die Entscheidung liegt "
+                    "bei dir; eine Antwort des Kunden wird weiter erkannt",
+                    thread_id=thread.id,
+                )
+        self.outbox.notify_owner(
+            "owner_task",
+            now,
+            task=text,
+            client_label=client_label(thread),
+            thread_id=thread.id,
+            kind_label=KIND_LABELS[thread.kind],
+            subject=thread.subject,
+            token_tag=token_tag(token),
+        )
+
+    # -- drafts to the owner --------------------------------------------------------------
+
+    def mail_new_drafts(self, now: datetime, report: CycleReport) -> None:
+        """Mail every ``new`` draft to the owner; a failure leaves it ``new`` for next time."""
+        for draft in self.store.drafts(["new"]):
+            thread = self.store.thread(draft.thread_id)
+            if thread is None:
+                continue
+            try:
+                mail = self.texts.render("owner_draft", **self._draft_context(thread, draft, now))
+                self.outbox.mail_owner(
+                    mail.subject, mail.body, now, role=None, message_id=draft.draft_message_id
+                )
+            except NachfassError as exc:  # a refused send or a broken owner_draft template
+                report.problems.append(str(exc))
+                self.store.add_event(
+                    now, f"Entwurf nicht zugestellt: {exc}", thread_id=thread.id, kind="error"
+                )
+                continue
+            self.store.set_draft_state(draft.id, "pending", now)
+
+    def _draft_context(self, thread: Thread, draft: Draft, now: datetime) -> dict[str, Any]:
+        return {
+            "token_tag": token_tag(draft.token),
+            "client_label": client_label(thread),
+            "client_email": draft.recipient,
+            "thread_id": thread.id,
+            "kind_label": KIND_LABELS[thread.kind],
+            "step_number": draft.step_number,
+            "draft_subject": draft.subject,
+            "draft_body": draft.body,
+            "send_after": self.window.next_slot(now),
+        }
+
+    # -- send ---------------------------------------------------------------------------
+
+    def send_approved(
+        self, mailbox: Mailbox, folders: FolderSet, now: datetime, report: CycleReport
+    ) -> None:
+        """Send approved drafts whose time has come, after one last look for answers."""
+        if not self.window.is_open(now) or self.on_vacation(now) or not self._ready_drafts(now):
+            return
+        # The last look: an answer that arrived since the poll cancels the draft.
+        self.poll(mailbox, folders, now, report)
+        self.commands.apply(mailbox, now, report)
+        budget = self.config.sending.max_per_hour - self.store.client_mails_since(
+            now - timedelta(hours=1)
+        )
+        for draft in self._ready_drafts(now):
+            if budget <= 0:
+                log.info("hourly cap of %s client mails reached", self.config.sending.max_per_hour)
+                break
+            thread = self.store.thread(draft.thread_id)
+            if thread is None or thread.state is not State.OPEN:
+                self.store.set_draft_state(draft.id, "cancelled", now)
+                continue
+            if thread.paused_until is not None and thread.paused_until > now:
+                continue  # an out-of-office note: the approved mail waits for the return
+            self.outbox.send_client_mail(mailbox, folders.sent, thread, draft, now, report)
+            budget -= 1
+
+    def on_vacation(self, now: datetime) -> bool:
+        """The owner wrote "urlaub bis …": no client mail through that day."""
+        until = self.store.setting(VACATION_KEY)
+        return until is not None and now.astimezone(self.window.zone).date() <= date.fromisoformat(
+            until
+        )
+
+    def _ready_drafts(self, now: datetime) -> list[Draft]:
+        return [
+            draft
+            for draft in self.store.drafts(["approved"])
+            if draft.send_after is None or draft.send_after <= now
+        ]
+
+
+def _group_invoices(due_now: list[tuple[Thread, DueStep]]) -> dict[int, list[Thread]]:
+    """Lead thread id → the other threads its mail covers. Payment mails of one client at
+    the same step become one mail (DOMAIN: several overdue invoices, one message); every
+    other due thread leads a mail of its own."""
+    groups: dict[int, list[Thread]] = {}
+    leaders: dict[tuple[str, int], int] = {}
+    for thread, due in due_now:
+        if thread.kind is Kind.RECHNUNG and due.action is Action.MAIL:
+            key = (thread.client.email, due.index)
+            if key in leaders:
+                groups[leaders[key]].append(thread)
+                continue
+            leaders[key] = thread.id
+        groups[thread.id] = []
+    return groups
+
+
+def _rest_reason(thread: Thread, state: State) -> str:
+    if state is State.RESTING:
+        return "Keine Antwort auf das Angebot → Vorgang ruht, Schweigen gilt als Absage"
+    return f"Keine Antwort von {client_label(thread)} → Vorgang beiseitegelegt, wir warten"

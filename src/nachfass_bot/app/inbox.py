@@ -1,0 +1,361 @@
+"""Reading the mailbox: what each new mail means, and what the bot does about it.
+
+Inbound folders (INBOX, junk, extra folders): a client's answer stops the thread, an
+auto-reply postpones it until the return date, a permanent bounce pauses it with a task
+for the owner, the owner's answers to drafts are queued for :mod:`nachfass_bot.app.commands`.
+The Sent folder: a mail the owner wrote to a client by hand restarts the count.
+
+Headers come first; a body is downloaded only when the header says the mail may concern
+a thread (:func:`nachfass_bot.mail.judge.needs_body`). A mail that breaks the judgement is
+logged with folder and UID and skipped, so one bad mail never stops the loop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from functools import partial
+
+from nachfass_bot.adapters.mailbox import FolderSet, Mailbox
+from nachfass_bot.adapters.store import CANCELLABLE_DRAFT_STATES, Draft, Store
+from nachfass_bot.app.outbox import Outbox
+from nachfass_bot.app.sync import Progress, sync_folder
+from nachfass_bot.cli.views import client_label, local_text
+from nachfass_bot.domain.calendar import SendingWindow
+from nachfass_bot.domain.models import LISTENING_STATES, CycleReport, Inbound, State, Thread
+from nachfass_bot.errors import MailboxError
+from nachfass_bot.mail.approval import find_token
+from nachfass_bot.mail.headers import parse_inbound
+from nachfass_bot.mail.judge import Verdict, judge_inbound, needs_body
+from nachfass_bot.mail.matching import Match
+from nachfass_bot.texts.render import format_date_long
+
+log = logging.getLogger(__name__)
+
+BOUNCE_TASK = "E-Mail kam nicht an – bitte anrufen oder Adresse prüfen."
+BOUNCE_TASK_STEP = -1  # tasks of a step use the step index; a bounce task has its own slot
+
+
+@dataclass(frozen=True)
+class _Known:
+    """What a sync compares each mail with; reloaded after a mail changed it."""
+
+    own_ids: frozenset[str]
+    threads: tuple[Thread, ...]
+
+
+class InboxReader:
+    """Syncs the watched folders and applies each new mail's verdict to the store."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        outbox: Outbox,
+        window: SendingWindow,
+        auto_reply_wait_days: int = 7,
+        move_spam_replies: bool = False,
+        warn_rejected: Callable[[Draft | None, str, datetime], None] | None = None,
+    ) -> None:
+        self.warn_rejected = warn_rejected
+        self.progress: Progress | None = None  # set by the CLI on a terminal
+        self.store = store
+        self.move_spam_replies = move_spam_replies
+        self._spam_answers: dict[tuple[str, int], str] = {}
+        self.outbox = outbox
+        self.window = window
+        self.owner_email = outbox.owner_email
+        self.auto_reply_wait = timedelta(days=auto_reply_wait_days)
+
+    def poll(
+        self, mailbox: Mailbox, folders: FolderSet, now: datetime, report: CycleReport
+    ) -> None:
+        """Sync the inbound folders, then the Sent folder."""
+        for folder in folders.inbound:
+            handle = partial(
+                self._inbound_batch, mailbox, folder=folder, is_junk=folder == folders.junk,
+                now=now, report=report,
+            )  # fmt: skip
+            sync_folder(mailbox, self.store, folder, now, handle, self.progress)
+        if folders.sent and folders.sent not in folders.inbound:
+            sent = partial(self._sent_batch, folder=folders.sent, now=now)
+            sync_folder(mailbox, self.store, folders.sent, now, sent, self.progress)
+        self._move_spam_answers(mailbox, folders.inbox, now)
+
+    def _move_spam_answers(self, mailbox: Mailbox, inbox: str, now: datetime) -> None:
+        """With ``move_spam_replies``: client answers found in junk go to INBOX, after the
+        sync (the answer is already recorded; moving is a courtesy that may fail)."""
+        moves, self._spam_answers = self._spam_answers, {}
+        for (folder, uid), sender in moves.items():
+            try:
+                mailbox.move(folder, uid, inbox)
+            except MailboxError as exc:
+                log.warning("could not move mail %s/%s to %s: %s", folder, uid, inbox, exc)
+                continue
+            self.store.add_event(
+                now, f"Antwort von {sender} aus dem Ordner {folder} in den Posteingang verschoben"
+            )
+
+    def _known(self) -> _Known:
+        return _Known(
+            own_ids=frozenset(self.store.own_message_ids()),
+            threads=tuple(self.store.threads(sorted(LISTENING_STATES))),
+        )
+
+    # -- inbound folders ------------------------------------------------------------------
+
+    def _inbound_batch(
+        self,
+        mailbox: Mailbox,
+        batch: list[tuple[int, bytes]],
+        *,
+        folder: str,
+        is_junk: bool,
+        now: datetime,
+        report: CycleReport,
+    ) -> None:
+        known = self._known()
+        for uid, raw in batch:
+            inbound = parse_inbound(raw, folder=folder, uid=uid, is_junk_folder=is_junk)
+            key = seen_key(inbound, raw)
+            if self.store.is_seen(key):
+                continue
+            verdict = self._judge_safely(mailbox, inbound, known, now, report)
+            self.store.mark_seen(key, folder, uid, verdict, now)
+            if verdict not in ("own", "owner", "command-pending", "unrelated", "error"):
+                known = self._known()
+
+    def _judge_safely(
+        self, mailbox: Mailbox, inbound: Inbound, known: _Known, now: datetime, report: CycleReport
+    ) -> str:
+        try:
+            return self._judge(mailbox, inbound, known, now, report)
+        except (ValueError, LookupError, TypeError, AttributeError, UnicodeError) as exc:
+            # A mail that breaks the judgement is skipped, not retried forever.
+            log.error("mail %s/%s skipped: %s", inbound.folder, inbound.uid, exc)
+            self.store.add_event(
+                now,
+                f"Mail im Ordner {inbound.folder} (UID {inbound.uid}) nicht lesbar, übersprungen",
+                kind="error",
+            )
+            return "error"
+
+    def _judge(
+        self, mailbox: Mailbox, inbound: Inbound, known: _Known, now: datetime, report: CycleReport
+    ) -> str:
+        """Decide what one inbound mail is, act on it; returns the seen-verdict."""
+        if inbound.message_id in known.own_ids:
+            return "own"
+        answered_draft = self._answered_draft(inbound)
+        if inbound.from_addr == self.owner_email:
+            # Answers to drafts and mails to the bot's own address ("urlaub bis …",
+            # "status") are read whole by the commands step; Bcc copies are ignored.
+            to_bot = self.owner_email in inbound.to_addrs
+            return "command-pending" if answered_draft or to_bot else "owner"
+        if answered_draft:
+            self._warn_foreign_command(inbound, answered_draft, now)
+        owner, own = self.owner_email, known.own_ids
+        if not needs_body(inbound, known.threads, owner_email=owner, own_message_ids=own):
+            return "unrelated"
+        raw = mailbox.fetch_message(inbound.folder, inbound.uid) or b""
+        verdict = judge_inbound(
+            inbound, raw, threads=known.threads, owner_email=owner, own_message_ids=own
+        )
+        self._apply(verdict, inbound, now, report)
+        return verdict.kind
+
+    def _apply(
+        self, verdict: Verdict, inbound: Inbound, now: datetime, report: CycleReport
+    ) -> None:
+        if verdict.kind == "answer":
+            for match in verdict.matches:
+                self._record_answer(match, inbound, now, report)
+        elif verdict.kind == "auto-reply":
+            for thread_id in verdict.thread_ids:
+                self._postpone_for_absence(thread_id, verdict, inbound, now)
+        elif verdict.kind == "bounce-permanent":
+            for thread_id in verdict.thread_ids:
+                self._pause_for_bounce(thread_id, verdict, now)
+        elif verdict.kind == "bounce-delay":
+            for thread_id in verdict.thread_ids:
+                self.store.add_event(
+                    now,
+                    f"Zustellung verzögert ({verdict.reason}) → kein Grund zum Handeln, "
+                    "der Server versucht es weiter",
+                    thread_id=thread_id,
+                    kind="bounce",
+                )
+
+    def _answered_draft(self, inbound: Inbound) -> Draft | None:
+        """The draft this mail answers, by the token in its subject or by In-Reply-To."""
+        token = find_token(inbound.subject)
+        if token:
+            return self.store.draft_by_token(token)
+        for message_id in inbound.in_reply_to:
+            draft = self.store.draft_by_message_id(message_id)
+            if draft:
+                return draft
+        return None
+
+    def _warn_foreign_command(self, inbound: Inbound, draft: Draft, now: datetime) -> None:
+        sender = inbound.from_addr or "(unbekannt)"
+        log.warning("ignored a draft reply from a foreign address in %s", inbound.folder)
+        if self.warn_rejected is not None:
+            self.warn_rejected(draft, f"sie kam von der fremden Adresse {sender}", now)
+
+    # -- what a verdict does ------------------------------------------------------------------
+
+    def _record_answer(
+        self, match: Match, inbound: Inbound, now: datetime, report: CycleReport
+    ) -> None:
+        thread = self.store.thread(match.thread_id)
+        if thread is None or thread.state not in LISTENING_STATES:
+            return
+        answered_at = min(inbound.date, now) if inbound.date else now
+        self.store.update_thread(
+            thread.id,
+            now,
+            state=State.ANSWERED,
+            answered_at=answered_at,
+            answered_folder=inbound.folder,
+        )
+        if inbound.message_id:
+            self.store.record_message_id(
+                inbound.message_id, "answer", now, thread_id=thread.id, folder=inbound.folder
+            )
+        self.store.add_event(now, match.reason, thread_id=thread.id, kind="answer")
+        self.cancel_drafts(thread.id, now, "Kunde hat geantwortet")
+        report.answers += 1
+        log.info("thread %s answered (%s, folder %s)", thread.id, match.rule, inbound.folder)
+        if inbound.is_junk_folder:
+            self._alert_spam_answer(thread, inbound, now)
+            if self.move_spam_replies:
+                self._spam_answers[(inbound.folder, inbound.uid)] = inbound.from_addr or "?"
+
+    def _alert_spam_answer(self, thread: Thread, inbound: Inbound, now: datetime) -> None:
+        self.outbox.notify_owner(
+            "owner_spam_alert",
+            now,
+            client_label=client_label(thread),
+            client_email=inbound.from_addr or thread.client.email,
+            folder=inbound.folder,
+            subject=thread.subject,
+            thread_id=thread.id,
+        )
+
+    def _postpone_for_absence(
+        self, thread_id: int, verdict: Verdict, inbound: Inbound, now: datetime
+    ) -> None:
+        """The next step waits for the return date plus one business day (else 7 days)."""
+        thread = self.store.thread(thread_id)
+        if thread is None or thread.state is not State.OPEN:
+            return
+        if verdict.return_date is not None:
+            back = datetime.combine(verdict.return_date, time(0), tzinfo=self.window.zone)
+            resume = self.window.next_slot(self.window.add_business_days(back, 1))
+            why = f"zurück am {format_date_long(verdict.return_date, self.window.zone)}"
+        else:
+            resume = self.window.next_slot(now + self.auto_reply_wait)
+            why = "ohne Rückkehrdatum"
+        if thread.paused_until is not None and thread.paused_until >= resume:
+            return
+        self.store.update_thread(thread.id, now, paused_until=resume)
+        self.store.add_event(
+            now,
+            f"Abwesenheitsnotiz von {inbound.from_addr or 'unbekannt'} ({why}) ist keine "
+            f"Antwort → nächster Schritt frühestens {local_text(resume, self.window)}",
+            thread_id=thread.id,
+            kind="auto-reply",
+        )
+
+    def _pause_for_bounce(self, thread_id: int, verdict: Verdict, now: datetime) -> None:
+        thread = self.store.thread(thread_id)
+        if thread is None or thread.state not in LISTENING_STATES:
+            return
+        self.store.update_thread(thread.id, now, state=State.PAUSED)
+        self.store.add_task(
+            thread_id=thread.id, step_index=BOUNCE_TASK_STEP, text=BOUNCE_TASK, due_at=now, now=now
+        )
+        failed = ", ".join(verdict.failed_recipients) or "unbekannt"
+        self.store.add_event(
+            now,
+            f"Unzustellbar an {failed} ({verdict.reason}) → Vorgang pausiert, Aufgabe: "
+            f"{BOUNCE_TASK}",
+            thread_id=thread.id,
+            kind="bounce",
+        )
+        self.cancel_drafts(thread.id, now, "Mail kam nicht an")
+        self.outbox.notify_owner(
+            "owner_bounce_alert",
+            now,
+            failed=failed,
+            reason=verdict.reason,
+            subject=thread.subject,
+            thread_id=thread.id,
+            client_label=client_label(thread),
+        )
+
+    def cancel_drafts(self, thread_id: int, now: datetime, why: str) -> None:
+        """Drop the thread's drafts that have not started sending."""
+        for draft in self.store.drafts(CANCELLABLE_DRAFT_STATES, thread_id):
+            self.store.set_draft_state(draft.id, "cancelled", now)
+            self.store.add_event(
+                now,
+                f"Entwurf für Schritt {draft.step_number} verworfen: {why}",
+                thread_id=thread_id,
+                kind="draft",
+            )
+
+    # -- the Sent folder ----------------------------------------------------------------------
+
+    def _sent_batch(self, batch: list[tuple[int, bytes]], folder: str, now: datetime) -> None:
+        """The owner's own mails to a client restart the count of that client's threads."""
+        known = self._known()
+        for uid, raw in batch:
+            mail = parse_inbound(raw, folder=folder, uid=uid)
+            key = seen_key(mail, raw)
+            if self.store.is_seen(key):
+                continue
+            verdict = "own"
+            if mail.message_id not in known.own_ids and mail.from_addr == self.owner_email:
+                verdict = "owner-sent"
+                for thread in _written_to(mail, known.threads):
+                    self._restart_clock(thread, mail, now)
+            self.store.mark_seen(key, folder, uid, verdict, now)
+
+    def _restart_clock(self, thread: Thread, mail: Inbound, now: datetime) -> None:
+        written_at = min(mail.date, now) if mail.date else now
+        if written_at <= (thread.last_step_at or thread.started_at):
+            return
+        self.store.update_thread(thread.id, now, last_step_at=written_at)
+        if mail.message_id:
+            self.store.record_message_id(
+                mail.message_id, "owner", now, thread_id=thread.id, folder=mail.folder
+            )
+        self.store.add_event(
+            now,
+            f"Du hast {client_label(thread)} am {local_text(written_at, self.window)} selbst "
+            "geschrieben (Ordner Gesendet) → die Frist bis zum nächsten Schritt beginnt neu",
+            thread_id=thread.id,
+        )
+
+
+def seen_key(inbound: Inbound, raw: bytes) -> str:
+    """Message-ID identifies a mail across folders and rescans; else a hash of its header."""
+    if inbound.message_id:
+        return inbound.message_id
+    return "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+def _written_to(mail: Inbound, threads: tuple[Thread, ...]) -> list[Thread]:
+    """Open threads whose client (or assistant) the owner's mail was addressed to."""
+    recipients = set(mail.to_addrs)
+    return [
+        thread
+        for thread in threads
+        if thread.state is State.OPEN
+        and ({thread.client.email, thread.client.assistant_email} & recipients)
+    ]

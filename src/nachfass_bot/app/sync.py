@@ -1,0 +1,57 @@
+"""Incremental folder sync by UID (RFC 3501 §2.3.1): new mail only, crash-safe.
+
+The stored ``(uidvalidity, last_uid)`` of a folder moves forward in the same transaction
+as the handling of each batch, so a crash or a dropped connection resumes after the last
+handled batch. A new UIDVALIDITY voids the stored UIDs: the folder is read again from the
+start, and the caller recognises mail it saw before by its Message-ID.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from nachfass_bot.adapters.mailbox import Mailbox
+from nachfass_bot.adapters.store import Store
+
+BatchHandler = Callable[[list[tuple[int, bytes]]], None]
+Progress = Callable[[str, int, int], None]  # folder, mails read, mails to read
+PROGRESS_FROM = 2000  # only a sync this long reports its progress
+
+
+def sync_folder(
+    mailbox: Mailbox,
+    store: Store,
+    folder: str,
+    now: datetime,
+    handle_batch: BatchHandler,
+    progress: Progress | None = None,
+) -> None:
+    """Hand every batch of ``(uid, header bytes)`` above the stored UID to ``handle_batch``;
+    a long sync calls ``progress`` after each batch."""
+    status = mailbox.folder_status(folder)
+    stored = store.folder_state(folder)
+    last_uid = 0
+    if stored and stored[0] == status.uidvalidity:
+        last_uid = stored[1]
+    elif stored:
+        store.add_event(
+            now,
+            f"Ordner {folder}: UIDVALIDITY hat sich geändert → Ordner wird neu gelesen",
+            kind="sync",
+        )
+    if last_uid + 1 < status.uidnext:
+        expected = status.uidnext - 1 - last_uid  # at most; expunged UIDs make it less
+        done = 0
+        for batch in mailbox.fetch_headers(folder, last_uid + 1):
+            if not batch:
+                continue
+            with store.atomic():
+                handle_batch(batch)
+                last_uid = batch[-1][0]
+                store.save_folder_state(folder, status.uidvalidity, last_uid, now)
+            done += len(batch)
+            if progress is not None and expected >= PROGRESS_FROM:
+                progress(folder, done, max(done, expected))
+    if stored is None or stored[0] != status.uidvalidity:
+        store.save_folder_state(folder, status.uidvalidity, last_uid, now)

@@ -1,0 +1,343 @@
+"""``nachfass-bot demo``: the real engine over eight simulated weeks, no account needed.
+
+A local Maildir stands in for the IMAP mailbox and a capturing transport for SMTP: mail
+to the owner lands in the Maildir INBOX (as it would in their mail program), mail to a
+client goes to that client's script. Four scripted clients and a scripted owner who
+answers every draft with "ok" a few hours later drive the story; the timeline printed at
+the end is the engine's own event log.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from email.message import EmailMessage
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from nachfass_bot.adapters.maildir import MaildirMailbox
+from nachfass_bot.adapters.smtp import CaptureTransport
+from nachfass_bot.adapters.store import Store
+from nachfass_bot.app.engine import Engine
+from nachfass_bot.cli.views import KIND_LABELS, STATE_LABELS, local_text
+from nachfass_bot.config import Config, parse_config
+from nachfass_bot.domain.models import Client, Kind
+from nachfass_bot.mail.approval import find_token
+from nachfass_bot.texts.compose import address, build_mail, new_message_id, to_bytes
+from nachfass_bot.texts.render import Texts
+
+ZONE = ZoneInfo("Europe/Berlin")
+START = datetime(2026, 3, 2, 8, 0, tzinfo=ZONE)  # Montag, 2. März 2026
+WEEKS = 8
+TICK_HOURS = (8, 11, 14, 17)
+OWNER = ("Anna Berger", "anna@berger-design.example")
+APPROVAL_DELAY = timedelta(hours=2)
+
+
+@dataclass
+class ScriptedClient:
+    """A client of the story: what they were sent and how they behave."""
+
+    name: str
+    email: str
+    kind: Kind
+    subject: str
+    sent_on: datetime
+    behaviour: str  # "spam-answer", "silent", "unpaid", "answers-after-first"
+    du: bool = False
+    invoice: tuple[str, Decimal, date] | None = None
+    anrede: str | None = None
+    original_id: str = ""
+    received: list[EmailMessage] = field(default_factory=list)
+    answered: bool = False
+
+
+def _clients() -> list[ScriptedClient]:
+    return [
+        ScriptedClient(
+            "Jonas Keller",
+            "jonas@keller-bau.example",
+            Kind.ANGEBOT,
+            "Angebot Website-Relaunch",
+            START + timedelta(hours=2),
+            "spam-answer",
+            anrede="herr",
+        ),
+        ScriptedClient(
+            "Miriam Sommer",
+            "m.sommer@kanzlei-sommer.example",
+            Kind.ANGEBOT,
+            "Angebot Logo und Geschäftsausstattung",
+            START + timedelta(hours=3),
+            "silent",
+            anrede="frau",
+        ),
+        ScriptedClient(
+            "Jürgen Weiß",
+            "buchhaltung@praxis-weiss.example",
+            Kind.RECHNUNG,
+            "Rechnung 2026-014 Praxisbroschüre",
+            START + timedelta(hours=4),
+            "unpaid",
+            invoice=("2026-014", Decimal("1190.00"), date(2026, 3, 9)),
+            anrede="herr",
+        ),
+        ScriptedClient(
+            "Lena Hoffmann",
+            "lena@hoffmann-events.example",
+            Kind.ANGEBOT,
+            "Angebot Flyer Sommerfest",
+            START + timedelta(days=1, hours=1),
+            "answers-after-first",
+            du=True,
+        ),
+    ]
+
+
+def _demo_config(root: Path) -> Config:
+    data = {
+        "owner": {
+            "name": OWNER[0],
+            "email": OWNER[1],
+            "signature": "Viele Grüße\nAnna Berger\n\nBerger Design · Köln",
+        },
+        "imap": _local_server(143),
+        "smtp": _local_server(25),
+        "store": {"path": "nachfass-demo.db"},
+        "sending": {"timezone": "Europe/Berlin", "bundesland": "NW"},
+    }
+    return parse_config(data, root / "config.toml")
+
+
+def _local_server(port: int) -> dict[str, object]:
+    # Never contacted: the demo swaps in a Maildir and a capturing transport.
+    return {
+        "host": "127.0.0.1",
+        "port": port,
+        "security": "none",
+        "username": OWNER[1],
+        "password_env": "NACHFASS_DEMO_UNUSED",
+    }
+
+
+class DemoWorld:
+    """The simulated mailbox, clients and owner around one real engine."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.config = _demo_config(root)
+        self.mailbox_dir = root / "Postfach"
+        self.mailbox = MaildirMailbox(self.mailbox_dir)
+        self.store = Store.open(self.config.store.path)
+        self.clients = _clients()
+        self.story: list[tuple[datetime, str]] = []
+        self.pending_drafts: list[tuple[datetime, EmailMessage]] = []
+        self.now = START
+        transport = CaptureTransport(deliver=self._deliver)
+        self.engine = Engine(
+            config=self.config,
+            store=self.store,
+            texts=Texts(timezone="Europe/Berlin"),
+            transport=transport,
+            open_mailbox=lambda: self.mailbox,
+        )
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- the outside world -----------------------------------------------------------
+
+    def _deliver(self, message: EmailMessage) -> None:
+        recipient = str(message["To"].addresses[0].addr_spec).lower()
+        if recipient == OWNER[1]:
+            self.mailbox.append("INBOX", to_bytes(message), self.now, seen=False)
+            if find_token(str(message["Subject"])):
+                self.pending_drafts.append((self.now + APPROVAL_DELAY, message))
+            return
+        for client in self.clients:
+            if recipient == client.email:
+                client.received.append(message)
+
+    def _client_mail(
+        self, client: ScriptedClient, subject: str, body: str, reply_to: str | None
+    ) -> bytes:
+        message = build_mail(
+            sender=address(client.email, client.name),
+            recipient=address(OWNER[1], OWNER[0]),
+            subject=subject,
+            body=body,
+            message_id=new_message_id(client.email),
+            now=self.now,
+            references=[reply_to] if reply_to else (),
+        )
+        return to_bytes(message)
+
+    def track_all(self) -> None:
+        for client in self.clients:
+            self.now = client.sent_on
+            self._track(client)
+
+    def _track(self, client: ScriptedClient) -> None:
+        client.original_id = new_message_id(OWNER[1])
+        client_id = self.store.upsert_client(
+            Client(email=client.email, name=client.name, du=client.du, anrede=client.anrede),
+            client.sent_on,
+        )
+        invoice_no, amount, due = client.invoice or (None, None, None)
+        thread_id = self.store.add_thread(
+            kind=client.kind,
+            client_id=client_id,
+            subject=client.subject,
+            started_at=client.sent_on,
+            now=client.sent_on,
+            message_id=client.original_id,
+            invoice_no=invoice_no,
+            amount=amount,
+            due_date=due,
+        )
+        self.store.add_event(
+            client.sent_on,
+            f"Vorgang aufgenommen: {KIND_LABELS[client.kind]} „{client.subject}“",
+            thread_id=thread_id,
+        )
+
+    def act(self) -> None:
+        """Let the clients and the owner do what the story says at ``self.now``."""
+        for client in self.clients:
+            self._client_acts(client)
+        self._owner_approves()
+
+    def _client_acts(self, client: ScriptedClient) -> None:
+        if client.answered:
+            return
+        if client.behaviour == "spam-answer" and self.now >= client.sent_on + timedelta(days=5):
+            raw = self._client_mail(
+                client,
+                f"AW: {client.subject}",
+                "Hallo Frau Berger,\n\ndanke für das Angebot, das klingt gut. "
+                "Können wir nächste Woche telefonieren?\n\nGruß\nJonas Keller\n",
+                client.original_id,
+            )
+            self.mailbox.append("Junk", raw, self.now, seen=False)
+            self._tell(f"{client.name} antwortet – die Mail landet im Spam-Ordner.")
+            client.answered = True
+        elif client.behaviour == "answers-after-first" and client.received:
+            first = client.received[0]
+            if self.now >= _parse_date(first) + timedelta(days=2):
+                raw = self._client_mail(
+                    client,
+                    f"Re: {first['Subject']}",
+                    "Hallo Anna,\n\nsorry, das ist bei mir untergegangen! Ja, wir machen das "
+                    "so. Schick mir gern die Auftragsbestätigung.\n\nLiebe Grüße\nLena\n",
+                    str(first["Message-ID"]),
+                )
+                self.mailbox.append("INBOX", raw, self.now, seen=False)
+                self._tell(f"{client.name} antwortet auf die erste Nachfrage.")
+                client.answered = True
+
+    def _owner_approves(self) -> None:
+        due = [item for item in self.pending_drafts if item[0] <= self.now]
+        for item in due:
+            self.pending_drafts.remove(item)
+            draft = item[1]
+            reply = build_mail(
+                sender=address(OWNER[1], OWNER[0]),
+                recipient=address(OWNER[1], OWNER[0]),
+                subject=f"Re: {draft['Subject']}",
+                body="ok\n\n> " + "\n> ".join(draft.get_content().splitlines()[:3]) + "\n",
+                message_id=new_message_id(OWNER[1]),
+                now=self.now,
+                references=[str(draft["Message-ID"])],
+            )
+            self.mailbox.append("INBOX", to_bytes(reply), self.now)
+            self._tell(f"Du antwortest „ok“ auf „{draft['Subject']}“.")
+
+    def _tell(self, text: str) -> None:
+        self.story.append((self.now, text))
+
+    # -- time -------------------------------------------------------------------------
+
+    def run(self) -> None:
+        self.track_all()
+        for moment in _ticks(START, WEEKS):
+            self.now = moment
+            self.act()
+            self.engine.tick(moment.astimezone(UTC))
+
+
+def _ticks(start: datetime, weeks: int) -> list[datetime]:
+    days = [start.date() + timedelta(days=offset) for offset in range(weeks * 7)]
+    return [datetime.combine(day, time(hour), tzinfo=ZONE) for day in days for hour in TICK_HOURS]
+
+
+def _parse_date(message: EmailMessage) -> datetime:
+    return datetime.fromisoformat(message["Date"].datetime.isoformat())
+
+
+def timeline(world: DemoWorld) -> list[str]:
+    """The German timeline: the engine's events and the story, in time order."""
+    window = world.engine.window
+    names = {t.id: t.client.name or t.client.email for t in world.store.threads()}
+    entries = [
+        (e.at, 1, f"[{names.get(e.thread_id or 0, '–')}] {e.text}") for e in world.store.events()
+    ]
+    entries += [(at.astimezone(UTC), 0, f"✉ {text}") for at, text in world.story]
+    lines: list[str] = []
+    for at, _order, text in sorted(entries, key=lambda item: (item[0], item[1])):
+        lines.append(f"{local_text(at, window)}  {text}")
+    return lines
+
+
+def summary(world: DemoWorld) -> list[str]:
+    lines = []
+    for thread in world.store.threads():
+        state = STATE_LABELS[thread.state]
+        where = f", Antwort im Ordner {thread.answered_folder}" if thread.answered_folder else ""
+        lines.append(
+            f"  Vorgang {thread.id} ({KIND_LABELS[thread.kind]}, {thread.client.name}): "
+            f"{state}{where}, {thread.step} Schritt(e) erledigt"
+        )
+    return lines
+
+
+def sample_mail(world: DemoWorld) -> list[str]:
+    """The first follow-up a client received, as it was sent: the tone of the bot."""
+    for client in world.clients:
+        if client.received:
+            first = client.received[0]
+            body = first.get_content().replace("\r\n", "\n").rstrip("\n")
+            header = f"\nSo klang die erste Nachfrage an {client.name}:"
+            return [header, f"  Betreff: {first['Subject']}", ""] + [
+                f"  {line}".rstrip() for line in body.splitlines()
+            ]
+    return []
+
+
+def run_demo(keep_dir: Path | None, echo: Callable[[str], None]) -> None:
+    """Run the story and print it; remove every file unless ``keep_dir`` is given."""
+    root = keep_dir or Path(tempfile.mkdtemp(prefix="nachfass-demo-"))
+    root.mkdir(parents=True, exist_ok=True)
+    echo("nachfass-bot Demo: acht Wochen ab Montag, 2. März 2026, mit vier Kunden.")
+    echo("Alle Mails bleiben auf diesem Rechner (lokales Maildir, nichts wird verschickt).\n")
+    world = DemoWorld(root)
+    try:
+        world.run()
+        for line in timeline(world):
+            echo(line)
+        echo("\nStand nach acht Wochen:")
+        for line in summary(world):
+            echo(line)
+        for line in sample_mail(world):
+            echo(line)
+    finally:
+        world.close()
+        if keep_dir is None:
+            shutil.rmtree(root, ignore_errors=True)
+    if keep_dir is None:
+        echo("\nDie Demo hat alle ihre Dateien wieder gelöscht.")
+    else:
+        echo(f"\nPostfach (Maildir) und Datenbank liegen in {keep_dir}.")

@@ -1,0 +1,599 @@
+"""The command line: parses options, builds the parts, prints German results. No logic."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import click
+
+from nachfass_bot.adapters.idle import IdleWatcher
+from nachfass_bot.adapters.imap import ImapMailbox
+from nachfass_bot.adapters.mailbox import Mailbox
+from nachfass_bot.adapters.retry import first_delay_from_env, run_with_retry
+from nachfass_bot.adapters.smtp import CaptureTransport, SmtpTransport
+from nachfass_bot.adapters.store import CANCELLABLE_DRAFT_STATES, Store
+from nachfass_bot.app.digest_facts import gather_week
+from nachfass_bot.app.engine import Engine, sending_window
+from nachfass_bot.app.preview import preview_message
+from nachfass_bot.app.weekly import send_digest, send_if_due
+from nachfass_bot.cli.checkup import Finding, Level, run_checkup
+from nachfass_bot.cli.clitext import use_german
+from nachfass_bot.cli.daemon import run_forever, single_instance
+from nachfass_bot.cli.service import ENABLE_COMMANDS, install_unit, write_initial_config
+from nachfass_bot.cli.views import (
+    KIND_LABELS,
+    local_text,
+    output_console,
+    thread_detail,
+    thread_summary,
+    thread_view,
+    threads_table,
+)
+from nachfass_bot.config import Config, load_config, resolve_config_path
+from nachfass_bot.domain.models import Client, CycleReport, Kind, State
+from nachfass_bot.errors import ConfigError, NachfassError
+from nachfass_bot.texts.digest import render_digest
+from nachfass_bot.texts.render import Texts
+
+log = logging.getLogger("nachfass_bot")
+
+
+@dataclass
+class _Options:
+    config_path: str | None
+    verbose: bool
+
+    def config(self) -> Config:
+        return load_config(resolve_config_path(self.config_path))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``nachfass-bot`` console script; returns the exit code."""
+    use_german()
+    try:
+        cli.main(args=list(argv) if argv is not None else None, standalone_mode=False)
+    except ConfigError as exc:
+        click.echo(f"Konfigurationsfehler: {exc}", err=True)
+        return 2
+    except NachfassError as exc:
+        click.echo(f"Fehler: {exc}", err=True)
+        return 1
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.UsageError as exc:
+        command = exc.ctx.command_path if exc.ctx else "nachfass-bot"
+        click.echo(f"Fehler: {exc.format_message()}", err=True)
+        click.echo(f"Hilfe: {command} --help", err=True)
+        return 2
+    except click.ClickException as exc:
+        click.echo(f"Fehler: {exc.format_message()}", err=True)
+        return 2
+    except click.Abort:
+        click.echo("Abgebrochen.", err=True)
+        return 130
+    return 0
+
+
+@click.group(help="nachfass-bot: fasst höflich bei schweigenden Kunden nach.")
+@click.option(
+    "--config",
+    "config_path",
+    metavar="DATEI",
+    help="Konfigurationsdatei (sonst $NACHFASS_CONFIG, sonst ~/.config/nachfass-bot/).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Ausführlichere Protokollausgabe.")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("apscheduler").setLevel(logging.DEBUG if verbose else logging.WARNING)
+    # imaplib's debug log would write header fields and mail bodies: never, even verbose.
+    logging.getLogger("imapclient").setLevel(logging.INFO if verbose else logging.WARNING)
+    ctx.obj = _Options(config_path, verbose)
+
+
+@contextmanager
+def _open_store(config: Config) -> Iterator[Store]:
+    store = Store.open(config.store.path)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _parse_now(text: str | None, config: Config) -> datetime:
+    """``--now``: ISO 8601; without an offset it is the owner's local time."""
+    if text is None:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise click.BadParameter(f"„{text}“ ist kein Zeitpunkt wie 2026-03-11T10:00") from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(config.sending.timezone))
+    return moment.astimezone(UTC)
+
+
+@cli.command(help="Einen Vorgang (Angebot, Auftrag, Rechnung) zum Nachfassen aufnehmen.")
+@click.option("--kind", type=click.Choice([k.value for k in Kind]), required=True)
+@click.option("--to", "to_addr", required=True, metavar="EMAIL", help="Adresse des Kunden.")
+@click.option("--name", help="Name des Kunden, z. B. „Jonas Keller“.")
+@click.option("--subject", required=True, help="Betreff bzw. Thema des Vorgangs.")
+@click.option("--message-id", help="Message-ID der ursprünglichen Mail (für die Zuordnung).")
+@click.option("--sent-at", help="Wann die ursprüngliche Mail ging (ISO 8601; Standard: jetzt).")
+@click.option("--invoice-no", help="Rechnungsnummer (Rechnung).")
+@click.option("--amount", help="Rechnungsbetrag, z. B. 1190.00 (Rechnung).")
+@click.option("--due", help="Zahlbar bis, YYYY-MM-DD (Rechnung).")
+@click.option("--assistant", metavar="EMAIL", help="Adresse der Assistenz („gute Seele“).")
+@click.option("--du", is_flag=True, help="Den Kunden duzen (Standard: Sie).")
+@click.option(
+    "--anrede",
+    type=click.Choice(["frau", "herr"]),
+    help="„Guten Tag Frau/Herr Nachname“ (ohne Angabe: „Guten Tag Vorname Nachname“).",
+)
+@click.option("--b2c", is_flag=True, help="Privatkunde (Standard: Geschäftskunde).")
+@click.option(
+    "--expenses",
+    metavar="BETRAG",
+    help="Auftrag: bisherige Vorarbeit/Auslagen, falls er nicht zustande kommt.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Ausgabe als JSON.")
+@click.pass_obj
+def track(opts: _Options, /, **values: Any) -> None:
+    config = opts.config()
+    kind = Kind(values["kind"])
+    amount, due = _invoice_values(kind, values)
+    now = datetime.now(UTC)
+    started_at = _parse_now(values["sent_at"], config) if values["sent_at"] else now
+    client = Client(
+        email=_checked_email(values["to_addr"], "--to"),
+        name=values["name"],
+        du=values["du"],
+        assistant_email=_checked_email(values["assistant"], "--assistant")
+        if values["assistant"]
+        else None,
+        anrede=values["anrede"],
+        customer_type="b2c" if values["b2c"] else "b2b",
+    )
+    with _open_store(config) as store:
+        client_id = store.upsert_client(client, now)
+        thread_id = store.add_thread(
+            kind=kind,
+            client_id=client_id,
+            subject=values["subject"],
+            started_at=started_at,
+            now=now,
+            message_id=_message_id(values["message_id"]),
+            invoice_no=values["invoice_no"],
+            amount=amount,
+            due_date=due,
+            expenses=_money(values["expenses"], "--expenses") if values["expenses"] else None,
+        )
+        store.add_event(now, f"{KIND_LABELS[kind]} aufgenommen", thread_id=thread_id)
+        thread = store.thread(thread_id)
+        assert thread is not None
+        summary = thread_summary(store, sending_window(config), thread, config.preferences)
+    if values["as_json"]:
+        click.echo(json.dumps(summary, ensure_ascii=False))
+        return
+    window = sending_window(config)
+    first = local_text(datetime.fromisoformat(summary["next_due_at"]), window)
+    click.echo(f"Vorgang {thread_id} angelegt: {KIND_LABELS[kind]} an {client.email}.")
+    click.echo(f"Erster Schritt fällig: {first}")
+
+
+def _invoice_values(kind: Kind, values: dict[str, Any]) -> tuple[Decimal | None, date | None]:
+    if kind is not Kind.RECHNUNG:
+        return None, None
+    missing = [
+        opt
+        for opt, key in [("--invoice-no", "invoice_no"), ("--amount", "amount"), ("--due", "due")]
+        if not values[key]
+    ]
+    if missing:
+        raise click.UsageError(f"Für eine Rechnung fehlt: {', '.join(missing)}")
+    amount = _money(values["amount"], "--amount")
+    try:
+        due = date.fromisoformat(values["due"])
+    except ValueError as exc:
+        raise click.BadParameter(f"„{values['due']}“ ist kein Datum wie 2026-03-31") from exc
+    return amount, due
+
+
+def _money(text: str, option: str) -> Decimal:
+    """``1190.00``, ``1190,00`` or ``1.190,00`` as a Decimal with cents."""
+    cleaned = text.strip().replace("€", "").strip()
+    if "," in cleaned:
+        cleaned = cleaned.replace(".", "").replace(",", ".")
+    try:
+        amount = Decimal(cleaned)
+    except InvalidOperation as exc:
+        raise click.BadParameter(f"{option}: „{text}“ ist kein Betrag wie 1190.00") from exc
+    if not amount.is_finite() or amount < 0:
+        raise click.BadParameter(f"{option}: „{text}“ ist kein Betrag wie 1190.00")
+    return amount.quantize(Decimal("0.01"))
+
+
+def _checked_email(value: str, option: str) -> str:
+    if "@" not in value or any(ch.isspace() for ch in value):
+        raise click.BadParameter(f"{option}: „{value}“ ist keine E-Mail-Adresse")
+    return value.strip().lower()
+
+
+def _message_id(value: str | None) -> str | None:
+    if not value:
+        return None
+    value = value.strip()
+    return value if value.startswith("<") else f"<{value}>"
+
+
+def build_engine(config: Config, store: Store) -> Engine:
+    """The real engine: IMAP and SMTP from the config, passwords read now."""
+    imap_password = config.imap.password()
+    smtp_password = config.smtp.password() if config.smtp.username else None
+    engine = Engine(
+        config=config,
+        store=store,
+        texts=Texts(timezone=config.sending.timezone, override_dir=config.templates_dir),
+        transport=SmtpTransport(config.smtp, smtp_password),
+        open_mailbox=lambda: ImapMailbox.connect(config.imap, imap_password),
+    )
+    if sys.stderr.isatty():
+        engine.inbox.progress = _show_progress
+    return engine
+
+
+def _show_progress(folder: str, done: int, total: int) -> None:
+    """A long first sync on a terminal: one line that counts up."""
+    end = "\n" if done >= total else ""
+    click.echo(f"\rOrdner {folder}: {done} von {total} Mails gelesen", err=True, nl=bool(end))
+
+
+@cli.command(help="Einen Durchlauf machen (Post lesen, entscheiden, Entwürfe, Versand).")
+@click.option("--now", help="So tun, als wäre es jetzt dieser Zeitpunkt (ISO 8601).")
+@click.pass_obj
+def tick(opts: _Options, now: str | None) -> None:
+    config = opts.config()
+    moment = _parse_now(now, config)
+    with single_instance(config.store.path), _open_store(config) as store:
+        engine = build_engine(config, store)
+        # A dropped connection is retried; the UID sync resumes after the last batch.
+        report = CycleReport()
+        run_with_retry(lambda: engine.tick(moment, report), first_delay=first_delay_from_env())
+    click.echo(_report_text(report))
+    if report.problems:
+        for problem in report.problems:
+            click.echo(f"Problem: {problem}", err=True)
+
+
+def _report_text(report: CycleReport) -> str:
+    parts = [
+        _count(report.answers, "Antwort erkannt", "Antworten erkannt"),
+        _count(report.drafts, "Entwurf erstellt", "Entwürfe erstellt"),
+        _count(report.tasks, "Aufgabe", "Aufgaben"),
+        _count(report.commands, "Freigabe-Antwort verarbeitet", "Freigabe-Antworten verarbeitet"),
+        _count(report.sent, "Mail gesendet", "Mails gesendet"),
+    ]
+    return "Durchlauf fertig: " + ", ".join(parts) + "."
+
+
+def _count(number: int, singular: str, plural: str) -> str:
+    return f"{number} {singular if number == 1 else plural}"
+
+
+@cli.command(help="Als Dienst laufen: alle paar Minuten ein Durchlauf, bis SIGTERM/SIGINT.")
+@click.option("--interval", type=int, help="Minuten zwischen zwei Durchläufen.")
+@click.pass_obj
+def run(opts: _Options, interval: int | None) -> None:
+    config = opts.config()
+    if not opts.verbose:
+        logging.getLogger().setLevel(logging.INFO)
+    with _open_store(config) as store:
+        # A missing password or a refused login stops here, before the daemon starts.
+        build_engine(config, store).open_mailbox().close()
+
+    def cycle(now: datetime) -> None:
+        with _open_store(config) as store:
+            report = build_engine(config, store).tick(now)
+        log.info("cycle done: %s", _report_text(report))
+
+    def watcher(wake: Callable[[], None]) -> IdleWatcher:
+        # Its own connection; the password is read again for every reconnect.
+        return IdleWatcher(lambda: ImapMailbox.connect(config.imap, config.imap.password()), wake)
+
+    with single_instance(config.store.path):
+        run_forever(
+            cycle,
+            interval or config.mailbox.poll_minutes,
+            watcher_factory=watcher,
+            retry_delay=first_delay_from_env(),
+            weekly=weekly_digest_job(config),
+        )
+
+
+@cli.command(name="list", help="Alle Vorgänge anzeigen.")
+@click.option("--json", "as_json", is_flag=True, help="Ausgabe als JSON.")
+@click.pass_obj
+def list_threads(opts: _Options, as_json: bool) -> None:
+    config = opts.config()
+    window = sending_window(config)
+    with _open_store(config) as store:
+        rows = [
+            thread_summary(store, window, thread, config.preferences) for thread in store.threads()
+        ]
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        click.echo("Noch keine Vorgänge. Lege einen mit „nachfass-bot track …“ an.")
+        return
+    output_console().print(threads_table(rows, window))
+
+
+@cli.command(help="Einen Vorgang mit allen Entscheidungen und Gründen zeigen.")
+@click.argument("thread_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Ausgabe als JSON.")
+@click.pass_obj
+def show(opts: _Options, thread_id: int, as_json: bool) -> None:
+    config = opts.config()
+    window = sending_window(config)
+    with _open_store(config) as store:
+        thread = store.thread(thread_id)
+        if thread is None:
+            raise NachfassError(f"Einen Vorgang {thread_id} gibt es nicht.")
+        detail = thread_detail(store, window, thread, config.preferences)
+    if as_json:
+        click.echo(json.dumps(detail, ensure_ascii=False, indent=2))
+        return
+    output_console().print(thread_view(detail, window, datetime.now(UTC)))
+
+
+@cli.command(help="Demo ohne Konto: acht simulierte Wochen mit vier Kunden.")
+@click.option(
+    "--keep",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Postfach und Datenbank in diesem Ordner behalten (sonst wird alles gelöscht).",
+)
+def demo(keep: Path | None) -> None:
+    from nachfass_bot.cli.demo import run_demo
+
+    run_demo(keep_dir=keep, echo=click.echo)
+
+
+@cli.command(help="Eine Mail so zeigen, wie sie rausgehen würde (Kopfzeilen und Text).")
+@click.argument("thread_id", type=int)
+@click.option("--step", type=int, help="Schritt-Nummer (Standard: der nächste Schritt).")
+@click.option("--now", help="So tun, als wäre es jetzt dieser Zeitpunkt (ISO 8601).")
+@click.pass_obj
+def preview(opts: _Options, thread_id: int, step: int | None, now: str | None) -> None:
+    config = opts.config()
+    moment = _parse_now(now, config)
+    with _open_store(config) as store:
+        engine = Engine(
+            config=config,
+            store=store,
+            texts=Texts(timezone=config.sending.timezone, override_dir=config.templates_dir),
+            transport=CaptureTransport(),
+            open_mailbox=_no_mailbox,
+        )
+        message = preview_message(engine, thread_id, step, moment)
+    click.echo(message)
+
+
+def _no_mailbox() -> Mailbox:
+    raise NachfassError("Die Vorschau braucht kein Postfach.")
+
+
+# -- the weekly digest, setting up and checking, the systemd service -------------------------
+
+
+def _texts(config: Config) -> Texts:
+    return Texts(timezone=config.sending.timezone, override_dir=config.templates_dir)
+
+
+def _smtp_transport(config: Config) -> SmtpTransport:
+    """SMTP from the config; the password is read now (once, when it is needed)."""
+    password = config.smtp.password() if config.smtp.username else None
+    return SmtpTransport(config.smtp, password)
+
+
+def weekly_digest_job(config: Config) -> Callable[[datetime], None]:
+    """The daemon's digest check: mails this week's digest once; the store decides."""
+
+    def job(now: datetime) -> None:
+        with _open_store(config) as store:
+            send_if_due(store, config, _texts(config), lambda: _smtp_transport(config), now)
+
+    return job
+
+
+@cli.command(
+    name="digest", help="Den Wochenüberblick zeigen (--print) oder an dich senden (--send)."
+)
+@click.option("--now", help="So tun, als wäre es jetzt dieser Zeitpunkt (ISO 8601).")
+@click.option(
+    "--print", "mode", flag_value="print", default=True, help="Textteil ausgeben (Standard)."
+)
+@click.option(
+    "--send",
+    "mode",
+    flag_value="send",
+    help="Jetzt an deine Adresse senden (zählt als Überblick dieser Woche).",
+)
+@click.option(
+    "--if-due",
+    "mode",
+    flag_value="due",
+    help="Senden, wenn der Überblick dieser Woche fällig und noch nicht gesendet ist (für cron).",
+)
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Den HTML-Teil zusätzlich in diese Datei schreiben (zum Ansehen im Browser).",
+)
+@click.pass_obj
+def digest_command(opts: _Options, now: str | None, mode: str, html_path: Path | None) -> None:
+    config = opts.config()
+    moment = _parse_now(now, config)
+    texts = _texts(config)
+    with _open_store(config) as store:
+        if mode == "due":
+            # Quiet when there is nothing to do: cron mails every output to the owner.
+            if send_if_due(store, config, texts, lambda: _smtp_transport(config), moment):
+                click.echo(f"Wochenüberblick an {config.owner.email} gesendet.")
+            return
+        if mode == "send":
+            result = send_digest(store, config, texts, _smtp_transport(config), moment)
+        else:
+            result = render_digest(gather_week(store, config, moment), texts)
+    if html_path is not None:
+        html_path.write_text(result.html, encoding="utf-8")
+    if mode == "send":
+        click.echo(f"Wochenüberblick an {config.owner.email} gesendet: {result.subject}")
+        return
+    click.echo(f"Betreff: {result.subject}\n")
+    click.echo(result.text, nl=False)
+
+
+@cli.command(help="Eine kommentierte Konfiguration anlegen (überschreibt nie eine vorhandene).")
+@click.pass_obj
+def init(opts: _Options) -> None:
+    target = resolve_config_path(opts.config_path).absolute()
+    written = write_initial_config(target, date.today())
+    click.echo(f"Konfiguration angelegt: {written}")
+    click.echo("So geht es weiter:")
+    click.echo("  1. Öffne die Datei und trage Name, Adresse, Signatur und deine Mail-Server ein.")
+    click.echo(
+        "  2. Passwörter kommen nicht in die Datei: setze die Umgebungsvariablen aus "
+        "password_env (z. B. export NACHFASS_IMAP_PASSWORT='…') oder nutze password_command."
+    )
+    click.echo("  3. Prüfe alles mit: nachfass-bot check")
+    click.echo("  4. Nimm einen Vorgang auf: nachfass-bot track --kind angebot --to … --subject …")
+    click.echo("  5. Starte den Dienst: nachfass-bot service install (oder nachfass-bot run)")
+
+
+@cli.command(help="Anmeldung bei IMAP und SMTP prüfen und die beobachteten Ordner zeigen.")
+@click.pass_obj
+def check(opts: _Options) -> None:
+    path = resolve_config_path(opts.config_path)
+    click.echo(f"Prüfe {path} …")
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        # Exit code 1 like every other problem check finds (a plain ConfigError gives 2).
+        raise NachfassError(str(exc)) from None
+    click.echo("✓ Konfiguration gelesen")
+    findings = run_checkup(config)
+    for finding in findings:
+        click.echo(_finding_text(finding))
+    errors = sum(finding.level is Level.ERROR for finding in findings)
+    if errors:
+        problems = _count(errors, "Problem", "Probleme")
+        raise NachfassError(
+            f"{problems} gefunden. Nach dem Beheben noch einmal: nachfass-bot check"
+        )
+    click.echo("\nAlles bereit. Weiter mit „nachfass-bot service install“ oder „nachfass-bot run“.")
+
+
+def _finding_text(finding: Finding) -> str:
+    mark = {Level.OK: "✓", Level.WARNING: "!", Level.ERROR: "✗"}[finding.level]
+    text = f"{mark} {finding.title}: {finding.detail}"
+    if finding.fix:
+        text += f"\n    So behebst du es: {finding.fix}"
+    return text
+
+
+@cli.group(help="nachfass-bot als Hintergrunddienst (systemd) einrichten.")
+def service() -> None:
+    pass
+
+
+@service.command(name="install", help="Einen systemd-Benutzerdienst anlegen, der „run“ startet.")
+@click.option("--force", is_flag=True, help="Einen vorhandenen Dienst ersetzen.")
+@click.pass_obj
+def service_install(opts: _Options, force: bool) -> None:
+    config = opts.config()
+    unit = install_unit(config, force=force)
+    click.echo(f"Dienst angelegt: {unit}")
+    variables = [s.password_env for s in (config.imap, config.smtp) if s.password_env]
+    if variables:
+        names = ", ".join(dict.fromkeys(variables))
+        click.echo(
+            f"Der Dienst braucht die Passwort-Variablen {names}: wie sie hineinkommen, "
+            "steht als Kommentar in der Datei (dort nie ein Passwort eintragen)."
+        )
+    click.echo("Einschalten mit:")
+    for command in ENABLE_COMMANDS:
+        click.echo(f"  {command}")
+    click.echo("Protokoll ansehen: journalctl --user -u nachfass-bot -f")
+
+
+_OWNER_STATES = {
+    "paid": (State.PAID, "als bezahlt geschlossen"),
+    "close": (State.CLOSED, "geschlossen"),
+    "pause": (State.PAUSED, "pausiert: keine Schritte, bis Du ihn fortsetzt"),
+    "resume": (State.OPEN, "fortgesetzt: die Frist zum nächsten Schritt beginnt jetzt"),
+}
+
+
+def _owner_says(command: str, help_text: str) -> None:
+    @cli.command(name=command, help=help_text)
+    @click.argument("thread_id", type=int)
+    @click.pass_obj
+    def change(opts: _Options, thread_id: int) -> None:
+        set_thread_state(opts.config(), thread_id, command)
+
+
+def set_thread_state(config: Config, thread_id: int, command: str) -> None:
+    """The owner's word on a thread: paid, closed, paused, resumed (DOMAIN.md)."""
+    state, outcome = _OWNER_STATES[command]
+    now = datetime.now(UTC)
+    with _open_store(config) as store:
+        thread = store.thread(thread_id)
+        if thread is None:
+            raise NachfassError(f"Einen Vorgang {thread_id} gibt es nicht.")
+        if command == "paid" and thread.kind is not Kind.RECHNUNG:
+            raise NachfassError(f"Vorgang {thread_id} ist keine Rechnung.")
+        with store.atomic():
+            fields: dict[str, Any] = {"state": state}
+            if state is State.OPEN:
+                fields.update(last_step_at=now, paused_until=None)
+            store.update_thread(thread_id, now, **fields)
+            for draft in store.drafts(CANCELLABLE_DRAFT_STATES, thread_id):
+                store.set_draft_state(draft.id, "cancelled", now)
+            store.add_event(now, f"Von Dir {outcome}", thread_id=thread_id, kind="owner")
+    click.echo(f"Vorgang {thread_id} {outcome}.")
+
+
+_owner_says("paid", "Eine Rechnung als bezahlt schließen.")
+_owner_says("close", "Einen Vorgang schließen (kein Nachfassen mehr).")
+_owner_says("pause", "Einen Vorgang anhalten, bis Du ihn fortsetzt.")
+_owner_says("resume", "Einen pausierten oder beendeten Vorgang wieder aufnehmen.")
+
+
+@cli.command(help="Eine Aufgabe (Anruf, Entscheidung) als erledigt markieren.")
+@click.argument("task_id", type=int)
+@click.pass_obj
+def done(opts: _Options, task_id: int) -> None:
+    config = opts.config()
+    now = datetime.now(UTC)
+    with _open_store(config) as store:
+        task = store.finish_task(task_id)
+        if task is None:
+            raise NachfassError(f"Eine offene Aufgabe {task_id} gibt es nicht.")
+        store.add_event(now, f"Aufgabe erledigt: {task.text}", thread_id=task.thread_id)
+    click.echo(f"Aufgabe {task_id} erledigt.")

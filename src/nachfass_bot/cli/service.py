@@ -1,0 +1,184 @@
+"""``nachfass-bot service install`` and ``init``: files an owner would otherwise write by hand.
+
+The systemd user unit runs ``nachfass-bot --config <file> run`` and restarts it after a
+failure, but not after a config error (exit code 2: it would fail again) and not in a
+tight loop (a refused password tried every few seconds can lock the mail account).
+Passwords are never written into the unit: it only names the variables, as a comment.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from datetime import date
+from pathlib import Path
+
+from nachfass_bot.config import Config
+from nachfass_bot.errors import NachfassError
+from nachfass_bot.resources import bundled_path
+
+UNIT_NAME = "nachfass-bot.service"
+ENABLE_COMMANDS = (
+    "systemctl --user daemon-reload",
+    "systemctl --user enable --now nachfass-bot",
+)
+EXAMPLE_NAME = "config.example.toml"
+
+
+def user_unit_dir(env: Mapping[str, str] | None = None) -> Path:
+    """``$XDG_CONFIG_HOME/systemd/user`` (absolute values only), else ``~/.config/…``."""
+    env = os.environ if env is None else env
+    xdg = env.get("XDG_CONFIG_HOME", "")
+    if xdg and Path(xdg).is_absolute():
+        base = Path(xdg)
+    else:
+        home = env.get("HOME")
+        base = (Path(home) if home else Path.home()) / ".config"
+    return base / "systemd" / "user"
+
+
+def script_path() -> Path:
+    """The absolute path of the installed ``nachfass-bot`` script.
+
+    Next to the running interpreter (a virtualenv's ``bin``); the path is not resolved,
+    since resolving a venv's python symlink would lead out of the venv.
+    """
+    beside = Path(sys.executable).absolute().parent / "nachfass-bot"
+    if beside.exists():
+        return beside
+    argv0 = Path(sys.argv[0])
+    if argv0.name == "nachfass-bot" and argv0.exists():
+        return argv0.absolute()
+    raise NachfassError(
+        "Das Programm nachfass-bot wurde nicht gefunden. Installiere es mit "
+        "„pip install nachfass-bot“ (am besten in einer virtuellen Umgebung) und rufe "
+        "dann dieses nachfass-bot auf."
+    )
+
+
+def unit_text(config: Config, script: Path) -> str:
+    """The text of the systemd user unit for ``config``."""
+    variables = [
+        server.password_env for server in (config.imap, config.smtp) if server.password_env
+    ]
+    exec_start = _command_line([str(script), "--config", str(config.path), "run"])
+    lines = [
+        "# nachfass-bot als Dienst für Deinen Benutzer (systemd --user),",
+        "# angelegt von „nachfass-bot service install“.",
+        "#",
+        "# Einschalten:  " + " && ".join(ENABLE_COMMANDS),
+        "# Protokoll:    journalctl --user -u nachfass-bot -f",
+        "# Ohne Anmeldung (Server, NAS) laufen lassen: loginctl enable-linger $USER",
+        "",
+        "[Unit]",
+        "Description=nachfass-bot: fasst höflich bei schweigenden Kunden nach",
+        "# Nach 5 Fehlstarts in 30 Minuten gibt systemd auf: ein falsches Passwort soll nicht",
+        "# endlos probiert werden (Anbieter sperren sonst das Konto). Nach dem Beheben:",
+        "# systemctl --user restart nachfass-bot",
+        "StartLimitIntervalSec=1800",
+        "StartLimitBurst=5",
+        "",
+        "[Service]",
+        "Type=simple",
+        f"ExecStart={exec_start}",
+        "Restart=on-failure",
+        "RestartSec=120",
+        "# Exit-Code 2 heißt: Fehler in der Konfiguration, da hilft kein Neustart.",
+        "RestartPreventExitStatus=2",
+        *_password_hint(variables, config.path.parent),
+        "",
+        "[Install]",
+        "WantedBy=default.target",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _password_hint(variables: Sequence[str], config_dir: Path) -> list[str]:
+    if not variables:
+        return [
+            "# Passwörter holt der Bot über password_command; hier ist nichts einzutragen.",
+        ]
+    env_file = _escape(str(config_dir / "passwoerter.env"))
+    names = ", ".join(dict.fromkeys(variables))
+    return [
+        "#",
+        "# Passwörter gehören nicht in diese Datei. Der Dienst braucht: " + names + ".",
+        f"# Schreib sie in eine Datei nur für Dich (chmod 600 {env_file}), je Zeile",
+        *[f"#   {name}=…" for name in dict.fromkeys(variables)],
+        "# und nimm das Kommentarzeichen vor der nächsten Zeile weg:",
+        f"# EnvironmentFile={env_file}",
+        "# Sicherer: password_command in der Konfiguration (z. B. pass oder secret-tool).",
+    ]
+
+
+def _command_line(args: Sequence[str]) -> str:
+    """Join arguments for ``ExecStart=``: quoted where needed; ``%``, ``$`` and ``\\``
+    escaped (systemd expands specifiers, variables and C escapes there)."""
+    parts = []
+    for arg in args:
+        escaped = _escape(arg).replace("\\", "\\\\").replace('"', '\\"').replace("$", "$$")
+        needs_quotes = any(ch.isspace() for ch in arg) or '"' in arg or not arg
+        parts.append(f'"{escaped}"' if needs_quotes else escaped)
+    return " ".join(parts)
+
+
+def _escape(text: str) -> str:
+    """systemd expands ``%`` specifiers in unit files; a literal ``%`` is written ``%%``."""
+    return text.replace("%", "%%")
+
+
+def install_unit(
+    config: Config, *, force: bool = False, env: Mapping[str, str] | None = None
+) -> Path:
+    """Write the unit; an existing one is replaced only with ``force``. Returns its path."""
+    target = user_unit_dir(env) / UNIT_NAME
+    text = unit_text(config, script_path())
+    if target.exists() and not force:
+        raise NachfassError(
+            f"Es gibt schon einen Dienst {target}. Ich überschreibe ihn nicht; mit "
+            "„nachfass-bot service install --force“ ersetze ich ihn."
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    return target
+
+
+# -- init ----------------------------------------------------------------------------------
+
+
+def example_config_path() -> Path:
+    """The commented example config: package data in a wheel, the repo root in a checkout."""
+    return bundled_path(EXAMPLE_NAME)
+
+
+def init_text(today: date) -> str:
+    """The example config with a note on top saying where it came from and what next."""
+    example = example_config_path().read_text(encoding="utf-8")
+    note = (
+        f"# Angelegt von „nachfass-bot init“ am {today:%d.%m.%Y}. Trage deine Daten ein und\n"
+        "# prüfe sie dann mit „nachfass-bot check“.\n#\n"
+    )
+    return note + example
+
+
+def write_initial_config(target: Path, today: date) -> Path:
+    """Write the commented config to ``target``; never replaces an existing file."""
+    try:
+        text = init_text(today)
+    except OSError as exc:
+        raise NachfassError(f"Die Beispiel-Konfiguration fehlt in der Installation: {exc}") from exc
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with target.open("x", encoding="utf-8") as handle:
+            handle.write(text)
+    except FileExistsError:
+        raise NachfassError(
+            f"Es gibt schon eine Konfiguration: {target}. Ich überschreibe sie nicht. "
+            "Prüfe sie mit „nachfass-bot check“."
+        ) from None
+    except OSError as exc:
+        raise NachfassError(f"{target} kann nicht angelegt werden: {exc.strerror}") from exc
+    target.chmod(0o600)
+    return target

@@ -1,0 +1,243 @@
+"""How threads look to the owner: plain dicts for ``--json``, German labels, and the
+rich tables of ``list`` and ``show`` (the timeline: every decision with its reason)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from nachfass_bot.adapters.store import ACTIVE_DRAFT_STATES, Store, to_iso
+from nachfass_bot.domain.calendar import SendingWindow
+from nachfass_bot.domain.models import Kind, State, Thread
+from nachfass_bot.domain.preferences import Preferences
+from nachfass_bot.domain.schedule import due_step
+from nachfass_bot.texts.render import format_date_short, format_money
+
+STATE_LABELS = {
+    State.OPEN: "offen",
+    State.ANSWERED: "beantwortet",
+    State.PAUSED: "pausiert",
+    State.RESTING: "ruht",
+    State.PARKED: "beiseitegelegt",
+    State.PAID: "bezahlt",
+    State.CLOSED: "geschlossen",
+}
+DRAFT_LABELS = {
+    "new": "Entwurf wird zugestellt",
+    "pending": "Entwurf wartet auf dein Ok",
+    "approved": "freigegeben, Versand im nächsten Sendefenster",
+    "sending": "wird gesendet",
+}
+KIND_LABELS = {Kind.ANGEBOT: "Angebot", Kind.AUFTRAG: "Auftrag", Kind.RECHNUNG: "Rechnung"}
+
+
+def next_due_at(
+    store: Store, window: SendingWindow, thread: Thread, preferences: Preferences
+) -> datetime | None:
+    """When the bot acts next on the thread: a waiting draft's send time, else the schedule."""
+    if thread.state is not State.OPEN:
+        return None
+    drafts = store.drafts(ACTIVE_DRAFT_STATES, thread.id)
+    if drafts:
+        return drafts[0].send_after
+    due = due_step(preferences.refine(thread), window, preferences.playbook(thread))
+    return due.due_at if due else None
+
+
+def thread_summary(
+    store: Store, window: SendingWindow, thread: Thread, preferences: Preferences
+) -> dict[str, Any]:
+    """The JSON object of ``list`` and ``show``."""
+    drafts = store.drafts(ACTIVE_DRAFT_STATES, thread.id)
+    return {
+        "id": thread.id,
+        "kind": str(thread.kind),
+        "state": str(thread.state),
+        "step": thread.step,
+        "client_email": thread.client.email,
+        "client_name": thread.client.name,
+        "subject": thread.subject,
+        "started_at": to_iso(thread.started_at),
+        "next_due_at": to_iso(next_due_at(store, window, thread, preferences)),
+        "answered_at": to_iso(thread.answered_at),
+        "answered_folder": thread.answered_folder,
+        "paused_until": to_iso(thread.paused_until),
+        "draft_state": drafts[0].state if drafts else None,
+        "invoice_no": thread.invoice_no,
+        "amount": str(thread.amount) if thread.amount is not None else None,
+        "due_date": thread.due_date.isoformat() if thread.due_date else None,
+    }
+
+
+def thread_detail(
+    store: Store, window: SendingWindow, thread: Thread, preferences: Preferences
+) -> dict[str, Any]:
+    """``show``: the summary plus the event log and open tasks."""
+    detail = thread_summary(store, window, thread, preferences)
+    detail["events"] = [
+        {"at": to_iso(event.at), "kind": event.kind, "text": event.text}
+        for event in store.events(thread.id)
+    ]
+    detail["tasks"] = [
+        {"id": task.id, "due_at": to_iso(task.due_at), "text": task.text, "state": task.state}
+        for task in store.tasks("open", thread.id)
+    ]
+    return detail
+
+
+def client_label(thread: Thread | None) -> str:
+    """How the owner knows the client: the name, else the address."""
+    if thread is None:
+        return "ohne Vorgang"
+    return thread.client.name or thread.client.email
+
+
+def local_text(moment: datetime | None, window: SendingWindow) -> str:
+    """``Di 12.01.2027 09:00`` in the owner's time zone, or ``–``."""
+    if moment is None:
+        return "–"
+    local = moment.astimezone(window.zone)
+    weekday = ("Mo", "Di", "Mi", "Do", "Fr", "Sa", "So")[local.weekday()]
+    return f"{weekday} {local:%d.%m.%Y %H:%M}"
+
+
+# -- rich output for list and show ---------------------------------------------------------
+
+EVENT_LABELS = {
+    "answer": "Antwort",
+    "auto-reply": "Abwesenheit",
+    "bounce": "Unzustellbar",
+    "draft": "Entwurf",
+    "approval": "Deine Antwort",
+    "sent": "Gesendet",
+    "error": "Fehler",
+    "warning": "Warnung",
+    "sync": "Abgleich",
+    "digest": "Überblick",
+    "info": "Entscheidung",
+}
+_EVENT_STYLES = {
+    "answer": "bold green",
+    "auto-reply": "yellow",
+    "bounce": "bold red",
+    "approval": "magenta",
+    "sent": "cyan",
+    "error": "bold red",
+    "warning": "yellow",
+}
+_STATE_STYLES = {
+    State.OPEN: "",
+    State.ANSWERED: "green",
+    State.PAUSED: "yellow",
+    State.RESTING: "dim",
+    State.PARKED: "dim",
+    State.PAID: "green",
+    State.CLOSED: "dim",
+}
+_PIPE_WIDTH = 160  # piped output: wide enough that no reason is wrapped mid-sentence
+
+
+def output_console() -> Console:
+    """A console for stdout; when piped, wide, so that grep finds whole lines."""
+    console = Console()
+    return console if console.is_terminal else Console(width=max(console.width, _PIPE_WIDTH))
+
+
+def state_text(row: dict[str, Any]) -> str:
+    """``beantwortet (Junk)``, ``offen, Entwurf wartet auf dein Ok`` …"""
+    state = STATE_LABELS[State(row["state"])]
+    if row["answered_folder"]:
+        state += f" ({row['answered_folder']})"
+    if row["draft_state"]:
+        state += f", {DRAFT_LABELS.get(row['draft_state'], row['draft_state'])}"
+    return state
+
+
+def _moment(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def _client(row: dict[str, Any]) -> str:
+    return str(row["client_name"] or row["client_email"])
+
+
+def _amount(row: dict[str, Any]) -> str:
+    return format_money(Decimal(row["amount"])) if row["amount"] else ""
+
+
+def threads_table(rows: list[dict[str, Any]], window: SendingWindow) -> Table:
+    """``list``: one line per thread (rows from :func:`thread_summary`)."""
+    table = Table(title="Vorgänge", title_justify="left", header_style="bold")
+    table.add_column("Nr.", justify="right")
+    for column in ("Art", "Kunde", "Betreff", "Stand"):
+        table.add_column(column)
+    table.add_column("Schritt", justify="right")
+    table.add_column("Betrag", justify="right")
+    table.add_column("Nächster Schritt")
+    for row in rows:
+        style = _STATE_STYLES[State(row["state"])]
+        table.add_row(
+            str(row["id"]),
+            KIND_LABELS[Kind(row["kind"])],
+            _client(row),
+            row["subject"],
+            Text(state_text(row), style=style),
+            str(row["step"]),
+            _amount(row),
+            local_text(_moment(row["next_due_at"]), window),
+        )
+    return table
+
+
+def thread_view(detail: dict[str, Any], window: SendingWindow, now: datetime) -> RenderableType:
+    """``show``: the facts of one thread, its open tasks and the timeline of decisions."""
+    title = Text(f"Vorgang {detail['id']}: {KIND_LABELS[Kind(detail['kind'])]} – ", style="bold")
+    title.append(detail["subject"])
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="bold")
+    facts.add_column()
+    facts.add_row("Kunde", f"{_client(detail)} <{detail['client_email']}>")
+    facts.add_row("Stand", f"{state_text(detail)}, Schritt {detail['step']}")
+    facts.add_row("Nächster Schritt", local_text(_moment(detail["next_due_at"]), window))
+    paused = _moment(detail["paused_until"])
+    if paused and paused > now:
+        facts.add_row(
+            "Wartet bis", f"{local_text(paused, window)} (Abwesenheit des Kunden oder „später“)"
+        )
+    if detail["invoice_no"]:
+        due_date = date.fromisoformat(detail["due_date"]) if detail["due_date"] else None
+        due = f", zahlbar bis {format_date_short(due_date, window.zone)}" if due_date else ""
+        facts.add_row("Rechnung", f"{detail['invoice_no']} über {_amount(detail)}{due}")
+    parts: list[RenderableType] = [title, facts]
+    if detail["tasks"]:
+        parts.append(Text("\nOffene Aufgaben", style="bold"))
+        parts.extend(
+            Text(f"  • [{task['id']}] {task['text']}  (erledigt: nachfass-bot done {task['id']})")
+            for task in detail["tasks"]
+        )
+    parts.append(Text(""))
+    parts.append(timeline_table(detail["events"], window))
+    return Group(*parts)
+
+
+def timeline_table(events: list[dict[str, Any]], window: SendingWindow) -> Table:
+    """Every decision of a thread, oldest first, with its German reason."""
+    table = Table(title="Verlauf", title_justify="left", header_style="bold", show_lines=False)
+    table.add_column("Wann", no_wrap=True)
+    table.add_column("Was", no_wrap=True)
+    table.add_column("Grund")
+    for event in sorted(events, key=lambda event: str(event["at"])):
+        kind = str(event["kind"])
+        table.add_row(
+            local_text(_moment(event["at"]), window),
+            Text(EVENT_LABELS.get(kind, kind), style=_EVENT_STYLES.get(kind, "")),
+            event["text"],
+        )
+    if not events:
+        table.add_row("–", "", "noch keine Einträge")
+    return table

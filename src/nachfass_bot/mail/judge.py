@@ -1,0 +1,161 @@
+"""One verdict per inbound mail: answer, auto-reply, bounce, the owner's own, or unrelated.
+
+Pure: the whole message and the known threads in, a :class:`Verdict` out. The engine and
+the labelled corpus (``tests/corpus``) use this same function, so what the corpus proves
+is what the bot does. Reading a body costs a download, so :func:`needs_body` tells from
+the header alone whether a mail can concern any thread at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from nachfass_bot.domain.models import LISTENING_STATES, Inbound, Thread
+from nachfass_bot.mail.classify import Classification, MailKind, classify_message
+from nachfass_bot.mail.headers import parse_inbound
+from nachfass_bot.mail.matching import Match, related_threads
+
+__all__ = ["Verdict", "judge_inbound", "judge_mail", "needs_body"]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a mail means for the threads.
+
+    ``kind`` is one of ``answer``, ``auto-reply``, ``bounce-permanent``,
+    ``bounce-delay``, ``owner``, ``own`` and ``unrelated``.
+    """
+
+    kind: str
+    thread_ids: tuple[int, ...] = ()
+    return_date: date | None = None
+    failed_recipients: tuple[str, ...] = ()
+    reason: str = ""
+    matches: tuple[Match, ...] = ()
+
+
+def _fold(value: str | None) -> str:
+    return (value or "").strip().casefold()
+
+
+def needs_body(
+    inbound: Inbound,
+    threads: Sequence[Thread],
+    *,
+    owner_email: str,
+    own_message_ids: Collection[str],
+) -> bool:
+    """True when the mail may concern a thread: related by header, or a bounce candidate.
+
+    Everything else is unrelated without downloading its body.
+    """
+    if _identity(inbound, owner_email, own_message_ids):
+        return False
+    if inbound.is_list_mail:
+        return False
+    if related_threads(inbound, threads, owner_email=owner_email, own_message_ids=own_message_ids):
+        return True
+    return inbound.is_auto_reply or _looks_like_bounce(inbound)
+
+
+def judge_mail(
+    raw: bytes,
+    *,
+    folder: str,
+    threads: Sequence[Thread],
+    owner_email: str,
+    own_message_ids: Collection[str],
+    is_junk_folder: bool = False,
+) -> Verdict:
+    """The verdict for one whole message (headers and body) found in ``folder``."""
+    inbound = parse_inbound(raw, folder=folder, uid=0, is_junk_folder=is_junk_folder)
+    return judge_inbound(
+        inbound, raw, threads=threads, owner_email=owner_email, own_message_ids=own_message_ids
+    )
+
+
+def judge_inbound(
+    inbound: Inbound,
+    raw: bytes,
+    *,
+    threads: Sequence[Thread],
+    owner_email: str,
+    own_message_ids: Collection[str],
+) -> Verdict:
+    """Like :func:`judge_mail` for a mail whose header is already parsed."""
+    identity = _identity(inbound, owner_email, own_message_ids)
+    if identity:
+        return Verdict(kind=identity)
+    related = related_threads(
+        inbound, threads, owner_email=owner_email, own_message_ids=own_message_ids
+    )
+    classification = classify_message(raw, received=_received(inbound, threads))
+    if classification.kind is MailKind.BULK:
+        return Verdict(kind="unrelated", reason=classification.reason)
+    if classification.kind in (MailKind.BOUNCE_PERMANENT, MailKind.BOUNCE_DELAY):
+        return _bounce_verdict(classification, threads)
+    if classification.kind is MailKind.AUTO_REPLY:
+        return Verdict(
+            kind="auto-reply",
+            thread_ids=tuple(match.thread_id for match in related),
+            return_date=classification.return_date,
+            reason=classification.reason,
+            matches=tuple(related),
+        )
+    if related:
+        return Verdict(
+            kind="answer",
+            thread_ids=tuple(match.thread_id for match in related),
+            reason=related[0].reason,
+            matches=tuple(related),
+        )
+    return Verdict(kind="unrelated")
+
+
+def _identity(inbound: Inbound, owner_email: str, own_message_ids: Collection[str]) -> str:
+    """``own`` for the bot's own mails, ``owner`` for the owner's, else ``""``."""
+    own = {_fold(message_id) for message_id in own_message_ids}
+    if inbound.message_id and _fold(inbound.message_id) in own:
+        return "own"
+    if inbound.from_addr and _fold(inbound.from_addr) == _fold(owner_email):
+        return "owner"
+    return ""
+
+
+def _received(inbound: Inbound, threads: Sequence[Thread]) -> date:
+    """The day the mail was written; without a Date, the newest thread's start."""
+    if inbound.date is not None:
+        return inbound.date.date()
+    starts = [thread.started_at for thread in threads]
+    return max(starts).date() if starts else date(1970, 1, 1)
+
+
+def _bounce_verdict(classification: Classification, threads: Sequence[Thread]) -> Verdict:
+    """A bounce concerns the listening threads whose client or assistant address failed.
+
+    Addresses a bounce quotes from elsewhere (flufl.bounce reads the whole text) are
+    ignored, because only our threads' addresses are compared.
+    """
+    failed = {_fold(address) for address in classification.failed_recipients}
+    concerned = tuple(
+        thread.id
+        for thread in threads
+        if thread.state in LISTENING_STATES
+        and failed & {_fold(thread.client.email), _fold(thread.client.assistant_email)}
+    )
+    return Verdict(
+        kind=str(classification.kind),
+        thread_ids=concerned,
+        failed_recipients=tuple(sorted(failed)),
+        reason=classification.reason,
+    )
+
+
+_BOUNCE_SENDERS = ("mailer-daemon@", "postmaster@")
+
+
+def _looks_like_bounce(inbound: Inbound) -> bool:
+    sender = _fold(inbound.from_addr)
+    return any(sender.startswith(prefix) for prefix in _BOUNCE_SENDERS)

@@ -1,0 +1,233 @@
+"""Inbound mail → the threads it answers (DOMAIN.md, "What stops the escalation").
+
+Pure: an :class:`~nachfass_bot.domain.models.Inbound` and the known threads in, a list of
+:class:`Match` out. Two ordered tuples of small rule functions, first verdict wins:
+
+1. :data:`MAIL_GUARDS` — reasons why a mail answers *no* thread at all: it comes from the
+   owner's own address, it is one of the bot's own mails (its Message-ID), or it is machine
+   mail (``Inbound.is_auto_reply``, which :func:`nachfass_bot.mail.headers.parse_inbound` sets
+   for RFC 3834 auto-replies **and** RFC 3464 bounces).
+2. Per thread: the thread must still listen (:data:`~nachfass_bot.domain.models.LISTENING_STATES`)
+   and the mail must not be older than the thread; then :data:`THREAD_RULES`:
+   ``reference`` (In-Reply-To/References name one of the thread's Message-IDs, RFC 5322
+   §3.6.4), ``client-address`` (From is the client), ``assistant-address`` (From is the
+   client's known assistant), ``colleague`` (From is at the client's company domain —
+   never for freemail domains, where a shared domain says nothing).
+
+Every thread is judged on its own, which keeps the outcome simple: a new mail from the
+client without references answers *every* listening thread of that client (never chase
+someone who just wrote to us); a reply that references one thread answers that thread by
+``reference`` and, when it comes from the client, the client's other threads by
+``client-address`` as well.
+
+:func:`related_threads` applies the same rules without the machine-mail guard: an
+auto-reply or a bounce is no answer, but the caller needs to know whose threads it
+concerns (to postpone them until the return date).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from nachfass_bot.domain.models import LISTENING_STATES, Inbound, Thread
+
+__all__ = ["CLOCK_SKEW", "FREEMAIL_DOMAINS", "Match", "match_inbound", "related_threads"]
+
+# Domains where many unrelated people have addresses: a shared domain is no colleague.
+FREEMAIL_DOMAINS: frozenset[str] = frozenset(
+    {
+        # German providers
+        "gmx.de", "gmx.net", "gmx.at", "gmx.ch", "gmx.com", "web.de", "t-online.de",
+        "freenet.de", "posteo.de", "posteo.net", "mailbox.org", "arcor.de", "online.de",
+        "email.de", "vodafone.de", "kabelmail.de", "1und1.de", "ionos.de", "o2online.de",
+        "magenta.de", "mail.de", "unitybox.de", "aol.de", "yahoo.de", "hotmail.de",
+        "outlook.de", "live.de", "googlemail.com", "emailn.de", "t-mobile.de",
+        # international
+        "gmail.com", "outlook.com", "hotmail.com", "live.com", "msn.com", "yahoo.com",
+        "aol.com", "icloud.com", "me.com", "mac.com", "proton.me", "protonmail.com",
+        "protonmail.ch", "pm.me", "tutanota.com", "tutanota.de", "tuta.io", "zoho.com",
+        "yandex.com", "mail.com", "gmx.us", "fastmail.com", "hey.com", "bluewin.ch",
+        "a1.net", "chello.at",
+    }
+)  # fmt: skip
+
+# A client's clock may run a little behind ours. A reply written seconds after our mail
+# must not look "older than the thread"; real old mail is hours or days older.
+CLOCK_SKEW = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class Match:
+    """One thread answered by one inbound mail."""
+
+    thread_id: int
+    rule: str  # "reference" | "client-address" | "assistant-address"
+    reason: str  # German, for the event log and the digest
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What the guards need besides the mail; addresses and ids already folded."""
+
+    owner_email: str
+    own_message_ids: frozenset[str]
+
+
+MailGuard = Callable[[Inbound, _Context], bool]
+ThreadRule = Callable[[Inbound, Thread], str | None]
+
+
+def _fold(value: str | None) -> str:
+    """Case-insensitive form of an address or msg-id (domains are case-insensitive)."""
+    return (value or "").strip().casefold()
+
+
+# --- mail guards: True means "this mail answers nothing" -------------------------------
+
+
+def _from_owner(inbound: Inbound, context: _Context) -> bool:
+    """The owner's own mail (a copy, a Bcc, an approval reply) is never a client answer."""
+    return bool(inbound.from_addr) and _fold(inbound.from_addr) == context.owner_email
+
+
+def _own_message(inbound: Inbound, context: _Context) -> bool:
+    """A mail the bot sent itself, seen again (Gmail labels, Bcc, a forwarding loop)."""
+    return bool(inbound.message_id) and _fold(inbound.message_id) in context.own_message_ids
+
+
+def _machine_mail(inbound: Inbound, context: _Context) -> bool:
+    """Auto-replies (RFC 3834) and bounces (RFC 3464) are never answers."""
+    return inbound.is_auto_reply
+
+
+# Guards for any mail; match_inbound adds the machine-mail guard on top.
+IDENTITY_GUARDS: tuple[MailGuard, ...] = (_from_owner, _own_message)
+MAIL_GUARDS: tuple[MailGuard, ...] = (*IDENTITY_GUARDS, _machine_mail)
+
+
+# --- thread rules: the first rule name returned wins -----------------------------------
+
+
+def _reference(inbound: Inbound, thread: Thread) -> str | None:
+    """In-Reply-To / References contains one of the thread's Message-IDs."""
+    ours = {_fold(message_id) for message_id in thread.message_ids}
+    referenced = {_fold(message_id) for message_id in inbound.in_reply_to + inbound.references}
+    return "reference" if ours & referenced else None
+
+
+def _client_address(inbound: Inbound, thread: Thread) -> str | None:
+    """From is the client's address."""
+    same = bool(inbound.from_addr) and _fold(inbound.from_addr) == _fold(thread.client.email)
+    return "client-address" if same else None
+
+
+def _assistant_address(inbound: Inbound, thread: Thread) -> str | None:
+    """From is the client's known assistant ("gute Seele")."""
+    assistant = thread.client.assistant_email
+    same = bool(inbound.from_addr and assistant) and _fold(inbound.from_addr) == _fold(assistant)
+    return "assistant-address" if same else None
+
+
+def _colleague(inbound: Inbound, thread: Thread) -> str | None:
+    """From is someone else at the client's own company domain (not a freemail domain)."""
+    domain = _domain(thread.client.email)
+    sender_domain = _domain(inbound.from_addr)
+    if not domain or domain in FREEMAIL_DOMAINS:
+        return None
+    return "colleague" if sender_domain == domain else None
+
+
+def _domain(address: str | None) -> str:
+    return _fold(address).rpartition("@")[2]
+
+
+THREAD_RULES: tuple[ThreadRule, ...] = (
+    _reference,
+    _client_address,
+    _assistant_address,
+    _colleague,
+)
+
+
+def _listens(inbound: Inbound, thread: Thread) -> bool:
+    """The thread waits for an answer and the mail is not older than the thread.
+
+    A missing Date counts as new: losing a real answer costs more than a false stop.
+    """
+    if thread.state not in LISTENING_STATES:
+        return False
+    return inbound.date is None or inbound.date >= thread.started_at - CLOCK_SKEW
+
+
+_RULE_TEXTS = {
+    "reference": "Antwort auf unsere Mail",
+    "client-address": "Mail von der Kundenadresse",
+    "assistant-address": "Mail von der hinterlegten Assistenz",
+    "colleague": "Mail aus der Firma des Kunden",
+}
+
+
+def _reason(inbound: Inbound, rule: str) -> str:
+    """German log line naming the sender, the folder and the rule."""
+    sender = inbound.from_addr or "unbekanntem Absender"
+    text = (
+        f"Antwort von {sender} im Ordner {inbound.folder} gefunden "
+        f"({_RULE_TEXTS.get(rule, rule)}) → Nachfassen beendet"
+    )
+    if inbound.is_junk_folder:
+        text += ". Achtung: Die Mail lag im Spam-Ordner – bitte den Spam-Filter prüfen"
+    return text
+
+
+def _match_thread(inbound: Inbound, thread: Thread) -> Match | None:
+    """The first thread rule that fires, as a Match; None when none does."""
+    if not _listens(inbound, thread):
+        return None
+    for rule in THREAD_RULES:
+        name = rule(inbound, thread)
+        if name is not None:
+            return Match(thread_id=thread.id, rule=name, reason=_reason(inbound, name))
+    return None
+
+
+def match_inbound(
+    inbound: Inbound,
+    threads: Sequence[Thread],
+    *,
+    owner_email: str,
+    own_message_ids: Collection[str] = (),
+) -> list[Match]:
+    """The threads this mail answers, in the order of ``threads``; at most one Match each.
+
+    No match at all when the mail comes from ``owner_email`` (case-insensitive), when its
+    Message-ID is in ``own_message_ids`` (the bot's sent mails), or when it is an
+    auto-reply or bounce (``inbound.is_auto_reply``). Threads that no longer listen, and
+    threads started after the mail's Date (RFC 5322 §3.6.1; beyond :data:`CLOCK_SKEW`),
+    are skipped. Rules per thread, first wins: ``reference``, ``client-address``,
+    ``assistant-address``, ``colleague``.
+    """
+    if inbound.is_auto_reply:
+        return []
+    return related_threads(
+        inbound, threads, owner_email=owner_email, own_message_ids=own_message_ids
+    )
+
+
+def related_threads(
+    inbound: Inbound,
+    threads: Sequence[Thread],
+    *,
+    owner_email: str,
+    own_message_ids: Collection[str] = (),
+) -> list[Match]:
+    """Like :func:`match_inbound`, but machine mail counts: whose threads a mail concerns."""
+    context = _Context(
+        owner_email=_fold(owner_email),
+        own_message_ids=frozenset(_fold(message_id) for message_id in own_message_ids),
+    )
+    if any(guard(inbound, context) for guard in IDENTITY_GUARDS):
+        return []
+    found = (_match_thread(inbound, thread) for thread in threads)
+    return [match for match in found if match is not None]
