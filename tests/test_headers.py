@@ -10,16 +10,15 @@ import pytest
 
 from nachfass_bot.mail.classify import is_auto_reply_headers, is_bounce_headers
 from nachfass_bot.mail.headers import (
-    HEADER_FIELDS,
     address,
     addresses,
     decode_words,
     html_to_text,
     message_ids,
     normalize_message_id,
-    parse_inbound,
     plain_text,
 )
+from nachfass_bot.mail.inbound import HEADER_FIELDS, parse_inbound
 
 # --- realistic raw mails ---------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from nachfass_bot.domain.models import Client, Inbound, Kind, State, Thread
-from nachfass_bot.mail.headers import parse_inbound
+from nachfass_bot.mail.inbound import parse_inbound
 from nachfass_bot.mail.matching import (
     CLOCK_SKEW,
     FREEMAIL_DOMAINS,

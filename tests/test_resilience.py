@@ -18,6 +18,7 @@ from nachfass_bot.adapters.imap import ImapMailbox
 from nachfass_bot.adapters.retry import RETRY_DELAY_ENV, backoff_delays, run_with_retry
 from nachfass_bot.config import load_config
 from nachfass_bot.errors import LoginFailed, MailboxError, StoreError
+from nachfass_bot.mail.inbound import HEADER_FIELDS
 from servers import INTERNAL_USER, CuttingProxy, DovecotServer, MailAccount, SmtpSink
 
 OWNER_DOMAIN = "example.test"
@@ -232,7 +233,7 @@ def bytes_into_second_batch(config_path: Path, account: MailAccount) -> int:
         with ImapMailbox.connect(server, account.password) as mailbox:
             mailbox.list_folders()
             mailbox.folder_status("INBOX")
-            batches = mailbox.fetch_headers("INBOX", 1)
+            batches = mailbox.fetch_headers("INBOX", 1, HEADER_FIELDS)
             next(batches)
             after_first = meter.connections[0].server_bytes
             next(batches)

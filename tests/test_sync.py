@@ -25,7 +25,9 @@ class ListMailbox:
     def folder_status(self, folder: str) -> FolderStatus:
         return FolderStatus(self.uidvalidity, max(self.uids, default=0) + 1)
 
-    def fetch_headers(self, folder: str, first_uid: int, batch_size: int = 500) -> Iterator:
+    def fetch_headers(
+        self, folder: str, first_uid: int, fields: object, batch_size: int = 500
+    ) -> Iterator:
         self.fetched_from.append(first_uid)
         wanted = [uid for uid in self.uids if uid >= first_uid]
         for start in range(0, len(wanted), batch_size):

@@ -14,7 +14,7 @@ import logging
 import selectors
 import socket
 import ssl
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -25,11 +25,9 @@ from imapclient.util import to_unicode
 from nachfass_bot.adapters.mailbox import FolderInfo, FolderStatus
 from nachfass_bot.config import ServerConfig
 from nachfass_bot.errors import LoginFailed, MailboxError
-from nachfass_bot.mail.headers import HEADER_FIELDS
 
 log = logging.getLogger(__name__)
 
-_HEADER_FETCH = "BODY.PEEK[HEADER.FIELDS ({})]".format(" ".join(HEADER_FIELDS).upper())
 _NETWORK_ERRORS = (IMAPClientError, imaplib.IMAP4.error, OSError, ssl.SSLError, EOFError)
 # Untagged responses that announce new mail in the selected folder (RFC 3501 §7.3).
 _NEW_MAIL_RESPONSES = (b"EXISTS", b"RECENT")
@@ -100,14 +98,15 @@ class ImapMailbox:
         return FolderStatus(uidvalidity=int(info[b"UIDVALIDITY"]), uidnext=int(info[b"UIDNEXT"]))
 
     def fetch_headers(
-        self, folder: str, first_uid: int, batch_size: int = 500
+        self, folder: str, first_uid: int, fields: Sequence[str], batch_size: int = 500
     ) -> Iterator[list[tuple[int, bytes]]]:
         self._select(folder)
+        request = "BODY.PEEK[HEADER.FIELDS ({})]".format(" ".join(fields).upper())
         uids = sorted(u for u in self._call(self._client.search, ["UID", f"{first_uid}:*"]))
         uids = [u for u in uids if u >= first_uid]  # "n:*" always yields the highest UID
         for start in range(0, len(uids), batch_size):
             chunk = uids[start : start + batch_size]
-            response = self._call(self._client.fetch, chunk, [_HEADER_FETCH])
+            response = self._call(self._client.fetch, chunk, [request])
             yield [(uid, _header_bytes(response.get(uid, {}))) for uid in chunk]
 
     def fetch_message(self, folder: str, uid: int) -> bytes | None:

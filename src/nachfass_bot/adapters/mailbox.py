@@ -120,9 +120,10 @@ class Mailbox(Protocol):
     def folder_status(self, folder: str) -> FolderStatus: ...
 
     def fetch_headers(
-        self, folder: str, first_uid: int, batch_size: int = 500
+        self, folder: str, first_uid: int, fields: Sequence[str], batch_size: int = 500
     ) -> Iterator[list[tuple[int, bytes]]]:
-        """Batches of ``(uid, header bytes)`` for every UID >= first_uid, in UID order."""
+        """Batches of ``(uid, header bytes)`` for every UID >= first_uid, in UID order;
+        at least the header ``fields`` named (an adapter may return more)."""
         ...
 
     def fetch_message(self, folder: str, uid: int) -> bytes | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import mailbox
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -44,7 +44,7 @@ class MaildirMailbox:
         return FolderStatus(uidvalidity=1, uidnext=max(uids.values(), default=0) + 1)
 
     def fetch_headers(
-        self, folder: str, first_uid: int, batch_size: int = 500
+        self, folder: str, first_uid: int, fields: Sequence[str], batch_size: int = 500
     ) -> Iterator[list[tuple[int, bytes]]]:
         box = self._folder(folder)
         wanted = sorted((uid, key) for key, uid in self._uids(folder).items() if uid >= first_uid)

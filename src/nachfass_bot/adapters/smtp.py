@@ -14,7 +14,6 @@ import aiosmtplib
 
 from nachfass_bot.config import ServerConfig
 from nachfass_bot.errors import DeliveryError
-from nachfass_bot.texts.compose import envelope, to_bytes
 
 log = logging.getLogger(__name__)
 
@@ -94,13 +93,26 @@ class SmtpTransport:
             await client.login(self._server.username, self._password)
 
     async def _data(self, client: aiosmtplib.SMTP, message: EmailMessage) -> None:
-        # Our own flattening: aiosmtplib's would refold the headers (see compose.py).
+        # Flattened with the policy the message carries (texts.compose fixes it so that
+        # headers stay unfolded); aiosmtplib's own flattening would refold them.
         try:
-            await client.data(to_bytes(message))
+            await client.data(message.as_bytes())
         except aiosmtplib.SMTPResponseException:
             raise  # the server answered: it did not take the mail
         except (aiosmtplib.SMTPException, OSError) as exc:
             raise _Uncertain() from exc
+
+
+def envelope(message: EmailMessage) -> tuple[str, list[str]]:
+    """SMTP envelope sender and recipients (RFC 5321) from From, To and Cc."""
+    sender = message["From"].addresses[0].addr_spec
+    recipients = [
+        address.addr_spec
+        for field in ("To", "Cc")
+        if message[field] is not None
+        for address in message[field].addresses
+    ]
+    return sender, recipients
 
 
 class _Uncertain(Exception):

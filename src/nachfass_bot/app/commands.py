@@ -15,7 +15,6 @@ from datetime import date, datetime, timedelta
 from nachfass_bot.adapters.mailbox import Mailbox
 from nachfass_bot.adapters.store import Draft, Store, Task
 from nachfass_bot.app.outbox import Outbox
-from nachfass_bot.cli.views import STATE_LABELS, local_text
 from nachfass_bot.domain.calendar import SendingWindow
 from nachfass_bot.domain.models import LISTENING_STATES, CycleReport, Inbound, Kind, State
 from nachfass_bot.errors import MailboxError, NachfassError
@@ -28,7 +27,9 @@ from nachfass_bot.mail.approval import (
     parse_owner_request,
     token_tag,
 )
-from nachfass_bot.mail.headers import authentication_results, parse_inbound, plain_text
+from nachfass_bot.mail.headers import authentication_results, plain_text
+from nachfass_bot.mail.inbound import parse_inbound
+from nachfass_bot.texts.labels import STATE_LABELS, local_text
 from nachfass_bot.texts.render import RenderedMail, format_date_long
 
 log = logging.getLogger(__name__)

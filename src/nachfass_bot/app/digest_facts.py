@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 from nachfass_bot.adapters.mailbox import JUNK_NAMES
 from nachfass_bot.adapters.store import ACTIVE_DRAFT_STATES, Store
 from nachfass_bot.app.engine import sending_window
-from nachfass_bot.cli.views import client_label
 from nachfass_bot.config import Config
 from nachfass_bot.domain.calendar import SendingWindow
 from nachfass_bot.domain.models import LISTENING_STATES, Action, Kind, State, Thread
@@ -32,6 +31,7 @@ from nachfass_bot.texts.digest import (
     UpcomingItem,
     WeekFacts,
 )
+from nachfass_bot.texts.labels import client_label
 
 WEEK = timedelta(days=7)
 # An invoice in these states is money still to come (an answer is not a payment).

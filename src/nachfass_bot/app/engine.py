@@ -20,7 +20,6 @@ from nachfass_bot.adapters.store import ACTIVE_DRAFT_STATES, Draft, Store
 from nachfass_bot.app.commands import VACATION_KEY, OwnerCommands
 from nachfass_bot.app.inbox import InboxReader
 from nachfass_bot.app.outbox import Outbox
-from nachfass_bot.cli.views import KIND_LABELS, client_label, local_text
 from nachfass_bot.config import Config
 from nachfass_bot.domain.calendar import SendingWindow
 from nachfass_bot.domain.models import Action, CycleReport, Kind, State, Thread
@@ -28,6 +27,7 @@ from nachfass_bot.domain.schedule import DueStep, due_step, next_step
 from nachfass_bot.errors import NachfassError
 from nachfass_bot.mail.approval import new_token, token_tag
 from nachfass_bot.texts.compose import new_message_id
+from nachfass_bot.texts.labels import KIND_LABELS, client_label, local_text
 from nachfass_bot.texts.mailcontext import client_context, template_for
 from nachfass_bot.texts.render import RenderedMail, Texts
 

@@ -23,14 +23,14 @@ from nachfass_bot.adapters.mailbox import FolderSet, Mailbox
 from nachfass_bot.adapters.store import CANCELLABLE_DRAFT_STATES, Draft, Store
 from nachfass_bot.app.outbox import Outbox
 from nachfass_bot.app.sync import Progress, sync_folder
-from nachfass_bot.cli.views import client_label, local_text
 from nachfass_bot.domain.calendar import SendingWindow
 from nachfass_bot.domain.models import LISTENING_STATES, CycleReport, Inbound, State, Thread
 from nachfass_bot.errors import MailboxError
 from nachfass_bot.mail.approval import find_token
-from nachfass_bot.mail.headers import parse_inbound
+from nachfass_bot.mail.inbound import parse_inbound
 from nachfass_bot.mail.judge import Verdict, judge_inbound, needs_body
 from nachfass_bot.mail.matching import Match
+from nachfass_bot.texts.labels import client_label, local_text
 from nachfass_bot.texts.render import format_date_long
 
 log = logging.getLogger(__name__)

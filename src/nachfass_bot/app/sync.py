@@ -13,6 +13,7 @@ from datetime import datetime
 
 from nachfass_bot.adapters.mailbox import Mailbox
 from nachfass_bot.adapters.store import Store
+from nachfass_bot.mail.inbound import HEADER_FIELDS
 
 BatchHandler = Callable[[list[tuple[int, bytes]]], None]
 Progress = Callable[[str, int, int], None]  # folder, mails read, mails to read
@@ -43,7 +44,7 @@ def sync_folder(
     if last_uid + 1 < status.uidnext:
         expected = status.uidnext - 1 - last_uid  # at most; expunged UIDs make it less
         done = 0
-        for batch in mailbox.fetch_headers(folder, last_uid + 1):
+        for batch in mailbox.fetch_headers(folder, last_uid + 1, HEADER_FIELDS):
             if not batch:
                 continue
             with store.atomic():

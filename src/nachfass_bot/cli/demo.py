@@ -23,11 +23,11 @@ from nachfass_bot.adapters.maildir import MaildirMailbox
 from nachfass_bot.adapters.smtp import CaptureTransport
 from nachfass_bot.adapters.store import Store
 from nachfass_bot.app.engine import Engine
-from nachfass_bot.cli.views import KIND_LABELS, STATE_LABELS, local_text
 from nachfass_bot.config import Config, parse_config
 from nachfass_bot.domain.models import Client, Kind
 from nachfass_bot.mail.approval import find_token
 from nachfass_bot.texts.compose import address, build_mail, new_message_id, to_bytes
+from nachfass_bot.texts.labels import KIND_LABELS, STATE_LABELS, local_text
 from nachfass_bot.texts.render import Texts
 
 ZONE = ZoneInfo("Europe/Berlin")

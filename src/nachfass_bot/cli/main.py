@@ -24,25 +24,19 @@ from nachfass_bot.adapters.smtp import CaptureTransport, SmtpTransport
 from nachfass_bot.adapters.store import CANCELLABLE_DRAFT_STATES, Store
 from nachfass_bot.app.digest_facts import gather_week
 from nachfass_bot.app.engine import Engine, sending_window
+from nachfass_bot.app.overview import thread_detail, thread_summary
 from nachfass_bot.app.preview import preview_message
 from nachfass_bot.app.weekly import send_digest, send_if_due
 from nachfass_bot.cli.checkup import Finding, Level, run_checkup
 from nachfass_bot.cli.clitext import use_german
 from nachfass_bot.cli.daemon import run_forever, single_instance
 from nachfass_bot.cli.service import ENABLE_COMMANDS, install_unit, write_initial_config
-from nachfass_bot.cli.views import (
-    KIND_LABELS,
-    local_text,
-    output_console,
-    thread_detail,
-    thread_summary,
-    thread_view,
-    threads_table,
-)
+from nachfass_bot.cli.views import output_console, thread_view, threads_table
 from nachfass_bot.config import Config, load_config, resolve_config_path
 from nachfass_bot.domain.models import Client, CycleReport, Kind, State
 from nachfass_bot.errors import ConfigError, NachfassError
 from nachfass_bot.texts.digest import render_digest
+from nachfass_bot.texts.labels import KIND_LABELS, local_text
 from nachfass_bot.texts.render import Texts
 
 log = logging.getLogger("nachfass_bot")

@@ -1,5 +1,5 @@
-"""How threads look to the owner: plain dicts for ``--json``, German labels, and the
-rich tables of ``list`` and ``show`` (the timeline: every decision with its reason)."""
+"""The rich tables of ``list`` and ``show`` (the timeline: every decision with its
+reason)."""
 
 from __future__ import annotations
 
@@ -11,100 +11,10 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from nachfass_bot.adapters.store import ACTIVE_DRAFT_STATES, Store, to_iso
 from nachfass_bot.domain.calendar import SendingWindow
-from nachfass_bot.domain.models import Kind, State, Thread
-from nachfass_bot.domain.preferences import Preferences
-from nachfass_bot.domain.schedule import due_step
+from nachfass_bot.domain.models import Kind, State
+from nachfass_bot.texts.labels import DRAFT_LABELS, KIND_LABELS, STATE_LABELS, local_text
 from nachfass_bot.texts.render import format_date_short, format_money
-
-STATE_LABELS = {
-    State.OPEN: "offen",
-    State.ANSWERED: "beantwortet",
-    State.PAUSED: "pausiert",
-    State.RESTING: "ruht",
-    State.PARKED: "beiseitegelegt",
-    State.PAID: "bezahlt",
-    State.CLOSED: "geschlossen",
-}
-DRAFT_LABELS = {
-    "new": "Entwurf wird zugestellt",
-    "pending": "Entwurf wartet auf dein Ok",
-    "approved": "freigegeben, Versand im nächsten Sendefenster",
-    "sending": "wird gesendet",
-}
-KIND_LABELS = {Kind.ANGEBOT: "Angebot", Kind.AUFTRAG: "Auftrag", Kind.RECHNUNG: "Rechnung"}
-
-
-def next_due_at(
-    store: Store, window: SendingWindow, thread: Thread, preferences: Preferences
-) -> datetime | None:
-    """When the bot acts next on the thread: a waiting draft's send time, else the schedule."""
-    if thread.state is not State.OPEN:
-        return None
-    drafts = store.drafts(ACTIVE_DRAFT_STATES, thread.id)
-    if drafts:
-        return drafts[0].send_after
-    due = due_step(preferences.refine(thread), window, preferences.playbook(thread))
-    return due.due_at if due else None
-
-
-def thread_summary(
-    store: Store, window: SendingWindow, thread: Thread, preferences: Preferences
-) -> dict[str, Any]:
-    """The JSON object of ``list`` and ``show``."""
-    drafts = store.drafts(ACTIVE_DRAFT_STATES, thread.id)
-    return {
-        "id": thread.id,
-        "kind": str(thread.kind),
-        "state": str(thread.state),
-        "step": thread.step,
-        "client_email": thread.client.email,
-        "client_name": thread.client.name,
-        "subject": thread.subject,
-        "started_at": to_iso(thread.started_at),
-        "next_due_at": to_iso(next_due_at(store, window, thread, preferences)),
-        "answered_at": to_iso(thread.answered_at),
-        "answered_folder": thread.answered_folder,
-        "paused_until": to_iso(thread.paused_until),
-        "draft_state": drafts[0].state if drafts else None,
-        "invoice_no": thread.invoice_no,
-        "amount": str(thread.amount) if thread.amount is not None else None,
-        "due_date": thread.due_date.isoformat() if thread.due_date else None,
-    }
-
-
-def thread_detail(
-    store: Store, window: SendingWindow, thread: Thread, preferences: Preferences
-) -> dict[str, Any]:
-    """``show``: the summary plus the event log and open tasks."""
-    detail = thread_summary(store, window, thread, preferences)
-    detail["events"] = [
-        {"at": to_iso(event.at), "kind": event.kind, "text": event.text}
-        for event in store.events(thread.id)
-    ]
-    detail["tasks"] = [
-        {"id": task.id, "due_at": to_iso(task.due_at), "text": task.text, "state": task.state}
-        for task in store.tasks("open", thread.id)
-    ]
-    return detail
-
-
-def client_label(thread: Thread | None) -> str:
-    """How the owner knows the client: the name, else the address."""
-    if thread is None:
-        return "ohne Vorgang"
-    return thread.client.name or thread.client.email
-
-
-def local_text(moment: datetime | None, window: SendingWindow) -> str:
-    """``Di 12.01.2027 09:00`` in the owner's time zone, or ``–``."""
-    if moment is None:
-        return "–"
-    local = moment.astimezone(window.zone)
-    weekday = ("Mo", "Di", "Mi", "Do", "Fr", "Sa", "So")[local.weekday()]
-    return f"{weekday} {local:%d.%m.%Y %H:%M}"
-
 
 # -- rich output for list and show ---------------------------------------------------------
 

@@ -32,6 +32,8 @@ from email.message import Message
 
 from flufl.bounce import all_failures
 
+from nachfass_bot.mail.headers import addresses
+
 __all__ = [
     "BOUNCE_RULES",
     "Bounce",
@@ -396,9 +398,6 @@ def _permanent_from_text(text: str) -> bool:
 
 def _addresses_in_notice(msg: Message, body: str) -> tuple[str, ...]:
     """Addresses the notice text names, without the sender's and our own."""
-    # headers imports classify, which imports this module, at load time: import when used.
-    from nachfass_bot.mail.headers import addresses
-
     known = {*addresses(field_value(msg, "From")), *addresses(field_value(msg, "To"))}
     found = (a.strip("'.").lower() for a in _ADDRESS_RE.findall(body))
     return tuple(

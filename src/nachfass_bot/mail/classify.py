@@ -5,7 +5,7 @@ the escalation"). Every question here is answered by an ordered tuple of small r
 functions, first verdict wins, like the one-detector-per-format design of flufl.bounce:
 
 * :func:`is_auto_reply_headers` looks at header fields only (those in
-  :data:`nachfass_bot.mail.headers.HEADER_FIELDS`), so it works on a header-only IMAP fetch:
+  :data:`nachfass_bot.mail.inbound.HEADER_FIELDS`), so it works on a header-only IMAP fetch:
   RFC 3834 ``Auto-Submitted`` and vendor fields. Its bounce counterpart,
   :func:`nachfass_bot.mail.bounces.is_bounce_headers`, is re-exported here.
 * :func:`classify_message` reads the whole message: :data:`MESSAGE_RULES`, in order,
@@ -51,6 +51,7 @@ from nachfass_bot.mail.bounces import (
     field_value,
     is_bounce_headers,
 )
+from nachfass_bot.mail.headers import decode_words, plain_text
 from nachfass_bot.mail.quotes import split_quote
 from nachfass_bot.mail.returndate import find_return_date
 
@@ -240,25 +241,15 @@ def _parse(raw: bytes) -> Message:
         return Message()
 
 
-def _body_text(raw: bytes) -> str:
-    """The text a human (or a program) wrote, via :func:`nachfass_bot.mail.headers.plain_text`."""
-    # headers imports this module at load time, so it can only be imported when used.
-    from nachfass_bot.mail.headers import plain_text
-
-    return plain_text(raw)
-
-
 def _subject(msg: Message) -> str:
     """The decoded subject (RFC 2047; raw 8-bit repaired), on one line."""
-    from nachfass_bot.mail.headers import decode_words  # see _body_text
-
     return " ".join(decode_words(field_value(msg, "Subject") or "").split())
 
 
 def _read_mail(raw: bytes, received: date) -> _Mail:
     """Parse once what every message rule needs."""
     msg = _parse(raw)
-    body, quoted = split_quote(_body_text(raw))
+    body, quoted = split_quote(plain_text(raw))
     return _Mail(msg, _subject(msg), body, quoted, delivery_statuses(msg), received)
 
 

@@ -6,7 +6,7 @@ Pure and forgiving: nothing here raises on bad input. Whatever cannot be parsed 
 * Header syntax is RFC 5322 (unfolding §2.2.3, msg-id §3.6.4, Date §3.3).
 * Non-ASCII header text is RFC 2047 encoded words, or raw 8-bit bytes from sloppy mailers
   (UTF-8 per RFC 6532, or Windows-1252 in practice).
-* Auto-replies (RFC 3834) and bounces (RFC 3464) are recognised by :mod:`classify`.
+* What a header block means as a whole (:class:`Inbound`) is :mod:`nachfass_bot.mail.inbound`.
 
 Header values are read through ``Message.raw_items()`` and decoded here, never through the
 header classes of ``email.policy.default``: those parse lazily and some garbage trips them.
@@ -25,47 +25,21 @@ from email.message import EmailMessage, Message, MIMEPart
 from email.utils import getaddresses, parsedate_to_datetime
 from html.parser import HTMLParser
 
-from nachfass_bot.domain.models import Inbound
-from nachfass_bot.mail.classify import is_auto_reply_headers, is_bounce_headers, is_list_mail
-
 __all__ = [
-    "HEADER_FIELDS",
     "address",
     "addresses",
+    "all_raw_headers",
     "authentication_results",
+    "clean_line",
     "decode_words",
     "html_to_text",
     "message_ids",
     "normalize_message_id",
-    "parse_inbound",
+    "parse_date",
+    "parse_header_block",
     "plain_text",
+    "raw_header",
 ]
-
-# The fields the IMAP adapter fetches with BODY.PEEK[HEADER.FIELDS (...)]. Everything
-# parse_inbound and classify look at, nothing more. X-Auto-Response-Suppress is left out
-# on purpose: it is a request not to auto-reply, not a sign of an auto-reply.
-HEADER_FIELDS: tuple[str, ...] = (
-    "From",
-    "To",
-    "Cc",
-    "Subject",
-    "Date",
-    "Message-ID",
-    "In-Reply-To",
-    "References",
-    "Auto-Submitted",
-    "X-Autoreply",
-    "X-Autorespond",
-    "X-AutoReply-From",
-    "X-Mail-Autoreply",
-    "X-Apple-Action",
-    "Precedence",
-    "Content-Type",
-    "Return-Path",
-    "X-Failed-Recipients",
-    "List-Id",
-    "List-Unsubscribe",
-)
 
 _FOLD_RE = re.compile(r"\r?\n(?=[ \t])")
 _MSG_ID_RE = re.compile(r"<\s*([^<>\s]+?)\s*>")
@@ -157,7 +131,7 @@ def decode_words(value: str) -> str:
     )
 
 
-def _clean_line(value: str) -> str:
+def clean_line(value: str) -> str:
     """One line of display text: control characters and runs of whitespace collapsed."""
     return " ".join(re.sub(r"[\x00-\x1f\x7f]", " ", value).split())
 
@@ -165,7 +139,7 @@ def _clean_line(value: str) -> str:
 # --- header access ---------------------------------------------------------------------
 
 
-def _raw_header(msg: Message, name: str) -> str | None:
+def raw_header(msg: Message, name: str) -> str | None:
     """The first raw value of a field, unfolded (RFC 5322 §2.2.3), None when absent."""
     wanted = name.lower()
     for key, value in msg.raw_items():
@@ -174,7 +148,7 @@ def _raw_header(msg: Message, name: str) -> str | None:
     return None
 
 
-def _all_raw_headers(msg: Message, name: str) -> list[str]:
+def all_raw_headers(msg: Message, name: str) -> list[str]:
     """All raw values of a field, unfolded, in order."""
     wanted = name.lower()
     return [_FOLD_RE.sub("", str(v)) for k, v in msg.raw_items() if k.lower() == wanted]
@@ -241,7 +215,7 @@ def address(value: str | None) -> str | None:
     return found[0] if found else None
 
 
-def _parse_date(value: str | None) -> datetime | None:
+def parse_date(value: str | None) -> datetime | None:
     """The Date field (RFC 5322 §3.3) as an aware UTC datetime; naive → UTC; None if bad.
 
     RFC 5322 §3.3 says "-0000" means "no zone information": UTC is the best guess.
@@ -260,7 +234,7 @@ def _parse_date(value: str | None) -> datetime | None:
         return None
 
 
-def _parse_headers(raw_headers: bytes) -> Message | None:
+def parse_header_block(raw_headers: bytes) -> Message | None:
     """The header block as a message, or None when even the parser gives up.
 
     compat32 keeps header values as raw strings: every field is decoded here on demand,
@@ -273,59 +247,12 @@ def _parse_headers(raw_headers: bytes) -> Message | None:
         return None
 
 
-def _is_machine_mail(msg: Message) -> bool:
-    """Auto-reply or bounce: either way not a human answer (RFC 3834, RFC 3464)."""
-    try:
-        return is_auto_reply_headers(msg) or is_bounce_headers(msg)
-    except Exception:  # a classification bug must not lose the mail
-        return False
-
-
 def authentication_results(raw: bytes) -> list[str]:
     """Every ``Authentication-Results`` field (RFC 8601) of a message, unfolded."""
-    msg = _parse_headers(raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0])
+    msg = parse_header_block(raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0])
     if msg is None:
         return []
     return [" ".join(str(value).split()) for value in msg.get_all("Authentication-Results", [])]
-
-
-def _is_list_mail(msg: Message) -> bool:
-    try:
-        return is_list_mail(msg)
-    except Exception:  # a classification bug must not lose the mail
-        return False
-
-
-def parse_inbound(
-    raw_headers: bytes, *, folder: str, uid: int, is_junk_folder: bool = False
-) -> Inbound:
-    """The header facts of one mail (RFC 5322), from a header-only or a full fetch.
-
-    Never raises: unparseable parts become None / "" / (). ``to_addrs`` holds To and Cc.
-    ``is_auto_reply`` is True for auto-replies (RFC 3834) **and** for bounces (RFC 3464):
-    :class:`~nachfass_bot.domain.models.Inbound` has one flag for "machine mail, not an answer";
-    call :func:`classify.is_bounce_headers` to tell the two apart.
-    """
-    msg = _parse_headers(raw_headers)
-    if msg is None:
-        return Inbound(folder, uid, None, None, (), "", None, is_junk_folder=is_junk_folder)
-    auto_submitted = _raw_header(msg, "Auto-Submitted")
-    recipients = addresses(", ".join(_all_raw_headers(msg, "To") + _all_raw_headers(msg, "Cc")))
-    return Inbound(
-        folder=folder,
-        uid=uid,
-        message_id=normalize_message_id(_raw_header(msg, "Message-ID")),
-        from_addr=address(_raw_header(msg, "From")),
-        to_addrs=recipients,
-        subject=_clean_line(decode_words(_raw_header(msg, "Subject") or "")),
-        date=_parse_date(_raw_header(msg, "Date")),
-        in_reply_to=message_ids(_raw_header(msg, "In-Reply-To")),
-        references=message_ids(" ".join(_all_raw_headers(msg, "References"))),
-        auto_submitted=_clean_line(auto_submitted) if auto_submitted is not None else None,
-        is_auto_reply=_is_machine_mail(msg),
-        is_junk_folder=is_junk_folder,
-        is_list_mail=_is_list_mail(msg),
-    )
 
 
 # --- body text -------------------------------------------------------------------------

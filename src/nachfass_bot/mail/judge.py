@@ -14,7 +14,7 @@ from datetime import date
 
 from nachfass_bot.domain.models import LISTENING_STATES, Inbound, Thread
 from nachfass_bot.mail.classify import Classification, MailKind, classify_message
-from nachfass_bot.mail.headers import parse_inbound
+from nachfass_bot.mail.inbound import parse_inbound
 from nachfass_bot.mail.matching import Match, related_threads
 
 __all__ = ["Verdict", "judge_inbound", "judge_mail", "needs_body"]

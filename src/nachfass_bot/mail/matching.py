@@ -5,7 +5,7 @@ Pure: an :class:`~nachfass_bot.domain.models.Inbound` and the known threads in, 
 
 1. :data:`MAIL_GUARDS` — reasons why a mail answers *no* thread at all: it comes from the
    owner's own address, it is one of the bot's own mails (its Message-ID), or it is machine
-   mail (``Inbound.is_auto_reply``, which :func:`nachfass_bot.mail.headers.parse_inbound` sets
+   mail (``Inbound.is_auto_reply``, which :func:`nachfass_bot.mail.inbound.parse_inbound` sets
    for RFC 3834 auto-replies **and** RFC 3464 bounces).
 2. Per thread: the thread must still listen (:data:`~nachfass_bot.domain.models.LISTENING_STATES`)
    and the mail must not be older than the thread; then :data:`THREAD_RULES`:

@@ -67,15 +67,3 @@ def to_bytes(message: EmailMessage) -> bytes:
     """The message as it goes over the wire and into the Sent folder (CRLF, headers
     unfolded up to 998 characters; see :func:`build_mail`)."""
     return message.as_bytes(policy=_UNFOLDED_HEADERS)
-
-
-def envelope(message: EmailMessage) -> tuple[str, list[str]]:
-    """SMTP envelope sender and recipients (RFC 5321) from From, To and Cc."""
-    sender = message["From"].addresses[0].addr_spec
-    recipients = [
-        address.addr_spec
-        for field in ("To", "Cc")
-        if message[field] is not None
-        for address in message[field].addresses
-    ]
-    return sender, recipients

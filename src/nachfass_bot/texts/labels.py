@@ -1,0 +1,42 @@
+"""German words for states and kinds, and how a thread and a moment are named to the
+owner: shared by owner mails, the digest and the command line."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from nachfass_bot.domain.calendar import SendingWindow
+from nachfass_bot.domain.models import Kind, State, Thread
+
+STATE_LABELS = {
+    State.OPEN: "offen",
+    State.ANSWERED: "beantwortet",
+    State.PAUSED: "pausiert",
+    State.RESTING: "ruht",
+    State.PARKED: "beiseitegelegt",
+    State.PAID: "bezahlt",
+    State.CLOSED: "geschlossen",
+}
+DRAFT_LABELS = {
+    "new": "Entwurf wird zugestellt",
+    "pending": "Entwurf wartet auf dein Ok",
+    "approved": "freigegeben, Versand im nächsten Sendefenster",
+    "sending": "wird gesendet",
+}
+KIND_LABELS = {Kind.ANGEBOT: "Angebot", Kind.AUFTRAG: "Auftrag", Kind.RECHNUNG: "Rechnung"}
+
+
+def client_label(thread: Thread | None) -> str:
+    """How the owner knows the client: the name, else the address."""
+    if thread is None:
+        return "ohne Vorgang"
+    return thread.client.name or thread.client.email
+
+
+def local_text(moment: datetime | None, window: SendingWindow) -> str:
+    """``Di 12.01.2027 09:00`` in the owner's time zone, or ``–``."""
+    if moment is None:
+        return "–"
+    local = moment.astimezone(window.zone)
+    weekday = ("Mo", "Di", "Mi", "Do", "Fr", "Sa", "So")[local.weekday()]
+    return f"{weekday} {local:%d.%m.%Y %H:%M}"
