@@ -7,10 +7,10 @@ from datetime import date
 
 import pytest
 
+from nachfass_bot.domain.models import CommandKind
 from nachfass_bot.mail.approval import (
     TOKEN_TAG_RE,
     Command,
-    CommandKind,
     authentication_failed,
     find_token,
     new_token,

@@ -34,7 +34,7 @@ from nachfass_bot.app.weekly import digest_due, record_sent, send_if_due
 from nachfass_bot.cli.daemon import WEEKLY_CHECK_MINUTES, WEEKLY_JOB_ID, add_weekly_job, run_weekly
 from nachfass_bot.cli.main import main, weekly_digest_job
 from nachfass_bot.config import Config, load_config, parse_config
-from nachfass_bot.domain.models import Client, Kind, State
+from nachfass_bot.domain.models import Client, DraftState, Kind, State
 from nachfass_bot.errors import DeliveryError
 from nachfass_bot.texts.digest import (
     InvoiceItem,
@@ -92,6 +92,18 @@ def texts() -> Texts:
     return Texts(timezone="Europe/Berlin")
 
 
+# The states a seeded draft passes through on its way to the one a test wants.
+_DRAFT_ROUTE: dict[DraftState, tuple[DraftState, ...]] = {
+    DraftState.PENDING: (),
+    DraftState.APPROVED: (DraftState.PENDING,),
+    DraftState.SENDING: (DraftState.PENDING, DraftState.APPROVED),
+    DraftState.SENT: (DraftState.PENDING, DraftState.APPROVED, DraftState.SENDING),
+    DraftState.UNCLEAR: (DraftState.PENDING, DraftState.APPROVED, DraftState.SENDING),
+    DraftState.FAILED: (DraftState.PENDING, DraftState.APPROVED, DraftState.SENDING),
+    DraftState.CANCELLED: (DraftState.PENDING,),
+}
+
+
 class Seeder:
     """Writes threads, drafts, tasks and events into a store at fixed moments."""
 
@@ -145,7 +157,9 @@ class Seeder:
             now=created_at,
         )
         extra = {"sent_at": at(sent)} if sent else {}
-        self.store.set_draft_state(draft_id, state, created_at, **extra)
+        for step_state in _DRAFT_ROUTE[DraftState(state)]:
+            self.store.set_draft_state(draft_id, step_state, created_at)
+        self.store.set_draft_state(draft_id, DraftState(state), created_at, **extra)
 
     def event(self, thread_id: int | None, when: str, kind: str, text: str) -> None:
         self.store.add_event(at(when), text, thread_id=thread_id, kind=kind)

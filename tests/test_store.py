@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from nachfass_bot.adapters.store import MIGRATIONS, SCHEMA_VERSION, Store
-from nachfass_bot.domain.models import Client, Kind
-from nachfass_bot.errors import StoreError
+from nachfass_bot.domain.models import DRAFT_TRANSITIONS, Client, DraftState, Kind
+from nachfass_bot.errors import StateError, StoreError
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -79,5 +79,65 @@ def test_one_live_draft_per_step_and_drafts_covering_other_threads() -> None:
         store.add_draft(
             token="b" * 20, draft_message_id="<d2@x>", client_message_id="<c2@x>", **fields
         )
-    assert [d.id for d in store.drafts(["new"], second)] == [draft_id]
+    assert [d.id for d in store.drafts([DraftState.NEW], second)] == [draft_id]
     assert store.draft(draft_id).thread_ids == (first, second)
+
+
+def _one_draft(store: Store) -> int:
+    client_id = store.upsert_client(Client(email="kasse@praxis.test"), NOW)
+    thread_id = store.add_thread(
+        kind=Kind.RECHNUNG, client_id=client_id, subject="R1", started_at=NOW, now=NOW
+    )
+    return store.add_draft(
+        thread_id=thread_id, step_index=0, step_number=1, token="c" * 20,
+        recipient="kasse@praxis.test", subject="S", body="B", now=NOW,
+        draft_message_id="<d3@x>", client_message_id="<c3@x>",
+    )  # fmt: skip
+
+
+def test_a_draft_walks_the_state_machine_and_comes_back_typed() -> None:
+    store = Store.memory()
+    draft_id = _one_draft(store)
+    for state in (DraftState.PENDING, DraftState.APPROVED, DraftState.SENDING, DraftState.SENT):
+        store.set_draft_state(draft_id, state, NOW)
+        draft = store.draft(draft_id)
+        assert draft is not None and draft.state is state
+    store.close()
+
+
+@pytest.mark.parametrize(
+    ("walk", "refused"),
+    [
+        ((DraftState.PENDING, DraftState.APPROVED, DraftState.SENDING, DraftState.SENT),
+         DraftState.APPROVED),
+        ((DraftState.PENDING, DraftState.CANCELLED), DraftState.APPROVED),
+        ((DraftState.PENDING, DraftState.APPROVED, DraftState.SENDING, DraftState.UNCLEAR),
+         DraftState.SENDING),
+        ((DraftState.PENDING,), DraftState.SENDING),  # never sent without an approval
+        ((DraftState.PENDING, DraftState.APPROVED, DraftState.SENDING), DraftState.CANCELLED),
+    ],
+)  # fmt: skip
+def test_a_transition_the_state_machine_forbids_is_refused_and_changes_nothing(
+    walk: tuple[DraftState, ...], refused: DraftState
+) -> None:
+    store = Store.memory()
+    draft_id = _one_draft(store)
+    for state in walk:
+        store.set_draft_state(draft_id, state, NOW)
+    with pytest.raises(StateError):
+        store.set_draft_state(draft_id, refused, NOW, body="anders")
+    draft = store.draft(draft_id)
+    assert draft is not None and draft.state is walk[-1] and draft.body == "B"
+    store.close()
+
+
+def test_every_draft_state_is_reachable_and_the_final_ones_have_no_exit() -> None:
+    reachable, frontier = {DraftState.NEW}, [DraftState.NEW]
+    while frontier:
+        for successor in DRAFT_TRANSITIONS[frontier.pop()]:
+            if successor not in reachable:
+                reachable.add(successor)
+                frontier.append(successor)
+    assert reachable == set(DraftState)
+    for final in (DraftState.SENT, DraftState.UNCLEAR, DraftState.FAILED, DraftState.CANCELLED):
+        assert DRAFT_TRANSITIONS[final] == frozenset()

@@ -3,6 +3,7 @@
     NachfassError            base; str(exc) is a German sentence for the owner
     ├── ConfigError          the TOML config is missing, broken or incomplete
     ├── StoreError           the SQLite store cannot be opened or migrated
+    ├── StateError           a state change the state machine does not allow
     ├── MailboxError         IMAP / Maildir access failed (login, folder, fetch)
     │   └── LoginFailed      the server refused the login: retrying will not help
     ├── DeliveryError        SMTP sending failed (``permanent`` tells 5xx from 4xx)
@@ -25,6 +26,10 @@ class ConfigError(NachfassError):
 
 class StoreError(NachfassError):
     """The embedded SQLite store failed."""
+
+
+class StateError(NachfassError):
+    """A state change that the state machine does not allow (a bug, never user input)."""
 
 
 class MailboxError(NachfassError):

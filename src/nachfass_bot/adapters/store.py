@@ -7,10 +7,10 @@ rebuild everything else from here.
 
 from __future__ import annotations
 
+import enum
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -18,7 +18,24 @@ from typing import Any
 
 import sqlite_utils
 
-from nachfass_bot.domain.models import Client, Kind, State, Thread
+from nachfass_bot.domain.models import (
+    CONVERSATION_ROLES,
+    DONE_DRAFT_STATES,
+    OWN_ROLES,
+    Client,
+    Draft,
+    DraftState,
+    Event,
+    EventKind,
+    Kind,
+    MessageRole,
+    State,
+    Task,
+    TaskState,
+    Thread,
+    VerdictKind,
+    check_draft_transition,
+)
 from nachfass_bot.errors import StoreError
 
 # Each entry moves the schema one version up; never edit a released entry, append one.
@@ -133,13 +150,15 @@ MIGRATIONS: tuple[str, ...] = (
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
-# A draft in one of these states blocks a new step of its thread.
-ACTIVE_DRAFT_STATES = ("new", "pending", "approved", "sending")
-# A client answer or the owner's "stop" cancels drafts in these states; "sending" never.
-CANCELLABLE_DRAFT_STATES = ("new", "pending", "approved")
-# The conversation with the client: the tracked mail, our follow-ups, the owner's own
-# mails to the client (found in Sent) and the client's answers.
-_CONVERSATION_ROLES = "('original', 'sent', 'owner', 'answer')"
+
+def _sql_list(values: Sequence[str]) -> str:
+    """``('a', 'b')`` for constant enum values in SQL (never user input)."""
+    return "(" + ", ".join(f"'{value}'" for value in values) + ")"
+
+
+_CONVERSATION_ROLES = _sql_list(CONVERSATION_ROLES)
+_OWN_ROLES = _sql_list(OWN_ROLES)
+_DONE_DRAFT_STATES = _sql_list(DONE_DRAFT_STATES)
 
 
 def to_iso(moment: datetime | None) -> str | None:
@@ -154,50 +173,6 @@ def to_iso(moment: datetime | None) -> str | None:
 def from_iso(text: str | None) -> datetime | None:
     """The inverse of :func:`to_iso`."""
     return None if text is None else datetime.fromisoformat(text)
-
-
-@dataclass(frozen=True)
-class Draft:
-    id: int
-    thread_id: int
-    step_index: int
-    step_number: int
-    token: str
-    state: str  # new, pending, approved, sending, sent, cancelled, failed
-    recipient: str
-    subject: str
-    body: str
-    draft_message_id: str
-    client_message_id: str
-    created_at: datetime
-    approved_at: datetime | None
-    send_after: datetime | None
-    sent_at: datetime | None
-    extra_thread_ids: tuple[int, ...] = ()  # further invoices of the client this mail covers
-
-    @property
-    def thread_ids(self) -> tuple[int, ...]:
-        """Every thread the mail speaks for, its own first."""
-        return (self.thread_id, *self.extra_thread_ids)
-
-
-@dataclass(frozen=True)
-class Task:
-    id: int
-    thread_id: int
-    step_index: int
-    text: str
-    due_at: datetime
-    state: str
-    token: str | None = None
-
-
-@dataclass(frozen=True)
-class Event:
-    at: datetime
-    thread_id: int | None
-    kind: str
-    text: str
 
 
 class Store:
@@ -309,7 +284,7 @@ class Store:
             }
             thread_id = self._insert("threads", record)
             if message_id:
-                self.record_message_id(message_id, "original", now, thread_id=thread_id)
+                self.record_message_id(message_id, MessageRole.ORIGINAL, now, thread_id=thread_id)
         return thread_id
 
     def thread(self, thread_id: int) -> Thread | None:
@@ -358,7 +333,7 @@ class Store:
     def record_message_id(
         self,
         message_id: str,
-        role: str,
+        role: MessageRole,
         now: datetime,
         *,
         thread_id: int | None = None,
@@ -376,7 +351,7 @@ class Store:
 
     def own_message_ids(self) -> set[str]:
         """Message-IDs of every mail the bot itself sent (client mails, drafts, notices)."""
-        sql = "SELECT message_id FROM message_ids WHERE role IN ('sent', 'draft', 'notice')"
+        sql = f"SELECT message_id FROM message_ids WHERE role IN {_OWN_ROLES}"
         return {row["message_id"] for row in self.db.query(sql)}
 
     def thread_references(self, thread_id: int) -> list[str]:
@@ -387,7 +362,7 @@ class Store:
         )
         return [row["message_id"] for row in self.db.query(sql, [thread_id])]
 
-    def has_message_id(self, message_id: str, role: str) -> bool:
+    def has_message_id(self, message_id: str, role: MessageRole) -> bool:
         sql = "SELECT 1 FROM message_ids WHERE message_id = ? AND role = ?"
         return self._first(sql, [message_id, role]) is not None
 
@@ -414,7 +389,7 @@ class Store:
             "step_index": step_index,
             "step_number": step_number,
             "token": token,
-            "state": "new",
+            "state": DraftState.NEW,
             "recipient": recipient,
             "subject": subject,
             "body": body,
@@ -426,7 +401,7 @@ class Store:
         }
         with self.atomic():
             draft_id = self._insert("drafts", record)
-            self.record_message_id(draft_message_id, "draft", now, thread_id=thread_id)
+            self.record_message_id(draft_message_id, MessageRole.DRAFT, now, thread_id=thread_id)
         return draft_id
 
     def draft(self, draft_id: int) -> Draft | None:
@@ -441,7 +416,7 @@ class Store:
         rows = self._draft_rows("draft_message_id = ?", [message_id])
         return rows[0] if rows else None
 
-    def drafts(self, states: Sequence[str], thread_id: int | None = None) -> list[Draft]:
+    def drafts(self, states: Sequence[DraftState], thread_id: int | None = None) -> list[Draft]:
         marks = ", ".join("?" for _ in states)
         where, args = f"state IN ({marks})", list[Any](states)
         if thread_id is not None:
@@ -449,15 +424,23 @@ class Store:
             where, args = f"{where} AND {covers}", [*args, thread_id, f"%,{thread_id},%"]
         return self._draft_rows(where, args)
 
-    def set_draft_state(self, draft_id: int, state: str, now: datetime, **fields: Any) -> None:
+    def set_draft_state(
+        self, draft_id: int, state: DraftState, now: datetime, **fields: Any
+    ) -> None:
+        """Move a draft to ``state`` (and set ``fields``); a change the draft state machine
+        does not allow raises :class:`StateError` and changes nothing."""
+        row = self._first("SELECT state FROM drafts WHERE id = ?", [draft_id])
+        if row is None:
+            raise StoreError(f"Einen Entwurf {draft_id} gibt es nicht.")
+        check_draft_transition(draft_id, DraftState(row["state"]), state)
         values = {key: _column_value(value) for key, value in fields.items()}
         self._table("drafts").update(
-            draft_id, {"state": state, "updated_at": to_iso(now), **values}
+            draft_id, {"state": str(state), "updated_at": to_iso(now), **values}
         )
 
     def client_mails_since(self, moment: datetime) -> int:
         """Client mails sent (or possibly sent) since ``moment``: for the hourly cap."""
-        sql = "SELECT count(*) FROM drafts WHERE state IN ('sent', 'unclear') AND sent_at >= ?"
+        sql = f"SELECT count(*) FROM drafts WHERE state IN {_DONE_DRAFT_STATES} AND sent_at >= ?"
         return int(self.db.execute(sql, [to_iso(moment)]).fetchone()[0])
 
     def _draft_rows(self, where: str, args: list[Any]) -> list[Draft]:
@@ -496,13 +479,13 @@ class Store:
 
     def finish_task(self, task_id: int) -> Task | None:
         """Mark an open task done; None when there is no such open task."""
-        open_tasks = [task for task in self.tasks("open") if task.id == task_id]
+        open_tasks = [task for task in self.tasks(TaskState.OPEN) if task.id == task_id]
         if not open_tasks:
             return None
-        self.db.execute("UPDATE tasks SET state = 'done' WHERE id = ?", [task_id])
+        self.db.execute("UPDATE tasks SET state = ? WHERE id = ?", [TaskState.DONE, task_id])
         return open_tasks[0]
 
-    def tasks(self, state: str = "open", thread_id: int | None = None) -> list[Task]:
+    def tasks(self, state: TaskState = TaskState.OPEN, thread_id: int | None = None) -> list[Task]:
         where, args = "state = ?", list[Any]([state])
         if thread_id is not None:
             where, args = f"{where} AND thread_id = ?", [state, thread_id]
@@ -527,7 +510,9 @@ class Store:
         }
         self._table("folders").insert(record, replace=True)
 
-    def mark_seen(self, key: str, folder: str, uid: int, verdict: str, now: datetime) -> None:
+    def mark_seen(
+        self, key: str, folder: str, uid: int, verdict: VerdictKind, now: datetime
+    ) -> None:
         """Remember a mail as handled (plain SQL: this runs once per mail of a first sync)."""
         self.db.execute(
             "INSERT OR REPLACE INTO seen (key, folder, uid, verdict, seen_at) "
@@ -535,7 +520,7 @@ class Store:
             [key, folder, uid, verdict, to_iso(now)],
         )
 
-    def seen_with_verdict(self, verdict: str) -> list[tuple[str, str, int]]:
+    def seen_with_verdict(self, verdict: VerdictKind) -> list[tuple[str, str, int]]:
         """``(key, folder, uid)`` of every seen mail with ``verdict``, oldest first."""
         sql = "SELECT key, folder, uid FROM seen WHERE verdict = ? ORDER BY seen_at, rowid"
         return [(row["key"], row["folder"], row["uid"]) for row in self.db.query(sql, [verdict])]
@@ -559,7 +544,12 @@ class Store:
     # -- events ------------------------------------------------------------------------
 
     def add_event(
-        self, at: datetime, text: str, *, thread_id: int | None = None, kind: str = "info"
+        self,
+        at: datetime,
+        text: str,
+        *,
+        thread_id: int | None = None,
+        kind: EventKind = EventKind.INFO,
     ) -> None:
         """Append a decision with its German reason to the event log."""
         record = {"at": to_iso(at), "thread_id": thread_id, "kind": kind, "text": text}
@@ -568,10 +558,7 @@ class Store:
     def events(self, thread_id: int | None = None) -> list[Event]:
         where, args = ("thread_id = ?", [thread_id]) if thread_id is not None else ("1 = 1", [])
         rows = self.db.query(f"SELECT * FROM events WHERE {where} ORDER BY id", args)
-        return [
-            Event(_required_dt(row["at"]), row["thread_id"], row["kind"], row["text"])
-            for row in rows
-        ]
+        return [_event_from_row(row) for row in rows]
 
     def _insert(self, table: str, record: dict[str, Any]) -> int:
         """Insert a row and return its integer primary key."""
@@ -586,7 +573,7 @@ class Store:
     # -- read-only queries for the weekly digest ------------------------------------------
 
     def events_between(
-        self, start: datetime, end: datetime, kinds: Sequence[str] | None = None
+        self, start: datetime, end: datetime, kinds: Sequence[EventKind] | None = None
     ) -> list[Event]:
         """Events with ``start <= at < end`` (optionally only ``kinds``), oldest first."""
         where, args = "at >= ? AND at < ?", list[Any]([to_iso(start), to_iso(end)])
@@ -594,10 +581,7 @@ class Store:
             where += f" AND kind IN ({', '.join('?' for _ in kinds)})"
             args.extend(kinds)
         rows = self.db.query(f"SELECT * FROM events WHERE {where} ORDER BY at, id", args)
-        return [
-            Event(_required_dt(row["at"]), row["thread_id"], row["kind"], row["text"])
-            for row in rows
-        ]
+        return [_event_from_row(row) for row in rows]
 
 
 def _statements(script: str) -> list[str]:
@@ -609,9 +593,7 @@ def _column_value(value: Any) -> Any:
         return to_iso(value)
     if isinstance(value, date):
         return value.isoformat()
-    if isinstance(value, State | Kind):
-        return str(value)
-    if isinstance(value, Decimal):
+    if isinstance(value, Decimal | enum.Enum):
         return str(value)
     return value
 
@@ -659,7 +641,7 @@ def _task_from_row(row: dict[str, Any]) -> Task:
         step_index=row["step_index"],
         text=row["text"],
         due_at=_required_dt(row["due_at"]),
-        state=row["state"],
+        state=TaskState(row["state"]),
         token=row["token"],
     )
 
@@ -671,7 +653,7 @@ def _draft_from_row(row: dict[str, Any]) -> Draft:
         step_index=row["step_index"],
         step_number=row["step_number"],
         token=row["token"],
-        state=row["state"],
+        state=DraftState(row["state"]),
         recipient=row["recipient"],
         subject=row["subject"],
         body=row["body"],
@@ -683,3 +665,7 @@ def _draft_from_row(row: dict[str, Any]) -> Draft:
         sent_at=from_iso(row["sent_at"]),
         extra_thread_ids=tuple(int(i) for i in row["extra_thread_ids"].split(",") if i),
     )
+
+
+def _event_from_row(row: dict[str, Any]) -> Event:
+    return Event(_required_dt(row["at"]), row["thread_id"], EventKind(row["kind"]), row["text"])

@@ -13,14 +13,27 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
 from nachfass_bot.adapters.mailbox import Mailbox
-from nachfass_bot.adapters.store import Draft, Store, Task
+from nachfass_bot.adapters.store import Store
 from nachfass_bot.app.outbox import Outbox
 from nachfass_bot.domain.calendar import SendingWindow
-from nachfass_bot.domain.models import LISTENING_STATES, CycleReport, Inbound, Kind, State
+from nachfass_bot.domain.models import (
+    LISTENING_STATES,
+    CommandKind,
+    CycleReport,
+    Draft,
+    DraftState,
+    EventKind,
+    Inbound,
+    Kind,
+    SettingKey,
+    State,
+    Task,
+    VerdictKind,
+    warned_key,
+)
 from nachfass_bot.errors import MailboxError, NachfassError
 from nachfass_bot.mail.approval import (
     Command,
-    CommandKind,
     authentication_failed,
     find_token,
     parse_command,
@@ -35,7 +48,6 @@ from nachfass_bot.texts.render import RenderedMail, format_date_long
 log = logging.getLogger(__name__)
 
 STALE_DRAFT = timedelta(days=2)  # an approval after this renders the text again
-VACATION_KEY = "vacation_until"  # settings key: the owner's "urlaub bis …" (ISO date)
 
 
 class OwnerCommands:
@@ -56,7 +68,7 @@ class OwnerCommands:
 
     def apply(self, mailbox: Mailbox, now: datetime, report: CycleReport) -> None:
         """Carry out every queued command; a mailbox error leaves it queued."""
-        for key, folder, uid in self.store.seen_with_verdict("command-pending"):
+        for key, folder, uid in self.store.seen_with_verdict(VerdictKind.COMMAND_PENDING):
             try:
                 self._apply_one(mailbox, key, folder, uid, now, report)
             except MailboxError as exc:
@@ -76,7 +88,7 @@ class OwnerCommands:
         body = plain_text(raw)
         today = now.astimezone(self.window.zone).date()
         with self.store.atomic():
-            self.store.mark_seen(key, folder, uid, "command", now)
+            self.store.mark_seen(key, folder, uid, VerdictKind.COMMAND, now)
             if inbound.from_addr != self.outbox.owner_email:
                 return  # the poll queues only the owner's mail; never act on anyone else's
             failure = authentication_failed(authentication_results(raw), _domain(inbound))
@@ -106,7 +118,7 @@ class OwnerCommands:
         now: datetime,
         report: CycleReport,
     ) -> None:
-        if draft.state != "pending":
+        if draft.state is not DraftState.PENDING:
             # A replay, or the same answer seen in a second folder: the first one counted.
             self.store.add_event(
                 now,
@@ -128,7 +140,7 @@ class OwnerCommands:
                 now,
                 "Antwort auf eine Aufgabe nicht verstanden (erwartet: „erledigt“)",
                 thread_id=task.thread_id,
-                kind="warning",
+                kind=EventKind.WARNING,
             )
             return
         if self.store.finish_task(task.id) is not None:
@@ -143,10 +155,10 @@ class OwnerCommands:
         thread_id = draft.thread_id if draft else None
         self.store.add_event(
             now, f"Antwort auf einen Entwurf abgelehnt: {why} → nichts gesendet",
-            thread_id=thread_id, kind="warning",
+            thread_id=thread_id, kind=EventKind.WARNING,
         )  # fmt: skip
         log.warning("rejected an owner command: %s", why)
-        warned = f"warned:{draft.id if draft else 'unknown'}"
+        warned = warned_key(draft.id if draft else None)
         if self.store.setting(warned):
             return
         self.store.set_setting(warned, now.isoformat(), now)
@@ -174,12 +186,12 @@ class OwnerCommands:
             self._status(now)
 
     def _vacation(self, until: date, now: datetime) -> None:
-        self.store.set_setting(VACATION_KEY, until.isoformat(), now)
+        self.store.set_setting(SettingKey.VACATION_UNTIL, until.isoformat(), now)
         text = (
             f"Urlaub eingetragen bis einschließlich {format_date_long(until, self.window.zone)}: "
             "bis dahin geht keine Mail an Kunden raus, danach geht es normal weiter."
         )
-        self.store.add_event(now, text, kind="approval")
+        self.store.add_event(now, text, kind=EventKind.APPROVAL)
         self.outbox.notify_owner(
             "owner_alert", now, headline="Urlaub eingetragen", message=text, thread_id=None,
             client_label=None,
@@ -201,7 +213,7 @@ class OwnerCommands:
         )
 
     def _vacation_text(self) -> str | None:
-        until = self.store.setting(VACATION_KEY)
+        until = self.store.setting(SettingKey.VACATION_UNTIL)
         if until is None:
             return None
         return format_date_long(date.fromisoformat(until), self.window.zone)
@@ -235,13 +247,13 @@ class OwnerCommands:
             changes.update(self._refreshed(draft, now))
             if "body" in changes:
                 what = "freigegeben (Daten darin auf heute aktualisiert, er war älter)"
-        self.store.set_draft_state(draft.id, "approved", now, **changes)
+        self.store.set_draft_state(draft.id, DraftState.APPROVED, now, **changes)
         self.store.add_event(
             now,
             f"Du hast den Entwurf für Schritt {draft.step_number} {what} → "
             f"Versand ab {local_text(send_after, self.window)}",
             thread_id=draft.thread_id,
-            kind="approval",
+            kind=EventKind.APPROVAL,
         )
 
     def _refreshed(self, draft: Draft, now: datetime) -> dict[str, object]:
@@ -260,10 +272,10 @@ class OwnerCommands:
 
     def _close(self, draft: Draft, state: State, reason: str, now: datetime) -> None:
         """Close every thread the draft speaks for (one mail may cover several invoices)."""
-        self.store.set_draft_state(draft.id, "cancelled", now)
+        self.store.set_draft_state(draft.id, DraftState.CANCELLED, now)
         for thread_id in draft.thread_ids:
             self.store.update_thread(thread_id, now, state=state)
-            self.store.add_event(now, reason, thread_id=thread_id, kind="approval")
+            self.store.add_event(now, reason, thread_id=thread_id, kind=EventKind.APPROVAL)
 
     def _is_invoice(self, thread_id: int) -> bool:
         thread = self.store.thread(thread_id)
@@ -274,14 +286,14 @@ class OwnerCommands:
             resume = datetime.combine(until, self.window.start, tzinfo=self.window.zone)
         else:
             resume = now + timedelta(days=days or 0)
-        self.store.set_draft_state(draft.id, "cancelled", now)
+        self.store.set_draft_state(draft.id, DraftState.CANCELLED, now)
         self.store.update_thread(draft.thread_id, now, paused_until=resume)
         self.store.add_event(
             now,
             f"Du hast „später“ geantwortet → Schritt {draft.step_number} wird ab "
             f"{local_text(resume, self.window)} neu entworfen",
             thread_id=draft.thread_id,
-            kind="approval",
+            kind=EventKind.APPROVAL,
         )
 
     def _not_understood(self, draft: Draft, text: str, inbound: Inbound, now: datetime) -> None:
@@ -290,7 +302,7 @@ class OwnerCommands:
             now,
             "Deine Antwort auf den Entwurf wurde nicht verstanden → Entwurf wartet weiter",
             thread_id=draft.thread_id,
-            kind="approval",
+            kind=EventKind.APPROVAL,
         )
         self.outbox.notify_owner(
             "owner_not_understood",

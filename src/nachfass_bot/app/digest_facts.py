@@ -12,11 +12,22 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from nachfass_bot.adapters.mailbox import JUNK_NAMES
-from nachfass_bot.adapters.store import ACTIVE_DRAFT_STATES, Store
+from nachfass_bot.adapters.store import Store
 from nachfass_bot.app.engine import sending_window
 from nachfass_bot.config import Config
 from nachfass_bot.domain.calendar import SendingWindow
-from nachfass_bot.domain.models import LISTENING_STATES, Action, Kind, State, Thread
+from nachfass_bot.domain.models import (
+    ACTIVE_DRAFT_STATES,
+    DONE_DRAFT_STATES,
+    LISTENING_STATES,
+    Action,
+    DraftState,
+    EventKind,
+    Kind,
+    State,
+    TaskState,
+    Thread,
+)
 from nachfass_bot.domain.preferences import Preferences
 from nachfass_bot.domain.schedule import due_step
 from nachfass_bot.texts.digest import (
@@ -77,7 +88,7 @@ def sent_items(
 ) -> list[SentItem]:
     """Client mails sent in the week; ``unclear`` ones may or may not have gone out."""
     items = []
-    for draft in store.drafts(["sent", "unclear"]):
+    for draft in store.drafts(DONE_DRAFT_STATES):
         if draft.sent_at is None or not start <= draft.sent_at < end:
             continue
         thread = threads.get(draft.thread_id)
@@ -89,7 +100,7 @@ def sent_items(
                 step_number=draft.step_number,
                 recipient=draft.recipient,
                 at=draft.sent_at,
-                unclear=draft.state == "unclear",
+                unclear=draft.state is DraftState.UNCLEAR,
             )
         )
     return items
@@ -104,7 +115,7 @@ def answer_items(
 ) -> list[AnswerItem]:
     """Threads whose answer was found in the week, with the folder it lay in."""
     items: dict[int, AnswerItem] = {}
-    for event in store.events_between(start, end, ["answer"]):
+    for event in store.events_between(start, end, [EventKind.ANSWER]):
         thread = threads.get(event.thread_id) if event.thread_id is not None else None
         if thread is None:
             continue
@@ -123,7 +134,7 @@ def answer_items(
 def draft_items(store: Store, threads: dict[int, Thread], end: datetime) -> list[DraftItem]:
     """Drafts waiting for the owner's yes, oldest first."""
     items = []
-    for draft in store.drafts(["new", "pending"]):
+    for draft in store.drafts([DraftState.NEW, DraftState.PENDING]):
         if draft.created_at > end:  # a digest for an earlier week (``--now``)
             continue
         thread = threads.get(draft.thread_id)
@@ -142,7 +153,7 @@ def draft_items(store: Store, threads: dict[int, Thread], end: datetime) -> list
 def task_items(store: Store, threads: dict[int, Thread], end: datetime) -> list[TaskItem]:
     """Open tasks of threads that still wait for the client (an answer makes a call moot)."""
     items = []
-    for task in store.tasks("open"):
+    for task in store.tasks(TaskState.OPEN):
         thread = threads.get(task.thread_id)
         if thread is None or thread.state not in LISTENING_STATES or task.due_at > end:
             continue
@@ -168,7 +179,7 @@ def upcoming_items(
         drafts = store.drafts(ACTIVE_DRAFT_STATES, thread.id)
         if drafts:
             draft = drafts[0]
-            if draft.state == "approved" and (draft.send_after or now) < now + WEEK:
+            if draft.state is DraftState.APPROVED and (draft.send_after or now) < now + WEEK:
                 items.append(_upcoming(thread, "send", draft.step_number, draft.send_after or now))
             continue
         due = due_step(thread, window, preferences.playbook(thread))
@@ -243,7 +254,7 @@ def notice_items(
             at=event.at,
             text=event.text,
         )
-        for event in store.events_between(start, end, ["auto-reply", "bounce"])
+        for event in store.events_between(start, end, [EventKind.AUTO_REPLY, EventKind.BOUNCE])
     ]
 
 

@@ -16,13 +16,24 @@ from typing import Any
 
 from nachfass_bot.adapters.mailbox import FolderSet, Mailbox, choose_folders
 from nachfass_bot.adapters.smtp import Transport
-from nachfass_bot.adapters.store import ACTIVE_DRAFT_STATES, Draft, Store
-from nachfass_bot.app.commands import VACATION_KEY, OwnerCommands
+from nachfass_bot.adapters.store import Store
+from nachfass_bot.app.commands import OwnerCommands
 from nachfass_bot.app.inbox import InboxReader
 from nachfass_bot.app.outbox import Outbox
 from nachfass_bot.config import Config
 from nachfass_bot.domain.calendar import SendingWindow
-from nachfass_bot.domain.models import Action, CycleReport, Kind, State, Thread
+from nachfass_bot.domain.models import (
+    ACTIVE_DRAFT_STATES,
+    Action,
+    CycleReport,
+    Draft,
+    DraftState,
+    EventKind,
+    Kind,
+    SettingKey,
+    State,
+    Thread,
+)
 from nachfass_bot.domain.schedule import DueStep, due_step, next_step
 from nachfass_bot.errors import NachfassError
 from nachfass_bot.mail.approval import new_token, token_tag
@@ -135,7 +146,7 @@ class Engine:
                 self._do_step(thread, due, groups[thread.id], now, report)
             except NachfassError as exc:
                 report.problems.append(str(exc))
-                self.store.add_event(now, str(exc), thread_id=thread.id, kind="error")
+                self.store.add_event(now, str(exc), thread_id=thread.id, kind=EventKind.ERROR)
 
     def due_threads(self, now: datetime) -> list[tuple[Thread, DueStep]]:
         """Open threads without a waiting draft whose next step is due at ``now``."""
@@ -229,7 +240,7 @@ class Engine:
             if auto:
                 send_after = self.window.next_slot(now)
                 self.store.set_draft_state(
-                    draft_id, "approved", now, approved_at=now, send_after=send_after
+                    draft_id, DraftState.APPROVED, now, approved_at=now, send_after=send_after
                 )
                 text = (
                     f"Schritt {due.step.number} fällig → Mail an {recipient}{covered} erstellt "
@@ -242,7 +253,7 @@ class Engine:
                     "erstellt, wartet auf deine Freigabe"
                 )
             for covered_thread in threads:
-                self.store.add_event(now, text, thread_id=covered_thread.id, kind="draft")
+                self.store.add_event(now, text, thread_id=covered_thread.id, kind=EventKind.DRAFT)
 
     def _create_task(self, thread: Thread, due: DueStep, now: datetime) -> None:
         text = due.task or "Bitte um den Vorgang kümmern."
@@ -279,7 +290,7 @@ class Engine:
 
     def mail_new_drafts(self, now: datetime, report: CycleReport) -> None:
         """Mail every ``new`` draft to the owner; a failure leaves it ``new`` for next time."""
-        for draft in self.store.drafts(["new"]):
+        for draft in self.store.drafts([DraftState.NEW]):
             thread = self.store.thread(draft.thread_id)
             if thread is None:
                 continue
@@ -291,10 +302,13 @@ class Engine:
             except NachfassError as exc:  # a refused send or a broken owner_draft template
                 report.problems.append(str(exc))
                 self.store.add_event(
-                    now, f"Entwurf nicht zugestellt: {exc}", thread_id=thread.id, kind="error"
+                    now,
+                    f"Entwurf nicht zugestellt: {exc}",
+                    thread_id=thread.id,
+                    kind=EventKind.ERROR,
                 )
                 continue
-            self.store.set_draft_state(draft.id, "pending", now)
+            self.store.set_draft_state(draft.id, DraftState.PENDING, now)
 
     def _draft_context(self, thread: Thread, draft: Draft, now: datetime) -> dict[str, Any]:
         return {
@@ -329,7 +343,7 @@ class Engine:
                 break
             thread = self.store.thread(draft.thread_id)
             if thread is None or thread.state is not State.OPEN:
-                self.store.set_draft_state(draft.id, "cancelled", now)
+                self.store.set_draft_state(draft.id, DraftState.CANCELLED, now)
                 continue
             if thread.paused_until is not None and thread.paused_until > now:
                 continue  # an out-of-office note: the approved mail waits for the return
@@ -338,7 +352,7 @@ class Engine:
 
     def on_vacation(self, now: datetime) -> bool:
         """The owner wrote "urlaub bis …": no client mail through that day."""
-        until = self.store.setting(VACATION_KEY)
+        until = self.store.setting(SettingKey.VACATION_UNTIL)
         return until is not None and now.astimezone(self.window.zone).date() <= date.fromisoformat(
             until
         )
@@ -346,7 +360,7 @@ class Engine:
     def _ready_drafts(self, now: datetime) -> list[Draft]:
         return [
             draft
-            for draft in self.store.drafts(["approved"])
+            for draft in self.store.drafts([DraftState.APPROVED])
             if draft.send_after is None or draft.send_after <= now
         ]
 

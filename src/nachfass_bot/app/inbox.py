@@ -20,11 +20,23 @@ from datetime import datetime, time, timedelta
 from functools import partial
 
 from nachfass_bot.adapters.mailbox import FolderSet, Mailbox
-from nachfass_bot.adapters.store import CANCELLABLE_DRAFT_STATES, Draft, Store
+from nachfass_bot.adapters.store import Store
 from nachfass_bot.app.outbox import Outbox
 from nachfass_bot.app.sync import Progress, sync_folder
 from nachfass_bot.domain.calendar import SendingWindow
-from nachfass_bot.domain.models import LISTENING_STATES, CycleReport, Inbound, State, Thread
+from nachfass_bot.domain.models import (
+    CANCELLABLE_DRAFT_STATES,
+    LISTENING_STATES,
+    CycleReport,
+    Draft,
+    DraftState,
+    EventKind,
+    Inbound,
+    MessageRole,
+    State,
+    Thread,
+    VerdictKind,
+)
 from nachfass_bot.errors import MailboxError
 from nachfass_bot.mail.approval import find_token
 from nachfass_bot.mail.inbound import parse_inbound
@@ -45,6 +57,18 @@ class _Known:
 
     own_ids: frozenset[str]
     threads: tuple[Thread, ...]
+
+
+# Verdicts after which the listening threads and our own Message-IDs are as before.
+_NOTHING_CHANGED = frozenset(
+    {
+        VerdictKind.OWN,
+        VerdictKind.OWNER,
+        VerdictKind.COMMAND_PENDING,
+        VerdictKind.UNRELATED,
+        VerdictKind.ERROR,
+    }
+)
 
 
 class InboxReader:
@@ -125,12 +149,12 @@ class InboxReader:
                 continue
             verdict = self._judge_safely(mailbox, inbound, known, now, report)
             self.store.mark_seen(key, folder, uid, verdict, now)
-            if verdict not in ("own", "owner", "command-pending", "unrelated", "error"):
+            if verdict not in _NOTHING_CHANGED:
                 known = self._known()
 
     def _judge_safely(
         self, mailbox: Mailbox, inbound: Inbound, known: _Known, now: datetime, report: CycleReport
-    ) -> str:
+    ) -> VerdictKind:
         try:
             return self._judge(mailbox, inbound, known, now, report)
         except (ValueError, LookupError, TypeError, AttributeError, UnicodeError) as exc:
@@ -139,27 +163,27 @@ class InboxReader:
             self.store.add_event(
                 now,
                 f"Mail im Ordner {inbound.folder} (UID {inbound.uid}) nicht lesbar, übersprungen",
-                kind="error",
+                kind=EventKind.ERROR,
             )
-            return "error"
+            return VerdictKind.ERROR
 
     def _judge(
         self, mailbox: Mailbox, inbound: Inbound, known: _Known, now: datetime, report: CycleReport
-    ) -> str:
+    ) -> VerdictKind:
         """Decide what one inbound mail is, act on it; returns the seen-verdict."""
         if inbound.message_id in known.own_ids:
-            return "own"
+            return VerdictKind.OWN
         answered_draft = self._answered_draft(inbound)
         if inbound.from_addr == self.owner_email:
             # Answers to drafts and mails to the bot's own address ("urlaub bis …",
             # "status") are read whole by the commands step; Bcc copies are ignored.
             to_bot = self.owner_email in inbound.to_addrs
-            return "command-pending" if answered_draft or to_bot else "owner"
+            return VerdictKind.COMMAND_PENDING if answered_draft or to_bot else VerdictKind.OWNER
         if answered_draft:
             self._warn_foreign_command(inbound, answered_draft, now)
         owner, own = self.owner_email, known.own_ids
         if not needs_body(inbound, known.threads, owner_email=owner, own_message_ids=own):
-            return "unrelated"
+            return VerdictKind.UNRELATED
         raw = mailbox.fetch_message(inbound.folder, inbound.uid) or b""
         verdict = judge_inbound(
             inbound, raw, threads=known.threads, owner_email=owner, own_message_ids=own
@@ -170,23 +194,23 @@ class InboxReader:
     def _apply(
         self, verdict: Verdict, inbound: Inbound, now: datetime, report: CycleReport
     ) -> None:
-        if verdict.kind == "answer":
+        if verdict.kind is VerdictKind.ANSWER:
             for match in verdict.matches:
                 self._record_answer(match, inbound, now, report)
-        elif verdict.kind == "auto-reply":
+        elif verdict.kind is VerdictKind.AUTO_REPLY:
             for thread_id in verdict.thread_ids:
                 self._postpone_for_absence(thread_id, verdict, inbound, now)
-        elif verdict.kind == "bounce-permanent":
+        elif verdict.kind is VerdictKind.BOUNCE_PERMANENT:
             for thread_id in verdict.thread_ids:
                 self._pause_for_bounce(thread_id, verdict, now)
-        elif verdict.kind == "bounce-delay":
+        elif verdict.kind is VerdictKind.BOUNCE_DELAY:
             for thread_id in verdict.thread_ids:
                 self.store.add_event(
                     now,
                     f"Zustellung verzögert ({verdict.reason}) → kein Grund zum Handeln, "
                     "der Server versucht es weiter",
                     thread_id=thread_id,
-                    kind="bounce",
+                    kind=EventKind.BOUNCE,
                 )
 
     def _answered_draft(self, inbound: Inbound) -> Draft | None:
@@ -224,9 +248,13 @@ class InboxReader:
         )
         if inbound.message_id:
             self.store.record_message_id(
-                inbound.message_id, "answer", now, thread_id=thread.id, folder=inbound.folder
+                inbound.message_id,
+                MessageRole.ANSWER,
+                now,
+                thread_id=thread.id,
+                folder=inbound.folder,
             )
-        self.store.add_event(now, match.reason, thread_id=thread.id, kind="answer")
+        self.store.add_event(now, match.reason, thread_id=thread.id, kind=EventKind.ANSWER)
         self.cancel_drafts(thread.id, now, "Kunde hat geantwortet")
         report.answers += 1
         log.info("thread %s answered (%s, folder %s)", thread.id, match.rule, inbound.folder)
@@ -268,7 +296,7 @@ class InboxReader:
             f"Abwesenheitsnotiz von {inbound.from_addr or 'unbekannt'} ({why}) ist keine "
             f"Antwort → nächster Schritt frühestens {local_text(resume, self.window)}",
             thread_id=thread.id,
-            kind="auto-reply",
+            kind=EventKind.AUTO_REPLY,
         )
 
     def _pause_for_bounce(self, thread_id: int, verdict: Verdict, now: datetime) -> None:
@@ -285,7 +313,7 @@ class InboxReader:
             f"Unzustellbar an {failed} ({verdict.reason}) → Vorgang pausiert, Aufgabe: "
             f"{BOUNCE_TASK}",
             thread_id=thread.id,
-            kind="bounce",
+            kind=EventKind.BOUNCE,
         )
         self.cancel_drafts(thread.id, now, "Mail kam nicht an")
         self.outbox.notify_owner(
@@ -301,12 +329,12 @@ class InboxReader:
     def cancel_drafts(self, thread_id: int, now: datetime, why: str) -> None:
         """Drop the thread's drafts that have not started sending."""
         for draft in self.store.drafts(CANCELLABLE_DRAFT_STATES, thread_id):
-            self.store.set_draft_state(draft.id, "cancelled", now)
+            self.store.set_draft_state(draft.id, DraftState.CANCELLED, now)
             self.store.add_event(
                 now,
                 f"Entwurf für Schritt {draft.step_number} verworfen: {why}",
                 thread_id=thread_id,
-                kind="draft",
+                kind=EventKind.DRAFT,
             )
 
     # -- the Sent folder ----------------------------------------------------------------------
@@ -319,9 +347,9 @@ class InboxReader:
             key = seen_key(mail, raw)
             if self.store.is_seen(key):
                 continue
-            verdict = "own"
+            verdict = VerdictKind.OWN
             if mail.message_id not in known.own_ids and mail.from_addr == self.owner_email:
-                verdict = "owner-sent"
+                verdict = VerdictKind.OWNER_SENT
                 for thread in _written_to(mail, known.threads):
                     self._restart_clock(thread, mail, now)
             self.store.mark_seen(key, folder, uid, verdict, now)
@@ -333,7 +361,7 @@ class InboxReader:
         self.store.update_thread(thread.id, now, last_step_at=written_at)
         if mail.message_id:
             self.store.record_message_id(
-                mail.message_id, "owner", now, thread_id=thread.id, folder=mail.folder
+                mail.message_id, MessageRole.OWNER, now, thread_id=thread.id, folder=mail.folder
             )
         self.store.add_event(
             now,

@@ -16,9 +16,17 @@ from typing import Any
 
 from nachfass_bot.adapters.mailbox import Mailbox
 from nachfass_bot.adapters.smtp import Transport
-from nachfass_bot.adapters.store import Draft, Store
+from nachfass_bot.adapters.store import Store
 from nachfass_bot.config import OwnerConfig
-from nachfass_bot.domain.models import CycleReport, Thread
+from nachfass_bot.domain.models import (
+    CycleReport,
+    Draft,
+    DraftState,
+    EventKind,
+    MessageRole,
+    Thread,
+    smtp_attempts_key,
+)
 from nachfass_bot.errors import DeliveryError, MailboxError, NachfassError
 from nachfass_bot.texts.compose import address, build_mail, new_message_id, to_bytes
 from nachfass_bot.texts.render import Texts
@@ -47,7 +55,7 @@ class Outbox:
         body: str,
         now: datetime,
         *,
-        role: str | None = "notice",
+        role: MessageRole | None = MessageRole.NOTICE,
         thread_id: int | None = None,
         message_id: str | None = None,
         in_reply_to: str | None = None,
@@ -84,7 +92,10 @@ class Outbox:
         except NachfassError as exc:
             log.warning("notice %s to the owner not delivered: %s", template, exc)
             self.store.add_event(
-                now, f"Hinweis an dich nicht zugestellt: {exc}", thread_id=thread_id, kind="error"
+                now,
+                f"Hinweis an dich nicht zugestellt: {exc}",
+                thread_id=thread_id,
+                kind=EventKind.ERROR,
             )
 
     def send_client_mail(
@@ -98,7 +109,7 @@ class Outbox:
     ) -> None:
         """Send one approved draft exactly once and file a copy in the Sent folder."""
         message = self.client_message(thread, draft, now)
-        self.store.set_draft_state(draft.id, "sending", now)
+        self.store.set_draft_state(draft.id, DraftState.SENDING, now)
         try:
             self.transport.send(message)
         except DeliveryError as exc:
@@ -109,13 +120,13 @@ class Outbox:
             report.problems.append(str(exc))
             return
         with self.store.atomic():
-            self._mark_done(draft, "sent", now)
+            self._mark_done(draft, DraftState.SENT, now)
             self.store.add_event(
                 now,
                 f"Schritt {draft.step_number}: Mail „{draft.subject}“ "
                 f"an {draft.recipient} gesendet",
                 thread_id=thread.id,
-                kind="sent",
+                kind=EventKind.SENT,
             )
         report.sent += 1
         self._copy_to_sent(mailbox, sent_folder, message, thread.id, now)
@@ -124,16 +135,16 @@ class Outbox:
         """Drafts left in ``sending`` by a crash: if the mail is in the Sent folder (by its
         Message-ID, fixed before SMTP started) it went out; else it may have, so it is never
         sent again and the owner is asked to check."""
-        for draft in self.store.drafts(["sending"]):
+        for draft in self.store.drafts([DraftState.SENDING]):
             if sent_folder and mailbox.contains_message_id(sent_folder, draft.client_message_id):
                 with self.store.atomic():
-                    self._mark_done(draft, "sent", now)
+                    self._mark_done(draft, DraftState.SENT, now)
                     self.store.add_event(
                         now,
                         f"Schritt {draft.step_number}: Mail „{draft.subject}“ wurde vor dem "
                         "Abbruch gesendet (im Gesendet-Ordner gefunden) → nicht erneut gesendet",
                         thread_id=draft.thread_id,
-                        kind="sent",
+                        kind=EventKind.SENT,
                     )
                 continue
             self.settle_unclear(draft, "das Programm wurde während des Versands beendet", now)
@@ -146,8 +157,8 @@ class Outbox:
             "Bitte sieh in Deinem Gesendet-Ordner nach und schicke sie bei Bedarf selbst."
         )
         with self.store.atomic():
-            self._mark_done(draft, "unclear", now)
-            self.store.add_event(now, text, thread_id=draft.thread_id, kind="error")
+            self._mark_done(draft, DraftState.UNCLEAR, now)
+            self.store.add_event(now, text, thread_id=draft.thread_id, kind=EventKind.ERROR)
         self.notify_owner(
             "owner_alert",
             now,
@@ -157,11 +168,11 @@ class Outbox:
             client_label=draft.recipient,
         )
 
-    def _mark_done(self, draft: Draft, state: str, now: datetime) -> None:
+    def _mark_done(self, draft: Draft, state: DraftState, now: datetime) -> None:
         """The step counts as done for every thread the mail spoke for."""
         self.store.set_draft_state(draft.id, state, now, sent_at=now)
         self.store.record_message_id(
-            draft.client_message_id, "sent", now, thread_id=draft.thread_id
+            draft.client_message_id, MessageRole.SENT, now, thread_id=draft.thread_id
         )
         for thread_id in draft.thread_ids:
             self.store.update_thread(thread_id, now, step=draft.step_index + 1, last_step_at=now)
@@ -184,26 +195,26 @@ class Outbox:
 
         A 4xx waits and is tried again (5, 10, 20, 40 minutes); after the fifth refusal,
         or at once for a 5xx, the draft is ``failed`` and the owner learns it by mail."""
-        attempts_key = f"smtp-attempts:{draft.id}"
+        attempts_key = smtp_attempts_key(draft.id)
         attempts = int(self.store.setting(attempts_key) or 0) + 1
         self.store.set_setting(attempts_key, str(attempts), now)
         if not exc.permanent and attempts < MAX_TEMPORARY_ATTEMPTS:
             retry_at = now + RETRY_BASE * 2 ** (attempts - 1)
-            self.store.set_draft_state(draft.id, "approved", now, send_after=retry_at)
+            self.store.set_draft_state(draft.id, DraftState.APPROVED, now, send_after=retry_at)
             self.store.add_event(
                 now,
                 f"Versand von Schritt {draft.step_number} vorübergehend abgelehnt ({exc}) → "
                 f"neuer Versuch ab {retry_at.astimezone(UTC):%H:%M} UTC",
                 thread_id=draft.thread_id,
-                kind="error",
+                kind=EventKind.ERROR,
             )
             return
-        self.store.set_draft_state(draft.id, "failed", now)
+        self.store.set_draft_state(draft.id, DraftState.FAILED, now)
         text = (
             f"Die Mail „{draft.subject}“ an {draft.recipient} konnte nicht gesendet werden "
             f"({exc}). Bitte prüfe Adresse und Postausgang und schicke sie bei Bedarf selbst."
         )
-        self.store.add_event(now, text, thread_id=draft.thread_id, kind="error")
+        self.store.add_event(now, text, thread_id=draft.thread_id, kind=EventKind.ERROR)
         self.notify_owner(
             "owner_alert",
             now,

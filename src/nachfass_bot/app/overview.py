@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from nachfass_bot.adapters.store import ACTIVE_DRAFT_STATES, Store, to_iso
+from nachfass_bot.adapters.store import Store, to_iso
 from nachfass_bot.domain.calendar import SendingWindow
-from nachfass_bot.domain.models import State, Thread
+from nachfass_bot.domain.models import ACTIVE_DRAFT_STATES, State, TaskState, Thread
 from nachfass_bot.domain.preferences import Preferences
 from nachfass_bot.domain.schedule import due_step
 
@@ -62,6 +62,6 @@ def thread_detail(
     ]
     detail["tasks"] = [
         {"id": task.id, "due_at": to_iso(task.due_at), "text": task.text, "state": task.state}
-        for task in store.tasks("open", thread.id)
+        for task in store.tasks(TaskState.OPEN, thread.id)
     ]
     return detail

@@ -6,9 +6,8 @@ from datetime import datetime
 from email.message import EmailMessage
 from email.policy import SMTPUTF8
 
-from nachfass_bot.adapters.store import ACTIVE_DRAFT_STATES, Draft
 from nachfass_bot.app.engine import Engine
-from nachfass_bot.domain.models import Action
+from nachfass_bot.domain.models import ACTIVE_DRAFT_STATES, Action, Draft, DraftState
 from nachfass_bot.domain.schedule import DueStep
 from nachfass_bot.errors import NachfassError
 from nachfass_bot.texts.compose import new_message_id
@@ -36,7 +35,7 @@ def preview_message(engine: Engine, thread_id: int, step: int | None, now: datet
             step_index=due.index,
             step_number=due.step.number,
             token="",
-            state="preview",
+            state=DraftState.NEW,
             recipient=recipient,
             subject=mail.subject,
             body=mail.body,

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from nachfass_bot.adapters.mailbox import Mailbox
 from nachfass_bot.adapters.store import Store
+from nachfass_bot.domain.models import EventKind
 from nachfass_bot.mail.inbound import HEADER_FIELDS
 
 BatchHandler = Callable[[list[tuple[int, bytes]]], None]
@@ -39,7 +40,7 @@ def sync_folder(
         store.add_event(
             now,
             f"Ordner {folder}: UIDVALIDITY hat sich geändert → Ordner wird neu gelesen",
-            kind="sync",
+            kind=EventKind.SYNC,
         )
     if last_uid + 1 < status.uidnext:
         expected = status.uidnext - 1 - last_uid  # at most; expunged UIDs make it less

@@ -18,14 +18,13 @@ from nachfass_bot.adapters.smtp import Transport
 from nachfass_bot.adapters.store import Store
 from nachfass_bot.app.digest_facts import gather_week
 from nachfass_bot.config import Config, DigestConfig
+from nachfass_bot.domain.models import EventKind, MessageRole, SettingKey
 from nachfass_bot.errors import DeliveryError
 from nachfass_bot.texts.compose import new_message_id
 from nachfass_bot.texts.digest import Digest, digest_message, render_digest, week_label
 from nachfass_bot.texts.render import Texts
 
 log = logging.getLogger(__name__)
-
-SETTING = "digest_week"
 
 
 def digest_slot(now: datetime, schedule: DigestConfig, zone: ZoneInfo) -> datetime:
@@ -39,15 +38,15 @@ def digest_due(store: Store, now: datetime, schedule: DigestConfig, zone: ZoneIn
     """True when this week's slot has passed and no digest went out this week yet."""
     if now < digest_slot(now, schedule, zone):
         return False
-    return store.setting(SETTING) != week_label(now, zone)
+    return store.setting(SettingKey.DIGEST_WEEK) != week_label(now, zone)
 
 
 def record_sent(store: Store, now: datetime, zone: ZoneInfo) -> None:
     """Remember ``now``'s week as done; an older week never overwrites a newer one."""
     week = week_label(now, zone)
-    stored = store.setting(SETTING)
+    stored = store.setting(SettingKey.DIGEST_WEEK)
     if stored is None or week > stored:  # "2026-W09" < "2026-W11": ISO labels sort
-        store.set_setting(SETTING, week, now)
+        store.set_setting(SettingKey.DIGEST_WEEK, week, now)
 
 
 def send_digest(
@@ -65,7 +64,7 @@ def send_digest(
         digest, owner_email=owner.email, owner_name=owner.name, message_id=message_id, now=now
     )
     # Recorded first: the digest lands in the owner's INBOX and must count as our own.
-    store.record_message_id(message_id, "notice", now)
+    store.record_message_id(message_id, MessageRole.NOTICE, now)
     week = week_label(now, zone)
     try:
         transport.send(message)
@@ -75,7 +74,7 @@ def send_digest(
         log.warning("digest for %s may not have arrived: %s", week, exc)
     with store.atomic():
         record_sent(store, now, zone)
-        store.add_event(now, f"Wochenüberblick {week} an Dich gesendet", kind="digest")
+        store.add_event(now, f"Wochenüberblick {week} an Dich gesendet", kind=EventKind.DIGEST)
     log.info("weekly digest %s sent", week)
     return digest
 
@@ -94,7 +93,10 @@ def send_if_due(
     """
     zone = ZoneInfo(config.sending.timezone)
     if not digest_due(store, now, config.digest, zone):
-        log.debug("weekly digest not due (last sent: %s)", store.setting(SETTING) or "never")
+        log.debug(
+            "weekly digest not due (last sent: %s)",
+            store.setting(SettingKey.DIGEST_WEEK) or "never",
+        )
         return False
     send_digest(store, config, texts, transport(), now)
     return True

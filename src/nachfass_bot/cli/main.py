@@ -21,7 +21,7 @@ from nachfass_bot.adapters.imap import ImapMailbox
 from nachfass_bot.adapters.mailbox import Mailbox
 from nachfass_bot.adapters.retry import first_delay_from_env, run_with_retry
 from nachfass_bot.adapters.smtp import CaptureTransport, SmtpTransport
-from nachfass_bot.adapters.store import CANCELLABLE_DRAFT_STATES, Store
+from nachfass_bot.adapters.store import Store
 from nachfass_bot.app.digest_facts import gather_week
 from nachfass_bot.app.engine import Engine, sending_window
 from nachfass_bot.app.overview import thread_detail, thread_summary
@@ -33,7 +33,15 @@ from nachfass_bot.cli.daemon import run_forever, single_instance
 from nachfass_bot.cli.service import ENABLE_COMMANDS, install_unit, write_initial_config
 from nachfass_bot.cli.views import output_console, thread_view, threads_table
 from nachfass_bot.config import Config, load_config, resolve_config_path
-from nachfass_bot.domain.models import Client, CycleReport, Kind, State
+from nachfass_bot.domain.models import (
+    CANCELLABLE_DRAFT_STATES,
+    Client,
+    CycleReport,
+    DraftState,
+    EventKind,
+    Kind,
+    State,
+)
 from nachfass_bot.errors import ConfigError, NachfassError
 from nachfass_bot.texts.digest import render_digest
 from nachfass_bot.texts.labels import KIND_LABELS, local_text
@@ -568,8 +576,8 @@ def set_thread_state(config: Config, thread_id: int, command: str) -> None:
                 fields.update(last_step_at=now, paused_until=None)
             store.update_thread(thread_id, now, **fields)
             for draft in store.drafts(CANCELLABLE_DRAFT_STATES, thread_id):
-                store.set_draft_state(draft.id, "cancelled", now)
-            store.add_event(now, f"Von Dir {outcome}", thread_id=thread_id, kind="owner")
+                store.set_draft_state(draft.id, DraftState.CANCELLED, now)
+            store.add_event(now, f"Von Dir {outcome}", thread_id=thread_id, kind=EventKind.OWNER)
     click.echo(f"Vorgang {thread_id} {outcome}.")
 
 

@@ -12,33 +12,35 @@ from rich.table import Table
 from rich.text import Text
 
 from nachfass_bot.domain.calendar import SendingWindow
-from nachfass_bot.domain.models import Kind, State
+from nachfass_bot.domain.models import EventKind, Kind, State
 from nachfass_bot.texts.labels import DRAFT_LABELS, KIND_LABELS, STATE_LABELS, local_text
 from nachfass_bot.texts.render import format_date_short, format_money
 
 # -- rich output for list and show ---------------------------------------------------------
 
 EVENT_LABELS = {
-    "answer": "Antwort",
-    "auto-reply": "Abwesenheit",
-    "bounce": "Unzustellbar",
-    "draft": "Entwurf",
-    "approval": "Deine Antwort",
-    "sent": "Gesendet",
-    "error": "Fehler",
-    "warning": "Warnung",
-    "sync": "Abgleich",
-    "digest": "Überblick",
-    "info": "Entscheidung",
+    EventKind.ANSWER: "Antwort",
+    EventKind.AUTO_REPLY: "Abwesenheit",
+    EventKind.BOUNCE: "Unzustellbar",
+    EventKind.DRAFT: "Entwurf",
+    EventKind.APPROVAL: "Deine Antwort",
+    EventKind.OWNER: "Dein Wort",
+    EventKind.SENT: "Gesendet",
+    EventKind.ERROR: "Fehler",
+    EventKind.WARNING: "Warnung",
+    EventKind.SYNC: "Abgleich",
+    EventKind.DIGEST: "Überblick",
+    EventKind.INFO: "Entscheidung",
 }
 _EVENT_STYLES = {
-    "answer": "bold green",
-    "auto-reply": "yellow",
-    "bounce": "bold red",
-    "approval": "magenta",
-    "sent": "cyan",
-    "error": "bold red",
-    "warning": "yellow",
+    EventKind.ANSWER: "bold green",
+    EventKind.AUTO_REPLY: "yellow",
+    EventKind.BOUNCE: "bold red",
+    EventKind.APPROVAL: "magenta",
+    EventKind.OWNER: "magenta",
+    EventKind.SENT: "cyan",
+    EventKind.ERROR: "bold red",
+    EventKind.WARNING: "yellow",
 }
 _STATE_STYLES = {
     State.OPEN: "",
@@ -142,10 +144,10 @@ def timeline_table(events: list[dict[str, Any]], window: SendingWindow) -> Table
     table.add_column("Was", no_wrap=True)
     table.add_column("Grund")
     for event in sorted(events, key=lambda event: str(event["at"])):
-        kind = str(event["kind"])
+        kind = EventKind(event["kind"])
         table.add_row(
             local_text(_moment(event["at"]), window),
-            Text(EVENT_LABELS.get(kind, kind), style=_EVENT_STYLES.get(kind, "")),
+            Text(EVENT_LABELS[kind], style=_EVENT_STYLES.get(kind, "")),
             event["text"],
         )
     if not events:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from types import MappingProxyType
+
+from nachfass_bot.errors import StateError
 
 
 class Kind(enum.StrEnum):
@@ -30,6 +34,136 @@ class State(enum.StrEnum):
 
 # Threads in these states still listen for an answer from the client.
 LISTENING_STATES = frozenset({State.OPEN, State.PAUSED, State.RESTING, State.PARKED})
+
+
+class DraftState(enum.StrEnum):
+    """Lifecycle of a draft (docs/DESIGN.md, "Drafts"); see :data:`DRAFT_TRANSITIONS`."""
+
+    NEW = "new"  # stored, not yet mailed to the owner
+    PENDING = "pending"  # mailed to the owner, waiting for the yes
+    APPROVED = "approved"  # approved (or auto_send), waiting for the sending slot
+    SENDING = "sending"  # committed before SMTP starts: never sent a second time
+    SENT = "sent"
+    UNCLEAR = "unclear"  # may have gone out (crash or broken DATA): never resent
+    FAILED = "failed"  # refused by the server for good
+    CANCELLED = "cancelled"  # the client answered, or the owner said stop / later
+
+
+_D = DraftState
+DRAFT_TRANSITIONS: Mapping[DraftState, frozenset[DraftState]] = MappingProxyType(
+    {
+        _D.NEW: frozenset({_D.PENDING, _D.APPROVED, _D.CANCELLED}),
+        _D.PENDING: frozenset({_D.APPROVED, _D.CANCELLED}),
+        _D.APPROVED: frozenset({_D.SENDING, _D.CANCELLED}),
+        # A 4xx before DATA: nothing went out, so the draft goes back to wait for a retry.
+        _D.SENDING: frozenset({_D.SENT, _D.UNCLEAR, _D.APPROVED, _D.FAILED}),
+        _D.SENT: frozenset(),
+        _D.UNCLEAR: frozenset(),
+        _D.FAILED: frozenset(),
+        _D.CANCELLED: frozenset(),
+    }
+)
+# A draft in one of these states blocks a new step of its thread.
+ACTIVE_DRAFT_STATES = (_D.NEW, _D.PENDING, _D.APPROVED, _D.SENDING)
+# A client answer or the owner's "stop" cancels drafts in these states; "sending" never.
+CANCELLABLE_DRAFT_STATES = (_D.NEW, _D.PENDING, _D.APPROVED)
+# The step counts as done: the mail went out, or may have.
+DONE_DRAFT_STATES = (_D.SENT, _D.UNCLEAR)
+
+
+def check_draft_transition(draft_id: int, old: DraftState, new: DraftState) -> None:
+    """Raise :class:`StateError` unless the draft state machine allows ``old → new``."""
+    if new not in DRAFT_TRANSITIONS[old]:
+        raise StateError(f"Entwurf {draft_id}: Wechsel von „{old}“ nach „{new}“ ist nicht erlaubt.")
+
+
+class TaskState(enum.StrEnum):
+    """A task for the owner (a call, a decision)."""
+
+    OPEN = "open"
+    DONE = "done"
+
+
+class EventKind(enum.StrEnum):
+    """What an entry of a thread's timeline records."""
+
+    INFO = "info"  # a decision of the schedule
+    ANSWER = "answer"
+    AUTO_REPLY = "auto-reply"
+    BOUNCE = "bounce"
+    DRAFT = "draft"
+    APPROVAL = "approval"  # the owner's answer to a draft
+    OWNER = "owner"  # the owner's word on the command line
+    SENT = "sent"
+    ERROR = "error"
+    WARNING = "warning"
+    SYNC = "sync"
+    DIGEST = "digest"
+
+
+class VerdictKind(enum.StrEnum):
+    """What one mail found in a watched folder means for the threads."""
+
+    ANSWER = "answer"  # a human answer: stops the escalation
+    AUTO_REPLY = "auto-reply"  # out of office: postpones to the return date
+    BOUNCE_PERMANENT = "bounce-permanent"  # pauses the thread, a task for the owner
+    BOUNCE_DELAY = "bounce-delay"  # the server keeps trying: nothing to do
+    OWNER = "owner"  # the owner's own mail (restarts the clock when it is to a client)
+    OWN = "own"  # a mail the bot itself sent
+    OWNER_SENT = "owner-sent"  # the owner's own mail, found in the Sent folder
+    UNRELATED = "unrelated"
+    # What the inbox records for a mail it did not judge as above:
+    COMMAND_PENDING = "command-pending"  # the owner's reply to a draft, read by the commands
+    COMMAND = "command"  # the owner's command, carried out
+    ERROR = "error"  # the mail could not be read; skipped
+
+
+class MessageRole(enum.StrEnum):
+    """Why a Message-ID is stored: threading, "own mail" and answer detection."""
+
+    ORIGINAL = "original"  # the tracked mail the thread started with
+    SENT = "sent"  # a client mail the bot sent
+    OWNER = "owner"  # the owner's own mail to the client, found in Sent
+    ANSWER = "answer"  # the client's answer
+    DRAFT = "draft"  # a draft mailed to the owner
+    NOTICE = "notice"  # any other mail from the bot to the owner
+
+
+# The conversation with the client: what a follow-up's References carry.
+CONVERSATION_ROLES = (MessageRole.ORIGINAL, MessageRole.SENT, MessageRole.OWNER, MessageRole.ANSWER)
+# Mails the bot wrote itself: never an answer, never a command.
+OWN_ROLES = (MessageRole.SENT, MessageRole.DRAFT, MessageRole.NOTICE)
+
+
+class CommandKind(enum.StrEnum):
+    """What the owner told us to do with a draft."""
+
+    APPROVE = "approve"
+    STOP = "stop"
+    LATER = "later"
+    PAID = "paid"
+    DONE = "done"  # a task (call, decision) is done
+    EDIT = "edit"  # an edited draft text: send this instead
+    VACATION = "vacation"  # "urlaub bis 06.01.": no client mail until then
+    STATUS = "status"  # "status": the bot answers with the open threads
+    UNKNOWN = "unknown"
+
+
+class SettingKey(enum.StrEnum):
+    """Keys of the store's small key-value table."""
+
+    VACATION_UNTIL = "vacation_until"  # the owner's "urlaub bis …" (ISO date)
+    DIGEST_WEEK = "digest_week"  # the week the last digest was sent for ("2026-W11")
+
+
+def smtp_attempts_key(draft_id: int) -> str:
+    """Setting: how often the SMTP server refused a draft with 4xx."""
+    return f"smtp-attempts:{draft_id}"
+
+
+def warned_key(draft_id: int | None) -> str:
+    """Setting: the owner was warned once about a forged reply to this draft."""
+    return f"warned:{draft_id if draft_id is not None else 'unknown'}"
 
 
 class Action(enum.StrEnum):
@@ -103,3 +237,53 @@ class CycleReport:
     commands: int = 0
     sent: int = 0
     problems: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A client mail of one step, waiting for (or past) the owner's yes."""
+
+    id: int
+    thread_id: int
+    step_index: int
+    step_number: int
+    token: str
+    state: DraftState
+    recipient: str
+    subject: str
+    body: str
+    draft_message_id: str
+    client_message_id: str
+    created_at: datetime
+    approved_at: datetime | None
+    send_after: datetime | None
+    sent_at: datetime | None
+    extra_thread_ids: tuple[int, ...] = ()  # further invoices of the client this mail covers
+
+    @property
+    def thread_ids(self) -> tuple[int, ...]:
+        """Every thread the mail speaks for, its own first."""
+        return (self.thread_id, *self.extra_thread_ids)
+
+
+@dataclass(frozen=True)
+class Task:
+    """Something for the owner to do (a call, a decision); never a mail to the client."""
+
+    id: int
+    thread_id: int
+    step_index: int
+    text: str
+    due_at: datetime
+    state: TaskState
+    token: str | None = None
+
+
+@dataclass(frozen=True)
+class Event:
+    """One entry of the timeline: a decision with its reason."""
+
+    at: datetime
+    thread_id: int | None
+    kind: EventKind
+    text: str

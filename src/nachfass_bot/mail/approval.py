@@ -15,12 +15,12 @@ Pure: no clock (``today`` is an argument), no I/O.
 
 from __future__ import annotations
 
-import enum
 import re
 import secrets
 from dataclasses import dataclass
 from datetime import date
 
+from nachfass_bot.domain.models import CommandKind
 from nachfass_bot.mail.headers import decode_words
 from nachfass_bot.mail.quotes import split_quote, strip_signature
 from nachfass_bot.mail.returndate import calendar_day
@@ -96,20 +96,6 @@ def strip_quote(text: str) -> str:
 
 
 # --- commands --------------------------------------------------------------------------
-
-
-class CommandKind(enum.StrEnum):
-    """What the owner told us to do with a draft."""
-
-    APPROVE = "approve"
-    STOP = "stop"
-    LATER = "later"
-    PAID = "paid"
-    DONE = "done"  # a task (call, decision) is done
-    EDIT = "edit"  # an edited draft text: send this instead
-    VACATION = "vacation"  # "urlaub bis 06.01.": no client mail until then
-    STATUS = "status"  # "status": the bot answers with the open threads
-    UNKNOWN = "unknown"
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from nachfass_bot.domain.models import LISTENING_STATES, Inbound, Thread
+from nachfass_bot.domain.models import LISTENING_STATES, Inbound, Thread, VerdictKind
 from nachfass_bot.mail.classify import Classification, MailKind, classify_message
 from nachfass_bot.mail.inbound import parse_inbound
 from nachfass_bot.mail.matching import Match, related_threads
@@ -22,13 +22,9 @@ __all__ = ["Verdict", "judge_inbound", "judge_mail", "needs_body"]
 
 @dataclass(frozen=True)
 class Verdict:
-    """What a mail means for the threads.
+    """What a mail means for the threads."""
 
-    ``kind`` is one of ``answer``, ``auto-reply``, ``bounce-permanent``,
-    ``bounce-delay``, ``owner``, ``own`` and ``unrelated``.
-    """
-
-    kind: str
+    kind: VerdictKind
     thread_ids: tuple[int, ...] = ()
     return_date: date | None = None
     failed_recipients: tuple[str, ...] = ()
@@ -93,12 +89,12 @@ def judge_inbound(
     )
     classification = classify_message(raw, received=_received(inbound, threads))
     if classification.kind is MailKind.BULK:
-        return Verdict(kind="unrelated", reason=classification.reason)
+        return Verdict(kind=VerdictKind.UNRELATED, reason=classification.reason)
     if classification.kind in (MailKind.BOUNCE_PERMANENT, MailKind.BOUNCE_DELAY):
         return _bounce_verdict(classification, threads)
     if classification.kind is MailKind.AUTO_REPLY:
         return Verdict(
-            kind="auto-reply",
+            kind=VerdictKind.AUTO_REPLY,
             thread_ids=tuple(match.thread_id for match in related),
             return_date=classification.return_date,
             reason=classification.reason,
@@ -106,22 +102,24 @@ def judge_inbound(
         )
     if related:
         return Verdict(
-            kind="answer",
+            kind=VerdictKind.ANSWER,
             thread_ids=tuple(match.thread_id for match in related),
             reason=related[0].reason,
             matches=tuple(related),
         )
-    return Verdict(kind="unrelated")
+    return Verdict(kind=VerdictKind.UNRELATED)
 
 
-def _identity(inbound: Inbound, owner_email: str, own_message_ids: Collection[str]) -> str:
-    """``own`` for the bot's own mails, ``owner`` for the owner's, else ``""``."""
+def _identity(
+    inbound: Inbound, owner_email: str, own_message_ids: Collection[str]
+) -> VerdictKind | None:
+    """OWN for the bot's own mails, OWNER for the owner's, else None."""
     own = {_fold(message_id) for message_id in own_message_ids}
     if inbound.message_id and _fold(inbound.message_id) in own:
-        return "own"
+        return VerdictKind.OWN
     if inbound.from_addr and _fold(inbound.from_addr) == _fold(owner_email):
-        return "owner"
-    return ""
+        return VerdictKind.OWNER
+    return None
 
 
 def _received(inbound: Inbound, threads: Sequence[Thread]) -> date:
@@ -146,7 +144,7 @@ def _bounce_verdict(classification: Classification, threads: Sequence[Thread]) -
         and failed & {_fold(thread.client.email), _fold(thread.client.assistant_email)}
     )
     return Verdict(
-        kind=str(classification.kind),
+        kind=VerdictKind(str(classification.kind)),
         thread_ids=concerned,
         failed_recipients=tuple(sorted(failed)),
         reason=classification.reason,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from nachfass_bot.domain.calendar import SendingWindow
-from nachfass_bot.domain.models import Kind, State, Thread
+from nachfass_bot.domain.models import DraftState, Kind, State, Thread
 
 STATE_LABELS = {
     State.OPEN: "offen",
@@ -18,10 +18,10 @@ STATE_LABELS = {
     State.CLOSED: "geschlossen",
 }
 DRAFT_LABELS = {
-    "new": "Entwurf wird zugestellt",
-    "pending": "Entwurf wartet auf dein Ok",
-    "approved": "freigegeben, Versand im nächsten Sendefenster",
-    "sending": "wird gesendet",
+    DraftState.NEW: "Entwurf wird zugestellt",
+    DraftState.PENDING: "Entwurf wartet auf dein Ok",
+    DraftState.APPROVED: "freigegeben, Versand im nächsten Sendefenster",
+    DraftState.SENDING: "wird gesendet",
 }
 KIND_LABELS = {Kind.ANGEBOT: "Angebot", Kind.AUFTRAG: "Auftrag", Kind.RECHNUNG: "Rechnung"}
 
