@@ -9,7 +9,7 @@ from decimal import Decimal
 
 
 class Kind(enum.StrEnum):
-    """What kind of Vorgang a thread is (DOMAIN.md, "Kinds of Vorgang")."""
+    """What kind of Vorgang a thread is (docs/DESIGN.md, "Playbooks")."""
 
     ANGEBOT = "angebot"
     AUFTRAG = "auftrag"
