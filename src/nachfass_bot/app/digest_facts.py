@@ -262,7 +262,7 @@ def rest_items(
     threads: Collection[Thread], start: datetime, end: datetime, window: SendingWindow
 ) -> list[RestItem]:
     """Threads that went to rest or were parked in the week; in the first digest of a
-    month also every thread parked before (DOMAIN.md: a monthly reminder)."""
+    month also every thread parked before (docs/DESIGN.md, "Weekly digest")."""
     monthly = end.astimezone(window.zone).day <= 7
     items = []
     for thread in threads:

@@ -367,7 +367,7 @@ class Engine:
 
 def _group_invoices(due_now: list[tuple[Thread, DueStep]]) -> dict[int, list[Thread]]:
     """Lead thread id → the other threads its mail covers. Payment mails of one client at
-    the same step become one mail (DOMAIN: several overdue invoices, one message); every
+    the same step become one mail (docs/DESIGN.md, "Playbooks"); every
     other due thread leads a mail of its own."""
     groups: dict[int, list[Thread]] = {}
     leaders: dict[tuple[str, int], int] = {}

@@ -561,7 +561,8 @@ def _owner_says(command: str, help_text: str) -> None:
 
 
 def set_thread_state(config: Config, thread_id: int, command: str) -> None:
-    """The owner's word on a thread: paid, closed, paused, resumed (DOMAIN.md)."""
+    """The owner's word on a thread: paid, closed, paused, resumed (docs/DESIGN.md,
+    "Thread states")."""
     state, outcome = _OWNER_STATES[command]
     now = datetime.now(UTC)
     with _open_store(config) as store:

@@ -1,4 +1,4 @@
-"""Sending windows, public holidays and business days (DOMAIN.md, "Sending times").
+"""Sending windows, public holidays and business days (docs/DESIGN.md, "Sending times").
 
 Pure: every function takes the moment it reasons about as an argument and never reads the
 clock. All datetimes in and out are timezone-aware; results are returned in UTC. Local

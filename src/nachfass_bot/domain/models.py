@@ -13,7 +13,7 @@ from nachfass_bot.errors import StateError
 
 
 class Kind(enum.StrEnum):
-    """What kind of Vorgang a thread is (DOMAIN.md, "Kinds of Vorgang")."""
+    """What kind of Vorgang a thread is (docs/DESIGN.md, "Playbooks")."""
 
     ANGEBOT = "angebot"
     AUFTRAG = "auftrag"

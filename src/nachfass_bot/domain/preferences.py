@@ -72,7 +72,7 @@ class ClientConfig:
 
 @dataclass(frozen=True)
 class PaymentConfig:
-    reminder_days: int = 10  # the new date a payment reminder sets (DOMAIN: 7–14 days)
+    reminder_days: int = 10  # the new date a reminder sets (docs/DESIGN.md, "Interest and fees")
     interest: bool = False  # mention §288 BGB late-payment interest in reminders
     flat_fee: bool = False  # mention the 40 € flat fee (§288 (5) BGB, B2B only)
     base_rate: Decimal | None = None  # None: the built-in dated table

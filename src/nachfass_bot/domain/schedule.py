@@ -1,4 +1,4 @@
-"""The three follow-up playbooks of DOMAIN.md and when their next step is due. Pure.
+"""The three follow-up playbooks (docs/DESIGN.md, "Playbooks") and when a step is due. Pure.
 
 A playbook is a tuple of steps; ``thread.step`` counts the steps already done, so the next
 step is ``playbook[thread.step]``. Each delay counts from the step before it (the first
@@ -31,7 +31,7 @@ class Delay:
 
 @dataclass(frozen=True)
 class Step:
-    """One step of a playbook, numbered as DOMAIN.md labels it.
+    """One step of a playbook, numbered as the tables in docs/DESIGN.md ("Playbooks") are.
 
     MAIL steps need a ``template``, TASK steps a German ``task`` text (``{name}`` is replaced
     by the client's name or address). A MAIL step with ``to_assistant`` goes to the known
@@ -72,7 +72,8 @@ class DueStep:
     due_at: datetime  # aware UTC; MAIL and TASK already moved into the sending window
 
 
-# Where DOMAIN.md gives a range, the value chosen is noted next to the step.
+# Where the brief gives a range, the value chosen is noted next to the step
+# (docs/DESIGN.md, "Playbooks").
 _ANGEBOT: Playbook = (
     Step(1, Action.MAIL, Delay(8), "angebot_1"),  # range 7–10 days after the offer: 8
     Step(2, Action.MAIL, Delay(7), "angebot_2"),
@@ -109,7 +110,7 @@ _AUFTRAG: Playbook = (
         ),
     ),
     Step(4, Action.MAIL, Delay(7), "auftrag_4"),
-    # DOMAIN.md gives no delay for parking; one more week after the final-clarity mail.
+    # The brief gives no delay for parking; one more week after the final-clarity mail.
     Step(5, Action.PARK, Delay(7), None),
 )
 
@@ -117,7 +118,7 @@ _RECHNUNG: Playbook = (
     Step(1, Action.MAIL, Delay(3), "rechnung_1"),  # counted from the due date
     Step(2, Action.MAIL, Delay(14), "rechnung_2"),
     Step(3, Action.MAIL, Delay(14), "rechnung_3"),
-    # DOMAIN.md gives no delay for the decision; the same 14 days as the last deadline.
+    # The brief gives no delay for the decision; the same 14 days as the last deadline.
     Step(
         4,
         Action.TASK,

@@ -1,4 +1,4 @@
-"""The owner's reply to a draft, parsed (DOMAIN.md, "Approval by reply").
+"""The owner's reply to a draft, parsed (docs/DESIGN.md, "Approval by reply").
 
 Each draft mailed to the owner carries a secret token in its subject (``[NF-<token>]``,
 80 random bits). Only a reply that carries the token of a pending draft counts; comparing

@@ -1,6 +1,6 @@
 """Is a mail a delivery failure — for good or for now, and for whom? Pure.
 
-A bounce is never the client's answer (DOMAIN.md, "What stops the escalation");
+A bounce is never the client's answer (docs/DESIGN.md, "What stops the escalation");
 :mod:`nachfass_bot.mail.classify` turns what this module finds into its verdict. Three ways
 to tell, from the cheapest to the most guesswork:
 

@@ -1,7 +1,7 @@
 """Is a mail a human's answer, an automatic reply or a bounce — and when is the sender back?
 
-Neither an auto-reply nor a bounce counts as the client's answer (DOMAIN.md, "What stops
-the escalation"). Every question here is answered by an ordered tuple of small rule
+Neither an auto-reply nor a bounce counts as the client's answer (docs/DESIGN.md, "What
+stops the escalation"). Every question here is answered by an ordered tuple of small rule
 functions, first verdict wins, like the one-detector-per-format design of flufl.bounce:
 
 * :func:`is_auto_reply_headers` looks at header fields only (those in

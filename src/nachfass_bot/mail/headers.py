@@ -1,7 +1,7 @@
 """Raw mail bytes → plain facts (:class:`~nachfass_bot.domain.models.Inbound`, body text).
 
 Pure and forgiving: nothing here raises on bad input. Whatever cannot be parsed becomes
-``None`` or ``""``; the poll loop logs and goes on (DOMAIN.md, "Never").
+``None`` or ``""``; the poll loop logs and goes on (docs/DESIGN.md, "Guarantees").
 
 * Header syntax is RFC 5322 (unfolding §2.2.3, msg-id §3.6.4, Date §3.3).
 * Non-ASCII header text is RFC 2047 encoded words, or raw 8-bit bytes from sloppy mailers

@@ -1,4 +1,4 @@
-"""Inbound mail → the threads it answers (DOMAIN.md, "What stops the escalation").
+"""Inbound mail → the threads it answers (docs/DESIGN.md, "What stops the escalation").
 
 Pure: an :class:`~nachfass_bot.domain.models.Inbound` and the known threads in, a list of
 :class:`Match` out. Two ordered tuples of small rule functions, first verdict wins:

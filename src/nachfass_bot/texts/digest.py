@@ -29,7 +29,7 @@ RISK_DAYS = 90  # "money invoiced in the last 90 days"
 TEXT_BAR_WIDTH = 20  # characters of a bar in the text part
 TEMPLATE = "digest"
 
-# What a due mail step is, by its template (DOMAIN.md, the three playbooks).
+# What a due mail step is, by its template (docs/DESIGN.md, "Playbooks").
 _MAIL_STEP_LABELS = {
     "angebot_1": "freundliche Nachfrage zum Angebot",
     "angebot_2": "letzte Nachfrage zum Angebot",
