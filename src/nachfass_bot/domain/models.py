@@ -37,7 +37,7 @@ LISTENING_STATES = frozenset({State.OPEN, State.PAUSED, State.RESTING, State.PAR
 
 
 class DraftState(enum.StrEnum):
-    """Lifecycle of a draft (docs/DESIGN.md, "Drafts"); see :data:`DRAFT_TRANSITIONS`."""
+    """Lifecycle of a draft (docs/DESIGN.md, "Draft states"); see :data:`DRAFT_TRANSITIONS`."""
 
     NEW = "new"  # stored, not yet mailed to the owner
     PENDING = "pending"  # mailed to the owner, waiting for the yes
