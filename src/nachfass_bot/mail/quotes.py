@@ -21,7 +21,14 @@ functions over the lines, as in flufl.bounce's one-detector-per-format design):
   "----- Original message follows -----";
 * a header block without ``>`` marks: Outlook's "Von:/From:" followed by
   "Gesendet:/Sent:/Datum:/An:/Betreff:", or GMX/web.de's block that starts with
-  "Gesendet:" and names "Von:" below.
+  "Gesendet:" and names "Von:" below; the same fields in French ("De :", "Envoyé :",
+  "À :", "Objet :"), Spanish, Italian and Dutch.
+
+Attributions and forward lines of other languages ("Le … a écrit :", "El … escribió:",
+"Op … schreef …:", "Begin forwarded message:" …) come from the ``quotequail`` library: on
+the corpus and the tests (``bench/quotes.py``) it finds those where our rules do not, and
+misses ``>`` lines, header blocks and German separators, which our rules find. The quote
+starts at the earlier of the two.
 
 Pure: text in, text out, never raises.
 """
@@ -31,7 +38,18 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
-__all__ = ["QUOTE_RULES", "QuoteRule", "split_quote", "strip_signature"]
+import quotequail
+
+__all__ = [
+    "QUOTE_RULES",
+    "QuoteRule",
+    "library_start",
+    "quote_line",
+    "rule_start",
+    "split_quote",
+    "strip_signature",
+    "text_lines",
+]
 
 # A rule looks at the line ``index`` of all lines (some markers span several lines).
 QuoteRule = Callable[[Sequence[str], int], bool]
@@ -54,11 +72,14 @@ _RETURNED_COPY_RE = re.compile(
     r"|below\s+this\s+line\s+is\s+a\s+copy|original\s+message\s+follows)",
     re.IGNORECASE,
 )
-_FROM_FIELD_RE = re.compile(r"^\s*\**(?:von|from)\s*:\**\s*\S", re.IGNORECASE)
-_SENT_FIELD_RE = re.compile(r"^\s*\**(?:gesendet|sent|datum|date)\s*:", re.IGNORECASE)
-_NEXT_FIELD_RE = re.compile(
-    r"^\s*\**(?:gesendet|sent|datum|date|an|to|betreff|subject)\s*:", re.IGNORECASE
-)
+# Header-block fields in German, English, French, Spanish, Italian and Dutch; French puts a
+# (no-break) space before the colon.
+_FROM_NAMES = r"von|from|de|da|van"
+_SENT_NAMES = r"gesendet|sent|datum|date|envoy[ée]|enviado(?:\s+el)?|fecha|inviato|data|verzonden"
+_NEXT_NAMES = _SENT_NAMES + r"|an|to|betreff|subject|[àa]|objet|para|asunto|oggetto|aan|onderwerp"
+_FROM_FIELD_RE = re.compile(rf"^\s*\**(?:{_FROM_NAMES})\s*:\**\s*\S", re.IGNORECASE)
+_SENT_FIELD_RE = re.compile(rf"^\s*\**(?:{_SENT_NAMES})\s*:", re.IGNORECASE)
+_NEXT_FIELD_RE = re.compile(rf"^\s*\**(?:{_NEXT_NAMES})\s*:", re.IGNORECASE)
 _HEADER_BLOCK_LINES = 4  # the fields of a header block follow within a few lines
 _MOBILE_FOOTER_RE = re.compile(
     r"^\s*(?:Von meinem|Gesendet von meinem|Gesendet mit|Sent from my)\s.{1,60}$", re.IGNORECASE
@@ -133,23 +154,56 @@ QUOTE_RULES: tuple[QuoteRule, ...] = (
 )
 
 
-def _lines(text: str) -> list[str]:
+def text_lines(text: str) -> list[str]:
     """The lines of a text; CRLF and lone CR count as line breaks, nothing else does."""
     return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+
+
+def rule_start(lines: Sequence[str]) -> int | None:
+    """The first line any of :data:`QUOTE_RULES` accepts, None when none does."""
+    for index in range(len(lines)):
+        if any(rule(lines, index) for rule in QUOTE_RULES):
+            return index
+    return None
+
+
+def library_start(lines: Sequence[str]) -> int | None:
+    """The first line of an attribution or forward line ``quotequail`` knows, or None.
+
+    Its patterns cover a dozen languages ("Le … a écrit :", "El … escribió:", "Op …
+    schreef …:", "Den … skrev …:", "Begin forwarded message:" …), each possibly wrapped
+    over two lines. A failure inside the library counts as no quote found.
+    """
+    text = "\n".join(lines)
+    try:
+        # limit: past it quotequail quotes everything; so that it never does, one more
+        # than there are lines.
+        parts = quotequail.quote(text, limit=len(lines) + 1, quote_intro_line=True)
+    except Exception:  # never raise on bad input, whatever the library does
+        return None
+    if len(parts) < 2 or not parts[0][0]:
+        return None
+    return parts[0][1].count("\n") + 1 if parts[0][1] else 0
+
+
+def quote_line(lines: Sequence[str]) -> int | None:
+    """The index of the line where the quote of an earlier mail starts, None without one:
+    the earlier of :func:`rule_start` and :func:`library_start`."""
+    found = [index for index in (rule_start(lines), library_start(lines)) if index is not None]
+    return min(found) if found else None
 
 
 def split_quote(text: str) -> tuple[str, bool]:
     """The text above the first quote of an earlier mail (stripped), and whether one was found.
 
-    The quote starts at the first line any of :data:`QUOTE_RULES` accepts; see the module
-    docstring for the markers. Text without a quote comes back whole (line breaks as
-    ``\\n``), with False.
+    The quote starts at :func:`quote_line`; see the module docstring for the markers.
+    Text without a quote comes back whole (line breaks as ``\\n``), with False.
     """
-    lines = _lines(text)
-    for index in range(len(lines)):
-        if any(rule(lines, index) for rule in QUOTE_RULES):
-            return "\n".join(lines[:index]).strip(), True
-    return "\n".join(lines).strip(), False
+    lines = text_lines(text)
+    start = quote_line(lines)
+    if start is None:
+        return "\n".join(lines).strip(), False
+    return "\n".join(lines[:start]).strip(), True
 
 
 def strip_signature(text: str) -> str:
@@ -158,7 +212,7 @@ def strip_signature(text: str) -> str:
     Cuts at the first signature separator line "-- " (RFC 3676 §4.3; a bare "--" too),
     then drops a last line such as "Von meinem iPhone gesendet" or "Sent from my iPhone".
     """
-    lines = _lines(text)
+    lines = text_lines(text)
     for index, line in enumerate(lines):
         if line.rstrip() == "--":
             lines = lines[:index]
