@@ -21,7 +21,9 @@ own text (lines compared without outer whitespace). Detectors:
 
 Cases marked ``needs_draft`` (a reply without any quote mark or header, where only the
 draft's own text shows where the quote starts) are counted apart: no generic detector can
-cut them.
+cut them. The last line measures what approval uses on the owner's edited replies
+(``owner_edit_*.eml``): :func:`nachfass_bot.mail.owntext.own_text` with the pending draft of
+``tests/corpus/context.toml`` — correct and clean, signature kept as labelled.
 ``-v`` lists every case a detector gets wrong.
 """
 
@@ -39,6 +41,7 @@ import quotequail
 from mailparser_reply import EmailReplyParser
 
 from nachfass_bot.mail.headers import plain_text
+from nachfass_bot.mail.owntext import own_text
 from nachfass_bot.mail.quotes import rule_start, split_quote, text_lines
 from test_quotes import ABOVE, LOOKALIKES, QUOTE_MARKERS
 
@@ -136,6 +139,22 @@ def main(verbose: bool) -> None:
         print(f"{name:{width}}  " + "  ".join(cells))
         if verbose and wrong:
             print(f"{'':{width}}  wrong: {', '.join(wrong)}")
+    print_own_text(verbose)
+
+
+def print_own_text(verbose: bool) -> None:
+    """own_text with the draft in hand, on the owner's edited replies."""
+    draft = tomllib.loads((CORPUS / "context.toml").read_text(encoding="utf-8"))["pending_draft"]
+    edits = [case for case in corpus_cases() if case.name.startswith("owner_edit_")]
+    wrong = []
+    for case in edits:
+        own = own_text(case.text, draft_body=draft["body"], token=draft["token"])
+        if not own.clean or normalized(own.text) != normalized(case.own):
+            wrong.append(case.name)
+    right = len(edits) - len(wrong)
+    print(f"\nown_text with the draft, owner's edited replies: {right} of {len(edits)} correct")
+    if verbose and wrong:
+        print(f"  wrong: {', '.join(wrong)}")
 
 
 if __name__ == "__main__":

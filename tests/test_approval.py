@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+import tomllib
+import unicodedata
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +24,8 @@ from nachfass_bot.mail.approval import (
     token_tag,
 )
 from nachfass_bot.mail.headers import plain_text
+from nachfass_bot.mail.owntext import NOTICE_PHRASES
+from test_quotes import labelled_own_text
 
 TODAY = date(2026, 3, 10)
 TOKEN = "3f9a0c1d2e4b5a6978ab"
@@ -398,3 +403,134 @@ def test_status_request_and_ordinary_mail() -> None:
 )
 def test_authentication_results(results: list[str], expected: str | None) -> None:
     assert authentication_failed(results, "berger.de") == expected
+
+
+# --- the owner's own text: cut cleanly from the quoted draft, or not at all ---------------
+
+CORPUS = Path(__file__).parent / "corpus"
+PENDING = tomllib.loads((CORPUS / "context.toml").read_text(encoding="utf-8"))["pending_draft"]
+EDITED_REPLIES = sorted(path.name for path in CORPUS.glob("owner_edit_*.eml"))
+TEMPLATES = Path(__file__).resolve().parents[1] / "templates" / "de"
+
+
+def _normalized(text: str) -> str:
+    text = unicodedata.normalize("NFC", text).casefold()
+    return " ".join(text.translate(str.maketrans("„“”", '"""')).split())
+
+
+def test_every_notice_phrase_still_stands_in_a_template() -> None:
+    """NOTICE_PHRASES find the quoted notice only while the templates say them."""
+    templates = " ".join(
+        _normalized((TEMPLATES / name).read_text(encoding="utf-8"))
+        for name in ("owner_draft.txt", "owner_not_understood.txt")
+    )
+    assert [p for p in NOTICE_PHRASES if _normalized(p) not in templates] == []
+
+
+@pytest.mark.parametrize("name", EDITED_REPLIES)
+def test_edited_reply_of_each_mail_program_is_cut_to_the_new_text(name: str) -> None:
+    raw = (CORPUS / name).read_bytes()
+    command = parse_command(
+        plain_text(raw), today=TODAY, draft_body=PENDING["body"], token=PENDING["token"]
+    )
+    assert command.kind is CommandKind.EDIT
+    assert command.text == labelled_own_text(name)
+    assert command.text.startswith("Guten Tag Herr Keller,")
+    assert command.text.endswith("Viele Grüße\nAnna Berger")
+    assert "[NF-" not in command.text and PENDING["token"] not in command.text
+
+
+NEW_TEXT = (
+    "Guten Tag Herr Keller,\n\npasst Ihnen ein kurzes Telefonat am Donnerstag um 10 Uhr? "
+    "Dann gehen wir die offenen Punkte gemeinsam durch.\n\nViele Grüße\nAnna Berger"
+)
+TAG = f"[NF-{PENDING['token']}]"
+NOTICE = (
+    "Hallo,\n\nfür Jonas Keller (jonas.keller@keller-bau.de) ist der nächste Schritt fällig "
+    "(Angebot, Schritt 1, Vorgang 1). Unten steht mein Entwurf.\n\n"
+    "Antworte einfach auf diese Mail:\n- „ok“, „ja“ oder „senden“: Der Entwurf geht so raus, "
+    f"wie er unten steht.\nEs zählen nur die ersten Zeilen über dem zitierten Text. "
+    f"Kennzeichen: {TAG}\n\n----- Entwurf -----\nBetreff: Kurze Nachfrage\n\n{PENDING['body']}"
+)
+
+
+def _quoted(text: str) -> str:
+    return "\n".join(f"> {line}".rstrip() for line in text.splitlines())
+
+
+def _parse(body: str) -> Command:
+    return parse_command(body, today=TODAY, draft_body=PENDING["body"], token=PENDING["token"])
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(f"{NEW_TEXT}\n\n{NOTICE}", id="notice-follows-without-marks"),
+        pytest.param(f"{NEW_TEXT}\nHallo,\n\n{NOTICE[8:]}", id="notice-greeting-glued-on"),
+        pytest.param(f"{NEW_TEXT}\n\n{PENDING['body']}", id="draft-follows"),
+        pytest.param(
+            f"{NEW_TEXT}\n\nAm 11.03.26 um 10:30 schrieb nachfass-bot:\n{_quoted(NOTICE)}\n\n"
+            "-- \nAnna Berger",
+            id="signature-below-the-quote",
+        ),
+    ],
+)
+def test_clean_cuts_give_exactly_the_new_text(body: str) -> None:
+    assert _parse(body) == Command(CommandKind.EDIT, text=NEW_TEXT)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(
+            f"{NEW_TEXT}\n\nAm 11.03.26 um 10:30 schrieb nachfass-bot:\n{_quoted(NOTICE[:200])}\n"
+            f"Und bitte noch den Termin nennen.\n{_quoted(NOTICE[200:])}",
+            id="written-into-the-quote",
+        ),
+        pytest.param(
+            f"Am 11.03.26 um 10:30 schrieb nachfass-bot:\n{_quoted(NOTICE)}\n\n{NEW_TEXT}",
+            id="written-below-the-quote",
+        ),
+        pytest.param(f"{NEW_TEXT}\n{NOTICE[8:]}", id="notice-glued-to-the-signature"),
+        pytest.param(
+            f"{NEW_TEXT}\nKennzeichen: {TAG}\n\n{NOTICE}",
+            id="token-inside-the-own-text",
+        ),
+        pytest.param(
+            f"{NEW_TEXT}\n\n{PENDING['body']}\nVon meinem iPhone gesendet",
+            id="draft-copy-not-at-the-end",
+        ),
+        pytest.param(
+            f"{NEW_TEXT[:-24]}\n\nAm Montag schrieb mir der Architekt:\nDie Pläne kommen "
+            "Freitag.\nDie Fotos auch.\nDann reden wir über die Startseite.\nUnd über die "
+            "Referenzen.\nUnd über das Budget.\nUnd über den Termin.\n\nViele Grüße\nAnna",
+            id="own-text-that-looks-like-an-attribution",
+        ),
+        pytest.param(
+            NEW_TEXT.replace("durch.", "durch. Antworte einfach auf\ndiese Mail."),
+            id="wrapped-instruction-in-the-own-text",
+        ),
+        pytest.param(
+            f"{NEW_TEXT}\nNF-{PENDING['token']}",
+            id="bare-token-below-the-signature",
+        ),
+    ],
+)
+def test_unclean_cuts_send_nothing_and_ask_for_only_the_new_text(body: str) -> None:
+    command = _parse(body)
+    assert command.kind is CommandKind.UNKNOWN
+    assert command.unclear_cut
+
+
+def test_a_command_word_above_an_unmarked_notice_still_counts() -> None:
+    assert _parse(f"ok\n\n{NOTICE}").kind is CommandKind.APPROVE
+    assert _parse(f"später 7\n{NOTICE}") == Command(CommandKind.LATER, days=7)
+
+
+def test_a_reply_to_the_not_understood_mail_is_cut_at_its_text() -> None:
+    notice = (
+        "Hallo,\n\nDeinen neuen Text zum Entwurf „Kurze Nachfrage“ konnte ich nicht sicher vom "
+        "zitierten Entwurf trennen, also: nicht verstanden – bitte nur den neuen Text "
+        "schicken.\n\nEs wurde nichts gesendet; der Entwurf wartet weiter auf Dich."
+    )
+    assert _parse(f"{NEW_TEXT}\n\n{notice}") == Command(CommandKind.EDIT, text=NEW_TEXT)

@@ -204,6 +204,18 @@ def owner_cases() -> Iterator[Case]:
             "token_tag": "[NF-3f9a12c4]",
             "draft_subject": "Kurze Nachfrage: Website-Relaunch",
             "answer_excerpt": "vielleicht nächste Woche?",
+            "unclear_cut": False,
+        },
+        client=False,
+    )
+    yield Case(
+        "owner_not_understood",
+        "text-nicht-trennbar",
+        {
+            "token_tag": "[NF-3f9a12c4]",
+            "draft_subject": "Kurze Nachfrage: Website-Relaunch",
+            "answer_excerpt": "Guten Tag Herr Weiß,",
+            "unclear_cut": True,
         },
         client=False,
     )

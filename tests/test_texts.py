@@ -582,19 +582,23 @@ def test_owner_task(texts: Texts) -> None:
 
 
 @pytest.mark.parametrize("excerpt", ["", "vielleicht nächste Woche?"])
-def test_owner_not_understood(texts: Texts, excerpt: str) -> None:
+@pytest.mark.parametrize("unclear_cut", [False, True])
+def test_owner_not_understood(texts: Texts, excerpt: str, unclear_cut: bool) -> None:
     mail = texts.render(
         "owner_not_understood",
         token_tag="[NF-3f9a12c4]",
         draft_subject="Kurze Nachfrage: Angebot Website-Relaunch",
         answer_excerpt=excerpt,
+        unclear_cut=unclear_cut,
     )
 
     assert "[NF-3f9a12c4]" in mail.subject
     for word in ("„ok“", "„ja“", "„senden“", "„stop“", "„nein“"):
         assert word in mail.body
     assert "nichts gesendet" in mail.body
-    if excerpt:
+    hint = "nicht verstanden – bitte nur den neuen Text schicken"
+    assert (hint in mail.body) is unclear_cut
+    if excerpt and not unclear_cut:
         assert f"„{excerpt}“" in mail.body
 
 

@@ -128,7 +128,8 @@ class OwnerCommands:
             )
             return
         report.commands += 1
-        self._dispatch(draft, parse_command(body, today=today), inbound, now)
+        command = parse_command(body, today=today, draft_body=draft.body, token=draft.token)
+        self._dispatch(draft, command, inbound, now)
 
     def _task_command(
         self, task: Task, body: str, today: date, now: datetime, report: CycleReport
@@ -232,7 +233,7 @@ class OwnerCommands:
         elif command.kind is CommandKind.PAID and self._is_invoice(draft.thread_id):
             self._close(draft, State.PAID, "Du hast „bezahlt“ geantwortet → Rechnung erledigt", now)
         else:
-            self._not_understood(draft, command.text, inbound, now)
+            self._not_understood(draft, command, inbound, now)
 
     def _approve(self, draft: Draft, now: datetime, body: str | None = None) -> None:
         """Send at the next allowed time; ``body`` is the owner's own text, if any
@@ -296,11 +297,16 @@ class OwnerCommands:
             kind=EventKind.APPROVAL,
         )
 
-    def _not_understood(self, draft: Draft, text: str, inbound: Inbound, now: datetime) -> None:
+    def _not_understood(
+        self, draft: Draft, command: Command, inbound: Inbound, now: datetime
+    ) -> None:
+        text = command.text
         excerpt = text.strip().splitlines()[0][:80] if text.strip() else ""
         self.store.add_event(
             now,
-            "Deine Antwort auf den Entwurf wurde nicht verstanden → Entwurf wartet weiter",
+            "Deine Antwort auf den Entwurf wurde nicht verstanden"
+            + (" (Text nicht sicher vom Zitat zu trennen)" if command.unclear_cut else "")
+            + " → Entwurf wartet weiter",
             thread_id=draft.thread_id,
             kind=EventKind.APPROVAL,
         )
@@ -312,6 +318,7 @@ class OwnerCommands:
             token_tag=token_tag(draft.token),
             draft_subject=draft.subject,
             answer_excerpt=excerpt,
+            unclear_cut=command.unclear_cut,
         )
 
 

@@ -1,14 +1,13 @@
 """The owner's reply to a draft, parsed (docs/DESIGN.md, "Approval by reply").
 
 Each draft mailed to the owner carries a secret token in its subject (``[NF-<token>]``,
-80 random bits). Only a reply that carries the token of a pending draft counts; comparing
-the token with the stored one (:func:`token_matches`) and checking that the reply comes
-from the owner's address is the caller's job. This module only reads text:
+80 random bits). Only a reply that carries the token of a pending draft counts; looking
+the token up is the caller's job. This module reads the mail:
 
 * :func:`find_token` — the token in a (RFC 2047-decoded) subject;
-* :func:`strip_quote` — the part of the reply above the quoted draft, without signature
-  (quote markers live in :mod:`nachfass_bot.mail.quotes`);
-* :func:`parse_command` — the owner's command in that part ("ok", "stop", "später 7" …).
+* :func:`parse_command` — the owner's command in the own text above the quoted draft
+  ("ok", "stop", "später 7", an edited draft …); the cut is
+  :func:`nachfass_bot.mail.owntext.own_text`.
 
 Pure: no clock (``today`` is an argument), no I/O.
 """
@@ -22,6 +21,7 @@ from datetime import date
 
 from nachfass_bot.domain.models import CommandKind
 from nachfass_bot.mail.headers import decode_words
+from nachfass_bot.mail.owntext import own_text
 from nachfass_bot.mail.quotes import split_quote, strip_signature
 from nachfass_bot.mail.returndate import calendar_day
 
@@ -86,10 +86,12 @@ def strip_quote(text: str) -> str:
     """The part of a reply above the quoted mail, without signature; stripped.
 
     Cuts at the first line that starts a quote (:func:`nachfass_bot.mail.quotes.split_quote`:
-    ">" lines, "Am … schrieb …:", "On … wrote:", "-----Ursprüngliche Nachricht-----",
-    "-----Original Message-----", Outlook's "Von: …" block followed by "Gesendet:"/"Sent:",
-    a line of underscores …), then drops a trailing "-- " signature (RFC 3676 §4.3) and a
-    "Von meinem iPhone gesendet" footer (:func:`nachfass_bot.mail.quotes.strip_signature`).
+    ">" lines, "Am … schrieb …:", "On … wrote:", "Le … a écrit :", "-----Ursprüngliche
+    Nachricht-----", Outlook's "Von: …" block followed by "Gesendet:"/"Sent:", a line of
+    underscores …), then drops a trailing "-- " signature (RFC 3676 §4.3) and a "Von meinem
+    iPhone gesendet" footer (:func:`nachfass_bot.mail.quotes.strip_signature`). Generic,
+    for any mail to the bot; a reply to a draft is cut by :func:`own_text`, which also
+    knows the bot's notice text and the draft (:mod:`nachfass_bot.mail.owntext`).
     """
     top, _ = split_quote(text)
     return strip_signature(top)
@@ -100,12 +102,15 @@ def strip_quote(text: str) -> str:
 
 @dataclass(frozen=True)
 class Command:
-    """The owner's command; ``days`` or ``until`` for LATER, ``text`` for UNKNOWN."""
+    """The owner's command; ``days`` or ``until`` for LATER, ``text`` for EDIT and
+    UNKNOWN; ``unclear_cut`` for an UNKNOWN whose own text could not be cut cleanly from
+    the quoted draft (:class:`OwnText`): the owner is asked to send only the new text."""
 
     kind: CommandKind
     days: int | None = None
     until: date | None = None
     text: str = ""
+    unclear_cut: bool = False
 
 
 _WORDS: dict[str, CommandKind] = {
@@ -176,18 +181,21 @@ def _later_date(line: str, today: date) -> date | None:
     return _future_date(day, month, year, today)
 
 
-def parse_command(body: str, *, today: date) -> Command:
-    """The owner's command in a reply body (plain text; quotes are stripped here).
+def parse_command(body: str, *, today: date, draft_body: str = "", token: str = "") -> Command:
+    """The owner's command in a reply to a draft (plain text; the quote is cut here by
+    :func:`own_text`, with the draft's text and token when the caller has them).
 
-    Only the first non-empty line above the quote counts, case-insensitive, trailing
+    Only the first non-empty line of the own text counts, case-insensitive, trailing
     punctuation and emoji ignored: ok/okay/ja/senden/yes → APPROVE; stop/stopp/nein/no →
     STOP; bezahlt → PAID; "später 7", "spaeter 7 Tage", "später 2 Wochen" → LATER with
     ``days`` (1–365); "später 12.01." → LATER ``until`` the next 12 January on or after
-    ``today``; "später 12.01.2027" → that date (a past date is UNKNOWN). Anything else,
-    e.g. "ok, aber bitte ändere den zweiten Satz", is UNKNOWN with ``text`` = the whole
-    stripped top part, for the caller to show or to treat as an edited draft.
+    ``today``; "später 12.01.2027" → that date (a past date is UNKNOWN). A whole mail that
+    opens with a greeting is EDIT with ``text`` = the own text — only when it was cut
+    cleanly, else UNKNOWN with ``unclear_cut``. Anything else, e.g. "ok, aber bitte ändere
+    den zweiten Satz", is UNKNOWN with ``text`` = the own text, for the caller to show.
     """
-    top = strip_quote(body)
+    own = own_text(body, draft_body=draft_body, token=token)
+    top = own.text
     line = _first_line(top)
     kind = _word_command(line)
     if kind is not None:
@@ -198,9 +206,9 @@ def parse_command(body: str, *, today: date) -> Command:
     days = _later_days(line)
     if days is not None:
         return Command(CommandKind.LATER, days=days)
-    if _is_edited_text(top):
+    if own.clean and _is_edited_text(top):
         return Command(CommandKind.EDIT, text=top)
-    return Command(CommandKind.UNKNOWN, text=top)
+    return Command(CommandKind.UNKNOWN, text=top, unclear_cut=not own.clean)
 
 
 # An edited draft is a whole mail: it opens with a greeting and says something. A remark
