@@ -14,7 +14,10 @@ from nachfass_bot.domain.models import CommandKind
 from nachfass_bot.mail.approval import (
     TOKEN_TAG_RE,
     Command,
+    ReplyCheck,
     authentication_failed,
+    check_reply,
+    command_token,
     find_token,
     new_token,
     parse_command,
@@ -23,7 +26,7 @@ from nachfass_bot.mail.approval import (
     token_matches,
     token_tag,
 )
-from nachfass_bot.mail.headers import plain_text
+from nachfass_bot.mail.headers import authentication_results, plain_text
 from nachfass_bot.mail.owntext import NOTICE_PHRASES
 from test_quotes import labelled_own_text
 
@@ -534,3 +537,163 @@ def test_a_reply_to_the_not_understood_mail_is_cut_at_its_text() -> None:
         "schicken.\n\nEs wurde nichts gesendet; der Entwurf wartet weiter auf Dich."
     )
     assert _parse(f"{NEW_TEXT}\n\n{notice}") == Command(CommandKind.EDIT, text=NEW_TEXT)
+
+
+# --- who may command: the token, the sender, the authentication -------------------------
+
+OTHER = "00000000000000000000"
+
+
+@pytest.mark.parametrize(
+    ("subject", "body", "expected"),
+    [
+        (f"Re: [NF-{TOKEN}] Entwurf", "ok", TOKEN),
+        (f"Re: [NF-{TOKEN}] Entwurf", f"ok\n\n> Kennzeichen: [NF-{TOKEN}]", TOKEN),
+        ("Re: Entwurf", f"ok\n[NF-{TOKEN}]", None),  # the token in the body only
+        (f"Re: [NF-{TOKEN}] Entwurf", f"ok\n[NF-{OTHER}]", None),  # subject and body differ
+        (f"Re: [NF-{TOKEN}] [NF-{OTHER}]", "ok", None),  # two in the subject
+    ],
+)
+def test_command_token(subject: str, body: str, expected: str | None) -> None:
+    assert command_token(subject, body) == expected
+
+
+OWNER = "erika@studio.test"
+
+
+def _owner_mail(
+    *,
+    from_fields: tuple[str, ...] = (f"Erika Muster <{OWNER}>",),
+    subject: str = f"Re: [NF-{TOKEN}] Entwurf",
+    body: str = "ok",
+    extra: tuple[str, ...] = (),
+) -> bytes:
+    head = [*extra, *(f"From: {value}" for value in from_fields), f"To: {OWNER}"]
+    head += [f"Subject: {subject}", "Content-Type: text/plain; charset=utf-8"]
+    return ("\r\n".join(head) + "\r\n\r\n" + body + "\r\n").encode()
+
+
+def test_check_reply_lets_the_owner_command() -> None:
+    assert check_reply(_owner_mail(), OWNER) == ReplyCheck(TOKEN, None)
+    assert check_reply(_owner_mail(from_fields=(OWNER.upper(),)), OWNER).refusal is None
+
+
+@pytest.mark.parametrize(
+    "from_fields",
+    [
+        pytest.param((f"{OWNER}, mallory@evil.test",), id="two-addresses"),
+        pytest.param((f"mallory@evil.test, {OWNER}",), id="two-addresses-owner-second"),
+        pytest.param((f'"{OWNER}" <mallory@evil.test>',), id="owner-as-display-name"),
+        pytest.param((f'"mallory@evil.test" <{OWNER}>',), id="foreign-display-name"),
+        pytest.param((f"=?utf-8?q?mallory=40evil.test?= <{OWNER}>",), id="encoded-display-name"),
+        pytest.param((f"{OWNER} (mallory@evil.test)",), id="address-in-comment"),
+        pytest.param((f"<{OWNER}",), id="unparsable"),
+        pytest.param((f"{OWNER} <mallory@evil.test>",), id="unquoted-address-as-name"),
+        pytest.param((f"Team: {OWNER};",), id="group"),
+        pytest.param((f"Erika <{OWNER}>", "Mallory <mallory@evil.test>"), id="two-from-fields"),
+        pytest.param((), id="no-from"),
+    ],
+)
+def test_check_reply_refuses_any_other_sender(from_fields: tuple[str, ...]) -> None:
+    check = check_reply(_owner_mail(from_fields=from_fields), OWNER)
+    assert check.refusal is not None
+    assert "Absender" in check.refusal
+
+
+def test_check_reply_names_no_token_from_the_body_or_a_second_subject() -> None:
+    assert (
+        check_reply(_owner_mail(subject="Re: Entwurf", body=f"ok [NF-{TOKEN}]"), OWNER).token
+        is None
+    )
+    twice = _owner_mail(extra=(f"Subject: Re: [NF-{OTHER}]",))
+    assert check_reply(twice, OWNER).token is None
+
+
+def test_check_reply_refuses_a_failed_authentication() -> None:
+    stamp = "Authentication-Results: mx.studio.test; dmarc=fail header.from=studio.test"
+    check = check_reply(_owner_mail(extra=(stamp,)), OWNER)
+    assert check.token == TOKEN
+    assert check.refusal == "die Prüfung des Absenders ist gescheitert (dmarc=fail)"
+
+
+PROVIDER = "mx.studio.test"
+
+
+@pytest.mark.parametrize(
+    ("results", "expected"),
+    [
+        pytest.param(
+            [f"{PROVIDER}; dkim=fail (sig; from x) header.d=studio.test"],
+            "dkim=fail",
+            id="semicolon-in-a-comment",
+        ),
+        pytest.param(
+            [f"{PROVIDER}; dkim=pass (no dkim=fail here; honest) header.d=studio.test"],
+            None,
+            id="a-result-named-in-a-comment",
+        ),
+        pytest.param(
+            ["MX.Studio.TEST; SPF=SoftFail smtp.mailfrom=Erika@STUDIO.TEST"],
+            "spf=softfail",
+            id="upper-case",
+        ),
+        pytest.param(
+            [f"{PROVIDER}; dkim=fail header.i=@mail.studio.test"], "dkim=fail", id="subdomain"
+        ),
+        pytest.param([f"{PROVIDER}; dkim=fail header.d=notstudio.test"], None, id="another-domain"),
+        pytest.param(
+            [f'{PROVIDER}; dkim=permerror reason="bad; key" header.d="studio.test"'],
+            "dkim=permerror",
+            id="quoted-values",
+        ),
+        pytest.param(
+            [
+                "spf=fail (sender IP is 192.0.2.1) smtp.mailfrom=studio.test; dkim=none "
+                "(message not signed) header.d=none;dmarc=fail action=oreject "
+                "header.from=studio.test;compauth=fail reason=000"
+            ],
+            "spf=fail",
+            id="microsoft-without-authserv-id",
+        ),
+        pytest.param(
+            [f"{PROVIDER}; dmarc=fail header.from=studio.test", f"{PROVIDER}; dmarc=pass"],
+            "dmarc=fail",
+            id="a-forged-pass-below-cannot-hide-a-failure",
+        ),
+        pytest.param(
+            [f"{PROVIDER}; dmarc=pass header.from=studio.test", "relay.test; dmarc=fail"],
+            None,
+            id="another-hop-below-is-not-trusted",
+        ),
+        pytest.param(
+            [
+                f"{PROVIDER}; dkim=pass header.d=studio.test",
+                f"{PROVIDER}; spf=fail smtp.mailfrom=studio.test",
+            ],
+            "spf=fail",
+            id="several-fields-of-the-trusted-server",
+        ),
+        pytest.param(
+            ["garbage without any structure", f"{PROVIDER}; dmarc=fail"],
+            "dmarc=fail",
+            id="an-unreadable-field-is-skipped",
+        ),
+        pytest.param([f"{PROVIDER}; none"], None, id="none"),
+    ],
+)
+def test_authentication_results_trust_rule(results: list[str], expected: str | None) -> None:
+    assert authentication_failed(results, "studio.test") == expected
+
+
+def test_authentication_results_are_unfolded_and_read_top_down() -> None:
+    raw = (
+        b"Authentication-Results: mx.studio.test;\r\n"
+        b"\tdkim=fail (signature did not verify;\r\n"
+        b"\t body changed) header.d=STUDIO.test;\r\n"
+        b"\tspf=pass smtp.mailfrom=studio.test\r\n"
+        b"Authentication-Results: relay.evil.test; dkim=pass header.d=studio.test\r\n"
+        b"From: erika@studio.test\r\n\r\nok\r\n"
+    )
+    results = authentication_results(raw)
+    assert len(results) == 2 and results[0].startswith("mx.studio.test; dkim=fail")
+    assert authentication_failed(results, "studio.test") == "dkim=fail"

@@ -34,13 +34,12 @@ from nachfass_bot.domain.models import (
 from nachfass_bot.errors import MailboxError, NachfassError
 from nachfass_bot.mail.approval import (
     Command,
-    authentication_failed,
-    find_token,
+    check_reply,
     parse_command,
     parse_owner_request,
     token_tag,
 )
-from nachfass_bot.mail.headers import authentication_results, plain_text
+from nachfass_bot.mail.headers import plain_text
 from nachfass_bot.mail.inbound import parse_inbound
 from nachfass_bot.texts.labels import STATE_LABELS, local_text
 from nachfass_bot.texts.render import RenderedMail, format_date_long
@@ -91,13 +90,11 @@ class OwnerCommands:
             self.store.mark_seen(key, folder, uid, VerdictKind.COMMAND, now)
             if inbound.from_addr != self.outbox.owner_email:
                 return  # the poll queues only the owner's mail; never act on anyone else's
-            failure = authentication_failed(authentication_results(raw), _domain(inbound))
-            token = find_token(inbound.subject) or find_token(body)
+            check = check_reply(raw, self.outbox.owner_email)
+            token = check.token
             draft = self.store.draft_by_token(token) if token else None
-            if failure:
-                self.warn_rejected(
-                    draft, f"die Prüfung des Absenders ist gescheitert ({failure})", now
-                )
+            if check.refusal:
+                self.warn_rejected(draft, check.refusal, now)
             elif draft is not None:
                 self._draft_command(draft, body, inbound, today, now, report)
             elif token and (task := self.store.task_by_token(token)) is not None:
@@ -320,7 +317,3 @@ class OwnerCommands:
             answer_excerpt=excerpt,
             unclear_cut=command.unclear_cut,
         )
-
-
-def _domain(inbound: Inbound) -> str:
-    return (inbound.from_addr or "").rpartition("@")[2]

@@ -4,6 +4,9 @@ Each draft mailed to the owner carries a secret token in its subject (``[NF-<tok
 80 random bits). Only a reply that carries the token of a pending draft counts; looking
 the token up is the caller's job. This module reads the mail:
 
+* :func:`check_reply` — may this reply act at all: exactly the owner as sender, no failed
+  authentication, and which token it names (:func:`command_token`: the subject's, and
+  only when nothing in the mail names another);
 * :func:`find_token` — the token in a (RFC 2047-decoded) subject;
 * :func:`parse_command` — the owner's command in the own text above the quoted draft
   ("ok", "stop", "später 7", an edited draft …); the cut is
@@ -16,11 +19,23 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
+import authres
+import authres.dmarc
+
 from nachfass_bot.domain.models import CommandKind
-from nachfass_bot.mail.headers import decode_words
+from nachfass_bot.mail.headers import (
+    all_raw_headers,
+    authentication_results,
+    clean_line,
+    decode_words,
+    message_header,
+    plain_text,
+    sole_address,
+)
 from nachfass_bot.mail.owntext import own_text
 from nachfass_bot.mail.quotes import split_quote, strip_signature
 from nachfass_bot.mail.returndate import calendar_day
@@ -29,7 +44,10 @@ __all__ = [
     "TOKEN_TAG_RE",
     "Command",
     "CommandKind",
+    "ReplyCheck",
     "authentication_failed",
+    "check_reply",
+    "command_token",
     "find_token",
     "new_token",
     "parse_command",
@@ -70,6 +88,22 @@ def find_token(subject: str) -> str | None:
     text = decode_words(subject) if "=?" in subject else subject
     tokens = {re.sub(r"\s", "", found).lower() for found in TOKEN_TAG_RE.findall(text)}
     return tokens.pop() if len(tokens) == 1 else None
+
+
+def command_token(subject: str, body: str) -> str | None:
+    """The token a reply names: the one in its subject, lower-cased.
+
+    None when the subject has no tag or two different ones (:func:`find_token`), and None
+    when the body carries a tag with another token: which draft was meant would be a
+    guess. A token in the body alone names nothing — the quoted draft carries its token,
+    so the body proves no more than that somebody has seen the draft. The same token in
+    the quoted draft is fine.
+    """
+    token = find_token(subject)
+    if token is None:
+        return None
+    in_body = {re.sub(r"\s", "", found).lower() for found in TOKEN_TAG_RE.findall(body)}
+    return token if in_body <= {token} else None
 
 
 def token_matches(found: str | None, expected: str) -> bool:
@@ -260,25 +294,130 @@ def _future_date(day: int, month: int, year: str | None, today: date) -> date | 
     return None
 
 
+# --- who may command: sender, authentication, token ------------------------------------
+
+
+@dataclass(frozen=True)
+class ReplyCheck:
+    """What the header of a mail from the owner's address allows.
+
+    ``token`` is the draft token the mail names (:func:`command_token`), None for none;
+    ``refusal`` says in German why the mail must not act at all, None when it may.
+    """
+
+    token: str | None
+    refusal: str | None
+
+
+def check_reply(raw: bytes, owner_email: str) -> ReplyCheck:
+    """May this mail command the bot, and which draft does it name?
+
+    Refused unless the From field names the owner and nobody else
+    (:func:`nachfass_bot.mail.headers.sole_address`: one field, one mailbox, no other
+    address in the display name), and unless the trusted ``Authentication-Results``
+    record no failure for the owner's domain (:func:`authentication_failed`). The token
+    comes from the one Subject field only.
+    """
+    header = message_header(raw)
+    if header is None:
+        return ReplyCheck(None, "der Kopf der Mail ist nicht lesbar")
+    subjects = all_raw_headers(header, "Subject")
+    subject = clean_line(decode_words(subjects[0])) if len(subjects) == 1 else ""
+    token = command_token(subject, plain_text(raw))
+    owner = owner_email.strip().lower()
+    if sole_address(all_raw_headers(header, "From")) != owner:
+        return ReplyCheck(token, "die Absenderzeile nennt nicht eindeutig nur Deine Adresse")
+    failure = authentication_failed(authentication_results(raw), owner.rpartition("@")[2])
+    if failure:
+        return ReplyCheck(token, f"die Prüfung des Absenders ist gescheitert ({failure})")
+    return ReplyCheck(token, None)
+
+
 # --- Authentication-Results (RFC 8601) -------------------------------------------------
 
-_AUTH_FAIL_RE = re.compile(
-    r"\b(?P<method>dkim|spf|dmarc)\s*=\s*(?P<result>fail|softfail|permerror)\b"
-    r"(?P<props>[^;]*)",
-    re.IGNORECASE,
-)
+# Results that say the sender is not who the From field claims (RFC 8601 §2.7, RFC 7489;
+# "compauth" is Microsoft's composite check). "hardfail" is RFC 4408's old name for fail.
+_FAILING = frozenset({"fail", "softfail", "permerror", "hardfail"})
+_WHOLE_MESSAGE_METHODS = frozenset({"dmarc", "compauth"})
+# Where DKIM and SPF name the domain they checked.
+_DOMAIN_PROPERTIES = {"dkim": (("header", "d"), ("header", "i")), "spf": (("smtp", "mailfrom"),)}
+_AUTHRES = authres.FeatureContext(authres.dmarc)
+# Stands in for the authserv-id a field leaves out (RFC 2606 reserves .invalid).
+_MISSING_AUTHSERV_ID = "authserv-id.invalid"
 
 
-def authentication_failed(results: list[str], from_domain: str) -> str | None:
-    """The failed check ("dmarc=fail") that the receiving server recorded for the From
-    domain, or None. DMARC failing, or DKIM/SPF failing for that domain, disqualifies a
-    command: somebody else wrote "ok" in the owner's name (RFC 8601, RFC 7489)."""
-    domain = from_domain.lower()
-    for header in results:
-        for match in _AUTH_FAIL_RE.finditer(header):
-            method = match["method"].lower()
-            props = match["props"].lower()
-            mentions = domain in props
-            if method == "dmarc" or mentions:
-                return f"{method}={match['result'].lower()}"
+@dataclass(frozen=True)
+class _Results:
+    """One Authentication-Results field: who wrote it, and its (method, result, props)."""
+
+    authserv_id: str
+    results: tuple[tuple[str, str, dict[tuple[str, str], str]], ...]
+
+
+def _parse_results(value: str) -> _Results | None:
+    """One unfolded field value parsed by ``authres`` (comments, quoted strings, case),
+    None when it cannot be read.
+
+    Microsoft 365 leaves out the authserv-id ("spf=pass (…) smtp.mailfrom=…; dkim=…"):
+    such a field is read with a stand-in id, the same for every such field.
+    """
+    for text in (value, f"{_MISSING_AUTHSERV_ID}; {value}"):
+        try:
+            parsed = _AUTHRES.parse_value(text)
+        except Exception:  # authres raises its own SyntaxError and, on odd input, others
+            continue
+        results = tuple(
+            (
+                str(result.method).lower(),
+                str(result.result).lower(),
+                {
+                    (str(p.type).lower(), str(p.name).lower()): str(p.value)
+                    for p in result.properties
+                },
+            )
+            for result in parsed.results
+        )
+        return _Results(str(parsed.authserv_id).lower(), results)
+    return None
+
+
+def _names_domain(value: str, domain: str) -> bool:
+    """A checked identity ("anna@Berger.de", "@berger.de", "mail.berger.de") belongs to
+    the domain, or the domain to it (relaxed alignment, RFC 7489 §3.1)."""
+    checked = value.strip().strip('"').rpartition("@")[2].strip().rstrip(".").lower()
+    if "." not in checked:
+        return False
+    return checked == domain or checked.endswith("." + domain) or domain.endswith("." + checked)
+
+
+def authentication_failed(results: Sequence[str], from_domain: str) -> str | None:
+    """The failed check ("dmarc=fail") a trusted server recorded for the sender, or None.
+
+    ``results`` are the Authentication-Results fields top to bottom
+    (:func:`nachfass_bot.mail.headers.authentication_results`). Trust rule, as the bot
+    has no configured authserv-id: only the fields carrying the authserv-id of the
+    topmost readable field count. That field was added last, by the server that
+    delivered the mail into the owner's mailbox; RFC 8601 §5 has that server drop fields
+    which claim its own id, and §7.1 says fields of any other id (earlier hops, or
+    written by the sender himself) are to be ignored. A field forged with the trusted id
+    can only add a failure, never hide one: every failure among the trusted fields counts.
+
+    Failing: DMARC or Microsoft's compauth (fail, softfail, permerror), or DKIM/SPF for
+    the From domain. Then somebody else may have written "ok" in the owner's name
+    (RFC 7489). Unreadable fields are skipped.
+    """
+    domain = from_domain.strip().lower()
+    readable = [parsed for parsed in map(_parse_results, results) if parsed is not None]
+    if not readable:
+        return None
+    trusted = readable[0].authserv_id
+    for field in readable:
+        if field.authserv_id != trusted:
+            continue
+        for method, result, properties in field.results:
+            if result not in _FAILING:
+                continue
+            named = [properties.get(key, "") for key in _DOMAIN_PROPERTIES.get(method, ())]
+            if method in _WHOLE_MESSAGE_METHODS or any(_names_domain(v, domain) for v in named):
+                return f"{method}={result}"
     return None

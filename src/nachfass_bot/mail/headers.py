@@ -20,7 +20,9 @@ import codecs
 import email
 import email.policy
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from email.headerregistry import AddressHeader, HeaderRegistry
 from email.message import EmailMessage, Message, MIMEPart
 from email.utils import getaddresses, parsedate_to_datetime
 from html.parser import HTMLParser
@@ -33,12 +35,14 @@ __all__ = [
     "clean_line",
     "decode_words",
     "html_to_text",
+    "message_header",
     "message_ids",
     "normalize_message_id",
     "parse_date",
     "parse_header_block",
     "plain_text",
     "raw_header",
+    "sole_address",
 ]
 
 _FOLD_RE = re.compile(r"\r?\n(?=[ \t])")
@@ -209,6 +213,39 @@ def addresses(value: str | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(found))
 
 
+_HEADER_REGISTRY = HeaderRegistry()
+
+
+def sole_address(values: Sequence[str]) -> str | None:
+    """The address of the one mailbox a message's From names, lower-cased, or None.
+
+    Strict, for deciding who wrote a command (RFC 5322 §3.6.2): exactly one From field,
+    holding exactly one mailbox and no group, parsed without any defect by the standard
+    library's address parser, and no other address anywhere in the field — not in the
+    display name (``"erika@studio.test" <mallory@evil.test>``, RFC 2047-encoded or not)
+    and not in a comment. Everything else is None: a sender we cannot name for sure.
+    """
+    if len(values) != 1:
+        return None
+    value = _repair_8bit(_FOLD_RE.sub("", values[0])).strip()
+    try:
+        field = _HEADER_REGISTRY("from", value)
+    except Exception:  # the header classes can trip over garbage; then nobody is named
+        return None
+    if not isinstance(field, AddressHeader):
+        return None
+    groups, mailboxes, defects = field.groups, field.addresses, field.defects
+    if defects or len(groups) != 1 or groups[0].display_name is not None:
+        return None
+    if len(mailboxes) != 1:
+        return None
+    found = mailboxes[0].addr_spec.strip().lower()
+    if not _ADDR_SPEC_RE.fullmatch(found):
+        return None
+    named = {other.lower() for other in _ADDR_SPEC_RE.findall(decode_words(value))}
+    return found if named <= {found} else None
+
+
 def address(value: str | None) -> str | None:
     """The first mail address in a From/To/Cc value, lower-cased; None if there is none."""
     found = addresses(value)
@@ -247,9 +284,15 @@ def parse_header_block(raw_headers: bytes) -> Message | None:
         return None
 
 
+def message_header(raw: bytes) -> Message | None:
+    """The header block of a whole message (everything above the first empty line)."""
+    return parse_header_block(raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0])
+
+
 def authentication_results(raw: bytes) -> list[str]:
-    """Every ``Authentication-Results`` field (RFC 8601) of a message, unfolded."""
-    msg = parse_header_block(raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0])
+    """Every ``Authentication-Results`` field (RFC 8601) of a message, unfolded, in the
+    order of the header: the topmost, added last, first."""
+    msg = message_header(raw)
     if msg is None:
         return []
     return [" ".join(str(value).split()) for value in msg.get_all("Authentication-Results", [])]
