@@ -17,6 +17,7 @@ from nachfass_bot.mail.headers import (
     message_ids,
     normalize_message_id,
     plain_text,
+    sole_address,
 )
 from nachfass_bot.mail.inbound import HEADER_FIELDS, parse_inbound
 
@@ -636,3 +637,31 @@ def test_html_to_text_entities_and_nested_quotes() -> None:
         "<blockquote>zwei</blockquote></blockquote><div>drei</div>"
     )
     assert html_to_text(html).splitlines() == ["A & B €", "", "> eins", "", "> > zwei", "drei"]
+
+
+# --- the one sender of a command --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (["erika@studio.test"], "erika@studio.test"),
+        (['"Muster, Erika" <Erika@Studio.TEST>'], "erika@studio.test"),
+        (['"erika@studio.test" <erika@studio.test>'], "erika@studio.test"),
+        (["=?utf-8?q?Erika_M=C3=BCller?= <erika@studio.test>"], "erika@studio.test"),
+        (["Erika\r\n <erika@studio.test>"], "erika@studio.test"),  # folded
+        (["erika@studio.test, mallory@evil.test"], None),
+        (['"erika@studio.test" <mallory@evil.test>'], None),
+        (['"mallory@evil.test" <erika@studio.test>'], None),
+        (["=?utf-8?q?mallory=40evil.test?= <erika@studio.test>"], None),
+        (["erika@studio.test (mallory@evil.test)"], None),
+        (["erika@studio.test <mallory@evil.test>"], None),
+        (["<erika@studio.test"], None),
+        (["Team: erika@studio.test;"], None),
+        (["erika@studio.test", "erika@studio.test"], None),
+        ([], None),
+        ([""], None),
+    ],
+)
+def test_sole_address(values: list[str], expected: str | None) -> None:
+    assert sole_address(values) == expected

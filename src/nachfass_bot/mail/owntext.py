@@ -1,6 +1,6 @@
 """The owner's own text in a reply to a draft: where the quoted draft notice begins.
 
-docs/DESIGN.md, "Approval by reply": an edited draft is sent only when it can be cut
+docs/DESIGN.md, "Edited drafts": an edited draft is sent only when it can be cut
 cleanly from the quoted notice, and nothing of the notice — its sentences, the draft's
 token — may ever reach a client. Mail programs quote in their own ways
 (:mod:`nachfass_bot.mail.quotes` knows the markers and headers); some quote without any
