@@ -31,8 +31,9 @@ from loophelpers import cli, mails_to, write_config
 from nachfass_bot.adapters.store import Store
 from nachfass_bot.app.digest_facts import gather_week, is_junk_folder
 from nachfass_bot.app.weekly import digest_due, record_sent, send_if_due
+from nachfass_bot.app.wiring import build_texts, weekly_digest_job
 from nachfass_bot.cli.daemon import WEEKLY_CHECK_MINUTES, WEEKLY_JOB_ID, add_weekly_job, run_weekly
-from nachfass_bot.cli.main import main, weekly_digest_job
+from nachfass_bot.cli.main import main
 from nachfass_bot.config import Config, load_config, parse_config
 from nachfass_bot.domain.models import Client, DraftState, Kind, State
 from nachfass_bot.errors import DeliveryError
@@ -704,7 +705,8 @@ def test_digest_send_mails_the_owner_once_for_the_week(
     assert message["Auto-Submitted"] == "auto-generated"
     assert str(message["Subject"]).startswith("Wochenüberblick KW 10")
     # The daemon's check later that week sends nothing more.
-    weekly_digest_job(load_config(config_path))(at("2026-03-02T09:00"))
+    config = load_config(config_path)
+    weekly_digest_job(config, build_texts(config))(at("2026-03-02T09:00"))
     assert len(mails_to(smtp_sink, dovecot.user)) == 1
     # The digest in the owner's INBOX is the bot's own mail, not an owner command.
     assert cli(config_path, "tick", "--now", "2026-03-02T09:00") == 0
