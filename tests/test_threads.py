@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from loophelpers import advance_draft
 from nachfass_bot.adapters.store import Store
 from nachfass_bot.app.threads import (
     NewThread,
@@ -60,8 +61,7 @@ def add_draft(store: Store, thread_id: int, step_index: int, state: str) -> int:
         body="Text\n", draft_message_id=f"<d{step_index}@x>",
         client_message_id=f"<c{step_index}@x>", now=SENT,
     )  # fmt: skip
-    if state != "new":
-        store.set_draft_state(draft_id, state, SENT)
+    advance_draft(store, draft_id, state, SENT)
     return draft_id
 
 

@@ -1,5 +1,5 @@
 """The owner's word on threads and tasks: track a new thread, mark it paid, close, pause,
-resume it, finish a task (DOMAIN.md).
+resume it, finish a task (docs/DESIGN.md, "Thread states").
 
 Plain functions over a Store; each takes ``now`` from its caller and does its writes in
 one transaction. A request that cannot be carried out raises a NachfassError subclass

@@ -496,7 +496,8 @@ _OwnerWord = Callable[[Store, int, datetime], Thread]
 
 
 def _owner_says(command: str, change_thread: _OwnerWord, help_text: str) -> None:
-    """``nachfass-bot <command> THREAD_ID``: the owner's word on a thread (DOMAIN.md)."""
+    """``nachfass-bot <command> THREAD_ID``: the owner's word on a thread
+    (docs/DESIGN.md, "Thread states")."""
 
     @cli.command(name=command, help=help_text)
     @click.argument("thread_id", type=int)
