@@ -32,6 +32,20 @@ class State(enum.StrEnum):
 LISTENING_STATES = frozenset({State.OPEN, State.PAUSED, State.RESTING, State.PARKED})
 
 
+class NoticeState(enum.StrEnum):
+    """Lifecycle of a notice to the owner in the notice outbox.
+
+    ``pending`` → ``sending`` → ``sent``; a refusal ends in ``failed`` (after retries for
+    4xx), a send that may or may not have arrived in ``unclear``. Neither is sent again.
+    """
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    UNCLEAR = "unclear"
+
+
 class Action(enum.StrEnum):
     """What a step of a playbook does."""
 
