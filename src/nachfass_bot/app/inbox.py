@@ -21,7 +21,7 @@ from functools import partial
 
 from nachfass_bot.adapters.mailbox import FolderSet, Mailbox
 from nachfass_bot.adapters.store import CANCELLABLE_DRAFT_STATES, Draft, Store
-from nachfass_bot.app.outbox import Outbox
+from nachfass_bot.app.outbox import Outbox, mail_ref
 from nachfass_bot.app.sync import Progress, sync_folder
 from nachfass_bot.domain.calendar import SendingWindow
 from nachfass_bot.domain.models import LISTENING_STATES, CycleReport, Inbound, State, Thread
@@ -178,7 +178,7 @@ class InboxReader:
                 self._postpone_for_absence(thread_id, verdict, inbound, now)
         elif verdict.kind == "bounce-permanent":
             for thread_id in verdict.thread_ids:
-                self._pause_for_bounce(thread_id, verdict, now)
+                self._pause_for_bounce(thread_id, verdict, inbound, now)
         elif verdict.kind == "bounce-delay":
             for thread_id in verdict.thread_ids:
                 self.store.add_event(
@@ -239,6 +239,7 @@ class InboxReader:
         self.outbox.notify_owner(
             "owner_spam_alert",
             now,
+            key=f"spam:thread {thread.id}:{mail_ref(inbound)}",
             client_label=client_label(thread),
             client_email=inbound.from_addr or thread.client.email,
             folder=inbound.folder,
@@ -271,7 +272,9 @@ class InboxReader:
             kind="auto-reply",
         )
 
-    def _pause_for_bounce(self, thread_id: int, verdict: Verdict, now: datetime) -> None:
+    def _pause_for_bounce(
+        self, thread_id: int, verdict: Verdict, inbound: Inbound, now: datetime
+    ) -> None:
         thread = self.store.thread(thread_id)
         if thread is None or thread.state not in LISTENING_STATES:
             return
@@ -291,6 +294,7 @@ class InboxReader:
         self.outbox.notify_owner(
             "owner_bounce_alert",
             now,
+            key=f"bounce:thread {thread.id}:{mail_ref(inbound)}",
             failed=failed,
             reason=verdict.reason,
             subject=thread.subject,
