@@ -1,14 +1,18 @@
-"""The notice outbox: queued in the decision's transaction, sent after it, exactly once."""
+"""The notice outbox: queued in the decision's transaction, sent after it, exactly once;
+and the guard that makes any mail traffic inside a transaction a failing test."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
 import pytest
 
+from nachfass_bot.adapters.mailbox import FolderStatus
 from nachfass_bot.adapters.smtp import CaptureTransport
 from nachfass_bot.adapters.store import Store
+from nachfass_bot.app.guard import GuardedMailbox, GuardedTransport
 from nachfass_bot.app.outbox import Outbox
 from nachfass_bot.config import OwnerConfig
 from nachfass_bot.domain.models import NoticeState
@@ -47,7 +51,7 @@ def outbox_for(store: Store, transport: CaptureTransport | None = None) -> Outbo
     return Outbox(
         owner=OWNER,
         store=store,
-        transport=transport or CaptureTransport(),
+        transport=GuardedTransport(transport or CaptureTransport(), store),
         texts=Texts(),
     )
 
@@ -150,3 +154,41 @@ def test_a_notice_whose_connection_broke_after_data_is_unclear_and_not_resent(
     outbox.send_notices(NOW + timedelta(hours=1))
     assert transport.attempts == 1
     assert states(store) == [NoticeState.UNCLEAR]
+
+
+# -- the guard: no IMAP or SMTP call inside a transaction --------------------------------
+
+
+class TwoBatches:
+    """Just enough of a mailbox for the guard."""
+
+    def folder_status(self, folder: str) -> FolderStatus:
+        return FolderStatus(1, 3)
+
+    def fetch_headers(
+        self, folder: str, first_uid: int, fields: object, batch_size: int = 500
+    ) -> Iterator[list[tuple[int, bytes]]]:
+        yield [(1, b"Subject: 1\r\n")]
+        yield [(2, b"Subject: 2\r\n")]
+
+    def fetch_message(self, folder: str, uid: int) -> bytes | None:
+        return b"Subject: %d\r\n\r\nText\r\n" % uid
+
+
+def test_mail_traffic_inside_a_transaction_fails(store: Store) -> None:
+    mailbox = GuardedMailbox(TwoBatches(), store)  # type: ignore[arg-type]
+    transport = GuardedTransport(CaptureTransport(), store)
+    message = EmailMessage()
+    with store.atomic():
+        with pytest.raises(AssertionError, match="SMTP send while a database transaction"):
+            transport.send(message)
+        with pytest.raises(AssertionError, match="IMAP FETCH of a message"):
+            mailbox.fetch_message("INBOX", 1)
+        with pytest.raises(AssertionError, match="IMAP SELECT"):
+            mailbox.folder_status("INBOX")
+    batches = mailbox.fetch_headers("INBOX", 1, ())
+    assert next(batches) == [(1, b"Subject: 1\r\n")]
+    with store.atomic(), pytest.raises(AssertionError, match="IMAP FETCH of headers"):
+        next(batches)
+    assert mailbox.fetch_message("INBOX", 2) is not None, "outside a transaction all is well"
+    transport.send(message)

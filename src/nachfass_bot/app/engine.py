@@ -18,6 +18,7 @@ from nachfass_bot.adapters.mailbox import FolderSet, Mailbox, choose_folders
 from nachfass_bot.adapters.smtp import Transport
 from nachfass_bot.adapters.store import ACTIVE_DRAFT_STATES, Draft, Store
 from nachfass_bot.app.commands import VACATION_KEY, OwnerCommands
+from nachfass_bot.app.guard import GuardedMailbox, GuardedTransport
 from nachfass_bot.app.inbox import InboxReader
 from nachfass_bot.app.outbox import Outbox
 from nachfass_bot.config import Config
@@ -66,7 +67,8 @@ class Engine:
         self.texts = texts
         self.open_mailbox = open_mailbox
         self.window = sending_window(config)
-        self.outbox = Outbox(owner=config.owner, store=store, transport=transport, texts=texts)
+        guarded = GuardedTransport(transport, store)  # no SMTP inside a transaction
+        self.outbox = Outbox(owner=config.owner, store=store, transport=guarded, texts=texts)
         self.commands = OwnerCommands(
             store=store,
             outbox=self.outbox,
@@ -92,10 +94,11 @@ class Engine:
         ``report`` to a retry so that it counts what the failed attempt already did.
 
         Notices to the owner decided on the way are sent after the decisions and at the
-        end, never inside a transaction (:mod:`nachfass_bot.app.outbox`)."""
+        end, never inside a transaction (:mod:`nachfass_bot.app.outbox`); no IMAP or SMTP
+        call happens inside one (:mod:`nachfass_bot.app.guard`)."""
         report = report if report is not None else CycleReport()
         self.outbox.settle_interrupted_notices(now)
-        with closing(self.open_mailbox()) as mailbox:
+        with closing(GuardedMailbox(self.open_mailbox(), self.store)) as mailbox:
             folders = self._folders(mailbox)
             self.outbox.settle_interrupted(mailbox, folders.sent, now)
             self.poll(mailbox, folders, now, report)
