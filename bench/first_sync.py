@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from loophelpers import mail
 from nachfass_bot.adapters.store import Store
-from nachfass_bot.cli.main import build_engine
+from nachfass_bot.app.wiring import build_engine, build_texts
 from nachfass_bot.config import load_config
 from nachfass_bot.domain.models import Client, Kind
 from servers import DovecotServer, SmtpSink
@@ -100,7 +100,7 @@ def main() -> None:
         store.add_thread(
             kind=Kind.ANGEBOT, client_id=client_id, subject="Angebot", started_at=START, now=START
         )
-        engine = build_engine(config, store)
+        engine = build_engine(config, store, build_texts(config))
         print(f"mailbox: {count} mails in INBOX")
         measure("first cycle  ", lambda: engine.tick(START + timedelta(hours=1)))
         server.append("INBOX", mail(sender="kunde@firma.test", to=server.user,

@@ -13,7 +13,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from nachfass_bot.adapters.store import Store
 from nachfass_bot.cli.main import main
+from nachfass_bot.domain.models import DraftState
 from servers import MailAccount, SmtpSink
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -117,3 +119,25 @@ def owner_reply(account: MailAccount, draft: EmailMessage, answer: str, date: da
 
 def mails_to(sink: SmtpSink, address: str) -> list[EmailMessage]:
     return [m.message for m in sink.messages if address in m.rcpt_tos]
+
+
+# The states a seeded draft passes through on its way to the one a test wants: the store
+# refuses any change the draft state machine does not allow.
+_DRAFT_ROUTE: dict[DraftState, tuple[DraftState, ...]] = {
+    DraftState.NEW: (),
+    DraftState.PENDING: (DraftState.PENDING,),
+    DraftState.APPROVED: (DraftState.PENDING, DraftState.APPROVED),
+    DraftState.SENDING: (DraftState.PENDING, DraftState.APPROVED, DraftState.SENDING),
+    DraftState.CANCELLED: (DraftState.PENDING, DraftState.CANCELLED),
+    **{
+        final: (DraftState.PENDING, DraftState.APPROVED, DraftState.SENDING, final)
+        for final in (DraftState.SENT, DraftState.UNCLEAR, DraftState.FAILED)
+    },
+}
+
+
+def advance_draft(store: Store, draft_id: int, state: str, at: datetime, **fields: Any) -> None:
+    """Walk a ``new`` draft to ``state`` by allowed steps; ``fields`` are set on the last."""
+    route = _DRAFT_ROUTE[DraftState(state)]
+    for index, step in enumerate(route):
+        store.set_draft_state(draft_id, step, at, **(fields if index == len(route) - 1 else {}))

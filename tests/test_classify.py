@@ -10,6 +10,7 @@ from datetime import date
 
 import pytest
 
+from nachfass_bot.mail.bounces import is_delivery_system
 from nachfass_bot.mail.classify import Classification, MailKind, classify_message
 from nachfass_bot.mail.returndate import find_return_date
 
@@ -911,6 +912,58 @@ def test_malformed_mail_never_raises(raw: bytes) -> None:
 
 def test_truncated_bounce_is_still_a_bounce() -> None:
     raw = POSTFIX_DSN_PERMANENT[: POSTFIX_DSN_PERMANENT.index(b"Action: failed")]
+    result = classify_message(raw, received=JAN_5)
+    assert result.kind in {MailKind.BOUNCE_PERMANENT, MailKind.BOUNCE_DELAY}
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("MAILER-DAEMON@mx01.schmidt-moebel.de", True),
+        ("MAILER-DAEMON", True),
+        ("mailer-daemon@googlemail.com (Mail Delivery Subsystem)", True),
+        ('"Mail Delivery System" <MAILER-DAEMON@mail.berger-text.de>', True),
+        ("Mailerdaemon@schmidt-moebel.de", True),
+        ("postmaster@schmidt-moebel.de", True),
+        ("Postmaster <POSTMASTER@Schmidt-Moebel.DE>", True),
+        ('"MDaemon at schmidt-moebel.de" <MDaemon@schmidt-moebel.de>', True),
+        ("A. Schmidt <a.schmidt@schmidt-moebel.de>", False),
+        ('"postmaster@schmidt-moebel.de" <a.schmidt@schmidt-moebel.de>', False),
+        ("postmaster-team@schmidt-moebel.de", False),
+        ("mdaemon.fan@gmx.de", False),
+        ("Mail Delivery System <noreply@schmidt-moebel.de>", False),
+        ("", False),
+        (None, False),
+    ],
+)
+def test_delivery_system_is_told_by_the_local_part(value: str | None, expected: bool) -> None:
+    """The address decides, not the display name; a name alone may still make the mail a
+    bounce candidate for the text rules, but only these senders are never an answer."""
+    assert is_delivery_system(value) is expected
+
+
+def test_postmaster_note_without_a_failure_report_is_no_bounce() -> None:
+    raw = (
+        b"Return-Path: <>\r\n"
+        b"From: postmaster@schmidt-moebel.de\r\n"
+        b"To: lena@berger-text.de\r\n"
+        b"Subject: Ihre Anfrage\r\n"
+        b"Date: Mon, 05 Jan 2026 11:02:00 +0100\r\n"
+        b"\r\n"
+        b"Guten Tag Frau Berger,\r\n\r\nHerr Schmidt meldet sich morgen bei Ihnen.\r\n"
+    )
+    assert classify_message(raw, received=JAN_5).kind is MailKind.HUMAN  # the judge: unrelated
+
+
+def test_mdaemon_report_field_alone_makes_a_bounce() -> None:
+    raw = (
+        b'From: "MDaemon at schmidt-moebel.de" <MDaemon@schmidt-moebel.de>\r\n'
+        b"To: lena@berger-text.de\r\n"
+        b"Subject: Zustellbericht\r\n"
+        b"X-MDDSN-Message: Yes\r\n"
+        b"\r\n"
+        b"a.schmidt@schmidt-moebel.de\r\n"
+    )
     result = classify_message(raw, received=JAN_5)
     assert result.kind in {MailKind.BOUNCE_PERMANENT, MailKind.BOUNCE_DELAY}
 

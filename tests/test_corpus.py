@@ -216,3 +216,106 @@ def test_corpus_covers_the_required_cases() -> None:
     assert sum(sizes.values()) < 2 * 1024 * 1024
     assert any(b"\r\n" in raw for raw in raws)
     assert any(b"\n" in raw and b"\r\n" not in raw for raw in raws)
+
+
+# --- a delivery system never answers ---------------------------------------------------
+
+# The sender forms of MAILER-DAEMON, postmaster and MDaemon seen in the wild: any case,
+# the client's company domain or another, bare or with a display name.
+DELIVERY_SYSTEM_SENDERS = (
+    "MAILER-DAEMON@keller-bau.de",
+    "mailer-daemon@keller-bau.de",
+    "Mailer-Daemon@mail.keller-bau.de",
+    "MAILER-DAEMON@keller-bau.de (Mail Delivery System)",
+    '"Mail Delivery System" <MAILER-DAEMON@keller-bau.de>',
+    "Mail Delivery Subsystem <mailer-daemon@googlemail.com>",
+    "postmaster@keller-bau.de",
+    "POSTMASTER@Keller-Bau.DE",
+    "Postmaster <postmaster@keller-bau.de>",
+    '"MDaemon at keller-bau.de" <MDaemon@keller-bau.de>',
+)
+
+
+def _human_looking_mail(sender: str, return_path: str | None) -> bytes:
+    """A delivery system's mail that reads like the client's consent and references both
+    the thread's offer and our follow-up, quoting the follow-up below the answer."""
+    lines = [
+        *([f"Return-Path: {return_path}"] if return_path is not None else []),
+        f"From: {sender}",
+        "To: Anna Berger <anna@berger-design.de>",
+        "Subject: Re: Angebot Relaunch Webseite Keller Bau",
+        "Date: Thu, 12 Mar 2026 08:41:17 +0100",
+        "Message-ID: <3f9c2a71-5e0b-4d4e-9a61-0c8e7d2b1f44@keller-bau.de>",
+        "In-Reply-To: <nf-sent-1@berger-design.de>",
+        "References: <angebot-keller@berger-design.de> <nf-sent-1@berger-design.de>",
+        "MIME-Version: 1.0",
+        "Content-Type: text/plain; charset=utf-8",
+        "Content-Transfer-Encoding: 8bit",
+        "",
+        "Guten Tag Frau Berger,",
+        "",
+        "vielen Dank für Ihr Angebot, das sieht gut aus – wir machen das so.",
+        "Rufen Sie mich gern an, dann besprechen wir den Start.",
+        "",
+        "Viele Grüße",
+        "Jonas Keller",
+        "",
+        "Am 10.03.2026 um 10:12 schrieb Anna Berger:",
+        "> Guten Tag Herr Keller,",
+        "> ist mein Angebot gut bei Ihnen angekommen?",
+        "",
+    ]
+    return "\r\n".join(lines).encode("utf-8")
+
+
+@pytest.mark.parametrize("return_path", [None, "<>"], ids=["no-return-path", "null-path"])
+@pytest.mark.parametrize("sender", DELIVERY_SYSTEM_SENDERS)
+def test_delivery_system_mail_is_never_an_answer(
+    sender: str, return_path: str | None, judge_mail: Callable[..., Any]
+) -> None:
+    raw = _human_looking_mail(sender, return_path)
+
+    for folder in ("INBOX", "Junk"):
+        verdict = judge_mail(
+            raw,
+            folder=folder,
+            threads=THREADS,
+            owner_email=OWNER_EMAIL,
+            own_message_ids=OWN_MESSAGE_IDS,
+        )
+        assert verdict.kind in ("bounce-permanent", "bounce-delay", "unrelated"), verdict.reason
+        assert verdict.matches == ()
+
+
+def test_the_same_mail_from_the_client_is_an_answer(judge_mail: Callable[..., Any]) -> None:
+    """The check above is not vacuous: only the sender makes the difference."""
+    raw = _human_looking_mail("Jonas Keller <jonas.keller@keller-bau.de>", None)
+    verdict = judge_mail(
+        raw,
+        folder="INBOX",
+        threads=THREADS,
+        owner_email=OWNER_EMAIL,
+        own_message_ids=OWN_MESSAGE_IDS,
+    )
+    assert (verdict.kind, verdict.thread_ids) == ("answer", (1,))
+
+
+@pytest.mark.parametrize(
+    "name", ["qmail_client_domain_qp_keller.eml", "exchange_ndr_de_51010_keller.eml"]
+)
+def test_bounce_whose_body_is_gone_answers_nothing(name: str) -> None:
+    """A body fetch that finds the mail expunged hands the judge no bytes: the header alone
+    (MAILER-DAEMON/postmaster at the client's domain, In-Reply-To the thread) must not
+    make it a colleague's answer."""
+    from nachfass_bot.mail.inbound import parse_inbound
+    from nachfass_bot.mail.judge import judge_inbound
+
+    raw = (CORPUS / name).read_bytes()
+    head = raw.replace(b"\r\n", b"\n").split(b"\n\n", 1)[0] + b"\n\n"
+    inbound = parse_inbound(head, folder="INBOX", uid=7)
+
+    verdict = judge_inbound(
+        inbound, b"", threads=THREADS, owner_email=OWNER_EMAIL, own_message_ids=OWN_MESSAGE_IDS
+    )
+
+    assert verdict.kind == "unrelated"

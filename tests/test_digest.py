@@ -27,14 +27,15 @@ from zoneinfo import ZoneInfo
 import pytest
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from loophelpers import cli, mails_to, write_config
+from loophelpers import advance_draft, cli, mails_to, write_config
 from nachfass_bot.adapters.store import Store
 from nachfass_bot.app.digest_facts import gather_week, is_junk_folder
 from nachfass_bot.app.weekly import digest_due, record_sent, send_if_due
+from nachfass_bot.app.wiring import build_texts, weekly_digest_job
 from nachfass_bot.cli.daemon import WEEKLY_CHECK_MINUTES, WEEKLY_JOB_ID, add_weekly_job, run_weekly
-from nachfass_bot.cli.main import main, weekly_digest_job
+from nachfass_bot.cli.main import main
 from nachfass_bot.config import Config, load_config, parse_config
-from nachfass_bot.domain.models import Client, DraftState, Kind, State
+from nachfass_bot.domain.models import Client, Kind, State
 from nachfass_bot.errors import DeliveryError
 from nachfass_bot.texts.digest import (
     InvoiceItem,
@@ -92,18 +93,6 @@ def texts() -> Texts:
     return Texts(timezone="Europe/Berlin")
 
 
-# The states a seeded draft passes through on its way to the one a test wants.
-_DRAFT_ROUTE: dict[DraftState, tuple[DraftState, ...]] = {
-    DraftState.PENDING: (),
-    DraftState.APPROVED: (DraftState.PENDING,),
-    DraftState.SENDING: (DraftState.PENDING, DraftState.APPROVED),
-    DraftState.SENT: (DraftState.PENDING, DraftState.APPROVED, DraftState.SENDING),
-    DraftState.UNCLEAR: (DraftState.PENDING, DraftState.APPROVED, DraftState.SENDING),
-    DraftState.FAILED: (DraftState.PENDING, DraftState.APPROVED, DraftState.SENDING),
-    DraftState.CANCELLED: (DraftState.PENDING,),
-}
-
-
 class Seeder:
     """Writes threads, drafts, tasks and events into a store at fixed moments."""
 
@@ -157,9 +146,7 @@ class Seeder:
             now=created_at,
         )
         extra = {"sent_at": at(sent)} if sent else {}
-        for step_state in _DRAFT_ROUTE[DraftState(state)]:
-            self.store.set_draft_state(draft_id, step_state, created_at)
-        self.store.set_draft_state(draft_id, DraftState(state), created_at, **extra)
+        advance_draft(self.store, draft_id, state, created_at, **extra)
 
     def event(self, thread_id: int | None, when: str, kind: str, text: str) -> None:
         self.store.add_event(at(when), text, thread_id=thread_id, kind=kind)
@@ -704,7 +691,8 @@ def test_digest_send_mails_the_owner_once_for_the_week(
     assert message["Auto-Submitted"] == "auto-generated"
     assert str(message["Subject"]).startswith("Wochenüberblick KW 10")
     # The daemon's check later that week sends nothing more.
-    weekly_digest_job(load_config(config_path))(at("2026-03-02T09:00"))
+    config = load_config(config_path)
+    weekly_digest_job(config, build_texts(config))(at("2026-03-02T09:00"))
     assert len(mails_to(smtp_sink, dovecot.user)) == 1
     # The digest in the owner's INBOX is the bot's own mail, not an owner command.
     assert cli(config_path, "tick", "--now", "2026-03-02T09:00") == 0

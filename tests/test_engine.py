@@ -12,7 +12,7 @@ from loophelpers import local, mail, mails_to, owner_reply, write_config
 from nachfass_bot.adapters.imap import ImapMailbox
 from nachfass_bot.adapters.store import Store
 from nachfass_bot.app.engine import Engine
-from nachfass_bot.cli.main import build_engine
+from nachfass_bot.app.wiring import build_engine, build_texts
 from nachfass_bot.config import load_config
 from nachfass_bot.domain.models import Client, Kind, State
 from nachfass_bot.errors import TemplateError
@@ -34,7 +34,7 @@ def engine(
     tmp_path: Path, dovecot: MailAccount, smtp_sink: SmtpSink, store: Store, monkeypatch
 ) -> Engine:
     config = load_config(write_config(tmp_path, dovecot, smtp_sink, monkeypatch))
-    return build_engine(config, store)
+    return build_engine(config, store, build_texts(config))
 
 
 def add_offer(store: Store, sent_at: datetime) -> int:
@@ -431,7 +431,8 @@ def test_move_spam_replies_moves_the_answer_to_inbox(
 ) -> None:
     path = write_config(tmp_path, dovecot, smtp_sink, monkeypatch)
     path.write_text(path.read_text() + "\n[mailbox]\nmove_spam_replies = true\n")
-    engine = build_engine(load_config(path), store)
+    config = load_config(path)
+    engine = build_engine(config, store, build_texts(config))
     thread_id = add_offer(store, local("2026-03-03T10:15"))
     dovecot.append("Junk", client_answer(dovecot.user, local("2026-03-05T09:00")))
 
@@ -471,7 +472,8 @@ def test_a_broken_alert_template_never_costs_the_answer(
     (overrides / "owner_spam_alert.txt").write_text("Betreff: {{ kaputt\n\nText\n")
     path = write_config(tmp_path, dovecot, smtp_sink, monkeypatch)
     path.write_text('templates_dir = "vorlagen"\n' + path.read_text())
-    engine = build_engine(load_config(path), store)
+    config = load_config(path)
+    engine = build_engine(config, store, build_texts(config))
     thread_id = add_offer(store, local("2026-03-03T10:15"))
     dovecot.append("Junk", client_answer(dovecot.user, local("2026-03-05T09:00")))
 

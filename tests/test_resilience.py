@@ -13,10 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from loophelpers import cli, local, mail, track, write_config
+from loophelpers import cli, local, mail, mails_to, track, write_config
 from nachfass_bot.adapters.imap import ImapMailbox
 from nachfass_bot.adapters.retry import RETRY_DELAY_ENV, backoff_delays, run_with_retry
+from nachfass_bot.adapters.store import Store
+from nachfass_bot.app.wiring import build_engine, build_texts
 from nachfass_bot.config import load_config
+from nachfass_bot.domain.models import Client, Kind, State
 from nachfass_bot.errors import LoginFailed, MailboxError, StoreError
 from nachfass_bot.mail.inbound import HEADER_FIELDS
 from servers import INTERNAL_USER, CuttingProxy, DovecotServer, MailAccount, SmtpSink
@@ -238,4 +241,124 @@ def bytes_into_second_batch(config_path: Path, account: MailAccount) -> int:
             after_first = meter.connections[0].server_bytes
             next(batches)
             after_second = meter.connections[0].server_bytes
+    return after_first + (after_second - after_first) // 2
+
+
+# -- a connection dropped during a body fetch: the owner is alerted once ---------------------
+
+BOUNCED = "m.sommer@kanzlei-sommer.test"
+BOUNCED_OFFER = "<angebot-bounce@berger-design.test>"
+ANSWERING = "p.wagner@wagner-druck.test"
+ANSWERING_OFFER = "<angebot-answer@berger-design.test>"
+
+
+def test_connection_cut_during_a_body_fetch_alerts_the_owner_once(
+    tmp_path: Path, dovecot: MailAccount, smtp_sink: SmtpSink, monkeypatch
+) -> None:
+    """UID 1 is a bounce (alert), UID 2 a long client answer; the cut comes in the middle
+    of UID 2's body. Handling UID 1 must not mail the owner before the batch commits."""
+    direct = write_config(tmp_path, dovecot, smtp_sink, monkeypatch)
+    store = Store.open(tmp_path / "nachfass.db")
+    try:
+        bounced = add_offer(store, BOUNCED, BOUNCED_OFFER)
+        answered = add_offer(store, ANSWERING, ANSWERING_OFFER)
+    finally:
+        store.close()
+    dovecot.append("INBOX", bounce_for(BOUNCED, BOUNCED_OFFER, dovecot.user))
+    dovecot.append("INBOX", long_answer(ANSWERING, ANSWERING_OFFER, dovecot.user))
+    cut_at = bytes_into_second_body(direct, dovecot)
+
+    with CuttingProxy(dovecot.host, dovecot.port, cut_after_bytes=cut_at) as proxy:
+        proxied = MailAccount(proxy.host, proxy.port, dovecot.user, dovecot.password)
+        config = load_config(write_config(tmp_path, proxied, smtp_sink, monkeypatch))
+        store = Store.open(config.store.path)
+        try:
+            engine = build_engine(config, store, build_texts(config))
+            with pytest.raises(MailboxError):
+                engine.tick(local("2026-03-05T10:00"))
+            assert proxy.connections[0].was_cut
+            assert mails_to(smtp_sink, dovecot.user) == [], "nothing before the commit"
+            engine.tick(local("2026-03-05T10:05"))  # the next cycle succeeds
+            engine.tick(local("2026-03-05T10:10"))
+            paused = store.thread(bounced)
+            answer = store.thread(answered)
+            tasks = store.tasks("open", bounced)
+            answer_events = [e for e in store.events(answered) if e.kind == "answer"]
+        finally:
+            store.close()
+
+    alerts = mails_to(smtp_sink, dovecot.user)
+    assert [m["Subject"] for m in alerts if "kam nicht an" in m["Subject"]] == [
+        alerts[0]["Subject"]
+    ]
+    assert len(alerts) == 1, "exactly one bounce alert, nothing else"
+    assert paused is not None and paused.state is State.PAUSED
+    assert len(tasks) == 1
+    assert answer is not None and answer.state is State.ANSWERED
+    assert len(answer_events) == 1
+
+
+def add_offer(store: Store, client: str, offer_id: str) -> int:
+    sent_at = local("2026-03-03T10:15")
+    client_id = store.upsert_client(Client(email=client), sent_at)
+    return store.add_thread(
+        kind=Kind.ANGEBOT, client_id=client_id, subject="Angebot Logo", started_at=sent_at,
+        now=sent_at, message_id=offer_id,
+    )  # fmt: skip
+
+
+def bounce_for(client: str, offer_id: str, owner: str) -> bytes:
+    """A DSN (RFC 3464) for the offer to ``client``: 550 User unknown."""
+    return (
+        "From: MAILER-DAEMON@mail.berger-design.test (Mail Delivery System)\r\n"
+        f"To: {owner}\r\n"
+        "Subject: Undelivered Mail Returned to Sender\r\n"
+        "Date: Tue, 03 Mar 2026 10:16:02 +0100\r\n"
+        "Message-ID: <bounce-cut@mail.berger-design.test>\r\n"
+        "Auto-Submitted: auto-replied\r\n"
+        "MIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="B1"\r\n'
+        "\r\n--B1\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n"
+        "I'm sorry to have to inform you that your message could not be delivered.\r\n"
+        f"<{client}>: host mx.kanzlei-sommer.test said: 550 5.1.1 User unknown\r\n"
+        "\r\n--B1\r\nContent-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns; mail.berger-design.test\r\n\r\n"
+        f"Final-Recipient: rfc822; {client}\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        "Diagnostic-Code: smtp; 550 5.1.1 User unknown\r\n"
+        "\r\n--B1\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+        f"Message-ID: {offer_id}\r\nSubject: Angebot Logo\r\n"
+        "\r\n--B1--\r\n"
+    ).encode()
+
+
+def long_answer(client: str, offer_id: str, owner: str) -> bytes:
+    """A client's answer with a long text, so that a cut lands inside its body."""
+    lines = [
+        f"Zeile {n}: Wir haben das Angebot im Team besprochen und sind dabei." for n in range(2000)
+    ]
+    return mail(
+        sender=client,
+        to=owner,
+        subject="Re: Angebot Logo",
+        body="Guten Tag,\n\nwir sind dabei!\n\n" + "\n".join(lines) + "\n",
+        date=local("2026-03-04T09:00"),
+        in_reply_to=offer_id,
+    )
+
+
+def bytes_into_second_body(config_path: Path, account: MailAccount) -> int:
+    """How many bytes the server sends until the middle of the body of UID 2, measured
+    through a proxy that never cuts with the commands a cycle sends first."""
+    config = load_config(config_path)
+    with CuttingProxy(account.host, account.port, cut_after_bytes=None) as meter:
+        server = replace(config.imap, port=meter.port)
+        with ImapMailbox.connect(server, account.password) as mailbox:
+            mailbox.list_folders()
+            mailbox.folder_status("INBOX")
+            next(mailbox.fetch_headers("INBOX", 1, HEADER_FIELDS))
+            mailbox.fetch_message("INBOX", 1)
+            after_first = meter.connections[0].server_bytes
+            mailbox.fetch_message("INBOX", 2)
+            after_second = meter.connections[0].server_bytes
+    assert after_second - after_first > 100_000, "the second body is long"
     return after_first + (after_second - after_first) // 2

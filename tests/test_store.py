@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from nachfass_bot.adapters.store import MIGRATIONS, SCHEMA_VERSION, Store
-from nachfass_bot.domain.models import DRAFT_TRANSITIONS, Client, DraftState, Kind
+from nachfass_bot.domain.models import DRAFT_TRANSITIONS, Client, DraftState, Kind, NoticeState
 from nachfass_bot.errors import StateError, StoreError
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -45,6 +45,7 @@ def test_migration_keeps_old_data_and_adds_the_new_columns(tmp_path: Path) -> No
         assert (thread.client.name, thread.client.du, thread.step) == ("Lena Hoffmann", True, 1)
         assert thread.client.customer_type == "b2b"
         assert thread.client.anrede is None and thread.expenses is None
+        assert store.notices(list(NoticeState)) == [], "the notice outbox starts empty"
         journal = store.db.execute("PRAGMA journal_mode").fetchone()[0]
         assert journal == "wal"
     finally:

@@ -39,7 +39,7 @@ def test_batches_progress_and_resume() -> None:
     seen: list[int] = []
     reports: list[tuple[str, int, int]] = []
 
-    def handle(batch):
+    def handle(batch, bodies):
         seen.extend(uid for uid, _raw in batch)
 
     def progress(folder, done, total):
@@ -59,10 +59,10 @@ def test_batches_progress_and_resume() -> None:
 
 def test_new_uidvalidity_reads_the_folder_again() -> None:
     store, mailbox = Store.memory(), ListMailbox(3)
-    sync_folder(mailbox, store, "INBOX", NOW, lambda batch: None)
+    sync_folder(mailbox, store, "INBOX", NOW, lambda batch, bodies: None)
     mailbox.uidvalidity = 8
     again: list[int] = []
-    sync_folder(mailbox, store, "INBOX", NOW, lambda b: again.extend(u for u, _ in b))
+    sync_folder(mailbox, store, "INBOX", NOW, lambda b, _: again.extend(u for u, _ in b))
     assert again == [1, 2, 3]
     assert store.folder_state("INBOX") == (8, 3)
     assert any("UIDVALIDITY" in event.text for event in store.events())
@@ -71,10 +71,30 @@ def test_new_uidvalidity_reads_the_folder_again() -> None:
 def test_a_failing_batch_keeps_the_state_of_the_last_good_one() -> None:
     store, mailbox = Store.memory(), ListMailbox(1200)
 
-    def handle(batch):
+    def handle(batch, bodies):
         if batch[0][0] > 500:
             raise ConnectionError("dropped")
 
     with pytest.raises(ConnectionError):
         sync_folder(mailbox, store, "INBOX", NOW, handle)
+    assert store.folder_state("INBOX") == (7, 500)
+
+
+def test_bodies_are_read_before_the_transaction_and_a_failed_read_changes_nothing() -> None:
+    store, mailbox = Store.memory(), ListMailbox(1200)
+    handled: dict[int, bytes] = {}
+
+    def read(batch):
+        assert not store.in_transaction, "no network call inside the transaction"
+        if batch[0][0] > 500:
+            raise ConnectionError("dropped during a body fetch")
+        return {uid: b"body %d" % uid for uid, _raw in batch if uid % 100 == 0}
+
+    def handle(batch, bodies):
+        assert store.in_transaction
+        handled.update(bodies)
+
+    with pytest.raises(ConnectionError):
+        sync_folder(mailbox, store, "INBOX", NOW, handle, read_bodies=read)
+    assert handled == {uid: b"body %d" % uid for uid in range(100, 501, 100)}
     assert store.folder_state("INBOX") == (7, 500)

@@ -7,7 +7,11 @@
     ├── MailboxError         IMAP / Maildir access failed (login, folder, fetch)
     │   └── LoginFailed      the server refused the login: retrying will not help
     ├── DeliveryError        SMTP sending failed (``permanent`` tells 5xx from 4xx)
-    └── TemplateError        a mail template is missing or broken
+    ├── TemplateError        a mail template is missing or broken
+    ├── UnknownThread        no thread has the number the owner gave
+    ├── UnknownTask          no open task has the number the owner gave
+    ├── NotAnInvoice         the owner's word fits only an invoice ("paid")
+    └── IncompleteInvoice    a new invoice lacks number, amount or due date
 
 Adapters translate library exceptions into these at the boundary (``raise ... from exc``);
 the domain and the engine never see ``imaplib``, ``smtplib`` or ``sqlite3`` errors.
@@ -60,3 +64,35 @@ class DeliveryError(NachfassError):
 
 class TemplateError(NachfassError):
     """A mail template is missing or cannot be rendered."""
+
+
+class UnknownThread(NachfassError):
+    """No thread has the number the owner gave."""
+
+    def __init__(self, thread_id: int) -> None:
+        super().__init__(f"Einen Vorgang {thread_id} gibt es nicht.")
+        self.thread_id = thread_id
+
+
+class UnknownTask(NachfassError):
+    """No open task has the number the owner gave (unknown or already done)."""
+
+    def __init__(self, task_id: int) -> None:
+        super().__init__(f"Eine offene Aufgabe {task_id} gibt es nicht.")
+        self.task_id = task_id
+
+
+class NotAnInvoice(NachfassError):
+    """The owner's word fits only an invoice (marking it paid)."""
+
+    def __init__(self, thread_id: int) -> None:
+        super().__init__(f"Vorgang {thread_id} ist keine Rechnung.")
+        self.thread_id = thread_id
+
+
+class IncompleteInvoice(NachfassError):
+    """A new invoice lacks values its texts need; ``missing`` names the fields."""
+
+    def __init__(self, message: str, missing: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.missing = missing

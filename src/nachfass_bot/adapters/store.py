@@ -29,6 +29,8 @@ from nachfass_bot.domain.models import (
     EventKind,
     Kind,
     MessageRole,
+    Notice,
+    NoticeState,
     State,
     Task,
     TaskState,
@@ -146,6 +148,26 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE tasks ADD COLUMN token TEXT;
     CREATE UNIQUE INDEX tasks_token ON tasks(token) WHERE token IS NOT NULL;
     """,
+    # 4: the notice outbox. A notice to the owner is queued in the transaction of its
+    # decision and sent after the commit, once; ``key`` names the decision.
+    """
+    CREATE TABLE notices (
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL UNIQUE,
+        state TEXT NOT NULL,
+        thread_id INTEGER REFERENCES threads(id),
+        subject TEXT NOT NULL,
+        body TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        in_reply_to TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        send_after TEXT,
+        created_at TEXT NOT NULL,
+        sent_at TEXT,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX notices_state ON notices(state);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -232,6 +254,12 @@ class Store:
                 yield
         except sqlite3.Error as exc:
             raise StoreError(f"Datenbankfehler: {exc}") from exc
+
+    @property
+    def in_transaction(self) -> bool:
+        """True while a transaction is open on this connection (inside :meth:`atomic`):
+        the moment when no mail may be fetched or sent."""
+        return bool(self.db.conn.in_transaction)
 
     # -- clients and threads -------------------------------------------------------
 
@@ -447,6 +475,44 @@ class Store:
         sql = f"SELECT * FROM drafts WHERE {where} ORDER BY id"
         return [_draft_from_row(row) for row in self.db.query(sql, args)]
 
+    # -- the notice outbox -------------------------------------------------------------
+
+    def add_notice(
+        self,
+        *,
+        key: str,
+        subject: str,
+        body: str,
+        message_id: str,
+        now: datetime,
+        thread_id: int | None = None,
+        in_reply_to: str | None = None,
+    ) -> bool:
+        """Queue a ``pending`` notice to the owner; False, and nothing queued, when a
+        notice with this ``key`` exists: the same decision made again is reported once."""
+        cursor = self.db.execute(
+            "INSERT OR IGNORE INTO notices (key, state, thread_id, subject, body, message_id, "
+            "in_reply_to, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [key, str(NoticeState.PENDING), thread_id, subject, body, message_id, in_reply_to,
+             to_iso(now), to_iso(now)],
+        )  # fmt: skip
+        return cursor.rowcount == 1
+
+    def notices(self, states: Sequence[NoticeState]) -> list[Notice]:
+        """Notices in ``states``, oldest first."""
+        marks = ", ".join("?" for _ in states)
+        sql = f"SELECT * FROM notices WHERE state IN ({marks}) ORDER BY id"
+        return [_notice_from_row(row) for row in self.db.query(sql, [str(s) for s in states])]
+
+    def set_notice_state(
+        self, notice_id: int, state: NoticeState, now: datetime, **fields: Any
+    ) -> None:
+        """Move a notice on; one statement, so outside :meth:`atomic` it commits at once."""
+        values = {key: _column_value(value) for key, value in fields.items()}
+        self._table("notices").update(
+            notice_id, {"state": str(state), "updated_at": to_iso(now), **values}
+        )
+
     # -- tasks -----------------------------------------------------------------------
 
     def add_task(
@@ -643,6 +709,23 @@ def _task_from_row(row: dict[str, Any]) -> Task:
         due_at=_required_dt(row["due_at"]),
         state=TaskState(row["state"]),
         token=row["token"],
+    )
+
+
+def _notice_from_row(row: dict[str, Any]) -> Notice:
+    return Notice(
+        id=row["id"],
+        key=row["key"],
+        state=NoticeState(row["state"]),
+        thread_id=row["thread_id"],
+        subject=row["subject"],
+        body=row["body"],
+        message_id=row["message_id"],
+        in_reply_to=row["in_reply_to"],
+        attempts=row["attempts"],
+        send_after=from_iso(row["send_after"]),
+        created_at=_required_dt(row["created_at"]),
+        sent_at=from_iso(row["sent_at"]),
     )
 
 

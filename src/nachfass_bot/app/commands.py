@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 
 from nachfass_bot.adapters.mailbox import Mailbox
 from nachfass_bot.adapters.store import Store
-from nachfass_bot.app.outbox import Outbox
+from nachfass_bot.app.outbox import Outbox, mail_ref
 from nachfass_bot.domain.calendar import SendingWindow
 from nachfass_bot.domain.models import (
     LISTENING_STATES,
@@ -163,6 +163,7 @@ class OwnerCommands:
         self.outbox.notify_owner(
             "owner_alert",
             now,
+            key=warned,
             headline="Eine Antwort auf einen Entwurf wurde nicht ausgeführt",
             message=(
                 f"Eine Mail mit Deiner Absenderadresse wollte einen Entwurf freigeben oder "
@@ -179,11 +180,11 @@ class OwnerCommands:
         if request is None:
             return  # a note the owner sent to herself
         if request.kind is CommandKind.VACATION and request.until is not None:
-            self._vacation(request.until, now)
+            self._vacation(request.until, mail_ref(inbound), now)
         elif request.kind is CommandKind.STATUS:
-            self._status(now)
+            self._status(mail_ref(inbound), now)
 
-    def _vacation(self, until: date, now: datetime) -> None:
+    def _vacation(self, until: date, ref: str, now: datetime) -> None:
         self.store.set_setting(SettingKey.VACATION_UNTIL, until.isoformat(), now)
         text = (
             f"Urlaub eingetragen bis einschließlich {format_date_long(until, self.window.zone)}: "
@@ -191,11 +192,11 @@ class OwnerCommands:
         )
         self.store.add_event(now, text, kind=EventKind.APPROVAL)
         self.outbox.notify_owner(
-            "owner_alert", now, headline="Urlaub eingetragen", message=text, thread_id=None,
-            client_label=None,
+            "owner_alert", now, key=f"vacation:{ref}", headline="Urlaub eingetragen",
+            message=text, thread_id=None, client_label=None,
         )  # fmt: skip
 
-    def _status(self, now: datetime) -> None:
+    def _status(self, ref: str, now: datetime) -> None:
         threads = [
             {
                 "id": thread.id,
@@ -207,8 +208,9 @@ class OwnerCommands:
             for thread in self.store.threads(sorted(LISTENING_STATES))
         ]
         self.outbox.notify_owner(
-            "owner_status", now, threads=threads, vacation=self._vacation_text()
-        )
+            "owner_status", now, key=f"status:{ref}", threads=threads,
+            vacation=self._vacation_text(),
+        )  # fmt: skip
 
     def _vacation_text(self) -> str | None:
         until = self.store.setting(SettingKey.VACATION_UNTIL)
@@ -310,6 +312,7 @@ class OwnerCommands:
         self.outbox.notify_owner(
             "owner_not_understood",
             now,
+            key=f"not-understood:draft {draft.id}:{mail_ref(inbound)}",
             in_reply_to=inbound.message_id,
             thread_id=draft.thread_id,
             token_tag=token_tag(draft.token),

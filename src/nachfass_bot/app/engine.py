@@ -18,6 +18,7 @@ from nachfass_bot.adapters.mailbox import FolderSet, Mailbox, choose_folders
 from nachfass_bot.adapters.smtp import Transport
 from nachfass_bot.adapters.store import Store
 from nachfass_bot.app.commands import OwnerCommands
+from nachfass_bot.app.guard import GuardedMailbox, GuardedTransport
 from nachfass_bot.app.inbox import InboxReader
 from nachfass_bot.app.outbox import Outbox
 from nachfass_bot.config import Config
@@ -77,7 +78,8 @@ class Engine:
         self.texts = texts
         self.open_mailbox = open_mailbox
         self.window = sending_window(config)
-        self.outbox = Outbox(owner=config.owner, store=store, transport=transport, texts=texts)
+        guarded = GuardedTransport(transport, store)  # no SMTP inside a transaction
+        self.outbox = Outbox(owner=config.owner, store=store, transport=guarded, texts=texts)
         self.commands = OwnerCommands(
             store=store,
             outbox=self.outbox,
@@ -100,17 +102,24 @@ class Engine:
     def tick(self, now: datetime, report: CycleReport | None = None) -> CycleReport:
         """Run one whole cycle at ``now``; a MailboxError ends the cycle (the caller
         retries or logs it), everything done so far is committed. Pass the same
-        ``report`` to a retry so that it counts what the failed attempt already did."""
+        ``report`` to a retry so that it counts what the failed attempt already did.
+
+        Notices to the owner decided on the way are sent after the decisions and at the
+        end, never inside a transaction (:mod:`nachfass_bot.app.outbox`); no IMAP or SMTP
+        call happens inside one (:mod:`nachfass_bot.app.guard`)."""
         report = report if report is not None else CycleReport()
-        with closing(self.open_mailbox()) as mailbox:
+        self.outbox.settle_interrupted_notices(now)
+        with closing(GuardedMailbox(self.open_mailbox(), self.store)) as mailbox:
             folders = self._folders(mailbox)
             self.outbox.settle_interrupted(mailbox, folders.sent, now)
             self.poll(mailbox, folders, now, report)
             # The owner's word first: "urlaub bis …" must hold before anything is drafted.
             self.commands.apply(mailbox, now, report)
             self.advance(now, report)
+            self.outbox.send_notices(now)  # alerts and tasks first, as they were decided
             self.mail_new_drafts(now, report)
             self.send_approved(mailbox, folders, now, report)
+        self.outbox.send_notices(now)
         return report
 
     def _folders(self, mailbox: Mailbox) -> FolderSet:
@@ -275,16 +284,17 @@ class Engine:
                     "bei dir; eine Antwort des Kunden wird weiter erkannt",
                     thread_id=thread.id,
                 )
-        self.outbox.notify_owner(
-            "owner_task",
-            now,
-            task=text,
-            client_label=client_label(thread),
-            thread_id=thread.id,
-            kind_label=KIND_LABELS[thread.kind],
-            subject=thread.subject,
-            token_tag=token_tag(token),
-        )
+            self.outbox.notify_owner(
+                "owner_task",
+                now,
+                key=f"task:thread {thread.id}:step {due.index}",
+                task=text,
+                client_label=client_label(thread),
+                thread_id=thread.id,
+                kind_label=KIND_LABELS[thread.kind],
+                subject=thread.subject,
+                token_tag=token_tag(token),
+            )
 
     # -- drafts to the owner --------------------------------------------------------------
 

@@ -6,8 +6,10 @@ for the owner, the owner's answers to drafts are queued for :mod:`nachfass_bot.a
 The Sent folder: a mail the owner wrote to a client by hand restarts the count.
 
 Headers come first; a body is downloaded only when the header says the mail may concern
-a thread (:func:`nachfass_bot.mail.judge.needs_body`). A mail that breaks the judgement is
-logged with folder and UID and skipped, so one bad mail never stops the loop.
+a thread (:func:`nachfass_bot.mail.judge.needs_body`), and before the batch's transaction
+opens: the verdicts are applied, and notices to the owner queued, with no network call
+in between (:mod:`nachfass_bot.app.sync`). A mail that breaks the judgement is logged
+with folder and UID and skipped, so one bad mail never stops the loop.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from functools import partial
 
 from nachfass_bot.adapters.mailbox import FolderSet, Mailbox
 from nachfass_bot.adapters.store import Store
-from nachfass_bot.app.outbox import Outbox
-from nachfass_bot.app.sync import Progress, sync_folder
+from nachfass_bot.app.outbox import Outbox, mail_ref
+from nachfass_bot.app.sync import Batch, Bodies, Progress, sync_folder
 from nachfass_bot.domain.calendar import SendingWindow
 from nachfass_bot.domain.models import (
     CANCELLABLE_DRAFT_STATES,
@@ -49,6 +51,8 @@ log = logging.getLogger(__name__)
 
 BOUNCE_TASK = "E-Mail kam nicht an – bitte anrufen oder Adresse prüfen."
 BOUNCE_TASK_STEP = -1  # tasks of a step use the step index; a bounce task has its own slot
+# What a mail that breaks the judgement raises; it is skipped, not retried forever.
+_UNREADABLE = (ValueError, LookupError, TypeError, AttributeError, UnicodeError)
 
 
 @dataclass(frozen=True)
@@ -99,11 +103,12 @@ class InboxReader:
     ) -> None:
         """Sync the inbound folders, then the Sent folder."""
         for folder in folders.inbound:
+            is_junk = folder == folders.junk
             handle = partial(
-                self._inbound_batch, mailbox, folder=folder, is_junk=folder == folders.junk,
-                now=now, report=report,
-            )  # fmt: skip
-            sync_folder(mailbox, self.store, folder, now, handle, self.progress)
+                self._inbound_batch, folder=folder, is_junk=is_junk, now=now, report=report
+            )
+            read = partial(self._read_bodies, mailbox, folder=folder, is_junk=is_junk)
+            sync_folder(mailbox, self.store, folder, now, handle, self.progress, read)
         if folders.sent and folders.sent not in folders.inbound:
             sent = partial(self._sent_batch, folder=folders.sent, now=now)
             sync_folder(mailbox, self.store, folders.sent, now, sent, self.progress)
@@ -131,10 +136,32 @@ class InboxReader:
 
     # -- inbound folders ------------------------------------------------------------------
 
+    def _read_bodies(
+        self, mailbox: Mailbox, batch: Batch, *, folder: str, is_junk: bool
+    ) -> dict[int, bytes]:
+        """Before the batch's transaction: download every new mail whose header says it
+        may concern a thread. Handling a mail can only shrink the set of threads a later
+        mail may concern, so this covers every body the handling asks for."""
+        known = self._known()
+        bodies: dict[int, bytes] = {}
+        for uid, raw in batch:
+            inbound = parse_inbound(raw, folder=folder, uid=uid, is_junk_folder=is_junk)
+            if not self.store.is_seen(seen_key(inbound, raw)) and self._needs_body(inbound, known):
+                bodies[uid] = mailbox.fetch_message(folder, uid) or b""
+        return bodies
+
+    def _needs_body(self, inbound: Inbound, known: _Known) -> bool:
+        try:
+            return needs_body(
+                inbound, known.threads, owner_email=self.owner_email, own_message_ids=known.own_ids
+            )
+        except _UNREADABLE:
+            return False  # the judgement skips the mail with an error event
+
     def _inbound_batch(
         self,
-        mailbox: Mailbox,
-        batch: list[tuple[int, bytes]],
+        batch: Batch,
+        bodies: Bodies,
         *,
         folder: str,
         is_junk: bool,
@@ -147,17 +174,17 @@ class InboxReader:
             key = seen_key(inbound, raw)
             if self.store.is_seen(key):
                 continue
-            verdict = self._judge_safely(mailbox, inbound, known, now, report)
+            verdict = self._judge_safely(inbound, bodies, known, now, report)
             self.store.mark_seen(key, folder, uid, verdict, now)
             if verdict not in _NOTHING_CHANGED:
                 known = self._known()
 
     def _judge_safely(
-        self, mailbox: Mailbox, inbound: Inbound, known: _Known, now: datetime, report: CycleReport
+        self, inbound: Inbound, bodies: Bodies, known: _Known, now: datetime, report: CycleReport
     ) -> VerdictKind:
         try:
-            return self._judge(mailbox, inbound, known, now, report)
-        except (ValueError, LookupError, TypeError, AttributeError, UnicodeError) as exc:
+            return self._judge(inbound, bodies, known, now, report)
+        except _UNREADABLE as exc:
             # A mail that breaks the judgement is skipped, not retried forever.
             log.error("mail %s/%s skipped: %s", inbound.folder, inbound.uid, exc)
             self.store.add_event(
@@ -168,9 +195,10 @@ class InboxReader:
             return VerdictKind.ERROR
 
     def _judge(
-        self, mailbox: Mailbox, inbound: Inbound, known: _Known, now: datetime, report: CycleReport
+        self, inbound: Inbound, bodies: Bodies, known: _Known, now: datetime, report: CycleReport
     ) -> VerdictKind:
-        """Decide what one inbound mail is, act on it; returns the seen-verdict."""
+        """Decide what one inbound mail is, act on it; returns the seen-verdict. Runs in
+        the batch's transaction: the body comes from ``bodies``, never from the server."""
         if inbound.message_id in known.own_ids:
             return VerdictKind.OWN
         answered_draft = self._answered_draft(inbound)
@@ -184,7 +212,10 @@ class InboxReader:
         owner, own = self.owner_email, known.own_ids
         if not needs_body(inbound, known.threads, owner_email=owner, own_message_ids=own):
             return VerdictKind.UNRELATED
-        raw = mailbox.fetch_message(inbound.folder, inbound.uid) or b""
+        raw = bodies.get(inbound.uid)
+        if raw is None:  # not downloaded: another process changed the threads meanwhile
+            log.warning("mail %s/%s not read whole, counted unrelated", inbound.folder, inbound.uid)
+            return VerdictKind.UNRELATED
         verdict = judge_inbound(
             inbound, raw, threads=known.threads, owner_email=owner, own_message_ids=own
         )
@@ -202,7 +233,7 @@ class InboxReader:
                 self._postpone_for_absence(thread_id, verdict, inbound, now)
         elif verdict.kind is VerdictKind.BOUNCE_PERMANENT:
             for thread_id in verdict.thread_ids:
-                self._pause_for_bounce(thread_id, verdict, now)
+                self._pause_for_bounce(thread_id, verdict, inbound, now)
         elif verdict.kind is VerdictKind.BOUNCE_DELAY:
             for thread_id in verdict.thread_ids:
                 self.store.add_event(
@@ -267,6 +298,7 @@ class InboxReader:
         self.outbox.notify_owner(
             "owner_spam_alert",
             now,
+            key=f"spam:thread {thread.id}:{mail_ref(inbound)}",
             client_label=client_label(thread),
             client_email=inbound.from_addr or thread.client.email,
             folder=inbound.folder,
@@ -299,7 +331,9 @@ class InboxReader:
             kind=EventKind.AUTO_REPLY,
         )
 
-    def _pause_for_bounce(self, thread_id: int, verdict: Verdict, now: datetime) -> None:
+    def _pause_for_bounce(
+        self, thread_id: int, verdict: Verdict, inbound: Inbound, now: datetime
+    ) -> None:
         thread = self.store.thread(thread_id)
         if thread is None or thread.state not in LISTENING_STATES:
             return
@@ -319,6 +353,7 @@ class InboxReader:
         self.outbox.notify_owner(
             "owner_bounce_alert",
             now,
+            key=f"bounce:thread {thread.id}:{mail_ref(inbound)}",
             failed=failed,
             reason=verdict.reason,
             subject=thread.subject,
@@ -339,7 +374,7 @@ class InboxReader:
 
     # -- the Sent folder ----------------------------------------------------------------------
 
-    def _sent_batch(self, batch: list[tuple[int, bytes]], folder: str, now: datetime) -> None:
+    def _sent_batch(self, batch: Batch, _bodies: Bodies, folder: str, now: datetime) -> None:
         """The owner's own mails to a client restart the count of that client's threads."""
         known = self._known()
         for uid, raw in batch:

@@ -5,6 +5,17 @@ Message-ID fixed before SMTP starts, so a crash between the server's "250" and t
 commit can never lead to a second send: a draft left in ``sending`` (or cut off by a
 broken connection) becomes ``unclear`` — the step counts as done and the owner is asked
 to check — and is never retried.
+
+Notices to the owner (alerts, warnings, answers to her commands) go through the notice
+outbox the same way, so that no mail is sent while a transaction is open and a batch that
+rolls back sends nothing: :meth:`Outbox.notify_owner` renders the notice and queues it as a
+``pending`` row in the caller's transaction, keyed by the decision it reports (a decision
+made twice queues one notice); :meth:`Outbox.send_notices`, called with no transaction
+open, commits ``sending`` before SMTP and ``sent`` after it. A 4xx is tried again later
+(up to :data:`MAX_TEMPORARY_ATTEMPTS` times), a 5xx ends in ``failed``, a connection that
+broke after the mail went over the wire in ``unclear``. A notice found in ``sending`` when
+a cycle starts was cut off by a crash: it becomes ``unclear`` and is logged, never sent
+again — a missing notice is in the event log, a doubled one would be noise.
 """
 
 from __future__ import annotations
@@ -23,7 +34,10 @@ from nachfass_bot.domain.models import (
     Draft,
     DraftState,
     EventKind,
+    Inbound,
     MessageRole,
+    Notice,
+    NoticeState,
     Thread,
     smtp_attempts_key,
 )
@@ -33,7 +47,7 @@ from nachfass_bot.texts.render import Texts
 
 log = logging.getLogger(__name__)
 
-MAX_TEMPORARY_ATTEMPTS = 5  # 4xx answers before a draft counts as failed
+MAX_TEMPORARY_ATTEMPTS = 5  # 4xx answers before a draft or a notice counts as failed
 RETRY_BASE = timedelta(minutes=5)
 
 
@@ -78,17 +92,22 @@ class Outbox:
         self.transport.send(message)
 
     def notify_owner(
-        self, template: str, now: datetime, *, in_reply_to: str | None = None, **context: Any
+        self,
+        template: str,
+        now: datetime,
+        *,
+        key: str,
+        in_reply_to: str | None = None,
+        **context: Any,
     ) -> None:
-        """Render an owner template and mail it. A broken template or a refused send is
-        logged and recorded, never raised: a notice must not stop the cycle that found,
-        say, the client's answer."""
+        """Render an owner template and queue it in the notice outbox, in the caller's
+        transaction; :meth:`send_notices` mails it after the commit. ``key`` names the
+        decision (kind, thread or draft, mail): a second notice with the same key is
+        dropped. A broken template is logged and recorded, never raised: a notice must
+        not stop the cycle that found, say, the client's answer."""
         thread_id = context.get("thread_id")
         try:
             mail = self.texts.render(template, **context)
-            self.mail_owner(
-                mail.subject, mail.body, now, thread_id=thread_id, in_reply_to=in_reply_to
-            )
         except NachfassError as exc:
             log.warning("notice %s to the owner not delivered: %s", template, exc)
             self.store.add_event(
@@ -97,6 +116,76 @@ class Outbox:
                 thread_id=thread_id,
                 kind=EventKind.ERROR,
             )
+            return
+        message_id = new_message_id(self.owner_email)
+        with self.store.atomic():
+            queued = self.store.add_notice(
+                key=key, subject=mail.subject, body=mail.body, message_id=message_id, now=now,
+                thread_id=thread_id, in_reply_to=in_reply_to,
+            )  # fmt: skip
+            if queued:  # known as our own before it can land in INBOX
+                self.store.record_message_id(
+                    message_id, MessageRole.NOTICE, now, thread_id=thread_id
+                )
+            else:
+                log.info("notice %s already queued; not queued twice", key)
+
+    def send_notices(self, now: datetime) -> None:
+        """Mail every pending notice that is due, each at most once (see the module
+        docstring). Call with no transaction open; a refused send never raises."""
+        for notice in self.store.notices([NoticeState.PENDING]):
+            if notice.send_after is not None and notice.send_after > now:
+                continue
+            if not self._send_notice(notice, now):
+                break  # the server refuses for now: the others wait for the next call
+
+    def _send_notice(self, notice: Notice, now: datetime) -> bool:
+        """Send one notice; False after a temporary refusal."""
+        self.store.set_notice_state(notice.id, NoticeState.SENDING, now)  # committed first
+        try:
+            self.mail_owner(
+                notice.subject, notice.body, now, role=None, message_id=notice.message_id,
+                in_reply_to=notice.in_reply_to,
+            )  # fmt: skip
+        except DeliveryError as exc:
+            return self._notice_refused(notice, exc, now)
+        self.store.set_notice_state(notice.id, NoticeState.SENT, now, sent_at=now)
+        return True
+
+    def _notice_refused(self, notice: Notice, exc: DeliveryError, now: datetime) -> bool:
+        """A 4xx waits and is tried again (5, 10, 20, 40 minutes; False); a 5xx, the fifth
+        refusal or a connection broken after DATA ends the notice (True)."""
+        attempts = notice.attempts + 1
+        if exc.uncertain:
+            text = _unclear_notice(notice, str(exc))
+            self._end_notice(notice, NoticeState.UNCLEAR, text, now, attempts=attempts)
+        elif exc.permanent or attempts >= MAX_TEMPORARY_ATTEMPTS:
+            text = f"Hinweis „{notice.subject}“ an dich nicht zugestellt: {exc}"
+            self._end_notice(notice, NoticeState.FAILED, text, now, attempts=attempts)
+        else:
+            retry_at = now + RETRY_BASE * 2 ** (attempts - 1)
+            self.store.set_notice_state(
+                notice.id, NoticeState.PENDING, now, attempts=attempts, send_after=retry_at
+            )
+            log.warning("notice %s refused for now (%s), next try at %s", notice.key, exc, retry_at)
+            return False
+        return True
+
+    def settle_interrupted_notices(self, now: datetime) -> None:
+        """Notices left in ``sending`` by a crash may have gone out: each becomes
+        ``unclear`` and is logged, and is never sent again."""
+        for notice in self.store.notices([NoticeState.SENDING]):
+            why = "das Programm wurde während des Versands beendet"
+            self._end_notice(notice, NoticeState.UNCLEAR, _unclear_notice(notice, why), now)
+
+    def _end_notice(
+        self, notice: Notice, state: NoticeState, text: str, now: datetime, **fields: Any
+    ) -> None:
+        """A notice that is never sent (again): its end state, and why in the event log."""
+        log.warning("notice %s ends %s, never sent again", notice.key, state)
+        with self.store.atomic():
+            self.store.set_notice_state(notice.id, state, now, **fields)
+            self.store.add_event(now, text, thread_id=notice.thread_id, kind=EventKind.ERROR)
 
     def send_client_mail(
         self,
@@ -116,7 +205,8 @@ class Outbox:
             if exc.uncertain:
                 self.settle_unclear(draft, str(exc), now)
             else:
-                self._delivery_failed(draft, exc, now)
+                with self.store.atomic():  # the refusal and the owner's alert, together
+                    self._delivery_failed(draft, exc, now)
             report.problems.append(str(exc))
             return
         with self.store.atomic():
@@ -159,14 +249,15 @@ class Outbox:
         with self.store.atomic():
             self._mark_done(draft, DraftState.UNCLEAR, now)
             self.store.add_event(now, text, thread_id=draft.thread_id, kind=EventKind.ERROR)
-        self.notify_owner(
-            "owner_alert",
-            now,
-            headline=f"Versand an {draft.recipient} unklar",
-            message=text,
-            thread_id=draft.thread_id,
-            client_label=draft.recipient,
-        )
+            self.notify_owner(
+                "owner_alert",
+                now,
+                key=f"unclear:draft {draft.id}",
+                headline=f"Versand an {draft.recipient} unklar",
+                message=text,
+                thread_id=draft.thread_id,
+                client_label=draft.recipient,
+            )
 
     def _mark_done(self, draft: Draft, state: DraftState, now: datetime) -> None:
         """The step counts as done for every thread the mail spoke for."""
@@ -192,6 +283,7 @@ class Outbox:
 
     def _delivery_failed(self, draft: Draft, exc: DeliveryError, now: datetime) -> None:
         """The server refused before accepting: nothing went out, so a retry is safe.
+        Runs in the caller's transaction.
 
         A 4xx waits and is tried again (5, 10, 20, 40 minutes); after the fifth refusal,
         or at once for a 5xx, the draft is ``failed`` and the owner learns it by mail."""
@@ -218,6 +310,7 @@ class Outbox:
         self.notify_owner(
             "owner_alert",
             now,
+            key=f"failed:draft {draft.id}",
             headline=f"Versand an {draft.recipient} gescheitert",
             message=text,
             thread_id=draft.thread_id,
@@ -243,3 +336,15 @@ class Outbox:
             self.store.add_event(
                 now, f"Kopie nicht im Ordner {sent_folder} abgelegt: {exc}", thread_id=thread_id
             )
+
+
+def _unclear_notice(notice: Notice, why: str) -> str:
+    return (
+        f"Ob der Hinweis „{notice.subject}“ bei dir angekommen ist, ist unklar ({why}); "
+        "er wird nicht noch einmal gesendet"
+    )
+
+
+def mail_ref(inbound: Inbound) -> str:
+    """A mail in a notice key: its Message-ID, else where it was found."""
+    return inbound.message_id or f"{inbound.folder}/{inbound.uid}"

@@ -4,11 +4,15 @@ The stored ``(uidvalidity, last_uid)`` of a folder moves forward in the same tra
 as the handling of each batch, so a crash or a dropped connection resumes after the last
 handled batch. A new UIDVALIDITY voids the stored UIDs: the folder is read again from the
 start, and the caller recognises mail it saw before by its Message-ID.
+
+No network call happens while the transaction is open: ``read_bodies`` downloads the
+whole messages a batch needs first, then the batch is handled and committed. A connection
+that drops during a download leaves the store as it was after the last batch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from nachfass_bot.adapters.mailbox import Mailbox
@@ -16,7 +20,10 @@ from nachfass_bot.adapters.store import Store
 from nachfass_bot.domain.models import EventKind
 from nachfass_bot.mail.inbound import HEADER_FIELDS
 
-BatchHandler = Callable[[list[tuple[int, bytes]]], None]
+Batch = list[tuple[int, bytes]]  # (uid, header bytes)
+Bodies = Mapping[int, bytes]  # uid → whole message, for the mails of a batch that need one
+BodyReader = Callable[[Batch], Bodies]
+BatchHandler = Callable[[Batch, Bodies], None]
 Progress = Callable[[str, int, int], None]  # folder, mails read, mails to read
 PROGRESS_FROM = 2000  # only a sync this long reports its progress
 
@@ -28,9 +35,12 @@ def sync_folder(
     now: datetime,
     handle_batch: BatchHandler,
     progress: Progress | None = None,
+    read_bodies: BodyReader | None = None,
 ) -> None:
-    """Hand every batch of ``(uid, header bytes)`` above the stored UID to ``handle_batch``;
-    a long sync calls ``progress`` after each batch."""
+    """Hand every batch of ``(uid, header bytes)`` above the stored UID, with the bodies
+    ``read_bodies`` downloaded for it beforehand, to ``handle_batch`` inside one
+    transaction; ``handle_batch`` must not touch the network. A long sync calls
+    ``progress`` after each batch."""
     status = mailbox.folder_status(folder)
     stored = store.folder_state(folder)
     last_uid = 0
@@ -48,8 +58,9 @@ def sync_folder(
         for batch in mailbox.fetch_headers(folder, last_uid + 1, HEADER_FIELDS):
             if not batch:
                 continue
+            bodies = read_bodies(batch) if read_bodies is not None else {}
             with store.atomic():
-                handle_batch(batch)
+                handle_batch(batch, bodies)
                 last_uid = batch[-1][0]
                 store.save_folder_state(folder, status.uidvalidity, last_uid, now)
             done += len(batch)

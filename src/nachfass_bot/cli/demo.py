@@ -22,13 +22,12 @@ from zoneinfo import ZoneInfo
 from nachfass_bot.adapters.maildir import MaildirMailbox
 from nachfass_bot.adapters.smtp import CaptureTransport
 from nachfass_bot.adapters.store import Store
-from nachfass_bot.app.engine import Engine
+from nachfass_bot.app.wiring import build_engine, build_texts
 from nachfass_bot.config import Config, parse_config
 from nachfass_bot.domain.models import Client, Kind
 from nachfass_bot.mail.approval import find_token
 from nachfass_bot.texts.compose import address, build_mail, new_message_id, to_bytes
 from nachfass_bot.texts.labels import KIND_LABELS, STATE_LABELS, local_text
-from nachfass_bot.texts.render import Texts
 
 ZONE = ZoneInfo("Europe/Berlin")
 START = datetime(2026, 3, 2, 8, 0, tzinfo=ZONE)  # Montag, 2. März 2026
@@ -137,12 +136,11 @@ class DemoWorld:
         self.story: list[tuple[datetime, str]] = []
         self.pending_drafts: list[tuple[datetime, EmailMessage]] = []
         self.now = START
-        transport = CaptureTransport(deliver=self._deliver)
-        self.engine = Engine(
-            config=self.config,
-            store=self.store,
-            texts=Texts(timezone="Europe/Berlin"),
-            transport=transport,
+        self.engine = build_engine(
+            self.config,
+            self.store,
+            build_texts(self.config),
+            transport=CaptureTransport(deliver=self._deliver),
             open_mailbox=lambda: self.mailbox,
         )
 

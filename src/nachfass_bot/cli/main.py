@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
@@ -16,36 +15,45 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from nachfass_bot.adapters.idle import IdleWatcher
-from nachfass_bot.adapters.imap import ImapMailbox
-from nachfass_bot.adapters.mailbox import Mailbox
-from nachfass_bot.adapters.retry import first_delay_from_env, run_with_retry
-from nachfass_bot.adapters.smtp import CaptureTransport, SmtpTransport
+from nachfass_bot.adapters.retry import first_delay_from_env
 from nachfass_bot.adapters.store import Store
 from nachfass_bot.app.digest_facts import gather_week
-from nachfass_bot.app.engine import Engine, sending_window
+from nachfass_bot.app.engine import sending_window
 from nachfass_bot.app.overview import thread_detail, thread_summary
 from nachfass_bot.app.preview import preview_message
+from nachfass_bot.app.threads import (
+    OUTCOMES,
+    NewThread,
+    close_thread,
+    finish_task,
+    mark_paid,
+    pause_thread,
+    resume_thread,
+    track_thread,
+)
 from nachfass_bot.app.weekly import send_digest, send_if_due
+from nachfass_bot.app.wiring import (
+    build_engine,
+    build_preview_engine,
+    build_texts,
+    build_watcher,
+    check_startup,
+    open_store,
+    run_cycle,
+    smtp_transport,
+    tick_with_retry,
+    weekly_digest_job,
+)
 from nachfass_bot.cli.checkup import Finding, Level, run_checkup
 from nachfass_bot.cli.clitext import use_german
 from nachfass_bot.cli.daemon import run_forever, single_instance
 from nachfass_bot.cli.service import ENABLE_COMMANDS, install_unit, write_initial_config
 from nachfass_bot.cli.views import output_console, thread_view, threads_table
 from nachfass_bot.config import Config, load_config, resolve_config_path
-from nachfass_bot.domain.models import (
-    CANCELLABLE_DRAFT_STATES,
-    Client,
-    CycleReport,
-    DraftState,
-    EventKind,
-    Kind,
-    State,
-)
-from nachfass_bot.errors import ConfigError, NachfassError
+from nachfass_bot.domain.models import CycleReport, Kind, Thread
+from nachfass_bot.errors import ConfigError, IncompleteInvoice, NachfassError, UnknownThread
 from nachfass_bot.texts.digest import render_digest
 from nachfass_bot.texts.labels import KIND_LABELS, local_text
-from nachfass_bot.texts.render import Texts
 
 log = logging.getLogger("nachfass_bot")
 
@@ -107,15 +115,6 @@ def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
     ctx.obj = _Options(config_path, verbose)
 
 
-@contextmanager
-def _open_store(config: Config) -> Iterator[Store]:
-    store = Store.open(config.store.path)
-    try:
-        yield store
-    finally:
-        store.close()
-
-
 def _parse_now(text: str | None, config: Config) -> datetime:
     """``--now``: ISO 8601; without an offset it is the owner's local time."""
     if text is None:
@@ -156,58 +155,60 @@ def _parse_now(text: str | None, config: Config) -> datetime:
 @click.pass_obj
 def track(opts: _Options, /, **values: Any) -> None:
     config = opts.config()
-    kind = Kind(values["kind"])
-    amount, due = _invoice_values(kind, values)
-    now = datetime.now(UTC)
-    started_at = _parse_now(values["sent_at"], config) if values["sent_at"] else now
-    client = Client(
-        email=_checked_email(values["to_addr"], "--to"),
-        name=values["name"],
-        du=values["du"],
-        assistant_email=_checked_email(values["assistant"], "--assistant")
-        if values["assistant"]
-        else None,
-        anrede=values["anrede"],
-        customer_type="b2c" if values["b2c"] else "b2b",
-    )
-    with _open_store(config) as store:
-        client_id = store.upsert_client(client, now)
-        thread_id = store.add_thread(
-            kind=kind,
-            client_id=client_id,
-            subject=values["subject"],
-            started_at=started_at,
-            now=now,
-            message_id=_message_id(values["message_id"]),
-            invoice_no=values["invoice_no"],
-            amount=amount,
-            due_date=due,
-            expenses=_money(values["expenses"], "--expenses") if values["expenses"] else None,
-        )
-        store.add_event(now, f"{KIND_LABELS[kind]} aufgenommen", thread_id=thread_id)
-        thread = store.thread(thread_id)
-        assert thread is not None
+    new = _new_thread(values, config)
+    with open_store(config) as store:
+        thread = track_thread(store, new, datetime.now(UTC))
         summary = thread_summary(store, sending_window(config), thread, config.preferences)
     if values["as_json"]:
         click.echo(json.dumps(summary, ensure_ascii=False))
         return
     window = sending_window(config)
     first = local_text(datetime.fromisoformat(summary["next_due_at"]), window)
-    click.echo(f"Vorgang {thread_id} angelegt: {KIND_LABELS[kind]} an {client.email}.")
+    click.echo(f"Vorgang {thread.id} angelegt: {KIND_LABELS[thread.kind]} an {new.email}.")
     click.echo(f"Erster Schritt fällig: {first}")
 
 
+_INVOICE_OPTIONS = {"invoice_no": "--invoice-no", "amount": "--amount", "due_date": "--due"}
+
+
+def _new_thread(values: dict[str, Any], config: Config) -> NewThread:
+    """The options of ``track`` as a NewThread; a format error names its option."""
+    kind = Kind(values["kind"])
+    amount, due = _invoice_values(kind, values)
+    started_at = _parse_now(values["sent_at"], config) if values["sent_at"] else None
+    email = _checked_email(values["to_addr"], "--to")
+    assistant = values["assistant"]
+    assistant_email = _checked_email(assistant, "--assistant") if assistant else None
+    expenses = _money(values["expenses"], "--expenses") if values["expenses"] else None
+    try:
+        return NewThread(
+            kind=kind,
+            email=email,
+            subject=values["subject"],
+            name=values["name"],
+            du=values["du"],
+            anrede=values["anrede"],
+            b2c=values["b2c"],
+            assistant_email=assistant_email,
+            started_at=started_at,
+            message_id=_message_id(values["message_id"]),
+            invoice_no=values["invoice_no"],
+            amount=amount,
+            due_date=due,
+            expenses=expenses,
+        )
+    except IncompleteInvoice as exc:
+        missing = ", ".join(_INVOICE_OPTIONS[field] for field in exc.missing)
+        raise click.UsageError(f"Für eine Rechnung fehlt: {missing}") from None
+
+
 def _invoice_values(kind: Kind, values: dict[str, Any]) -> tuple[Decimal | None, date | None]:
+    # --amount and --due belong to --kind rechnung; other kinds always ignored them, unread.
     if kind is not Kind.RECHNUNG:
         return None, None
-    missing = [
-        opt
-        for opt, key in [("--invoice-no", "invoice_no"), ("--amount", "amount"), ("--due", "due")]
-        if not values[key]
-    ]
-    if missing:
-        raise click.UsageError(f"Für eine Rechnung fehlt: {', '.join(missing)}")
-    amount = _money(values["amount"], "--amount")
+    amount = _money(values["amount"], "--amount") if values["amount"] else None
+    if not values["due"]:
+        return amount, None
     try:
         due = date.fromisoformat(values["due"])
     except ValueError as exc:
@@ -242,22 +243,6 @@ def _message_id(value: str | None) -> str | None:
     return value if value.startswith("<") else f"<{value}>"
 
 
-def build_engine(config: Config, store: Store) -> Engine:
-    """The real engine: IMAP and SMTP from the config, passwords read now."""
-    imap_password = config.imap.password()
-    smtp_password = config.smtp.password() if config.smtp.username else None
-    engine = Engine(
-        config=config,
-        store=store,
-        texts=Texts(timezone=config.sending.timezone, override_dir=config.templates_dir),
-        transport=SmtpTransport(config.smtp, smtp_password),
-        open_mailbox=lambda: ImapMailbox.connect(config.imap, imap_password),
-    )
-    if sys.stderr.isatty():
-        engine.inbox.progress = _show_progress
-    return engine
-
-
 def _show_progress(folder: str, done: int, total: int) -> None:
     """A long first sync on a terminal: one line that counts up."""
     end = "\n" if done >= total else ""
@@ -270,11 +255,11 @@ def _show_progress(folder: str, done: int, total: int) -> None:
 def tick(opts: _Options, now: str | None) -> None:
     config = opts.config()
     moment = _parse_now(now, config)
-    with single_instance(config.store.path), _open_store(config) as store:
-        engine = build_engine(config, store)
-        # A dropped connection is retried; the UID sync resumes after the last batch.
-        report = CycleReport()
-        run_with_retry(lambda: engine.tick(moment, report), first_delay=first_delay_from_env())
+    with single_instance(config.store.path), open_store(config) as store:
+        engine = build_engine(config, store, build_texts(config))
+        if sys.stderr.isatty():
+            engine.inbox.progress = _show_progress
+        report = tick_with_retry(engine, moment, first_delay_from_env())
     click.echo(_report_text(report))
     if report.problems:
         for problem in report.problems:
@@ -303,26 +288,19 @@ def run(opts: _Options, interval: int | None) -> None:
     config = opts.config()
     if not opts.verbose:
         logging.getLogger().setLevel(logging.INFO)
-    with _open_store(config) as store:
-        # A missing password or a refused login stops here, before the daemon starts.
-        build_engine(config, store).open_mailbox().close()
+    texts = build_texts(config)
+    check_startup(config, texts)
 
     def cycle(now: datetime) -> None:
-        with _open_store(config) as store:
-            report = build_engine(config, store).tick(now)
-        log.info("cycle done: %s", _report_text(report))
-
-    def watcher(wake: Callable[[], None]) -> IdleWatcher:
-        # Its own connection; the password is read again for every reconnect.
-        return IdleWatcher(lambda: ImapMailbox.connect(config.imap, config.imap.password()), wake)
+        log.info("cycle done: %s", _report_text(run_cycle(config, texts, now)))
 
     with single_instance(config.store.path):
         run_forever(
             cycle,
             interval or config.mailbox.poll_minutes,
-            watcher_factory=watcher,
+            watcher_factory=lambda wake: build_watcher(config, wake),
             retry_delay=first_delay_from_env(),
-            weekly=weekly_digest_job(config),
+            weekly=weekly_digest_job(config, texts),
         )
 
 
@@ -332,7 +310,7 @@ def run(opts: _Options, interval: int | None) -> None:
 def list_threads(opts: _Options, as_json: bool) -> None:
     config = opts.config()
     window = sending_window(config)
-    with _open_store(config) as store:
+    with open_store(config) as store:
         rows = [
             thread_summary(store, window, thread, config.preferences) for thread in store.threads()
         ]
@@ -352,10 +330,10 @@ def list_threads(opts: _Options, as_json: bool) -> None:
 def show(opts: _Options, thread_id: int, as_json: bool) -> None:
     config = opts.config()
     window = sending_window(config)
-    with _open_store(config) as store:
+    with open_store(config) as store:
         thread = store.thread(thread_id)
         if thread is None:
-            raise NachfassError(f"Einen Vorgang {thread_id} gibt es nicht.")
+            raise UnknownThread(thread_id)
         detail = thread_detail(store, window, thread, config.preferences)
     if as_json:
         click.echo(json.dumps(detail, ensure_ascii=False, indent=2))
@@ -383,43 +361,13 @@ def demo(keep: Path | None) -> None:
 def preview(opts: _Options, thread_id: int, step: int | None, now: str | None) -> None:
     config = opts.config()
     moment = _parse_now(now, config)
-    with _open_store(config) as store:
-        engine = Engine(
-            config=config,
-            store=store,
-            texts=Texts(timezone=config.sending.timezone, override_dir=config.templates_dir),
-            transport=CaptureTransport(),
-            open_mailbox=_no_mailbox,
-        )
+    with open_store(config) as store:
+        engine = build_preview_engine(config, store, build_texts(config))
         message = preview_message(engine, thread_id, step, moment)
     click.echo(message)
 
 
-def _no_mailbox() -> Mailbox:
-    raise NachfassError("Die Vorschau braucht kein Postfach.")
-
-
 # -- the weekly digest, setting up and checking, the systemd service -------------------------
-
-
-def _texts(config: Config) -> Texts:
-    return Texts(timezone=config.sending.timezone, override_dir=config.templates_dir)
-
-
-def _smtp_transport(config: Config) -> SmtpTransport:
-    """SMTP from the config; the password is read now (once, when it is needed)."""
-    password = config.smtp.password() if config.smtp.username else None
-    return SmtpTransport(config.smtp, password)
-
-
-def weekly_digest_job(config: Config) -> Callable[[datetime], None]:
-    """The daemon's digest check: mails this week's digest once; the store decides."""
-
-    def job(now: datetime) -> None:
-        with _open_store(config) as store:
-            send_if_due(store, config, _texts(config), lambda: _smtp_transport(config), now)
-
-    return job
 
 
 @cli.command(
@@ -451,15 +399,15 @@ def weekly_digest_job(config: Config) -> Callable[[datetime], None]:
 def digest_command(opts: _Options, now: str | None, mode: str, html_path: Path | None) -> None:
     config = opts.config()
     moment = _parse_now(now, config)
-    texts = _texts(config)
-    with _open_store(config) as store:
+    texts = build_texts(config)
+    with open_store(config) as store:
         if mode == "due":
             # Quiet when there is nothing to do: cron mails every output to the owner.
-            if send_if_due(store, config, texts, lambda: _smtp_transport(config), moment):
+            if send_if_due(store, config, texts, lambda: smtp_transport(config), moment):
                 click.echo(f"Wochenüberblick an {config.owner.email} gesendet.")
             return
         if mode == "send":
-            result = send_digest(store, config, texts, _smtp_transport(config), moment)
+            result = send_digest(store, config, texts, smtp_transport(config), moment)
         else:
             result = render_digest(gather_week(store, config, moment), texts)
     if html_path is not None:
@@ -544,48 +492,27 @@ def service_install(opts: _Options, force: bool) -> None:
     click.echo("Protokoll ansehen: journalctl --user -u nachfass-bot -f")
 
 
-_OWNER_STATES = {
-    "paid": (State.PAID, "als bezahlt geschlossen"),
-    "close": (State.CLOSED, "geschlossen"),
-    "pause": (State.PAUSED, "pausiert: keine Schritte, bis Du ihn fortsetzt"),
-    "resume": (State.OPEN, "fortgesetzt: die Frist zum nächsten Schritt beginnt jetzt"),
-}
+_OwnerWord = Callable[[Store, int, datetime], Thread]
 
 
-def _owner_says(command: str, help_text: str) -> None:
+def _owner_says(command: str, change_thread: _OwnerWord, help_text: str) -> None:
+    """``nachfass-bot <command> THREAD_ID``: the owner's word on a thread
+    (docs/DESIGN.md, "Thread states")."""
+
     @cli.command(name=command, help=help_text)
     @click.argument("thread_id", type=int)
     @click.pass_obj
     def change(opts: _Options, thread_id: int) -> None:
-        set_thread_state(opts.config(), thread_id, command)
+        config = opts.config()
+        with open_store(config) as store:
+            thread = change_thread(store, thread_id, datetime.now(UTC))
+        click.echo(f"Vorgang {thread_id} {OUTCOMES[thread.state]}.")
 
 
-def set_thread_state(config: Config, thread_id: int, command: str) -> None:
-    """The owner's word on a thread: paid, closed, paused, resumed (docs/DESIGN.md,
-    "Thread states")."""
-    state, outcome = _OWNER_STATES[command]
-    now = datetime.now(UTC)
-    with _open_store(config) as store:
-        thread = store.thread(thread_id)
-        if thread is None:
-            raise NachfassError(f"Einen Vorgang {thread_id} gibt es nicht.")
-        if command == "paid" and thread.kind is not Kind.RECHNUNG:
-            raise NachfassError(f"Vorgang {thread_id} ist keine Rechnung.")
-        with store.atomic():
-            fields: dict[str, Any] = {"state": state}
-            if state is State.OPEN:
-                fields.update(last_step_at=now, paused_until=None)
-            store.update_thread(thread_id, now, **fields)
-            for draft in store.drafts(CANCELLABLE_DRAFT_STATES, thread_id):
-                store.set_draft_state(draft.id, DraftState.CANCELLED, now)
-            store.add_event(now, f"Von Dir {outcome}", thread_id=thread_id, kind=EventKind.OWNER)
-    click.echo(f"Vorgang {thread_id} {outcome}.")
-
-
-_owner_says("paid", "Eine Rechnung als bezahlt schließen.")
-_owner_says("close", "Einen Vorgang schließen (kein Nachfassen mehr).")
-_owner_says("pause", "Einen Vorgang anhalten, bis Du ihn fortsetzt.")
-_owner_says("resume", "Einen pausierten oder beendeten Vorgang wieder aufnehmen.")
+_owner_says("paid", mark_paid, "Eine Rechnung als bezahlt schließen.")
+_owner_says("close", close_thread, "Einen Vorgang schließen (kein Nachfassen mehr).")
+_owner_says("pause", pause_thread, "Einen Vorgang anhalten, bis Du ihn fortsetzt.")
+_owner_says("resume", resume_thread, "Einen pausierten oder beendeten Vorgang wieder aufnehmen.")
 
 
 @cli.command(help="Eine Aufgabe (Anruf, Entscheidung) als erledigt markieren.")
@@ -593,10 +520,6 @@ _owner_says("resume", "Einen pausierten oder beendeten Vorgang wieder aufnehmen.
 @click.pass_obj
 def done(opts: _Options, task_id: int) -> None:
     config = opts.config()
-    now = datetime.now(UTC)
-    with _open_store(config) as store:
-        task = store.finish_task(task_id)
-        if task is None:
-            raise NachfassError(f"Eine offene Aufgabe {task_id} gibt es nicht.")
-        store.add_event(now, f"Aufgabe erledigt: {task.text}", thread_id=task.thread_id)
+    with open_store(config) as store:
+        finish_task(store, task_id, datetime.now(UTC))
     click.echo(f"Aufgabe {task_id} erledigt.")

@@ -166,6 +166,20 @@ def warned_key(draft_id: int | None) -> str:
     return f"warned:{draft_id if draft_id is not None else 'unknown'}"
 
 
+class NoticeState(enum.StrEnum):
+    """Lifecycle of a notice to the owner in the notice outbox.
+
+    ``pending`` → ``sending`` → ``sent``; a refusal ends in ``failed`` (after retries for
+    4xx), a send that may or may not have arrived in ``unclear``. Neither is sent again.
+    """
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    UNCLEAR = "unclear"
+
+
 class Action(enum.StrEnum):
     """What a step of a playbook does."""
 
@@ -287,3 +301,21 @@ class Event:
     thread_id: int | None
     kind: EventKind
     text: str
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A mail from the bot to the owner, waiting in (or done with) the notice outbox."""
+
+    id: int
+    key: str  # the decision it reports, e.g. "bounce:thread 3:<mid>"; unique
+    state: NoticeState
+    thread_id: int | None
+    subject: str
+    body: str
+    message_id: str
+    in_reply_to: str | None
+    attempts: int  # refused sends so far
+    send_after: datetime | None
+    created_at: datetime
+    sent_at: datetime | None

@@ -6,14 +6,19 @@ to tell, from the cheapest to the most guesswork:
 
 * :func:`is_bounce_headers` looks at header fields only (:data:`BOUNCE_RULES`), so it
   works on a header-only IMAP fetch: an RFC 3464 ``multipart/report``, Exim's
-  ``X-Failed-Recipients``, a ``MAILER-DAEMON`` sender with the null reverse path of
-  RFC 5321 §4.5.5.
+  ``X-Failed-Recipients``, MDaemon's ``X-MDDSN-Message``, a delivery-system sender with
+  the null reverse path of RFC 5321 §4.5.5.
+* :func:`is_delivery_system` tells from the From field alone that a mail comes from a
+  mail system, not a person: ``MAILER-DAEMON``, ``postmaster`` (any case, any domain,
+  whatever the display name) or MDaemon's system account. Such a mail is never a
+  client's answer, even from the client's own company domain.
 * :func:`delivery_statuses` reads the per-recipient blocks of RFC 3464
   ``message/delivery-status`` parts (and RFC 6533 ``message/global-delivery-status``);
   :func:`bounce_from_statuses` and :func:`confirmed_delivery` judge them.
-* :func:`bounce_from_notice` reads non-standard bounces (Exim text, old Postfix and
-  qmail, Exchange, old Gmail): flufl.bounce's detectors find the addresses; failing
-  them, the notice text decides permanent or delay and names the addresses.
+* :func:`bounce_from_notice` reads non-standard bounces (Exim text, old Postfix, qmail,
+  MDaemon, Trend Micro InterScan, Exchange, old Gmail): flufl.bounce's detectors find
+  the addresses; failing them, the notice text decides permanent or delay and names the
+  addresses.
 
 :func:`field_value`, :func:`field_keyword` and :func:`content_type` are the forgiving
 header readers that :mod:`nachfass_bot.mail.classify` shares. A null ``Return-Path: <>``
@@ -46,6 +51,8 @@ __all__ = [
     "field_keyword",
     "field_value",
     "is_bounce_headers",
+    "is_bounce_subject",
+    "is_delivery_system",
 ]
 
 Rule = Callable[[Message], bool]
@@ -66,10 +73,17 @@ class Bounce:
     recipients: tuple[str, ...]
 
 
-_MACHINE_SENDERS = frozenset({"mailer-daemon", "postmaster"})
+# Local parts of senders that are mail systems, not people (RFC 5321 §4.5.1 postmaster,
+# the MAILER-DAEMON of sendmail, Postfix, Exim and qmail, and MDaemon's system account,
+# which signs its delivery notices "MDaemon@DOMAIN" with the company's own domain).
+_MACHINE_SENDERS = frozenset({"mailer-daemon", "mailerdaemon", "postmaster", "mdaemon"})
 _ADDRESS_RE = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
 _ENHANCED_STATUS_RE = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
 _DSN_TYPES = frozenset({"message/delivery-status", "message/global-delivery-status"})
+# "Message-ID: <…>" (or In-Reply-To/References) quoted in a notice's text.
+_MESSAGE_ID_FIELD_RE = re.compile(
+    r"\b(?:message-id|in-reply-to|references)\s*:\s*(?:<[^<>\s]*>\s*)+", re.IGNORECASE
+)
 
 
 # --- forgiving header readers ----------------------------------------------------------
@@ -128,30 +142,55 @@ def _failed_recipients(msg: Message) -> bool:
     return bool(field_value(msg, "X-Failed-Recipients"))
 
 
-def _mailer_daemon(msg: Message) -> bool:
-    """From ``MAILER-DAEMON`` / ``postmaster`` with the null reverse path ``<>``.
+def _mdaemon_report(msg: Message) -> bool:
+    """MDaemon marks its delivery status notices ``X-MDDSN-Message: Yes``."""
+    return field_keyword(field_value(msg, "X-MDDSN-Message")) == "yes"
 
-    RFC 5321 §4.5.5 requires the null reverse path for delivery notifications; it shows
-    up as ``Return-Path: <>`` after final delivery.
+
+def _mailer_daemon(msg: Message) -> bool:
+    """From a delivery system (:func:`is_delivery_system`) with the null reverse path.
+
+    RFC 5321 §4.5.5 requires the null reverse path ``<>`` for delivery notifications; it
+    shows up as ``Return-Path: <>`` after final delivery.
     """
-    from_value = (field_value(msg, "From") or "").lower()
-    local_parts = re.findall(r"([\w.+-]+)@", from_value) or [from_value.strip()]
-    if not any(part in _MACHINE_SENDERS for part in local_parts):
+    if not is_delivery_system(field_value(msg, "From")):
         return False
     return re.sub(r"\s", "", field_value(msg, "Return-Path") or "") == "<>"
 
 
-BOUNCE_RULES: tuple[Rule, ...] = (_delivery_status_report, _failed_recipients, _mailer_daemon)
+# Fields only a delivery report carries; the sender rule below is weaker (RFC 3834 asks
+# auto-replies for the null reverse path too), so bounce_from_notice wants text for it.
+_REPORT_RULES: tuple[Rule, ...] = (_delivery_status_report, _failed_recipients, _mdaemon_report)
+BOUNCE_RULES: tuple[Rule, ...] = (*_REPORT_RULES, _mailer_daemon)
 
 
 def is_bounce_headers(msg: Message) -> bool:
     """True when the header fields mark a delivery failure (RFC 3464, RFC 5321 §4.5.5).
 
     Signs: ``Content-Type: multipart/report; report-type=delivery-status``;
-    ``X-Failed-Recipients`` (Exim); or From ``MAILER-DAEMON``/``postmaster`` with
-    ``Return-Path: <>``. A bounce is never an answer.
+    ``X-Failed-Recipients`` (Exim); ``X-MDDSN-Message: Yes`` (MDaemon); or a delivery-
+    system sender (:func:`is_delivery_system`) with ``Return-Path: <>``. A bounce is
+    never an answer.
     """
     return any(rule(msg) for rule in BOUNCE_RULES)
+
+
+def is_delivery_system(from_value: str | None) -> bool:
+    """True when a From field names a mail system, never a person who could answer.
+
+    The local part decides, in any case and at any domain, with or without a display
+    name ("Mail Delivery System" <MAILER-DAEMON@…>, "Mail Delivery Subsystem"
+    <mailer-daemon@…>, POSTMASTER@…): ``MAILER-DAEMON`` (sendmail, Postfix, Exim, qmail),
+    ``postmaster`` (RFC 5321 §4.5.1) and ``MDaemon`` (MDaemon's system account, which
+    sends its notices from the company's own domain). A bare ``MAILER-DAEMON`` without
+    a domain counts too. Accepts a raw field value or a bare address.
+    """
+    if not from_value:
+        return False
+    local_parts = [found.rpartition("@")[0] for found in addresses(from_value)]
+    if not local_parts:
+        local_parts = [from_value.strip().strip('<>"').lower()]
+    return any(part in _MACHINE_SENDERS for part in local_parts)
 
 
 # --- RFC 3464 delivery-status parts ----------------------------------------------------
@@ -289,12 +328,13 @@ def confirmed_delivery(statuses: Sequence[RecipientStatus]) -> str | None:
 
 # --- non-standard bounces --------------------------------------------------------------
 
-# Subjects of bounces (Postfix, Exim, Exchange/Office 365, Gmail, qmail, Sendmail, German
-# providers). Anchored at the start: "AW: Unzustellbar: …" is a human forwarding one.
+# Subjects of bounces (Postfix, Exim, Exchange/Office 365, Gmail, qmail, Sendmail, MDaemon,
+# Trend Micro InterScan, German providers). Anchored at the start (is_bounce_subject).
 _BOUNCE_SUBJECT_RE = re.compile(
     r"^\s*(?:undelivered\s+mail|undeliver(?:able|ed)\b|mail\s+delivery\s+(?:failed|failure)"
     r"|delivery\s+status\s+notification|delivery\s+(?:failure|delayed|notification)"
     r"|returned\s+mail|failure\s+notice|delayed\s+mail|warning:\s+message\s+\S+\s+delayed"
+    r"|permanent\s+delivery\s+failure|mail\s+could\s+not\s+be\s+delivered"
     r"|unzustellbar|nicht\s+zustellbar|nicht\s+zugestellt|zustellung\s+verzögert"
     r"|fehler\s+bei\s+der\s+zustellung|message\s+not\s+delivered)",
     re.IGNORECASE,
@@ -328,18 +368,29 @@ _FAILURE_WORDS_RE = re.compile(
 
 
 def bounce_from_notice(msg: Message, subject: str, body: str) -> Bounce | None:
-    """A non-standard bounce (Exim text, old Postfix/qmail, Exchange, old Gmail), or None.
+    """A non-standard bounce (Exim text, old Postfix, qmail, MDaemon, InterScan, Exchange,
+    old Gmail), or None.
 
     ``subject`` is the decoded subject, ``body`` the text above any quote. Only a mail
-    that looks like a bounce counts: header signs (:func:`is_bounce_headers`), a
-    mailer-daemon sender or a bounce subject. flufl.bounce's detectors find the
-    addresses; without them the notice text decides permanent or delay and the
-    addresses it names are taken (possibly none).
+    that looks like a bounce counts: report fields (RFC 3464 ``multipart/report``,
+    ``X-Failed-Recipients``, ``X-MDDSN-Message``), a bounce subject, or a delivery-system
+    sender (:func:`is_delivery_system`, or a "Mail Delivery System" display name) whose
+    mail reads like one. flufl.bounce's detectors find the addresses; without them the
+    notice text decides permanent or delay and the addresses it names are taken
+    (possibly none).
+
+    A delivery-system sender alone, even with ``Return-Path: <>``, is not enough: a
+    postmaster's note with no failure report in it (no detector hit, no status code, no
+    failure or delay wording) is no bounce — and, by :func:`is_delivery_system`, no
+    answer either.
     """
-    if not _looks_like_bounce(msg, subject):
+    signed = any(rule(msg) for rule in _REPORT_RULES) or is_bounce_subject(subject)
+    if not (signed or _sent_by_delivery_system(msg)):
         return None
     temporary, permanent = _library_failures(msg)
     text = f"{subject}\n{body}"
+    if not (signed or temporary or permanent or _reads_like_bounce(text)):
+        return None
     if permanent:
         is_permanent, recipients = True, permanent
     elif temporary:
@@ -349,13 +400,31 @@ def bounce_from_notice(msg: Message, subject: str, body: str) -> Bounce | None:
     return Bounce(is_permanent, _status_code_in(text, is_permanent), recipients)
 
 
-def _looks_like_bounce(msg: Message, subject: str) -> bool:
-    """Header signs, a mailer-daemon sender or a bounce subject; ``<>`` alone is not one."""
-    sender = field_value(msg, "From") or ""
-    return (
-        is_bounce_headers(msg)
-        or bool(_MACHINE_SENDER_RE.search(sender))
-        or bool(_BOUNCE_SUBJECT_RE.match(subject))
+def is_bounce_subject(subject: str) -> bool:
+    """A subject that bounces start with ("Undelivered Mail …", "failure notice",
+    "Permanent Delivery Failure", "Mail could not be delivered", "Unzustellbar: …").
+
+    Anchored at the start: "AW: Unzustellbar: …" is a person forwarding one.
+    """
+    return bool(_BOUNCE_SUBJECT_RE.match(subject))
+
+
+def _sent_by_delivery_system(msg: Message) -> bool:
+    """From MAILER-DAEMON, postmaster or MDaemon, or a "Mail Delivery System" name."""
+    sender = field_value(msg, "From")
+    return is_delivery_system(sender) or bool(_MACHINE_SENDER_RE.search(sender or ""))
+
+
+def _reads_like_bounce(text: str) -> bool:
+    """Failure or delay wording, or an RFC 3463 enhanced status code, in the notice."""
+    return any(
+        pattern.search(text)
+        for pattern in (
+            _PERMANENT_WORDS_RE,
+            _DELAY_WORDS_RE,
+            _FAILURE_WORDS_RE,
+            _ENHANCED_STATUS_RE,
+        )
     )
 
 
@@ -397,9 +466,14 @@ def _permanent_from_text(text: str) -> bool:
 
 
 def _addresses_in_notice(msg: Message, body: str) -> tuple[str, ...]:
-    """Addresses the notice text names, without the sender's and our own."""
+    """Addresses the notice text names, without the sender's and our own.
+
+    Message-IDs look like addresses; those a transcript names ("*  Message-ID: <…>",
+    MDaemon) are left out.
+    """
     known = {*addresses(field_value(msg, "From")), *addresses(field_value(msg, "To"))}
-    found = (a.strip("'.").lower() for a in _ADDRESS_RE.findall(body))
+    text = _MESSAGE_ID_FIELD_RE.sub(" ", body)
+    found = (a.strip("'.").lower() for a in _ADDRESS_RE.findall(text))
     return tuple(
         dict.fromkeys(
             a for a in found if a not in known and a.split("@")[0] not in _MACHINE_SENDERS

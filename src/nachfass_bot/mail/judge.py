@@ -4,6 +4,10 @@ Pure: the whole message and the known threads in, a :class:`Verdict` out. The en
 the labelled corpus (``tests/corpus``) use this same function, so what the corpus proves
 is what the bot does. Reading a body costs a download, so :func:`needs_body` tells from
 the header alone whether a mail can concern any thread at all.
+
+A mail from a delivery system (``MAILER-DAEMON``, ``postmaster``, MDaemon; see
+:func:`~nachfass_bot.mail.bounces.is_delivery_system`) is never an answer, whatever its
+body and its references say: it is a bounce, a delay notice, or unrelated.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from nachfass_bot.domain.models import LISTENING_STATES, Inbound, Thread, VerdictKind
+from nachfass_bot.mail.bounces import is_bounce_subject, is_delivery_system
 from nachfass_bot.mail.classify import Classification, MailKind, classify_message
 from nachfass_bot.mail.inbound import parse_inbound
 from nachfass_bot.mail.matching import Match, related_threads
@@ -43,7 +48,8 @@ def needs_body(
     owner_email: str,
     own_message_ids: Collection[str],
 ) -> bool:
-    """True when the mail may concern a thread: related by header, or a bounce candidate.
+    """True when the mail may concern a thread: related by header, or a bounce candidate
+    (machine mail, a delivery-system sender or a bounce subject).
 
     Everything else is unrelated without downloading its body.
     """
@@ -92,6 +98,8 @@ def judge_inbound(
         return Verdict(kind=VerdictKind.UNRELATED, reason=classification.reason)
     if classification.kind in (MailKind.BOUNCE_PERMANENT, MailKind.BOUNCE_DELAY):
         return _bounce_verdict(classification, threads)
+    if is_delivery_system(inbound.from_addr):
+        return _delivery_system_verdict(inbound)
     if classification.kind is MailKind.AUTO_REPLY:
         return Verdict(
             kind=VerdictKind.AUTO_REPLY,
@@ -151,9 +159,20 @@ def _bounce_verdict(classification: Classification, threads: Sequence[Thread]) -
     )
 
 
-_BOUNCE_SENDERS = ("mailer-daemon@", "postmaster@")
+def _delivery_system_verdict(inbound: Inbound) -> Verdict:
+    """UNRELATED for a delivery system's mail that reports no failure.
+
+    A MAILER-DAEMON or postmaster at the client's company domain is no colleague, and a
+    copy of our mail inside its text, or our Message-ID in its references, makes it no
+    reply: it answers nothing and pauses nothing.
+    """
+    sender = inbound.from_addr or "unbekannt"
+    return Verdict(
+        kind=VerdictKind.UNRELATED,
+        reason=f"Mail des Mailsystems {sender}, keine Unzustellbarkeitsmeldung → keine Antwort",
+    )
 
 
 def _looks_like_bounce(inbound: Inbound) -> bool:
-    sender = _fold(inbound.from_addr)
-    return any(sender.startswith(prefix) for prefix in _BOUNCE_SENDERS)
+    """A delivery-system sender or a bounce subject: worth reading the body."""
+    return is_delivery_system(inbound.from_addr) or is_bounce_subject(inbound.subject)

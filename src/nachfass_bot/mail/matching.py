@@ -4,15 +4,19 @@ Pure: an :class:`~nachfass_bot.domain.models.Inbound` and the known threads in, 
 :class:`Match` out. Two ordered tuples of small rule functions, first verdict wins:
 
 1. :data:`MAIL_GUARDS` — reasons why a mail answers *no* thread at all: it comes from the
-   owner's own address, it is one of the bot's own mails (its Message-ID), or it is machine
+   owner's own address, it is one of the bot's own mails (its Message-ID), it is machine
    mail (``Inbound.is_auto_reply``, which :func:`nachfass_bot.mail.inbound.parse_inbound` sets
-   for RFC 3834 auto-replies **and** RFC 3464 bounces).
+   for RFC 3834 auto-replies **and** RFC 3464 bounces), or it comes from a delivery system
+   (``MAILER-DAEMON``, ``postmaster``, MDaemon:
+   :func:`~nachfass_bot.mail.bounces.is_delivery_system`), whose mail at best reports that
+   ours did not arrive.
 2. Per thread: the thread must still listen (:data:`~nachfass_bot.domain.models.LISTENING_STATES`)
    and the mail must not be older than the thread; then :data:`THREAD_RULES`:
    ``reference`` (In-Reply-To/References name one of the thread's Message-IDs, RFC 5322
    §3.6.4), ``client-address`` (From is the client), ``assistant-address`` (From is the
    client's known assistant), ``colleague`` (From is at the client's company domain —
-   never for freemail domains, where a shared domain says nothing).
+   never for freemail domains, where a shared domain says nothing, and never a delivery
+   system, which is no person).
 
 Every thread is judged on its own, which keeps the outcome simple: a new mail from the
 client without references answers *every* listening thread of that client (never chase
@@ -32,6 +36,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from nachfass_bot.domain.models import LISTENING_STATES, Inbound, Thread
+from nachfass_bot.mail.bounces import is_delivery_system
 
 __all__ = ["CLOCK_SKEW", "FREEMAIL_DOMAINS", "Match", "match_inbound", "related_threads"]
 
@@ -84,6 +89,13 @@ def _fold(value: str | None) -> str:
     return (value or "").strip().casefold()
 
 
+def _context(owner_email: str, own_message_ids: Collection[str]) -> _Context:
+    return _Context(
+        owner_email=_fold(owner_email),
+        own_message_ids=frozenset(_fold(message_id) for message_id in own_message_ids),
+    )
+
+
 # --- mail guards: True means "this mail answers nothing" -------------------------------
 
 
@@ -102,9 +114,14 @@ def _machine_mail(inbound: Inbound, context: _Context) -> bool:
     return inbound.is_auto_reply
 
 
-# Guards for any mail; match_inbound adds the machine-mail guard on top.
+def _delivery_system(inbound: Inbound, context: _Context) -> bool:
+    """MAILER-DAEMON, postmaster or MDaemon write no answers, whatever the body says."""
+    return is_delivery_system(inbound.from_addr)
+
+
+# Guards for any mail; match_inbound adds the machine-mail guards on top.
 IDENTITY_GUARDS: tuple[MailGuard, ...] = (_from_owner, _own_message)
-MAIL_GUARDS: tuple[MailGuard, ...] = (*IDENTITY_GUARDS, _machine_mail)
+MAIL_GUARDS: tuple[MailGuard, ...] = (*IDENTITY_GUARDS, _machine_mail, _delivery_system)
 
 
 # --- thread rules: the first rule name returned wins -----------------------------------
@@ -131,10 +148,14 @@ def _assistant_address(inbound: Inbound, thread: Thread) -> str | None:
 
 
 def _colleague(inbound: Inbound, thread: Thread) -> str | None:
-    """From is someone else at the client's own company domain (not a freemail domain)."""
+    """From is someone else at the client's own company domain (not a freemail domain).
+
+    A MAILER-DAEMON, postmaster or MDaemon at that domain is the company's mail system,
+    not a colleague: its mail is a bounce at best.
+    """
     domain = _domain(thread.client.email)
     sender_domain = _domain(inbound.from_addr)
-    if not domain or domain in FREEMAIL_DOMAINS:
+    if not domain or domain in FREEMAIL_DOMAINS or is_delivery_system(inbound.from_addr):
         return None
     return "colleague" if sender_domain == domain else None
 
@@ -201,14 +222,16 @@ def match_inbound(
 ) -> list[Match]:
     """The threads this mail answers, in the order of ``threads``; at most one Match each.
 
-    No match at all when the mail comes from ``owner_email`` (case-insensitive), when its
-    Message-ID is in ``own_message_ids`` (the bot's sent mails), or when it is an
-    auto-reply or bounce (``inbound.is_auto_reply``). Threads that no longer listen, and
-    threads started after the mail's Date (RFC 5322 §3.6.1; beyond :data:`CLOCK_SKEW`),
-    are skipped. Rules per thread, first wins: ``reference``, ``client-address``,
-    ``assistant-address``, ``colleague``.
+    No match at all (:data:`MAIL_GUARDS`) when the mail comes from ``owner_email``
+    (case-insensitive), when its Message-ID is in ``own_message_ids`` (the bot's sent
+    mails), when it is an auto-reply or bounce (``inbound.is_auto_reply``), or when a
+    delivery system sent it. Threads that no longer listen, and threads started after the
+    mail's Date (RFC 5322 §3.6.1; beyond :data:`CLOCK_SKEW`), are skipped. Rules per
+    thread, first wins: ``reference``, ``client-address``, ``assistant-address``,
+    ``colleague``.
     """
-    if inbound.is_auto_reply:
+    context = _context(owner_email, own_message_ids)
+    if any(guard(inbound, context) for guard in MAIL_GUARDS):
         return []
     return related_threads(
         inbound, threads, owner_email=owner_email, own_message_ids=own_message_ids
@@ -223,10 +246,7 @@ def related_threads(
     own_message_ids: Collection[str] = (),
 ) -> list[Match]:
     """Like :func:`match_inbound`, but machine mail counts: whose threads a mail concerns."""
-    context = _Context(
-        owner_email=_fold(owner_email),
-        own_message_ids=frozenset(_fold(message_id) for message_id in own_message_ids),
-    )
+    context = _context(owner_email, own_message_ids)
     if any(guard(inbound, context) for guard in IDENTITY_GUARDS):
         return []
     found = (_match_thread(inbound, thread) for thread in threads)

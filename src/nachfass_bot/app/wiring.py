@@ -1,0 +1,125 @@
+"""The parts the commands run with, built from the config: store, texts, transports,
+the engine, the daemon's jobs.
+
+Texts are built once per command or daemon and passed in; passwords are read when a
+connection is built, so a changed password or a password command is picked up by the
+next cycle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+from nachfass_bot.adapters.idle import IdleWatcher
+from nachfass_bot.adapters.imap import ImapMailbox
+from nachfass_bot.adapters.mailbox import Mailbox
+from nachfass_bot.adapters.retry import run_with_retry
+from nachfass_bot.adapters.smtp import CaptureTransport, SmtpTransport, Transport
+from nachfass_bot.adapters.store import Store
+from nachfass_bot.app.engine import Engine
+from nachfass_bot.app.weekly import send_if_due
+from nachfass_bot.config import Config
+from nachfass_bot.domain.models import CycleReport
+from nachfass_bot.errors import NachfassError
+from nachfass_bot.texts.render import Texts
+
+
+@contextmanager
+def open_store(config: Config) -> Iterator[Store]:
+    """The store at the configured path, closed again when the block ends."""
+    store = Store.open(config.store.path)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def build_texts(config: Config) -> Texts:
+    """The mail texts in the owner's time zone, with the owner's own templates first."""
+    return Texts(timezone=config.sending.timezone, override_dir=config.templates_dir)
+
+
+def smtp_transport(config: Config) -> SmtpTransport:
+    """SMTP from the config; the password is read now (once, when it is needed)."""
+    password = config.smtp.password() if config.smtp.username else None
+    return SmtpTransport(config.smtp, password)
+
+
+def build_engine(
+    config: Config,
+    store: Store,
+    texts: Texts,
+    *,
+    transport: Transport | None = None,
+    open_mailbox: Callable[[], Mailbox] | None = None,
+) -> Engine:
+    """The engine for ``config``: IMAP and SMTP from the config, passwords read now,
+    unless a mailbox or transport is given (the demo's Maildir, the preview's capture)."""
+    if open_mailbox is None:
+        open_mailbox = _imap_connector(config)
+    if transport is None:
+        transport = smtp_transport(config)
+    return Engine(
+        config=config,
+        store=store,
+        texts=texts,
+        transport=transport,
+        open_mailbox=open_mailbox,
+    )
+
+
+def _imap_connector(config: Config) -> Callable[[], Mailbox]:
+    """Opens an IMAP connection per call; the password is read now, once."""
+    password = config.imap.password()
+    return lambda: ImapMailbox.connect(config.imap, password)
+
+
+def build_preview_engine(config: Config, store: Store, texts: Texts) -> Engine:
+    """An engine that renders but never connects: no mailbox, mail is only captured."""
+    return build_engine(
+        config, store, texts, transport=CaptureTransport(), open_mailbox=_no_mailbox
+    )
+
+
+def _no_mailbox() -> Mailbox:
+    raise NachfassError("Die Vorschau braucht kein Postfach.")
+
+
+def tick_with_retry(engine: Engine, now: datetime, first_delay: float) -> CycleReport:
+    """One cycle at ``now``; a dropped connection is retried and the UID sync resumes
+    after the last batch. The report counts what every attempt did."""
+    report = CycleReport()
+    run_with_retry(lambda: engine.tick(now, report), first_delay=first_delay)
+    return report
+
+
+def check_startup(config: Config, texts: Texts) -> None:
+    """Open the store and log into the mailbox once: a missing password or a refused
+    login raises here, before a daemon starts."""
+    with open_store(config) as store:
+        build_engine(config, store, texts).open_mailbox().close()
+
+
+def run_cycle(config: Config, texts: Texts, now: datetime) -> CycleReport:
+    """The daemon's cycle: its own store connection (SQLite connections belong to one
+    thread) and an engine with passwords read again."""
+    with open_store(config) as store:
+        return build_engine(config, store, texts).tick(now)
+
+
+def build_watcher(config: Config, wake: Callable[[], None]) -> IdleWatcher:
+    """The IMAP IDLE watcher on a connection of its own; the password is read again for
+    every reconnect."""
+    return IdleWatcher(lambda: ImapMailbox.connect(config.imap, config.imap.password()), wake)
+
+
+def weekly_digest_job(config: Config, texts: Texts) -> Callable[[datetime], None]:
+    """The daemon's digest check: mails this week's digest once; the store decides."""
+
+    def job(now: datetime) -> None:
+        with open_store(config) as store:
+            send_if_due(store, config, texts, lambda: smtp_transport(config), now)
+
+    return job
