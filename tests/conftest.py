@@ -13,6 +13,10 @@ Mail servers (see ``tests/servers.py``):
 
 Without a ``dovecot`` binary the IMAP tests are skipped, unless the CI environment
 variable is set: then they fail, so CI cannot go green by skipping them.
+
+Store:
+
+- ``memory_store`` (function): a fresh in-memory ``Store``, closed after the test.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from nachfass_bot.adapters.store import Store
 from servers import DovecotServer, MailAccount, SmtpSink, find_program
 
 
@@ -55,3 +60,11 @@ def smtp_sink(dovecot: MailAccount) -> Iterator[SmtpSink]:
     sink.start()
     yield sink
     sink.stop()
+
+
+@pytest.fixture
+def memory_store() -> Iterator[Store]:
+    """A fresh in-memory store, closed after the test (Python 3.13 warns about open ones)."""
+    store = Store.memory()
+    yield store
+    store.close()
