@@ -11,8 +11,9 @@ Mail servers (see ``tests/servers.py``):
 - ``smtp_sink`` (function): an ``SmtpSink`` that delivers mail for ``dovecot.user`` into
   that account's INBOX.
 
-Without a ``dovecot`` binary the IMAP tests are skipped, unless the CI environment
-variable is set: then they fail, so CI cannot go green by skipping them.
+Without Dovecot's IMAP server (the ``dovecot`` binary and its ``imap`` executable from
+dovecot-imapd) the IMAP tests are skipped, unless the CI environment variable is set: then
+they fail, so CI cannot go green by skipping them.
 
 Store:
 
@@ -27,18 +28,20 @@ from collections.abc import Iterator
 import pytest
 
 from nachfass_bot.adapters.store import Store
-from servers import DovecotServer, MailAccount, SmtpSink, find_program
+from servers import DovecotServer, MailAccount, SmtpSink, find_dovecot_imap, find_program
 
 
 @pytest.fixture(scope="session")
 def dovecot_binary() -> str:
-    """Path of the dovecot binary; skip (locally) or fail (under CI) when it is missing."""
+    """Path of the dovecot binary; skip (locally) or fail (under CI) when it or its imap
+    executable is missing."""
     path = find_program("dovecot")
-    if path is not None:
+    if path is not None and find_dovecot_imap(path) is not None:
         return path
+    missing = "the dovecot binary" if path is None else f"the imap executable of {path}"
     if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
-        pytest.fail("CI is set but the dovecot binary is missing (apt install dovecot-imapd)")
-    pytest.skip("dovecot binary not found (apt install dovecot-imapd); CI=true makes this fail")
+        pytest.fail(f"CI is set but {missing} is missing (apt install dovecot-imapd)")
+    pytest.skip(f"{missing} not found (apt install dovecot-imapd); CI=true makes this fail")
 
 
 @pytest.fixture(scope="session")
