@@ -18,6 +18,8 @@ they fail, so CI cannot go green by skipping them.
 Store:
 
 - ``memory_store`` (function): a fresh in-memory ``Store``, closed after the test.
+- Every test fails that leaves a sqlite3 connection for the garbage collector to close
+  (see ``tests/sqlite_watch.py``): Python 3.13 would fail a random later test for it.
 """
 
 from __future__ import annotations
@@ -27,8 +29,22 @@ from collections.abc import Iterator
 
 import pytest
 
+import sqlite_watch
 from nachfass_bot.adapters.store import Store
 from servers import DovecotServer, MailAccount, SmtpSink, find_dovecot_imap, find_program
+
+SQLITE_WATCH = sqlite_watch.install()
+
+
+@pytest.fixture(autouse=True)
+def no_unclosed_sqlite() -> Iterator[None]:
+    """Fail the test that let a sqlite3 connection be garbage-collected open."""
+    SQLITE_WATCH.leaks()  # what died between tests belongs to no test
+    yield
+    leaks = SQLITE_WATCH.leaks()
+    if leaks:
+        sites = "\n".join(leaks)
+        pytest.fail(f"{len(leaks)} sqlite3 connection(s) never closed, opened at:\n{sites}")
 
 
 @pytest.fixture(scope="session")
