@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -95,19 +96,22 @@ def main() -> None:
 
         write_config(work, server, sink, Env())
         config = load_config(config_path)
-        store = Store.open(config.store.path)
-        client_id = store.upsert_client(Client(email="kunde@firma.test"), START)
-        store.add_thread(
-            kind=Kind.ANGEBOT, client_id=client_id, subject="Angebot", started_at=START, now=START
-        )
-        engine = build_engine(config, store, build_texts(config))
-        print(f"mailbox: {count} mails in INBOX")
-        measure("first cycle  ", lambda: engine.tick(START + timedelta(hours=1)))
-        server.append("INBOX", mail(sender="kunde@firma.test", to=server.user,
-                                    subject="Re: Angebot", body="Passt!\n",
-                                    date=START + timedelta(hours=2)))  # fmt: skip
-        measure("second cycle ", lambda: engine.tick(START + timedelta(hours=3)))
-        store.close()
+        with closing(Store.open(config.store.path)) as store:
+            client_id = store.upsert_client(Client(email="kunde@firma.test"), START)
+            store.add_thread(
+                kind=Kind.ANGEBOT,
+                client_id=client_id,
+                subject="Angebot",
+                started_at=START,
+                now=START,
+            )
+            engine = build_engine(config, store, build_texts(config))
+            print(f"mailbox: {count} mails in INBOX")
+            measure("first cycle  ", lambda: engine.tick(START + timedelta(hours=1)))
+            server.append("INBOX", mail(sender="kunde@firma.test", to=server.user,
+                                        subject="Re: Angebot", body="Passt!\n",
+                                        date=START + timedelta(hours=2)))  # fmt: skip
+            measure("second cycle ", lambda: engine.tick(START + timedelta(hours=3)))
     finally:
         sink.stop()
         server.stop()

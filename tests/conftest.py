@@ -11,8 +11,15 @@ Mail servers (see ``tests/servers.py``):
 - ``smtp_sink`` (function): an ``SmtpSink`` that delivers mail for ``dovecot.user`` into
   that account's INBOX.
 
-Without a ``dovecot`` binary the IMAP tests are skipped, unless the CI environment
-variable is set: then they fail, so CI cannot go green by skipping them.
+Without Dovecot's IMAP server (the ``dovecot`` binary and its ``imap`` executable from
+dovecot-imapd) the IMAP tests are skipped, unless the CI environment variable is set: then
+they fail, so CI cannot go green by skipping them.
+
+Store:
+
+- ``memory_store`` (function): a fresh in-memory ``Store``, closed after the test.
+- Every test fails that leaves a sqlite3 connection for the garbage collector to close
+  (see ``tests/sqlite_watch.py``): Python 3.13 would fail a random later test for it.
 """
 
 from __future__ import annotations
@@ -22,18 +29,35 @@ from collections.abc import Iterator
 
 import pytest
 
-from servers import DovecotServer, MailAccount, SmtpSink, find_program
+import sqlite_watch
+from nachfass_bot.adapters.store import Store
+from servers import DovecotServer, MailAccount, SmtpSink, find_dovecot_imap, find_program
+
+SQLITE_WATCH = sqlite_watch.install()
+
+
+@pytest.fixture(autouse=True)
+def no_unclosed_sqlite() -> Iterator[None]:
+    """Fail the test that let a sqlite3 connection be garbage-collected open."""
+    SQLITE_WATCH.leaks()  # what died between tests belongs to no test
+    yield
+    leaks = SQLITE_WATCH.leaks()
+    if leaks:
+        sites = "\n".join(leaks)
+        pytest.fail(f"{len(leaks)} sqlite3 connection(s) never closed, opened at:\n{sites}")
 
 
 @pytest.fixture(scope="session")
 def dovecot_binary() -> str:
-    """Path of the dovecot binary; skip (locally) or fail (under CI) when it is missing."""
+    """Path of the dovecot binary; skip (locally) or fail (under CI) when it or its imap
+    executable is missing."""
     path = find_program("dovecot")
-    if path is not None:
+    if path is not None and find_dovecot_imap(path) is not None:
         return path
+    missing = "the dovecot binary" if path is None else f"the imap executable of {path}"
     if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
-        pytest.fail("CI is set but the dovecot binary is missing (apt install dovecot-imapd)")
-    pytest.skip("dovecot binary not found (apt install dovecot-imapd); CI=true makes this fail")
+        pytest.fail(f"CI is set but {missing} is missing (apt install dovecot-imapd)")
+    pytest.skip(f"{missing} not found (apt install dovecot-imapd); CI=true makes this fail")
 
 
 @pytest.fixture(scope="session")
@@ -55,3 +79,11 @@ def smtp_sink(dovecot: MailAccount) -> Iterator[SmtpSink]:
     sink.start()
     yield sink
     sink.stop()
+
+
+@pytest.fixture
+def memory_store() -> Iterator[Store]:
+    """A fresh in-memory store, closed after the test (Python 3.13 warns about open ones)."""
+    store = Store.memory()
+    yield store
+    store.close()

@@ -72,6 +72,21 @@ def find_program(name: str) -> str | None:
     return shutil.which(name, path=search_path)
 
 
+def find_dovecot_imap(dovecot: str) -> str | None:
+    """Dovecot's ``imap`` executable (package dovecot-imapd), None when it is missing.
+
+    The master starts its services from the libexec directory beside its own sbin:
+    PREFIX/lib/dovecot on Debian and Ubuntu, PREFIX/libexec/dovecot on Fedora and in
+    source builds. Without it (dovecot-core alone) every start fails with
+    "service(imap) access(…/imap) failed". ``.ci/setup`` looks in the same places.
+    """
+    prefix = Path(dovecot).resolve().parent.parent
+    for libexec in (prefix / "lib" / "dovecot", prefix / "libexec" / "dovecot"):
+        if all(os.access(libexec / name, os.X_OK) for name in ("imap", "imap-login")):
+            return str(libexec / "imap")
+    return None
+
+
 def dovecot_version(dovecot: str) -> tuple[int, int]:
     """Major and minor version of the Dovecot binary, from ``dovecot --version``."""
     output = subprocess.run(

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -155,7 +156,8 @@ def _cycles(config: Path) -> bool:
     db = config.parent / "nachfass.db"
     if not db.exists():
         return False
-    with sqlite3.connect(db) as conn:
+    # A connection's own ``with`` only commits; closing() closes it.
+    with closing(sqlite3.connect(db)) as conn:
         try:
             return conn.execute("SELECT count(*) FROM folders").fetchone()[0] > 0
         except sqlite3.OperationalError:

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from contextlib import closing
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from email.message import EmailMessage
@@ -244,10 +245,9 @@ def seed_week(store: Store) -> None:
 
 
 @pytest.fixture
-def seeded() -> Store:
-    store = Store.memory()
-    seed_week(store)
-    return store
+def seeded(memory_store: Store) -> Store:
+    seed_week(memory_store)
+    return memory_store
 
 
 # -- the text part ---------------------------------------------------------------------------
@@ -301,8 +301,10 @@ def test_week_facts_leave_out_what_is_outside_the_week(seeded: Store, config: Co
     assert [(item.thread_id, item.reminder) for item in facts.resting] == [(7, False), (8, True)]
 
 
-def test_a_quiet_week_says_so_in_one_line(config: Config, texts: Texts) -> None:
-    digest = render_digest(gather_week(Store.memory(), config, NOW), texts)
+def test_a_quiet_week_says_so_in_one_line(
+    memory_store: Store, config: Config, texts: Texts
+) -> None:
+    digest = render_digest(gather_week(memory_store, config, NOW), texts)
     assert digest.quiet
     assert digest.subject == "Wochenüberblick KW 10: eine ruhige Woche"
     lines = [line for line in digest.text.splitlines() if line.strip()]
@@ -313,8 +315,8 @@ def test_a_quiet_week_says_so_in_one_line(config: Config, texts: Texts) -> None:
         assert title.upper() not in digest.text
 
 
-def test_empty_sections_are_left_out(config: Config, texts: Texts) -> None:
-    store = Store.memory()
+def test_empty_sections_are_left_out(memory_store: Store, config: Config, texts: Texts) -> None:
+    store = memory_store
     Seeder(store).thread(
         Kind.RECHNUNG, "jonas@keller-bau.test", "Jonas Keller", "Rechnung 2026-015",
         "2026-02-23T12:00", invoice_no="2026-015", amount=Decimal("1190.00"),
@@ -449,8 +451,10 @@ def test_html_risk_view_is_drawn_as_bars(seeded: Store, config: Config, texts: T
     assert bars == ["67%", "77%"]  # Praxis Weiß: open money and the last 90 days
 
 
-def test_html_escapes_what_the_client_wrote(config: Config, texts: Texts) -> None:
-    store = Store.memory()
+def test_html_escapes_what_the_client_wrote(
+    memory_store: Store, config: Config, texts: Texts
+) -> None:
+    store = memory_store
     Seeder(store).thread(
         Kind.RECHNUNG, "x@evil.test", "<script>alert(1)</script>", "<img src=x>",
         "2026-02-23T12:00", invoice_no="<b>1</b>", amount=Decimal("10.00"),
@@ -589,8 +593,8 @@ def test_a_send_that_may_have_arrived_counts(tmp_path: Path, config: Config, tex
     assert transport.sent == []  # never a second digest for the same week
 
 
-def test_an_older_week_never_overwrites_a_newer_one(config: Config) -> None:
-    store = Store.memory()
+def test_an_older_week_never_overwrites_a_newer_one(memory_store: Store, config: Config) -> None:
+    store = memory_store
     zone = ZoneInfo("Europe/Berlin")
     record_sent(store, at("2026-03-09T08:00"), zone)
     record_sent(store, at("2026-03-02T08:00"), zone)  # digest --send --now last week
@@ -652,9 +656,8 @@ def test_digest_print_shows_the_text_part(
 ) -> None:
     config_path = tmp_path / "config.toml"
     config_path.write_text(CONFIG_FILE, encoding="utf-8")
-    store = Store.open(tmp_path / "nachfass.db")
-    seed_week(store)
-    store.close()
+    with closing(Store.open(tmp_path / "nachfass.db")) as store:
+        seed_week(store)
     html = tmp_path / "digest.html"
 
     code = main(
@@ -665,18 +668,16 @@ def test_digest_print_shows_the_text_part(
     assert code == 0
     assert capsys.readouterr().out == (GOLDEN / "woche.txt").read_text(encoding="utf-8")
     assert "Verteilung auf Kunden" in html.read_text(encoding="utf-8")
-    store = Store.open(tmp_path / "nachfass.db")
-    assert store.setting("digest_week") is None  # printing is not sending
-    store.close()
+    with closing(Store.open(tmp_path / "nachfass.db")) as store:
+        assert store.setting("digest_week") is None  # printing is not sending
 
 
 def test_digest_send_mails_the_owner_once_for_the_week(
     tmp_path: Path, dovecot: MailAccount, smtp_sink: SmtpSink, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config_path = write_config(tmp_path, dovecot, smtp_sink, monkeypatch)
-    store = Store.open(tmp_path / "nachfass.db")
-    seed_week(store)
-    store.close()
+    with closing(Store.open(tmp_path / "nachfass.db")) as store:
+        seed_week(store)
 
     assert cli(config_path, "digest", "--now", "2026-03-02T08:00", "--send") == 0
 

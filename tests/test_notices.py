@@ -43,8 +43,8 @@ class Rollback(Exception):
 
 
 @pytest.fixture
-def store() -> Store:
-    return Store.memory()
+def store(memory_store: Store) -> Store:
+    return memory_store
 
 
 def outbox_for(store: Store, transport: CaptureTransport | None = None) -> Outbox:

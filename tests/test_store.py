@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,20 +20,19 @@ NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 def version_one_database(path: Path) -> None:
     """A database as the first released schema wrote it, with one client and thread."""
-    conn = sqlite3.connect(path)
-    conn.executescript(MIGRATIONS[0])
-    conn.execute("PRAGMA user_version = 1")
-    conn.execute(
-        "INSERT INTO clients (email, name, du, created_at) VALUES (?, ?, 1, ?)",
-        ["lena@hoffmann.test", "Lena Hoffmann", NOW.isoformat()],
-    )
-    conn.execute(
-        "INSERT INTO threads (kind, client_id, subject, state, step, started_at, created_at,"
-        " updated_at) VALUES ('angebot', 1, 'Flyer', 'open', 1, ?, ?, ?)",
-        [NOW.isoformat()] * 3,
-    )
-    conn.commit()
-    conn.close()
+    with closing(sqlite3.connect(path)) as conn:
+        conn.executescript(MIGRATIONS[0])
+        conn.execute("PRAGMA user_version = 1")
+        conn.execute(
+            "INSERT INTO clients (email, name, du, created_at) VALUES (?, ?, 1, ?)",
+            ["lena@hoffmann.test", "Lena Hoffmann", NOW.isoformat()],
+        )
+        conn.execute(
+            "INSERT INTO threads (kind, client_id, subject, state, step, started_at, created_at,"
+            " updated_at) VALUES ('angebot', 1, 'Flyer', 'open', 1, ?, ?, ?)",
+            [NOW.isoformat()] * 3,
+        )
+        conn.commit()
 
 
 def test_migration_keeps_old_data_and_adds_the_new_columns(tmp_path: Path) -> None:
@@ -52,17 +54,46 @@ def test_migration_keeps_old_data_and_adds_the_new_columns(tmp_path: Path) -> No
         store.close()
 
 
+def newer_schema(path: Path) -> None:
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+
+
+def not_a_database(path: Path) -> None:
+    path.write_bytes(b"Kein SQLite, nur Text.\n" * 100)
+
+
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "nachfass.db"
-    conn = sqlite3.connect(path)
-    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
-    conn.close()
+    newer_schema(path)
     with pytest.raises(StoreError, match="aktualisieren"):
         Store.open(path)
 
 
-def test_one_live_draft_per_step_and_drafts_covering_other_threads() -> None:
-    store = Store.memory()
+@pytest.mark.parametrize("spoil", [newer_schema, not_a_database])
+def test_a_refused_file_leaves_no_connection_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spoil: Callable[[Path], None]
+) -> None:
+    # Python 3.13 warns about every connection the garbage collector has to close.
+    path = tmp_path / "nachfass.db"
+    spoil(path)
+    opened: list[sqlite3.Connection] = []
+    connect = sqlite3.connect
+
+    def recording_connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        opened.append(connect(*args, **kwargs))
+        return opened[-1]
+
+    monkeypatch.setattr(sqlite3, "connect", recording_connect)
+    with pytest.raises(StoreError):
+        Store.open(path)
+    assert len(opened) == 1
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        opened[0].execute("SELECT 1")
+
+
+def test_one_live_draft_per_step_and_drafts_covering_other_threads(memory_store: Store) -> None:
+    store = memory_store
     client_id = store.upsert_client(Client(email="kasse@praxis.test"), NOW)
     first, second = (
         store.add_thread(

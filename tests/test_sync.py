@@ -34,8 +34,8 @@ class ListMailbox:
             yield [(uid, b"Subject: %d\r\n" % uid) for uid in wanted[start : start + batch_size]]
 
 
-def test_batches_progress_and_resume() -> None:
-    store, mailbox = Store.memory(), ListMailbox(2600)
+def test_batches_progress_and_resume(memory_store: Store) -> None:
+    store, mailbox = memory_store, ListMailbox(2600)
     seen: list[int] = []
     reports: list[tuple[str, int, int]] = []
 
@@ -57,8 +57,8 @@ def test_batches_progress_and_resume() -> None:
     assert len(reports) == 6, "a short incremental sync reports no progress"
 
 
-def test_new_uidvalidity_reads_the_folder_again() -> None:
-    store, mailbox = Store.memory(), ListMailbox(3)
+def test_new_uidvalidity_reads_the_folder_again(memory_store: Store) -> None:
+    store, mailbox = memory_store, ListMailbox(3)
     sync_folder(mailbox, store, "INBOX", NOW, lambda batch, bodies: None)
     mailbox.uidvalidity = 8
     again: list[int] = []
@@ -68,8 +68,8 @@ def test_new_uidvalidity_reads_the_folder_again() -> None:
     assert any("UIDVALIDITY" in event.text for event in store.events())
 
 
-def test_a_failing_batch_keeps_the_state_of_the_last_good_one() -> None:
-    store, mailbox = Store.memory(), ListMailbox(1200)
+def test_a_failing_batch_keeps_the_state_of_the_last_good_one(memory_store: Store) -> None:
+    store, mailbox = memory_store, ListMailbox(1200)
 
     def handle(batch, bodies):
         if batch[0][0] > 500:
@@ -80,8 +80,10 @@ def test_a_failing_batch_keeps_the_state_of_the_last_good_one() -> None:
     assert store.folder_state("INBOX") == (7, 500)
 
 
-def test_bodies_are_read_before_the_transaction_and_a_failed_read_changes_nothing() -> None:
-    store, mailbox = Store.memory(), ListMailbox(1200)
+def test_bodies_are_read_before_the_transaction_and_a_failed_read_changes_nothing(
+    memory_store: Store,
+) -> None:
+    store, mailbox = memory_store, ListMailbox(1200)
     handled: dict[int, bytes] = {}
 
     def read(batch):

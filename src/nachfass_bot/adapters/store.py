@@ -206,15 +206,23 @@ class Store:
 
     @classmethod
     def open(cls, path: Path | str) -> Store:
-        """Open (or create) the store at ``path``, switch to WAL and migrate."""
+        """Open (or create) the store at ``path``, switch to WAL and migrate.
+
+        A file that cannot be used (a newer schema, not a database) raises
+        :class:`StoreError` and leaves no connection open behind it.
+        """
         target = Path(path)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(target, timeout=30, isolation_level=None)
-            db = sqlite_utils.Database(conn)
-            db.enable_wal()
-            store = cls(db, target)
-            store.migrate()
+            try:
+                db = sqlite_utils.Database(conn)
+                db.enable_wal()
+                store = cls(db, target)
+                store.migrate()
+            except BaseException:
+                conn.close()
+                raise
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"Datenbank {target} kann nicht geöffnet werden: {exc}") from exc
         return store
@@ -222,8 +230,13 @@ class Store:
     @classmethod
     def memory(cls) -> Store:
         """A throw-away in-memory store (unit tests)."""
-        store = cls(sqlite_utils.Database(memory=True), None)
-        store.migrate()
+        db = sqlite_utils.Database(memory=True)
+        try:
+            store = cls(db, None)
+            store.migrate()
+        except BaseException:
+            db.close()
+            raise
         return store
 
     def close(self) -> None:
