@@ -319,3 +319,4 @@ class Notice:
     send_after: datetime | None
     created_at: datetime
     sent_at: datetime | None
+    html: str | None = None  # an HTML alternative to ``body`` (the weekly digest)
