@@ -134,29 +134,37 @@ class Outbox:
         if not queued:
             log.info("the mail for draft %s was queued before; not queued twice", draft.id)
 
-    def send_notices(self, now: datetime, key_prefix: str = "") -> None:
+    def send_notices(self, now: datetime, key_prefix: str = "") -> dict[str, DeliveryError]:
         """Mail every pending notice that is due (only keys starting with
         ``key_prefix``), each at most once (see the module docstring). Call with no
-        transaction open; a refused send never raises."""
+        transaction open; a refused send never raises: the refusals of this call are
+        returned by notice key."""
+        refused: dict[str, DeliveryError] = {}
         for notice in self.store.notices([NoticeState.PENDING]):
             if not notice.key.startswith(key_prefix):
                 continue
             if notice.send_after is not None and notice.send_after > now:
                 continue
-            if not self._send_notice(notice, now):
+            error = self._send_notice(notice, now)
+            if error is None:
+                continue
+            refused[notice.key] = error
+            if _tried_again(notice, error):
                 break  # the server refuses for now: the others wait for the next call
+        return refused
 
-    def _send_notice(self, notice: Notice, now: datetime) -> bool:
-        """Send one notice; False after a temporary refusal."""
+    def _send_notice(self, notice: Notice, now: datetime) -> DeliveryError | None:
+        """Send one notice; the server's refusal, if any."""
         if not self.store.claim_notice(notice.id, now):  # `sending`, committed first
             log.info("notice %s is no longer pending: another process sends it", notice.key)
-            return True
+            return None
         try:
             self.transport.send(self._notice_message(notice, now))
         except DeliveryError as exc:
-            return self._notice_refused(notice, exc, now)
+            self._notice_refused(notice, exc, now)
+            return exc
         self.store.set_notice_state(notice.id, NoticeState.SENT, now, sent_at=now)
-        return True
+        return None
 
     def _notice_message(self, notice: Notice, now: datetime) -> EmailMessage:
         """A mail from the owner's address to itself; ``Auto-Submitted`` (RFC 3834) keeps
@@ -174,24 +182,22 @@ class Outbox:
             extra_headers=[("Auto-Submitted", "auto-generated")],
         )
 
-    def _notice_refused(self, notice: Notice, exc: DeliveryError, now: datetime) -> bool:
-        """A 4xx waits and is tried again (5, 10, 20, 40 minutes; False); a 5xx, the fifth
-        refusal or a connection broken after DATA ends the notice (True)."""
+    def _notice_refused(self, notice: Notice, exc: DeliveryError, now: datetime) -> None:
+        """A 4xx waits and is tried again (5, 10, 20, 40 minutes); a 5xx, the fifth
+        refusal or a connection broken after DATA began ends the notice."""
         attempts = notice.attempts + 1
-        if exc.uncertain:
-            text = _unclear_notice(notice, str(exc))
-            self._end_notice(notice, NoticeState.UNCLEAR, text, now, attempts=attempts)
-        elif exc.permanent or attempts >= MAX_TEMPORARY_ATTEMPTS:
-            text = f"Hinweis „{notice.subject}“ an dich nicht zugestellt: {exc}"
-            self._end_notice(notice, NoticeState.FAILED, text, now, attempts=attempts)
-        else:
+        if _tried_again(notice, exc):
             retry_at = now + RETRY_BASE * 2 ** (attempts - 1)
             self.store.set_notice_state(
                 notice.id, NoticeState.PENDING, now, attempts=attempts, send_after=retry_at
             )
             log.warning("notice %s refused for now (%s), next try at %s", notice.key, exc, retry_at)
-            return False
-        return True
+        elif exc.uncertain:
+            text = _unclear_notice(notice, str(exc))
+            self._end_notice(notice, NoticeState.UNCLEAR, text, now, attempts=attempts)
+        else:
+            text = f"Hinweis „{notice.subject}“ an dich nicht zugestellt: {exc}"
+            self._end_notice(notice, NoticeState.FAILED, text, now, attempts=attempts)
 
     def settle_interrupted_notices(self, now: datetime) -> None:
         """Notices left in ``sending`` by a crash may have gone out: each becomes
@@ -358,6 +364,12 @@ class Outbox:
             self.store.add_event(
                 now, f"Kopie nicht im Ordner {sent_folder} abgelegt: {exc}", thread_id=thread_id
             )
+
+
+def _tried_again(notice: Notice, exc: DeliveryError) -> bool:
+    """A temporary refusal before the fifth: the notice waits and is tried again."""
+    temporary = not (exc.uncertain or exc.permanent)
+    return temporary and notice.attempts + 1 < MAX_TEMPORARY_ATTEMPTS
 
 
 def _unclear_notice(notice: Notice, why: str) -> str:
