@@ -275,6 +275,24 @@ class DovecotServer(MailAccount):
         self._write_account(user, password)
         return MailAccount(self.host, self.port, user, password)
 
+    def fill_inbox(self, account: MailAccount, mails: Iterable[bytes]) -> int:
+        """Write ``mails`` straight into the account's Maildir INBOX (``cur``, read), as
+        files of the dovecot user: thousands in a second, where IMAP APPEND takes
+        minutes. Dovecot gives them UIDs at the next SELECT. Returns how many."""
+        internal = pwd.getpwnam(INTERNAL_USER)
+        home = self._dir / "mail" / account.user
+        maildir = home / "Maildir"
+        count = 0
+        for sub in ("cur", "new", "tmp"):
+            (maildir / sub).mkdir(parents=True, exist_ok=True)
+        for count, raw in enumerate(mails, start=1):
+            path = maildir / "cur" / f"{1_700_000_000 + count}.M{count}P{os.getpid()}.fill:2,S"
+            path.write_bytes(raw)
+            os.chown(path, internal.pw_uid, internal.pw_gid)
+        for directory in (home, maildir, *(maildir / sub for sub in ("cur", "new", "tmp"))):
+            os.chown(directory, internal.pw_uid, internal.pw_gid)
+        return count
+
     def log_tail(self, lines: int = 30) -> str:
         """The last lines of Dovecot's log file, for error messages."""
         try:
