@@ -49,6 +49,7 @@ LOOPBACK = "127.0.0.1"
 DEFAULT_OWNER = "owner@example.test"
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 10.0
+STALL_LIMIT = 30.0  # a stalled SMTP command answers after this at the latest
 SBIN_DIRS = ("/usr/sbin", "/usr/local/sbin", "/sbin")
 # Dovecot's login/internal users on Debian; the mail files belong to the internal one.
 LOGIN_USER = "dovenull"
@@ -289,6 +290,24 @@ class DovecotServer(MailAccount):
         self._write_account(user, password)
         return MailAccount(self.host, self.port, user, password)
 
+    def fill_inbox(self, account: MailAccount, mails: Iterable[bytes]) -> int:
+        """Write ``mails`` straight into the account's Maildir INBOX (``cur``, read), as
+        files of the dovecot user: thousands in a second, where IMAP APPEND takes
+        minutes. Dovecot gives them UIDs at the next SELECT. Returns how many."""
+        internal = pwd.getpwnam(INTERNAL_USER)
+        home = self._dir / "mail" / account.user
+        maildir = home / "Maildir"
+        count = 0
+        for sub in ("cur", "new", "tmp"):
+            (maildir / sub).mkdir(parents=True, exist_ok=True)
+        for count, raw in enumerate(mails, start=1):
+            path = maildir / "cur" / f"{1_700_000_000 + count}.M{count}P{os.getpid()}.fill:2,S"
+            path.write_bytes(raw)
+            os.chown(path, internal.pw_uid, internal.pw_gid)
+        for directory in (home, maildir, *(maildir / sub for sub in ("cur", "new", "tmp"))):
+            os.chown(directory, internal.pw_uid, internal.pw_gid)
+        return count
+
     def log_tail(self, lines: int = 30) -> str:
         """The last lines of Dovecot's log file, for error messages."""
         try:
@@ -506,6 +525,11 @@ class SmtpSink:
         self._failures: dict[str, collections.deque[str]] = collections.defaultdict(
             collections.deque
         )
+        self._stalls: dict[str, collections.deque[str | None]] = collections.defaultdict(
+            collections.deque
+        )
+        self._released = threading.Event()
+        self.stalled = threading.Event()  # set when a stalled command began to wait
         self._lock = threading.Lock()
         self._controller: Controller | None = None
 
@@ -522,6 +546,7 @@ class SmtpSink:
         self._controller.start()
 
     def stop(self) -> None:
+        self._released.set()  # a stalled handler answers, so the server can stop
         if self._controller is not None:
             self._controller.stop()
             self._controller = None
@@ -534,6 +559,29 @@ class SmtpSink:
         """
         with self._lock:
             self._failures[stage].extend([f"{code} {message}"] * times)
+
+    def stall_next(self, stage: SmtpStage, recipient: str | None = None) -> None:
+        """Keep the next command of ``stage`` (for mail to ``recipient``, if given)
+        waiting for its answer until :meth:`release` or :meth:`stop` (at most
+        ``STALL_LIMIT`` seconds), as a server does that hangs. At DATA the whole mail has
+        arrived and is recorded (and delivered) before the stall: the server has it, the
+        client hears nothing."""
+        with self._lock:
+            self._stalls[stage].append(recipient)
+
+    def release(self) -> None:
+        """Let every stalled command answer now (and later ones not stall)."""
+        self._released.set()
+
+    async def stall_if_asked(self, stage: SmtpStage, recipients: Sequence[str]) -> None:
+        """Wait here if :meth:`stall_next` asked for it (see there)."""
+        with self._lock:
+            pending = self._stalls[stage]
+            if not pending or pending[0] not in (None, *recipients):
+                return
+            pending.popleft()
+        self.stalled.set()
+        await asyncio.to_thread(self._released.wait, STALL_LIMIT)
 
     def take_failure(self, stage: SmtpStage) -> str | None:
         """The scripted reply for this ``stage`` command, if one is pending."""
@@ -585,6 +633,7 @@ class _SinkHandler:
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
     ) -> str:
+        await self.sink.stall_if_asked("RCPT", [address])
         failure = self.sink.take_failure("RCPT")
         if failure is not None:
             return failure
@@ -607,6 +656,7 @@ class _SinkHandler:
         self.sink.record(mail)
         if self.sink.on_accept is not None:
             await asyncio.to_thread(self.sink.on_accept, mail)
+        await self.sink.stall_if_asked("DATA", mail.rcpt_tos)
         return "250 OK"
 
 

@@ -30,13 +30,14 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from loophelpers import advance_draft, cli, mails_to, write_config
 from nachfass_bot.adapters.store import Store
+from nachfass_bot.app import weekly
 from nachfass_bot.app.digest_facts import gather_week, is_junk_folder
 from nachfass_bot.app.weekly import digest_due, record_sent, send_if_due
 from nachfass_bot.app.wiring import build_texts, weekly_digest_job
 from nachfass_bot.cli.daemon import WEEKLY_CHECK_MINUTES, WEEKLY_JOB_ID, add_weekly_job, run_weekly
 from nachfass_bot.cli.main import main
 from nachfass_bot.config import Config, load_config, parse_config
-from nachfass_bot.domain.models import Client, Kind, State
+from nachfass_bot.domain.models import Client, Kind, NoticeState, State
 from nachfass_bot.errors import DeliveryError
 from nachfass_bot.texts.digest import (
     InvoiceItem,
@@ -545,8 +546,13 @@ def test_once_a_week_across_restarts(tmp_path: Path, config: Config, texts: Text
     try:
         assert store.setting("digest_week") == "2026-W11"
         assert [e.text for e in store.events() if e.kind == "digest"] == [
-            "Wochenüberblick 2026-W10 an Dich gesendet",
-            "Wochenüberblick 2026-W11 an Dich gesendet",
+            "Wochenüberblick 2026-W10 erstellt und zum Versand an Dich vorgemerkt",
+            "Wochenüberblick 2026-W11 erstellt und zum Versand an Dich vorgemerkt",
+        ]
+        digests = [n for n in store.notices(list(NoticeState)) if n.key.startswith("digest:")]
+        assert [(n.key, n.state) for n in digests] == [
+            ("digest:2026-W10", NoticeState.SENT),
+            ("digest:2026-W11", NoticeState.SENT),
         ]
     finally:
         store.close()
@@ -791,3 +797,61 @@ def test_html_tags_are_balanced(seeded: Store, config: Config, texts: Texts) -> 
 
     Balance().feed(html)
     assert stack == []
+
+
+def test_the_week_is_recorded_before_the_digest_is_sent(
+    tmp_path: Path, config: Config, texts: Texts
+) -> None:
+    path = tmp_path / "nachfass.db"
+    seen: list[tuple[str | None, list[NoticeState]]] = []
+
+    class Looking(Recorder):
+        def send(self, message: EmailMessage) -> None:
+            with closing(Store.open(path)) as other:  # what a crash right now would leave
+                notices = other.notices(list(NoticeState))
+                seen.append((other.setting("digest_week"), [n.state for n in notices]))
+            super().send(message)
+
+    transport = Looking()
+    assert check_week(path, config, texts, transport, "2026-03-02T08:00")
+    assert seen == [("2026-W10", [NoticeState.SENDING])]
+    assert len(transport.sent) == 1
+
+
+def test_killed_after_the_server_took_the_digest_it_is_never_sent_again(
+    tmp_path: Path, config: Config, texts: Texts
+) -> None:
+    path = tmp_path / "nachfass.db"
+
+    class DiesAfterDelivery(Recorder):
+        def send(self, message: EmailMessage) -> None:
+            super().send(message)
+            raise SystemExit("killed between the server's 250 and the commit")
+
+    transport = DiesAfterDelivery()
+    with pytest.raises(SystemExit):
+        check_week(path, config, texts, transport, "2026-03-02T08:00")
+    assert not check_week(path, config, texts, transport, "2026-03-02T08:05")
+    assert not check_week(path, config, texts, transport, "2026-03-04T12:00")
+    assert len(transport.sent) == 1
+
+
+def test_two_checks_that_both_find_the_digest_due_send_it_once(
+    tmp_path: Path, config: Config, texts: Texts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second check runs (another connection) while the first gathers the week's
+    facts: the first must find the week recorded when it comes to record it."""
+    path = tmp_path / "nachfass.db"
+    transport = Recorder()
+    results: list[bool] = []
+
+    def gather_while_another_check_runs(store: Store, config: Config, now: datetime):
+        monkeypatch.setattr(weekly, "gather_week", gather_week)
+        results.append(check_week(path, config, texts, transport, "2026-03-02T08:01"))
+        return gather_week(store, config, now)
+
+    monkeypatch.setattr(weekly, "gather_week", gather_while_another_check_runs)
+    results.append(check_week(path, config, texts, transport, "2026-03-02T08:00"))
+
+    assert results == [True, False]
+    assert len(transport.sent) == 1

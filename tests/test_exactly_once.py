@@ -232,3 +232,65 @@ def test_html_only_reply_from_outlook_approves(
 
     assert cli(config, "tick", "--now", "2026-03-11T10:45") == 0
     assert len(mails_to(smtp_sink, CLIENT)) == 1
+
+
+def draft_mails(sink: SmtpSink, owner: str) -> list[EmailMessage]:
+    return [m for m in mails_to(sink, owner) if "[NF-" in str(m["Subject"])]
+
+
+def test_killed_while_mailing_the_draft_to_the_owner_mails_it_once(
+    config: Path, dovecot: MailAccount, smtp_sink: SmtpSink, capsys
+) -> None:
+    """The owner's server has the draft mail, the bot dies before it could note that:
+    the restarted bot must not mail the draft again, and the one mail still works."""
+    thread_id = track(
+        config, capsys, "--kind", "angebot", "--to", CLIENT, "--name", "Jonas Keller",
+        "--subject", "Angebot Werkstattfotos", "--message-id", OFFER_ID,
+        "--sent-at", "2026-03-03T10:15",
+    )  # fmt: skip
+    env = {"NACHFASS_TEST_PASSWORT": dovecot.password}
+    running: dict[str, subprocess.Popen[str]] = {}
+
+    def kill_the_bot(accepted: CapturedMail) -> None:
+        if "[NF-" in str(accepted.message["Subject"]):
+            os.kill(running["tick"].pid, signal.SIGKILL)
+
+    smtp_sink.on_accept = kill_the_bot
+    running["tick"] = run_tick(config, "2026-03-11T10:30", env)
+    running["tick"].communicate(timeout=60)
+    assert running["tick"].returncode == -signal.SIGKILL
+    smtp_sink.on_accept = None
+    assert len(draft_mails(smtp_sink, dovecot.user)) == 1
+
+    restarted = run_tick(config, "2026-03-11T10:35", env)
+    _out, err = restarted.communicate(timeout=60)
+    assert restarted.returncode == 0, err
+    assert cli(config, "tick", "--now", "2026-03-11T11:30") == 0
+
+    (draft,) = draft_mails(smtp_sink, dovecot.user)
+    assert cli_json(config, capsys, "show", str(thread_id))["draft_state"] == "pending"
+    dovecot.append("INBOX", owner_reply(dovecot, draft, "ok", local("2026-03-11T11:40")))
+    assert cli(config, "tick", "--now", "2026-03-11T11:45") == 0
+    assert len(mails_to(smtp_sink, CLIENT)) == 1, "the one draft mail is the one to answer"
+    assert len(draft_mails(smtp_sink, dovecot.user)) == 1, "the owner got the draft once"
+
+
+def test_a_refused_draft_mail_is_retried_with_backoff_and_then_given_up(
+    config: Path, dovecot: MailAccount, smtp_sink: SmtpSink, capsys
+) -> None:
+    thread_id = track(
+        config, capsys, "--kind", "angebot", "--to", CLIENT, "--subject", "Angebot",
+        "--sent-at", "2026-03-03T10:15",
+    )  # fmt: skip
+    smtp_sink.fail_next(451, "4.3.0 Try again later", times=5)
+    # Refused at 10:30, 10:35, 10:45, 11:05 and 11:45 (5, 10, 20, 40 minutes apart); a
+    # cycle in between tries nothing, so a sixth try (which the sink would accept) never
+    # comes.
+    for now in ("10:30", "10:31", "10:35", "10:45", "11:00", "11:05", "11:45", "13:00"):
+        assert cli(config, "tick", "--now", f"2026-03-11T{now}") == 0
+    assert cli(config, "tick", "--now", "2026-03-12T10:00") == 0
+
+    assert draft_mails(smtp_sink, dovecot.user) == []
+    shown = cli_json(config, capsys, "show", str(thread_id))
+    assert shown["draft_state"] == "pending", "no new draft for the same step either"
+    assert any("nicht zugestellt" in event["text"] for event in shown["events"])

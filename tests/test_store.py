@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Callable
 from contextlib import closing
 from datetime import UTC, datetime
@@ -173,3 +174,58 @@ def test_every_draft_state_is_reachable_and_the_final_ones_have_no_exit() -> Non
     assert reachable == set(DraftState)
     for final in (DraftState.SENT, DraftState.UNCLEAR, DraftState.FAILED, DraftState.CANCELLED):
         assert DRAFT_TRANSITIONS[final] == frozenset()
+
+
+# -- one writer at a time: transactions wait for the write lock, never fail on it ----------
+
+
+def test_a_transaction_takes_the_write_lock_before_its_first_read(tmp_path: Path) -> None:
+    path = tmp_path / "nachfass.db"
+    store = Store.open(path)
+    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        with store.atomic():
+            store.setting("digest_week")  # only a read so far
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+        other.execute("BEGIN IMMEDIATE")  # free again after the commit
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
+        store.close()
+
+
+def test_a_transaction_that_reads_then_writes_waits_for_another_writer(tmp_path: Path) -> None:
+    """With a deferred BEGIN the second connection reads, then fails at its write with
+    "database is locked" at once: SQLite cannot wait there. It must wait its turn."""
+    path = tmp_path / "nachfass.db"
+    first = Store.open(path)
+    errors: list[BaseException] = []
+    asking = threading.Event()
+
+    def increment() -> None:
+        second = Store.open(path)  # a connection of this thread
+        try:
+            asking.set()
+            with second.atomic():
+                value = int(second.setting("counter") or 0)
+                second.set_setting("counter", str(value + 1), NOW)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            second.close()
+
+    worker = threading.Thread(target=increment)
+    try:
+        with first.atomic():
+            first.set_setting("counter", "1", NOW)
+            worker.start()
+            assert asking.wait(10)
+            worker.join(0.3)
+            assert worker.is_alive(), f"the second writer must wait, not fail: {errors}"
+        worker.join(10)
+        assert errors == []
+        assert first.setting("counter") == "2"
+    finally:
+        worker.join(10)
+        first.close()

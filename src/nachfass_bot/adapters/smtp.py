@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
 import ssl
 from collections.abc import Callable
+from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Protocol
 
@@ -24,58 +26,114 @@ class Transport(Protocol):
     def send(self, message: EmailMessage) -> None: ...
 
 
-class SmtpTransport:
-    """Sends through the configured SMTP server: TLS as configured, certificates checked."""
+class Phase(enum.Enum):
+    """How far one SMTP transaction got (RFC 5321 §3.3): what a failure there means."""
 
-    def __init__(self, server: ServerConfig, password: str | None, timeout: float = 60) -> None:
+    ENVELOPE = "envelope"  # connect, TLS, AUTH, MAIL, RCPT: the server has no mail yet
+    DATA = "data"  # DATA began: the server may hold part or all of the mail
+    ACCEPTED = "accepted"  # the server answered 250 to the end of the data
+
+
+@dataclass
+class _Progress:
+    """Where one send is; read after it failed."""
+
+    phase: Phase = Phase.ENVELOPE
+
+
+class SmtpTransport:
+    """Sends through the configured SMTP server: TLS as configured, certificates checked.
+
+    ``timeout`` bounds each wait for one server answer; ``deadline`` (default three
+    times ``timeout``) bounds the whole send, so a server that answers just slowly
+    enough at every step cannot hold the cycle for ever.
+    """
+
+    def __init__(
+        self,
+        server: ServerConfig,
+        password: str | None,
+        timeout: float = 60,
+        deadline: float | None = None,
+    ) -> None:
         self._server = server
         self._password = password
         self._timeout = timeout
+        self._deadline = deadline if deadline is not None else timeout * 3
 
     def send(self, message: EmailMessage) -> None:
-        """Deliver ``message``; raises DeliveryError. ``uncertain`` is set only when the
-        connection broke after the whole mail went over the wire (RFC 5321 §4.1.1.4):
-        every failure before that point left nothing at the server."""
-        try:
-            asyncio.run(self._send(message))
-        except _Uncertain as broken:
-            raise DeliveryError(
-                f"Verbindung zu {self._server.host} nach dem Senden der Mail abgebrochen: "
-                f"{broken.__cause__}",
-                uncertain=True,
-            ) from broken.__cause__
-        except aiosmtplib.SMTPRecipientsRefused as exc:
-            codes = [error.code for error in exc.recipients]
-            raise DeliveryError(
-                f"SMTP-Server {self._server.host} lehnt den Empfänger ab: {codes}",
-                permanent=all(500 <= code < 600 for code in codes),
-            ) from exc
-        except aiosmtplib.SMTPResponseException as exc:
-            raise DeliveryError(
-                f"SMTP-Server {self._server.host} lehnt ab: {exc.code} {exc.message}",
-                permanent=500 <= exc.code < 600,
-            ) from exc
-        except (aiosmtplib.SMTPException, OSError) as exc:
-            raise DeliveryError(
-                f"SMTP-Server {self._server.host}:{self._server.port} nicht erreichbar "
-                f"oder TLS gescheitert: {exc}"
-            ) from exc
+        """Deliver ``message``; raises DeliveryError with a German message.
 
-    async def _send(self, message: EmailMessage) -> None:
+        What a failure means depends on the phase it hit (RFC 5321 §4.1.1.4, §6.1):
+        before DATA the server holds nothing, so the error is temporary (or permanent
+        for a 5xx) and a retry is safe. Once DATA began, a broken connection or a
+        timeout — aiosmtplib's per answer, or the whole send's deadline — leaves the
+        server with part or all of the mail: ``uncertain``, never to be retried. A reply
+        code to the data is a refusal. Errors after the server's 250 are ignored."""
+        progress = _Progress()
+        try:
+            asyncio.run(self._send(message, progress))
+        except aiosmtplib.SMTPResponseException as exc:
+            raise self._refused(exc) from exc
+        except (aiosmtplib.SMTPException, OSError) as exc:  # TimeoutError is an OSError
+            raise self._broken(exc, progress.phase) from exc
+
+    def _refused(self, exc: aiosmtplib.SMTPResponseException) -> DeliveryError:
+        """The server answered with an error code: it did not take the mail."""
+        whom = ""
+        if isinstance(exc, aiosmtplib.SMTPRecipientRefused):
+            whom = f" den Empfänger {exc.recipient}"
+        answer = f"{exc.code} {exc.message}".strip()
+        return DeliveryError(
+            f"SMTP-Server {self._server.host} lehnt{whom} ab: {answer}",
+            permanent=500 <= exc.code < 600,
+        )
+
+    def _broken(self, exc: BaseException, phase: Phase) -> DeliveryError:
+        """The connection broke, failed or timed out in ``phase``."""
+        where = f"{self._server.host}:{self._server.port}"
+        reason = describe(exc, self._deadline)
+        if phase is Phase.DATA:
+            return DeliveryError(
+                f"Verbindung zu {where} während der Übertragung der Mail abgebrochen "
+                f"({reason}); ob der Server die Mail angenommen hat, ist unklar",
+                uncertain=True,
+            )
+        return DeliveryError(
+            f"SMTP-Server {where} nicht erreichbar, TLS gescheitert oder keine Antwort "
+            f"vor der Übertragung der Mail ({reason})"
+        )
+
+    async def _send(self, message: EmailMessage, progress: _Progress) -> None:
         sender, recipients = envelope(message)
-        async with asyncio.timeout(self._timeout * 3):
-            client = self._client()
-            await client.connect()
-            try:
+        client = self._client()
+        try:
+            async with asyncio.timeout(self._deadline):
+                await client.connect()
                 await self._login(client)
                 await client.mail(sender)
                 for recipient in recipients:
                     await client.rcpt(recipient)
-                await self._data(client, message)
-            finally:
-                with contextlib.suppress(aiosmtplib.SMTPException, OSError):
-                    await client.quit()
+                progress.phase = Phase.DATA
+                # Flattened with the policy the message carries (texts.compose fixes it so
+                # that headers stay unfolded); aiosmtplib's own flattening would refold them.
+                await client.data(message.as_bytes())
+                progress.phase = Phase.ACCEPTED
+        finally:
+            await self._end(client, progress.phase)
         log.info("mail %s handed to SMTP server %s", message["Message-ID"], self._server.host)
+
+    async def _end(self, client: aiosmtplib.SMTP, phase: Phase) -> None:
+        """QUIT after an accepted mail (bounded, its failure ignored: the mail is
+        there); after a failure just drop the connection, never wait for a stalled
+        server once more."""
+        if phase is not Phase.ACCEPTED:
+            client.close()
+            return
+        with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+            async with asyncio.timeout(self._timeout):
+                await client.quit()
+        client.close()
 
     def _client(self) -> aiosmtplib.SMTP:
         security = self._server.security
@@ -92,15 +150,24 @@ class SmtpTransport:
         if self._server.username and self._password:
             await client.login(self._server.username, self._password)
 
-    async def _data(self, client: aiosmtplib.SMTP, message: EmailMessage) -> None:
-        # Flattened with the policy the message carries (texts.compose fixes it so that
-        # headers stay unfolded); aiosmtplib's own flattening would refold them.
-        try:
-            await client.data(message.as_bytes())
-        except aiosmtplib.SMTPResponseException:
-            raise  # the server answered: it did not take the mail
-        except (aiosmtplib.SMTPException, OSError) as exc:
-            raise _Uncertain() from exc
+
+def describe(exc: BaseException, deadline: float) -> str:
+    """A short German reason for a broken send; never empty (``str(TimeoutError())``
+    is "")."""
+    if isinstance(exc, aiosmtplib.SMTPTimeoutError):
+        return "Zeitüberschreitung: der Server antwortet nicht"
+    if isinstance(exc, TimeoutError):
+        return f"Zeitüberschreitung: der Versand dauerte länger als {deadline:g} s"
+    if isinstance(exc, aiosmtplib.SMTPConnectError | ConnectionRefusedError):
+        return _with_detail("keine Verbindung", exc)
+    if isinstance(exc, ConnectionError):
+        return _with_detail("Verbindung getrennt", exc)
+    return _with_detail("Fehler", exc)
+
+
+def _with_detail(reason: str, exc: BaseException) -> str:
+    detail = str(exc).strip()
+    return f"{reason}: {detail}" if detail else f"{reason} ({type(exc).__name__})"
 
 
 def envelope(message: EmailMessage) -> tuple[str, list[str]]:
@@ -113,10 +180,6 @@ def envelope(message: EmailMessage) -> tuple[str, list[str]]:
         for address in message[field].addresses
     ]
     return sender, recipients
-
-
-class _Uncertain(Exception):
-    """The connection broke during DATA: the server may or may not have the mail."""
 
 
 class CaptureTransport:

@@ -168,9 +168,15 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX notices_state ON notices(state);
     """,
+    # 5: a notice may carry an HTML alternative (the weekly digest goes through the
+    # notice outbox too, recorded before it is sent).
+    """
+    ALTER TABLE notices ADD COLUMN html TEXT;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
+BUSY_TIMEOUT_SECONDS = 30.0  # how long a writer waits for another connection's write lock
 
 
 def _sql_list(values: Sequence[str]) -> str:
@@ -210,11 +216,16 @@ class Store:
 
         A file that cannot be used (a newer schema, not a database) raises
         :class:`StoreError` and leaves no connection open behind it.
-        """
+
+        ``isolation_level=None``: the sqlite3 module never opens a transaction by itself
+        (the same on Python 3.11 and 3.12+, where ``autocommit`` keeps its legacy default,
+        which sqlite-utils requires). A lone write commits at once; every transaction is
+        :meth:`atomic`'s. ``timeout`` is SQLite's busy timeout: a writer waits up to
+        :data:`BUSY_TIMEOUT_SECONDS` for another connection's write lock."""
         target = Path(path)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(target, timeout=30, isolation_level=None)
+            conn = sqlite3.connect(target, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
             try:
                 db = sqlite_utils.Database(conn)
                 db.enable_wal()
@@ -230,7 +241,7 @@ class Store:
     @classmethod
     def memory(cls) -> Store:
         """A throw-away in-memory store (unit tests)."""
-        db = sqlite_utils.Database(memory=True)
+        db = sqlite_utils.Database(sqlite3.connect(":memory:", isolation_level=None))
         try:
             store = cls(db, None)
             store.migrate()
@@ -261,10 +272,28 @@ class Store:
 
     @contextmanager
     def atomic(self) -> Iterator[None]:
-        """One committed transaction (nested blocks become savepoints)."""
+        """One committed transaction; nested blocks become savepoints.
+
+        The outermost block begins with ``BEGIN IMMEDIATE``: it takes SQLite's write lock
+        at once, waiting for it up to the busy timeout. A deferred ``BEGIN`` would take
+        it only at the first write, after the block's reads, and SQLite cannot wait there
+        (another writer may have changed what was read): it fails at once with "database
+        is locked". So a transaction never fails because another connection writes; it
+        waits its turn."""
+        conn = self.db.conn
         try:
-            with self.db.atomic():
+            if conn.in_transaction:
+                with self.db.atomic():  # a savepoint in the open transaction
+                    yield
+                return
+            conn.execute("BEGIN IMMEDIATE")
+            try:
                 yield
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
         except sqlite3.Error as exc:
             raise StoreError(f"Datenbankfehler: {exc}") from exc
 
@@ -500,15 +529,32 @@ class Store:
         now: datetime,
         thread_id: int | None = None,
         in_reply_to: str | None = None,
+        html: str | None = None,
     ) -> bool:
-        """Queue a ``pending`` notice to the owner; False, and nothing queued, when a
-        notice with this ``key`` exists: the same decision made again is reported once."""
+        """Queue a ``pending`` notice to the owner (``html``: an HTML alternative to
+        ``body``); False, and nothing queued, when a notice with this ``key`` exists: the
+        same decision made again is reported once."""
         cursor = self.db.execute(
-            "INSERT OR IGNORE INTO notices (key, state, thread_id, subject, body, message_id, "
-            "in_reply_to, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [key, str(NoticeState.PENDING), thread_id, subject, body, message_id, in_reply_to,
-             to_iso(now), to_iso(now)],
+            "INSERT OR IGNORE INTO notices (key, state, thread_id, subject, body, html, "
+            "message_id, in_reply_to, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [key, str(NoticeState.PENDING), thread_id, subject, body, html, message_id,
+             in_reply_to, to_iso(now), to_iso(now)],
         )  # fmt: skip
+        return cursor.rowcount == 1
+
+    def notice(self, key: str) -> Notice | None:
+        """The notice queued under ``key``, whatever its state."""
+        row = self._first("SELECT * FROM notices WHERE key = ?", [key])
+        return _notice_from_row(row) if row else None
+
+    def claim_notice(self, notice_id: int, now: datetime) -> bool:
+        """``pending`` → ``sending`` in one committed statement; False when the notice is
+        no longer ``pending`` (another process claimed it first): only the claimer sends."""
+        cursor = self.db.execute(
+            "UPDATE notices SET state = ?, updated_at = ? WHERE id = ? AND state = ?",
+            [str(NoticeState.SENDING), to_iso(now), notice_id, str(NoticeState.PENDING)],
+        )
         return cursor.rowcount == 1
 
     def notices(self, states: Sequence[NoticeState]) -> list[Notice]:
@@ -733,6 +779,7 @@ def _notice_from_row(row: dict[str, Any]) -> Notice:
         thread_id=row["thread_id"],
         subject=row["subject"],
         body=row["body"],
+        html=row["html"],
         message_id=row["message_id"],
         in_reply_to=row["in_reply_to"],
         attempts=row["attempts"],

@@ -116,8 +116,8 @@ class Engine:
             # The owner's word first: "urlaub bis …" must hold before anything is drafted.
             self.commands.apply(mailbox, now, report)
             self.advance(now, report)
-            self.outbox.send_notices(now)  # alerts and tasks first, as they were decided
             self.mail_new_drafts(now, report)
+            self.outbox.send_notices(now)  # alerts, tasks and drafts, as they were decided
             self.send_approved(mailbox, folders, now, report)
         self.outbox.send_notices(now)
         return report
@@ -299,17 +299,17 @@ class Engine:
     # -- drafts to the owner --------------------------------------------------------------
 
     def mail_new_drafts(self, now: datetime, report: CycleReport) -> None:
-        """Mail every ``new`` draft to the owner; a failure leaves it ``new`` for next time."""
+        """Queue every ``new`` draft's mail to the owner in the notice outbox, in the
+        transaction that makes the draft ``pending``; :meth:`Outbox.send_notices` sends it
+        after the commit, at most once even across a crash, with the notices' retries.
+        A draft whose ``owner_draft`` template breaks stays ``new`` for next time."""
         for draft in self.store.drafts([DraftState.NEW]):
             thread = self.store.thread(draft.thread_id)
             if thread is None:
                 continue
             try:
                 mail = self.texts.render("owner_draft", **self._draft_context(thread, draft, now))
-                self.outbox.mail_owner(
-                    mail.subject, mail.body, now, role=None, message_id=draft.draft_message_id
-                )
-            except NachfassError as exc:  # a refused send or a broken owner_draft template
+            except NachfassError as exc:  # a broken owner_draft template
                 report.problems.append(str(exc))
                 self.store.add_event(
                     now,
@@ -318,7 +318,9 @@ class Engine:
                     kind=EventKind.ERROR,
                 )
                 continue
-            self.store.set_draft_state(draft.id, DraftState.PENDING, now)
+            with self.store.atomic():
+                self.outbox.queue_draft(draft, mail, now)
+                self.store.set_draft_state(draft.id, DraftState.PENDING, now)
 
     def _draft_context(self, thread: Thread, draft: Draft, now: datetime) -> dict[str, Any]:
         return {

@@ -6,16 +6,18 @@ commit can never lead to a second send: a draft left in ``sending`` (or cut off 
 broken connection) becomes ``unclear`` — the step counts as done and the owner is asked
 to check — and is never retried.
 
-Notices to the owner (alerts, warnings, answers to her commands) go through the notice
-outbox the same way, so that no mail is sent while a transaction is open and a batch that
-rolls back sends nothing: :meth:`Outbox.notify_owner` renders the notice and queues it as a
-``pending`` row in the caller's transaction, keyed by the decision it reports (a decision
-made twice queues one notice); :meth:`Outbox.send_notices`, called with no transaction
-open, commits ``sending`` before SMTP and ``sent`` after it. A 4xx is tried again later
-(up to :data:`MAX_TEMPORARY_ATTEMPTS` times), a 5xx ends in ``failed``, a connection that
-broke after the mail went over the wire in ``unclear``. A notice found in ``sending`` when
-a cycle starts was cut off by a crash: it becomes ``unclear`` and is logged, never sent
-again — a missing notice is in the event log, a doubled one would be noise.
+Every mail to the owner — notices (alerts, warnings, answers to her commands), the drafts
+she is asked to approve, the weekly digest — goes through the notice outbox the same way,
+so that no mail is sent while a transaction is open, a batch that rolls back sends
+nothing, and a crash never sends one twice: :meth:`Outbox.notify_owner` (a rendered
+notice), :meth:`Outbox.queue_draft` and :meth:`Outbox.queue` write a ``pending`` row in the
+caller's transaction, keyed by the decision it reports (a decision made twice queues one
+mail); :meth:`Outbox.send_notices`, called with no transaction open, commits ``sending``
+before SMTP and ``sent`` after it. A 4xx is tried again later (up to
+:data:`MAX_TEMPORARY_ATTEMPTS` times), a 5xx ends in ``failed``, a connection that broke
+after DATA began in ``unclear``. A notice found in ``sending`` when a cycle starts was cut
+off by a crash: it becomes ``unclear`` and is logged, never sent again — a missing mail is
+in the event log, a doubled one would be noise.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from nachfass_bot.domain.models import (
 )
 from nachfass_bot.errors import DeliveryError, MailboxError, NachfassError
 from nachfass_bot.texts.compose import address, build_mail, new_message_id, to_bytes
-from nachfass_bot.texts.render import Texts
+from nachfass_bot.texts.render import RenderedMail, Texts
 
 log = logging.getLogger(__name__)
 
@@ -62,34 +64,6 @@ class Outbox:
         self.store = store
         self.transport = transport
         self.texts = texts
-
-    def mail_owner(
-        self,
-        subject: str,
-        body: str,
-        now: datetime,
-        *,
-        role: MessageRole | None = MessageRole.NOTICE,
-        thread_id: int | None = None,
-        message_id: str | None = None,
-        in_reply_to: str | None = None,
-    ) -> None:
-        """A mail from the bot to the owner's own address; raises DeliveryError."""
-        owner = address(self.owner_email, self.owner.name)
-        mid = message_id or new_message_id(self.owner_email)
-        if role:
-            self.store.record_message_id(mid, role, now, thread_id=thread_id)
-        message = build_mail(
-            sender=owner,
-            recipient=owner,
-            subject=subject,
-            body=body,
-            message_id=mid,
-            now=now,
-            references=[in_reply_to] if in_reply_to else (),
-            extra_headers=[("Auto-Submitted", "auto-generated")],
-        )
-        self.transport.send(message)
 
     def notify_owner(
         self,
@@ -117,11 +91,28 @@ class Outbox:
                 kind=EventKind.ERROR,
             )
             return
-        message_id = new_message_id(self.owner_email)
+        self.queue(key, mail.subject, mail.body, now, thread_id=thread_id, in_reply_to=in_reply_to)
+
+    def queue(
+        self,
+        key: str,
+        subject: str,
+        body: str,
+        now: datetime,
+        *,
+        thread_id: int | None = None,
+        in_reply_to: str | None = None,
+        html: str | None = None,
+        message_id: str | None = None,
+    ) -> bool:
+        """Queue a mail to the owner in the caller's transaction (see the module
+        docstring); False when ``key`` was queued before. Its Message-ID is recorded as
+        the bot's own, so the copy that lands in INBOX is never judged."""
+        message_id = message_id or new_message_id(self.owner_email)
         with self.store.atomic():
             queued = self.store.add_notice(
-                key=key, subject=mail.subject, body=mail.body, message_id=message_id, now=now,
-                thread_id=thread_id, in_reply_to=in_reply_to,
+                key=key, subject=subject, body=body, message_id=message_id, now=now,
+                thread_id=thread_id, in_reply_to=in_reply_to, html=html,
             )  # fmt: skip
             if queued:  # known as our own before it can land in INBOX
                 self.store.record_message_id(
@@ -129,47 +120,84 @@ class Outbox:
                 )
             else:
                 log.info("notice %s already queued; not queued twice", key)
+        return queued
 
-    def send_notices(self, now: datetime) -> None:
-        """Mail every pending notice that is due, each at most once (see the module
-        docstring). Call with no transaction open; a refused send never raises."""
+    def queue_draft(self, draft: Draft, mail: RenderedMail, now: datetime) -> None:
+        """Queue the mail that asks the owner to approve ``draft``, in the caller's
+        transaction (the one that makes the draft ``pending``). It goes out under the
+        draft's own Message-ID, recorded with the draft, so the owner's answer finds the
+        draft; key ``draft:<id>``: one mail per draft, also across a crash."""
+        queued = self.store.add_notice(
+            key=f"draft:{draft.id}", subject=mail.subject, body=mail.body,
+            message_id=draft.draft_message_id, now=now, thread_id=draft.thread_id,
+        )  # fmt: skip
+        if not queued:
+            log.info("the mail for draft %s was queued before; not queued twice", draft.id)
+
+    def send_notices(self, now: datetime, key_prefix: str = "") -> dict[str, DeliveryError]:
+        """Mail every pending notice that is due (only keys starting with
+        ``key_prefix``), each at most once (see the module docstring). Call with no
+        transaction open; a refused send never raises: the refusals of this call are
+        returned by notice key."""
+        refused: dict[str, DeliveryError] = {}
         for notice in self.store.notices([NoticeState.PENDING]):
+            if not notice.key.startswith(key_prefix):
+                continue
             if notice.send_after is not None and notice.send_after > now:
                 continue
-            if not self._send_notice(notice, now):
+            error = self._send_notice(notice, now)
+            if error is None:
+                continue
+            refused[notice.key] = error
+            if _tried_again(notice, error):
                 break  # the server refuses for now: the others wait for the next call
+        return refused
 
-    def _send_notice(self, notice: Notice, now: datetime) -> bool:
-        """Send one notice; False after a temporary refusal."""
-        self.store.set_notice_state(notice.id, NoticeState.SENDING, now)  # committed first
+    def _send_notice(self, notice: Notice, now: datetime) -> DeliveryError | None:
+        """Send one notice; the server's refusal, if any."""
+        if not self.store.claim_notice(notice.id, now):  # `sending`, committed first
+            log.info("notice %s is no longer pending: another process sends it", notice.key)
+            return None
         try:
-            self.mail_owner(
-                notice.subject, notice.body, now, role=None, message_id=notice.message_id,
-                in_reply_to=notice.in_reply_to,
-            )  # fmt: skip
+            self.transport.send(self._notice_message(notice, now))
         except DeliveryError as exc:
-            return self._notice_refused(notice, exc, now)
+            self._notice_refused(notice, exc, now)
+            return exc
         self.store.set_notice_state(notice.id, NoticeState.SENT, now, sent_at=now)
-        return True
+        return None
 
-    def _notice_refused(self, notice: Notice, exc: DeliveryError, now: datetime) -> bool:
-        """A 4xx waits and is tried again (5, 10, 20, 40 minutes; False); a 5xx, the fifth
-        refusal or a connection broken after DATA ends the notice (True)."""
+    def _notice_message(self, notice: Notice, now: datetime) -> EmailMessage:
+        """A mail from the owner's address to itself; ``Auto-Submitted`` (RFC 3834) keeps
+        vacation responders quiet."""
+        owner = address(self.owner_email, self.owner.name)
+        return build_mail(
+            sender=owner,
+            recipient=owner,
+            subject=notice.subject,
+            body=notice.body,
+            html=notice.html,
+            message_id=notice.message_id,
+            now=now,
+            references=[notice.in_reply_to] if notice.in_reply_to else (),
+            extra_headers=[("Auto-Submitted", "auto-generated")],
+        )
+
+    def _notice_refused(self, notice: Notice, exc: DeliveryError, now: datetime) -> None:
+        """A 4xx waits and is tried again (5, 10, 20, 40 minutes); a 5xx, the fifth
+        refusal or a connection broken after DATA began ends the notice."""
         attempts = notice.attempts + 1
-        if exc.uncertain:
-            text = _unclear_notice(notice, str(exc))
-            self._end_notice(notice, NoticeState.UNCLEAR, text, now, attempts=attempts)
-        elif exc.permanent or attempts >= MAX_TEMPORARY_ATTEMPTS:
-            text = f"Hinweis „{notice.subject}“ an dich nicht zugestellt: {exc}"
-            self._end_notice(notice, NoticeState.FAILED, text, now, attempts=attempts)
-        else:
+        if _tried_again(notice, exc):
             retry_at = now + RETRY_BASE * 2 ** (attempts - 1)
             self.store.set_notice_state(
                 notice.id, NoticeState.PENDING, now, attempts=attempts, send_after=retry_at
             )
             log.warning("notice %s refused for now (%s), next try at %s", notice.key, exc, retry_at)
-            return False
-        return True
+        elif exc.uncertain:
+            text = _unclear_notice(notice, str(exc))
+            self._end_notice(notice, NoticeState.UNCLEAR, text, now, attempts=attempts)
+        else:
+            text = f"Hinweis „{notice.subject}“ an dich nicht zugestellt: {exc}"
+            self._end_notice(notice, NoticeState.FAILED, text, now, attempts=attempts)
 
     def settle_interrupted_notices(self, now: datetime) -> None:
         """Notices left in ``sending`` by a crash may have gone out: each becomes
@@ -336,6 +364,12 @@ class Outbox:
             self.store.add_event(
                 now, f"Kopie nicht im Ordner {sent_folder} abgelegt: {exc}", thread_id=thread_id
             )
+
+
+def _tried_again(notice: Notice, exc: DeliveryError) -> bool:
+    """A temporary refusal before the fifth: the notice waits and is tried again."""
+    temporary = not (exc.uncertain or exc.permanent)
+    return temporary and notice.attempts + 1 < MAX_TEMPORARY_ATTEMPTS
 
 
 def _unclear_notice(notice: Notice, why: str) -> str:

@@ -11,6 +11,11 @@ A second job checks every few minutes (and once at start) whether the weekly dig
 due. The scheduler only asks; the store decides whether this week's digest already went
 out (:mod:`nachfass_bot.app.weekly`), so restarts and a daemon that was down at 08:00 still
 send it exactly once.
+
+One writer: the scheduler runs its jobs in a thread pool, so the cycle and the digest
+check would start together (both run at once at start) and write to the store at the same
+time. They share one lock instead: the digest check waits for a running cycle attempt,
+and a cycle for a running check (docs/DESIGN.md, "The cycle").
 """
 
 from __future__ import annotations
@@ -20,9 +25,10 @@ import logging
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from types import FrameType
@@ -44,8 +50,35 @@ WEEKLY_CHECK_MINUTES = 5
 WATCHER_STOP_SECONDS = 10.0
 
 Cycle = Callable[[datetime], None]
+Clock = Callable[[], datetime]
 Wake = Callable[[], None]
 WatcherFactory = Callable[[Wake], IdleWatcher]
+
+
+def utc_now() -> datetime:
+    """The real clock."""
+    return datetime.now(UTC)
+
+
+def clock_from(start: datetime) -> Clock:
+    """A clock that reads ``start`` now and then runs at real speed (``run --now``: a
+    daemon in another week, for tests and demonstrations)."""
+    began = time.monotonic()
+    return lambda: start + timedelta(seconds=time.monotonic() - began)
+
+
+@contextmanager
+def holding(writer: threading.Lock, job: str) -> Iterator[None]:
+    """Hold the one-writer lock for ``job``; say so when it has to wait."""
+    if not writer.acquire(blocking=False):
+        log.info("%s waits for the other job to finish its store writes", job)
+        writer.acquire()
+    log.debug("%s holds the store", job)
+    try:
+        yield
+    finally:
+        log.debug("%s releases the store", job)
+        writer.release()
 
 
 @contextmanager
@@ -78,15 +111,18 @@ def run_forever(
     watcher_factory: WatcherFactory | None = None,
     retry_delay: float = DEFAULT_FIRST_DELAY,
     weekly: Cycle | None = None,
+    clock: Clock = utc_now,
 ) -> None:
     """Run ``cycle(now)`` at once and then every ``interval_minutes`` until a signal.
 
     ``watcher_factory(wake)`` builds the IDLE watcher; calling ``wake()`` runs the cycle
     now. ``retry_delay`` is the first wait before a failed cycle is tried again.
-    ``weekly(now)`` (the digest check) runs at once and every few minutes beside it.
+    ``weekly(now)`` (the digest check) runs at once and every few minutes beside it, never
+    at the same time as a cycle attempt (one writer lock). ``clock`` gives both ``now``.
     """
     scheduler = BlockingScheduler(timezone=UTC)
-    runner = CycleRunner(cycle, retry_delay=retry_delay)
+    writer = threading.Lock()
+    runner = CycleRunner(cycle, retry_delay=retry_delay, clock=clock, writer=writer)
     scheduler.add_job(
         runner.run,
         "interval",
@@ -98,7 +134,7 @@ def run_forever(
         id=JOB_ID,
     )
     if weekly is not None:
-        add_weekly_job(scheduler, weekly)
+        add_weekly_job(scheduler, weekly, clock=clock, writer=writer)
     watcher = watcher_factory(partial(wake_cycle, scheduler, runner)) if watcher_factory else None
     _handle_signals(scheduler, runner, watcher)
     log.info("nachfass-bot runs every %s minutes", interval_minutes)
@@ -110,12 +146,19 @@ def run_forever(
     log.info("nachfass-bot stopped")
 
 
-def add_weekly_job(scheduler: BlockingScheduler, weekly: Cycle) -> None:
-    """Check for the weekly digest at once and every :data:`WEEKLY_CHECK_MINUTES`."""
+def add_weekly_job(
+    scheduler: BlockingScheduler,
+    weekly: Cycle,
+    *,
+    clock: Clock = utc_now,
+    writer: threading.Lock | None = None,
+) -> None:
+    """Check for the weekly digest at once and every :data:`WEEKLY_CHECK_MINUTES`,
+    holding ``writer`` (shared with the cycle) while it runs."""
     scheduler.add_job(
         run_weekly,
         "interval",
-        args=[weekly],
+        args=[weekly, clock, writer or threading.Lock()],
         minutes=WEEKLY_CHECK_MINUTES,
         next_run_time=datetime.now(UTC),
         max_instances=1,
@@ -125,10 +168,12 @@ def add_weekly_job(scheduler: BlockingScheduler, weekly: Cycle) -> None:
     )
 
 
-def run_weekly(weekly: Cycle, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-    """One digest check; a failure is logged and the next check tries again."""
+def run_weekly(weekly: Cycle, clock: Clock = utc_now, writer: threading.Lock | None = None) -> None:
+    """One digest check, holding ``writer``; a failure is logged and the next check
+    tries again."""
     try:
-        weekly(clock())
+        with holding(writer or threading.Lock(), "the weekly digest check"):
+            weekly(clock())
     except NachfassError as exc:
         log.error("weekly digest not sent: %s", exc)
     except Exception:
@@ -172,7 +217,8 @@ class CycleRunner:
 
     The scheduler never runs two cycles at once (``max_instances=1``) and would drop a
     run requested during a cycle; :meth:`request` remembers it instead, and the running
-    cycle goes round once more, however many wake-ups arrived.
+    cycle goes round once more, however many wake-ups arrived. Each attempt holds
+    ``writer``, the lock the digest check shares; the wait before a retry does not.
     """
 
     def __init__(
@@ -180,11 +226,13 @@ class CycleRunner:
         cycle: Cycle,
         *,
         retry_delay: float = DEFAULT_FIRST_DELAY,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utc_now,
+        writer: threading.Lock | None = None,
     ) -> None:
         self._cycle = cycle
         self._retry_delay = retry_delay
         self._clock = clock
+        self._writer = writer or threading.Lock()
         self._lock = threading.Lock()
         self._running = False
         self._again = False
@@ -230,17 +278,17 @@ class CycleRunner:
     def _run_once(self) -> None:
         log.debug("cycle starts")
         try:
-            run_with_retry(
-                lambda: self._cycle(self._clock()),
-                first_delay=self._retry_delay,
-                sleep=self._pause,
-            )
+            run_with_retry(self._attempt, first_delay=self._retry_delay, sleep=self._pause)
         except _Stopping:
             log.info("stopping: the failed cycle is not tried again")
         except NachfassError as exc:
             log.error("cycle failed: %s", exc)
         except Exception:
             log.exception("cycle crashed; the next one runs as planned")
+
+    def _attempt(self) -> None:
+        with holding(self._writer, "the cycle"):
+            self._cycle(self._clock())
 
     def _pause(self, seconds: float) -> None:
         if self._stopping.wait(seconds):

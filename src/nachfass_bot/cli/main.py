@@ -46,7 +46,7 @@ from nachfass_bot.app.wiring import (
 )
 from nachfass_bot.cli.checkup import Finding, Level, run_checkup
 from nachfass_bot.cli.clitext import use_german
-from nachfass_bot.cli.daemon import run_forever, single_instance
+from nachfass_bot.cli.daemon import clock_from, run_forever, single_instance, utc_now
 from nachfass_bot.cli.service import ENABLE_COMMANDS, install_unit, write_initial_config
 from nachfass_bot.cli.views import output_console, thread_view, threads_table
 from nachfass_bot.config import Config, load_config, resolve_config_path
@@ -283,9 +283,13 @@ def _count(number: int, singular: str, plural: str) -> str:
 
 @cli.command(help="Als Dienst laufen: alle paar Minuten ein Durchlauf, bis SIGTERM/SIGINT.")
 @click.option("--interval", type=int, help="Minuten zwischen zwei Durchläufen.")
+@click.option(
+    "--now", help="Die Uhr des Dienstes startet bei diesem Zeitpunkt (ISO 8601) und läuft weiter."
+)
 @click.pass_obj
-def run(opts: _Options, interval: int | None) -> None:
+def run(opts: _Options, interval: int | None, now: str | None) -> None:
     config = opts.config()
+    clock = clock_from(_parse_now(now, config)) if now else utc_now
     if not opts.verbose:
         logging.getLogger().setLevel(logging.INFO)
     texts = build_texts(config)
@@ -301,6 +305,7 @@ def run(opts: _Options, interval: int | None) -> None:
             watcher_factory=lambda wake: build_watcher(config, wake),
             retry_delay=first_delay_from_env(),
             weekly=weekly_digest_job(config, texts),
+            clock=clock,
         )
 
 

@@ -39,8 +39,8 @@ LISTENING_STATES = frozenset({State.OPEN, State.PAUSED, State.RESTING, State.PAR
 class DraftState(enum.StrEnum):
     """Lifecycle of a draft (docs/DESIGN.md, "Draft states"); see :data:`DRAFT_TRANSITIONS`."""
 
-    NEW = "new"  # stored, not yet mailed to the owner
-    PENDING = "pending"  # mailed to the owner, waiting for the yes
+    NEW = "new"  # stored, its mail to the owner not yet queued
+    PENDING = "pending"  # its mail to the owner queued (notice outbox), waiting for the yes
     APPROVED = "approved"  # approved (or auto_send), waiting for the sending slot
     SENDING = "sending"  # committed before SMTP starts: never sent a second time
     SENT = "sent"
@@ -319,3 +319,4 @@ class Notice:
     send_after: datetime | None
     created_at: datetime
     sent_at: datetime | None
+    html: str | None = None  # an HTML alternative to ``body`` (the weekly digest)

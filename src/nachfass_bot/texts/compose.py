@@ -42,8 +42,10 @@ def build_mail(
     now: datetime,
     references: Sequence[str] = (),
     extra_headers: Sequence[tuple[str, str]] = (),
+    html: str | None = None,
 ) -> EmailMessage:
-    """A plain-text UTF-8 mail; ``references`` oldest first, the last is In-Reply-To."""
+    """A plain-text UTF-8 mail; ``references`` oldest first, the last is In-Reply-To.
+    With ``html`` it is multipart/alternative: the text first, then the HTML."""
     message = EmailMessage(policy=_BODY_POLICY)
     message["From"] = sender
     message["To"] = recipient
@@ -56,6 +58,8 @@ def build_mail(
     for name, value in extra_headers:
         message[name] = one_line(value)
     message.set_content(body, charset="utf-8")
+    if html is not None:
+        message.add_alternative(html, subtype="html", charset="utf-8")
     # The body is encoded now (quoted-printable lines stay within 76). For the headers,
     # Python 3.11 folds "… nicht ausgeführt" into "nicht \r\n =?utf-8?q?ausgef…?=", which
     # mail programs show with two spaces; RFC 5322 allows lines up to 998 characters.
