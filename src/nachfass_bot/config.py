@@ -446,7 +446,31 @@ def _is_loopback(host: str) -> bool:
 
 def _parse_store(section: Section, base: Path) -> StoreConfig | None:
     path = _optional_path(section, "path", base, default="nachfass.db")
-    return None if path is None else StoreConfig(path=path)
+    if path is None:
+        return None
+    problem = _store_path_problem(path)
+    if problem:
+        section.problem("path", problem)
+        return None
+    return StoreConfig(path=path)
+
+
+def _store_path_problem(path: Path) -> str | None:
+    """Why a store path can never work (a folder, or a path below a file), or None.
+
+    Only what exists is looked at (``os.path`` never raises); rights are the store's
+    business when it opens the file."""
+    if os.path.isdir(path):
+        return f"ist ein Ordner ({path}): bitte einen Dateinamen angeben, z. B. {path}/nachfass.db"
+    for parent in path.parents:
+        if os.path.exists(parent):
+            if os.path.isdir(parent):
+                return None
+            return (
+                f"liegt unter {parent}, und das ist eine Datei, kein Ordner: bitte einen "
+                "Pfad in einem Ordner angeben, z. B. ~/.local/share/nachfass-bot/nachfass.db"
+            )
+    return None
 
 
 def _optional_path(

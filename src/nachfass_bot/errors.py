@@ -11,7 +11,11 @@
     ├── UnknownThread        no thread has the number the owner gave
     ├── UnknownTask          no open task has the number the owner gave
     ├── NotAnInvoice         the owner's word fits only an invoice ("paid")
-    └── IncompleteInvoice    a new invoice lacks number, amount or due date
+    ├── IncompleteInvoice    a new invoice lacks number, amount or due date
+    └── InvalidInput         something a person typed is refused at the door
+        ├── InvalidAmount    not an amount of money in a form we read without guessing
+        ├── InvalidAddress   not exactly one plain mail address
+        └── DateOutOfRange   a date outside the window the bot accepts
 
 Adapters translate library exceptions into these at the boundary (``raise ... from exc``);
 the domain and the engine never see ``imaplib``, ``smtplib`` or ``sqlite3`` errors.
@@ -96,3 +100,20 @@ class IncompleteInvoice(NachfassError):
     def __init__(self, message: str, missing: tuple[str, ...]) -> None:
         super().__init__(message)
         self.missing = missing
+
+
+class InvalidInput(NachfassError):
+    """Something a person typed (an option, a word in a mail to the bot) is refused before
+    it reaches the store; the message says what was wrong and what is accepted."""
+
+
+class InvalidAmount(InvalidInput):
+    """Not an amount of money in a form that reads the same to everyone."""
+
+
+class InvalidAddress(InvalidInput):
+    """Not exactly one plain mail address."""
+
+
+class DateOutOfRange(InvalidInput):
+    """A date outside the window the bot accepts (docs/DESIGN.md, "Input at the door")."""

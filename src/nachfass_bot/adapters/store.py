@@ -8,6 +8,7 @@ rebuild everything else from here.
 from __future__ import annotations
 
 import enum
+import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -214,8 +215,9 @@ class Store:
     def open(cls, path: Path | str) -> Store:
         """Open (or create) the store at ``path``, switch to WAL and migrate.
 
-        A file that cannot be used (a newer schema, not a database) raises
-        :class:`StoreError` and leaves no connection open behind it.
+        Every problem with the file or its folder (no rights, read-only, a corrupt file,
+        no space) is one StoreError naming the path and what to do; nothing is changed
+        then. See :func:`store_problem`.
 
         ``isolation_level=None``: the sqlite3 module never opens a transaction by itself
         (the same on Python 3.11 and 3.12+, where ``autocommit`` keeps its legacy default,
@@ -225,18 +227,32 @@ class Store:
         target = Path(path)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(_folder_problem(target.parent, exc)) from exc
+        if target.exists() and not os.access(target, os.W_OK):
+            # SQLite would open it read-only and fail only at the first write.
+            raise StoreError(_read_only(target))
+        try:
             conn = sqlite3.connect(target, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
-            try:
-                db = sqlite_utils.Database(conn)
-                db.enable_wal()
-                store = cls(db, target)
-                store.migrate()
-            except BaseException:
-                conn.close()
-                raise
-        except (sqlite3.Error, OSError) as exc:
-            raise StoreError(f"Datenbank {target} kann nicht geöffnet werden: {exc}") from exc
+        except sqlite3.Error as exc:
+            raise store_problem(target, exc) from exc
+        store = cls(sqlite_utils.Database(conn), target)
+        try:
+            store.db.enable_wal()
+            store.migrate()
+        except sqlite3.Error as exc:
+            store.close()
+            raise store_problem(target, exc) from exc
+        except StoreError:
+            store.close()
+            raise
         return store
+
+    @staticmethod
+    def is_database_error(exc: BaseException) -> bool:
+        """True when ``exc`` comes from the database itself (locked, read-only, corrupt):
+        a problem of the store, not of the thread that happened to meet it."""
+        return isinstance(exc, sqlite3.Error)
 
     @classmethod
     def memory(cls) -> Store:
@@ -295,7 +311,7 @@ class Store:
                     conn.execute("ROLLBACK")
                 raise
         except sqlite3.Error as exc:
-            raise StoreError(f"Datenbankfehler: {exc}") from exc
+            raise store_problem(self.path, exc) from exc
 
     @property
     def in_transaction(self) -> bool:
@@ -707,6 +723,91 @@ class Store:
             args.extend(kinds)
         rows = self.db.query(f"SELECT * FROM events WHERE {where} ORDER BY at, id", args)
         return [_event_from_row(row) for row in rows]
+
+
+@contextmanager
+def opened(path: Path | str) -> Iterator[Store]:
+    """The store at ``path`` for one block, closed after it. A database error that
+    escapes the block (a query outside :meth:`Store.atomic`) becomes a StoreError with
+    the German text of :func:`store_problem`, so no command ends in a traceback."""
+    store = Store.open(path)
+    try:
+        yield store
+    except sqlite3.Error as exc:
+        raise store_problem(store.path, exc) from exc
+    finally:
+        store.close()
+
+
+def store_problem(path: Path | None, exc: sqlite3.Error) -> StoreError:
+    """One German line for a database error: what is wrong with ``path`` and what to do
+    (by SQLite's error code; an unknown one keeps SQLite's own text)."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    if path is None:
+        return StoreError(f"Datenbankfehler: {exc}")
+    folder = path.parent
+    if name == "SQLITE_READONLY_DIRECTORY":
+        return StoreError(
+            f"Im Ordner {folder} darf nachfass-bot nicht schreiben, die Datenbank {path} "
+            "braucht dort aber ihre Dateien -wal und -shm: bitte dem Benutzer, unter dem "
+            "nachfass-bot läuft, Schreibrechte für den Ordner geben oder [store] path ändern."
+        )
+    if name.startswith(("SQLITE_READONLY", "SQLITE_PERM", "SQLITE_AUTH")):
+        return StoreError(_read_only(path))
+    if name.startswith("SQLITE_CANTOPEN"):
+        return StoreError(
+            f"Die Datenbank {path} lässt sich nicht öffnen oder anlegen: bitte prüfen, ob der "
+            f"Ordner {folder} existiert und beschreibbar ist, oder [store] path ändern."
+        )
+    if name.startswith(("SQLITE_NOTADB", "SQLITE_CORRUPT")):
+        return StoreError(
+            f"Die Datenbank {path} ist beschädigt oder keine Datenbank von nachfass-bot: bitte "
+            "aus einer Sicherung zurückholen oder die Datei umbenennen, dann legt "
+            "nachfass-bot eine neue, leere an."
+        )
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return StoreError(
+            f"Die Datenbank {path} ist gesperrt, ein anderes Programm schreibt gerade: bitte "
+            "gleich noch einmal versuchen."
+        )
+    if name == "SQLITE_FULL":
+        return StoreError(
+            f"Kein Platz mehr für die Datenbank {path}: bitte auf dem Datenträger Platz schaffen."
+        )
+    if name.startswith("SQLITE_IOERR"):
+        return StoreError(
+            f"Lese- oder Schreibfehler bei der Datenbank {path} ({name}): bitte den "
+            "Datenträger prüfen."
+        )
+    return StoreError(f"Datenbankfehler bei {path}: {exc}")
+
+
+def lock_problem(lock_path: Path, exc: OSError) -> StoreError:
+    """The lock file next to the store cannot be created or written."""
+    why = "keine Berechtigung" if isinstance(exc, PermissionError) else exc.strerror
+    return StoreError(
+        f"Die Sperrdatei {lock_path} lässt sich nicht anlegen oder schreiben ({why}): bitte "
+        "dem Benutzer, unter dem nachfass-bot läuft, Schreibrechte für sie und ihren Ordner "
+        "geben oder [store] path ändern."
+    )
+
+
+def _read_only(path: Path) -> str:
+    return (
+        f"Die Datenbank {path} ist schreibgeschützt: bitte dem Benutzer, unter dem "
+        f"nachfass-bot läuft, Schreibrechte geben (ls -l {path} zeigt Eigentümer und "
+        "Rechte) oder [store] path ändern."
+    )
+
+
+def _folder_problem(folder: Path, exc: OSError) -> str:
+    if isinstance(exc, FileExistsError | NotADirectoryError):
+        return f"{folder} ist kein Ordner: bitte in der Konfiguration [store] path ändern."
+    why = "keine Berechtigung" if isinstance(exc, PermissionError) else exc.strerror
+    return (
+        f"Der Ordner {folder} für die Datenbank lässt sich nicht anlegen ({why}): bitte "
+        "anlegen oder [store] path ändern."
+    )
 
 
 def _statements(script: str) -> list[str]:

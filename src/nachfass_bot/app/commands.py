@@ -16,6 +16,7 @@ from nachfass_bot.adapters.mailbox import Mailbox
 from nachfass_bot.adapters.store import Store
 from nachfass_bot.app.outbox import Outbox, mail_ref
 from nachfass_bot.domain.calendar import SendingWindow
+from nachfass_bot.domain.dates import date_window, german_date
 from nachfass_bot.domain.models import (
     LISTENING_STATES,
     CommandKind,
@@ -183,6 +184,8 @@ class OwnerCommands:
             self._vacation(request.until, mail_ref(inbound), now)
         elif request.kind is CommandKind.STATUS:
             self._status(mail_ref(inbound), now)
+        elif request.kind is CommandKind.UNKNOWN:
+            self._request_not_understood(request.text, mail_ref(inbound), now)
 
     def _vacation(self, until: date, ref: str, now: datetime) -> None:
         self.store.set_setting(SettingKey.VACATION_UNTIL, until.isoformat(), now)
@@ -194,6 +197,22 @@ class OwnerCommands:
         self.outbox.notify_owner(
             "owner_alert", now, key=f"vacation:{ref}", headline="Urlaub eingetragen",
             message=text, thread_id=None, client_label=None,
+        )  # fmt: skip
+
+    def _request_not_understood(self, line: str, ref: str, now: datetime) -> None:
+        """ "urlaub bis …" with a day that is impossible, past or too far away
+        (docs/DESIGN.md, "Input at the door"): nothing changes, the owner is told."""
+        first, last = date_window(now.astimezone(self.window.zone).date())
+        text = (
+            f"„{line[:80]}“ habe ich nicht verstanden: das Datum gibt es nicht, es liegt in "
+            f"der Vergangenheit oder nicht zwischen {german_date(first)} und "
+            f"{german_date(last)}. Es wurde nichts eingetragen. Schreib zum Beispiel "
+            "„urlaub bis 06.01.“ an Deine eigene Adresse."
+        )
+        self.store.add_event(now, text, kind=EventKind.WARNING)
+        self.outbox.notify_owner(
+            "owner_alert", now, key=f"not-understood:request:{ref}",
+            headline="Nicht verstanden", message=text, thread_id=None, client_label=None,
         )  # fmt: skip
 
     def _status(self, ref: str, now: datetime) -> None:

@@ -8,8 +8,8 @@ so a test or the demo can run weeks of schedule in seconds.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from contextlib import closing
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -18,13 +18,14 @@ from nachfass_bot.adapters.mailbox import FolderSet, Mailbox, choose_folders
 from nachfass_bot.adapters.smtp import Transport
 from nachfass_bot.adapters.store import Store
 from nachfass_bot.app.commands import OwnerCommands
-from nachfass_bot.app.guard import GuardedMailbox, GuardedTransport
+from nachfass_bot.app.guard import GuardedMailbox, GuardedTransport, MailInTransaction
 from nachfass_bot.app.inbox import InboxReader
 from nachfass_bot.app.outbox import Outbox
 from nachfass_bot.config import Config
 from nachfass_bot.domain.calendar import SendingWindow
 from nachfass_bot.domain.models import (
     ACTIVE_DRAFT_STATES,
+    CANCELLABLE_DRAFT_STATES,
     Action,
     CycleReport,
     Draft,
@@ -46,6 +47,15 @@ from nachfass_bot.texts.render import RenderedMail, Texts
 log = logging.getLogger(__name__)
 
 REMINDER_DEADLINE_DAYS = 10  # a payment reminder asks for payment within this many days
+
+# What the cycle was doing when one thread failed (the log's words), and how the event
+# and the owner's alert say it: "Interner Fehler <stage> (…)".
+PLANNING, MAILING_DRAFT, SENDING = "planning", "mailing the draft", "sending"
+_STAGE_TEXTS = {
+    PLANNING: "beim Planen des nächsten Schritts",
+    MAILING_DRAFT: "beim Zustellen des Entwurfs an Dich",
+    SENDING: "beim Versand an den Kunden",
+}
 
 
 def sending_window(config: Config) -> SendingWindow:
@@ -145,29 +155,92 @@ class Engine:
         """Do every step that is due: draft a mail, record a task, rest or park.
 
         Payment mails of one client due at the same step go out as one mail."""
-        due_now = self.due_threads(now)
+        due_now = self.due_threads(now, report)
         groups = _group_invoices(due_now)
         vacation = self.on_vacation(now)
         for thread, due in due_now:
             if thread.id not in groups or (vacation and due.action is Action.MAIL):
                 continue
-            try:
-                self._do_step(thread, due, groups[thread.id], now, report)
-            except NachfassError as exc:
-                report.problems.append(str(exc))
-                self.store.add_event(now, str(exc), thread_id=thread.id, kind=EventKind.ERROR)
+            with self._isolated(thread.id, PLANNING, now, report):
+                try:
+                    self._do_step(thread, due, groups[thread.id], now, report)
+                except NachfassError as exc:
+                    report.problems.append(str(exc))
+                    self.store.add_event(now, str(exc), thread_id=thread.id, kind=EventKind.ERROR)
 
-    def due_threads(self, now: datetime) -> list[tuple[Thread, DueStep]]:
-        """Open threads without a waiting draft whose next step is due at ``now``."""
+    def due_threads(
+        self, now: datetime, report: CycleReport | None = None
+    ) -> list[tuple[Thread, DueStep]]:
+        """Open threads without a waiting draft whose next step is due at ``now``; a
+        thread whose due time cannot be computed is paused (:meth:`quarantine`)."""
+        report = report if report is not None else CycleReport()
         result = []
         for stored in self.store.threads([State.OPEN]):
-            thread = self.preferences.refine(stored)
-            if self.store.drafts(ACTIVE_DRAFT_STATES, thread.id):
-                continue
-            due = due_step(thread, self.window, self.preferences.playbook(thread))
-            if due is not None and due.due_at <= now:
-                result.append((thread, due))
+            with self._isolated(stored.id, PLANNING, now, report):
+                thread = self.preferences.refine(stored)
+                if self.store.drafts(ACTIVE_DRAFT_STATES, thread.id):
+                    continue
+                due = due_step(thread, self.window, self.preferences.playbook(thread))
+                if due is not None and due.due_at <= now:
+                    result.append((thread, due))
         return result
+
+    # -- one thread must not stop the others ------------------------------------------------
+
+    @contextmanager
+    def _isolated(
+        self, thread_id: int, stage: str, now: datetime, report: CycleReport
+    ) -> Iterator[None]:
+        """Run one thread's part of a cycle step. An unexpected exception pauses that thread
+        (:meth:`quarantine`) and the cycle goes on with the others. Our own errors
+        (NachfassError: a refused send, a broken template, a lost connection) keep the
+        handling of the code around; a database error (the store's, not the thread's) and
+        MailInTransaction (a bug) are never caught here."""
+        try:
+            yield
+        except (NachfassError, MailInTransaction):
+            raise
+        except Exception as exc:
+            if Store.is_database_error(exc):
+                raise  # the store's problem, not this thread's: the cycle ends
+            self.quarantine(thread_id, stage, exc, now, report)
+
+    def quarantine(
+        self, thread_id: int, stage: str, exc: Exception, now: datetime, report: CycleReport
+    ) -> None:
+        """Pause a thread whose handling raised ``exc``, cancel its waiting drafts (the next
+        cycle does not trip over them again), record why, and alert the owner once per
+        thread (notice key ``thread-error:thread N``); docs/DESIGN.md, "The cycle"."""
+        log.error("thread %s paused: %s failed", thread_id, stage, exc_info=exc)
+        where = _STAGE_TEXTS[stage]
+        reason = f"Interner Fehler {where} ({type(exc).__name__})"
+        report.problems.append(f"Vorgang {thread_id}: {reason} → angehalten")
+        with self.store.atomic():
+            self.store.update_thread(thread_id, now, state=State.PAUSED)
+            for draft in self.store.drafts(CANCELLABLE_DRAFT_STATES, thread_id):
+                self.store.set_draft_state(draft.id, DraftState.CANCELLED, now)
+            self.store.add_event(
+                now,
+                f"{reason} → Vorgang angehalten, die anderen laufen weiter; fortsetzen mit "
+                f"„nachfass-bot resume {thread_id}“",
+                thread_id=thread_id,
+                kind=EventKind.ERROR,
+            )
+            self.outbox.notify_owner(
+                "owner_alert",
+                now,
+                key=f"thread-error:thread {thread_id}",
+                headline=f"Vorgang {thread_id} angehalten: interner Fehler",
+                message=(
+                    f"Bei Vorgang {thread_id} ist {where} ein interner Fehler aufgetreten "
+                    f"({type(exc).__name__}). Ich habe den Vorgang angehalten, damit alle "
+                    "anderen weiterlaufen; wartende Entwürfe dazu habe ich verworfen. Bitte "
+                    "sieh ihn Dir an und setze ihn mit „nachfass-bot resume "
+                    f"{thread_id}“ fort, wenn alles stimmt."
+                ),
+                thread_id=thread_id,
+                client_label=None,
+            )
 
     def _do_step(
         self,
@@ -304,23 +377,27 @@ class Engine:
         after the commit, at most once even across a crash, with the notices' retries.
         A draft whose ``owner_draft`` template breaks stays ``new`` for next time."""
         for draft in self.store.drafts([DraftState.NEW]):
-            thread = self.store.thread(draft.thread_id)
-            if thread is None:
-                continue
-            try:
-                mail = self.texts.render("owner_draft", **self._draft_context(thread, draft, now))
-            except NachfassError as exc:  # a broken owner_draft template
-                report.problems.append(str(exc))
-                self.store.add_event(
-                    now,
-                    f"Entwurf nicht zugestellt: {exc}",
-                    thread_id=thread.id,
-                    kind=EventKind.ERROR,
-                )
-                continue
-            with self.store.atomic():
-                self.outbox.queue_draft(draft, mail, now)
-                self.store.set_draft_state(draft.id, DraftState.PENDING, now)
+            with self._isolated(draft.thread_id, MAILING_DRAFT, now, report):
+                self._mail_draft(draft, now, report)
+
+    def _mail_draft(self, draft: Draft, now: datetime, report: CycleReport) -> None:
+        thread = self.store.thread(draft.thread_id)
+        if thread is None:
+            return
+        try:
+            mail = self.texts.render("owner_draft", **self._draft_context(thread, draft, now))
+        except NachfassError as exc:  # a broken owner_draft template
+            report.problems.append(str(exc))
+            self.store.add_event(
+                now,
+                f"Entwurf nicht zugestellt: {exc}",
+                thread_id=thread.id,
+                kind=EventKind.ERROR,
+            )
+            return
+        with self.store.atomic():
+            self.outbox.queue_draft(draft, mail, now)
+            self.store.set_draft_state(draft.id, DraftState.PENDING, now)
 
     def _draft_context(self, thread: Thread, draft: Draft, now: datetime) -> dict[str, Any]:
         return {
@@ -353,14 +430,21 @@ class Engine:
             if budget <= 0:
                 log.info("hourly cap of %s client mails reached", self.config.sending.max_per_hour)
                 break
-            thread = self.store.thread(draft.thread_id)
-            if thread is None or thread.state is not State.OPEN:
-                self.store.set_draft_state(draft.id, DraftState.CANCELLED, now)
-                continue
-            if thread.paused_until is not None and thread.paused_until > now:
-                continue  # an out-of-office note: the approved mail waits for the return
-            self.outbox.send_client_mail(mailbox, folders.sent, thread, draft, now, report)
-            budget -= 1
+            with self._isolated(draft.thread_id, SENDING, now, report):
+                budget -= self._send_one(mailbox, folders, draft, now, report)
+
+    def _send_one(
+        self, mailbox: Mailbox, folders: FolderSet, draft: Draft, now: datetime, report: CycleReport
+    ) -> int:
+        """Send one approved draft if its thread still wants it; 1 when it went out."""
+        thread = self.store.thread(draft.thread_id)
+        if thread is None or thread.state is not State.OPEN:
+            self.store.set_draft_state(draft.id, DraftState.CANCELLED, now)
+            return 0
+        if thread.paused_until is not None and thread.paused_until > now:
+            return 0  # an out-of-office note: the approved mail waits for the return
+        self.outbox.send_client_mail(mailbox, folders.sent, thread, draft, now, report)
+        return 1
 
     def on_vacation(self, now: datetime) -> bool:
         """The owner wrote "urlaub bis …": no client mail through that day."""

@@ -26,6 +26,7 @@ from nachfass_bot.adapters.store import Store
 from nachfass_bot.app.outbox import Outbox, mail_ref
 from nachfass_bot.app.sync import Batch, Bodies, Progress, sync_folder
 from nachfass_bot.domain.calendar import SendingWindow
+from nachfass_bot.domain.dates import in_date_window
 from nachfass_bot.domain.models import (
     CANCELLABLE_DRAFT_STATES,
     LISTENING_STATES,
@@ -313,7 +314,8 @@ class InboxReader:
         thread = self.store.thread(thread_id)
         if thread is None or thread.state is not State.OPEN:
             return
-        if verdict.return_date is not None:
+        # A return date outside the date window (a mail dated 9999) counts as none.
+        if verdict.return_date is not None and in_date_window(verdict.return_date, now.date()):
             back = datetime.combine(verdict.return_date, time(0), tzinfo=self.window.zone)
             resume = self.window.next_slot(self.window.add_business_days(back, 1))
             why = f"zurück am {format_date_long(verdict.return_date, self.window.zone)}"

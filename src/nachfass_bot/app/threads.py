@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from nachfass_bot.adapters.store import Store
+from nachfass_bot.domain.dates import check_date, check_moment
 from nachfass_bot.domain.models import (
     CANCELLABLE_DRAFT_STATES,
     Client,
@@ -87,7 +88,14 @@ class NewThread:
 
 
 def track_thread(store: Store, new: NewThread, now: datetime) -> Thread:
-    """Store the client (or update them) and a new open thread with its first event."""
+    """Store the client (or update them) and a new open thread with its first event.
+
+    A sending time or due date outside the date window around ``now`` raises
+    DateOutOfRange before anything is stored (docs/DESIGN.md, "Input at the door")."""
+    if new.started_at is not None:
+        check_moment(new.started_at, now)
+    if new.due_date is not None:
+        check_date(new.due_date, now.date())
     with store.atomic():
         client_id = store.upsert_client(new.client(), now)
         thread_id = store.add_thread(

@@ -17,7 +17,7 @@ from nachfass_bot.adapters.imap import ImapMailbox
 from nachfass_bot.adapters.mailbox import Mailbox
 from nachfass_bot.adapters.retry import run_with_retry
 from nachfass_bot.adapters.smtp import CaptureTransport, SmtpTransport, Transport
-from nachfass_bot.adapters.store import Store
+from nachfass_bot.adapters.store import Store, opened
 from nachfass_bot.app.engine import Engine
 from nachfass_bot.app.weekly import send_if_due
 from nachfass_bot.config import Config
@@ -28,12 +28,11 @@ from nachfass_bot.texts.render import Texts
 
 @contextmanager
 def open_store(config: Config) -> Iterator[Store]:
-    """The store at the configured path, closed again when the block ends."""
-    store = Store.open(config.store.path)
-    try:
+    """The store at the configured path, closed again when the block ends; any database
+    problem on the way is a StoreError with one German line (docs/DESIGN.md, "The
+    store")."""
+    with opened(config.store.path) as store:
         yield store
-    finally:
-        store.close()
 
 
 def build_texts(config: Config) -> Texts:

@@ -40,6 +40,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from nachfass_bot.adapters.idle import IdleWatcher
 from nachfass_bot.adapters.retry import DEFAULT_FIRST_DELAY, run_with_retry
+from nachfass_bot.adapters.store import lock_problem
 from nachfass_bot.errors import NachfassError
 
 log = logging.getLogger(__name__)
@@ -85,8 +86,11 @@ def holding(writer: threading.Lock, job: str) -> Iterator[None]:
 def single_instance(store_path: Path) -> Iterator[None]:
     """Hold an exclusive lock next to the store; a second daemon is refused."""
     lock_path = store_path.with_name(store_path.name + ".lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    handle: IO[str] = lock_path.open("a+")
+    try:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        handle: IO[str] = lock_path.open("a+")
+    except OSError as exc:
+        raise lock_problem(lock_path, exc) from exc
     try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -8,9 +8,9 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import click
@@ -50,8 +50,17 @@ from nachfass_bot.cli.daemon import clock_from, run_forever, single_instance, ut
 from nachfass_bot.cli.service import ENABLE_COMMANDS, install_unit, write_initial_config
 from nachfass_bot.cli.views import output_console, thread_view, threads_table
 from nachfass_bot.config import Config, load_config, resolve_config_path
+from nachfass_bot.domain.dates import check_date, check_moment
 from nachfass_bot.domain.models import CycleReport, Kind, Thread
-from nachfass_bot.errors import ConfigError, IncompleteInvoice, NachfassError, UnknownThread
+from nachfass_bot.domain.money import parse_amount
+from nachfass_bot.errors import (
+    ConfigError,
+    IncompleteInvoice,
+    InvalidInput,
+    NachfassError,
+    UnknownThread,
+)
+from nachfass_bot.mail.address import parse_address
 from nachfass_bot.texts.digest import render_digest
 from nachfass_bot.texts.labels import KIND_LABELS, local_text
 
@@ -74,6 +83,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         cli.main(args=list(argv) if argv is not None else None, standalone_mode=False)
     except ConfigError as exc:
         click.echo(f"Konfigurationsfehler: {exc}", err=True)
+        return 2
+    except InvalidInput as exc:  # refused at the door, like a wrong option value
+        click.echo(f"Fehler: {exc}", err=True)
         return 2
     except NachfassError as exc:
         click.echo(f"Fehler: {exc}", err=True)
@@ -115,17 +127,32 @@ def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
     ctx.obj = _Options(config_path, verbose)
 
 
-def _parse_now(text: str | None, config: Config) -> datetime:
-    """``--now``: ISO 8601; without an offset it is the owner's local time."""
+def _parse_now(text: str | None, config: Config, option: str = "--now") -> datetime:
+    """``--now`` (or ``--sent-at``): ISO 8601; without an offset it is the owner's local
+    time. A moment outside the date window (docs/DESIGN.md, "Input at the door") is
+    refused before anything is computed with it."""
+    clock = datetime.now(UTC)
     if text is None:
-        return datetime.now(UTC)
+        return clock
     try:
         moment = datetime.fromisoformat(text)
     except ValueError as exc:
         raise click.BadParameter(f"„{text}“ ist kein Zeitpunkt wie 2026-03-11T10:00") from exc
+    _at_the_door(option, lambda: check_moment(moment, clock))
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ZoneInfo(config.sending.timezone))
     return moment.astimezone(UTC)
+
+
+_T = TypeVar("_T")
+
+
+def _at_the_door(option: str, check: Callable[[], _T]) -> _T:
+    """Run a domain check of an option's value; a refusal names the option (exit code 2)."""
+    try:
+        return check()
+    except InvalidInput as exc:
+        raise click.BadParameter(f"{option}: {exc}") from None
 
 
 @cli.command(help="Einen Vorgang (Angebot, Auftrag, Rechnung) zum Nachfassen aufnehmen.")
@@ -136,7 +163,7 @@ def _parse_now(text: str | None, config: Config) -> datetime:
 @click.option("--message-id", help="Message-ID der ursprünglichen Mail (für die Zuordnung).")
 @click.option("--sent-at", help="Wann die ursprüngliche Mail ging (ISO 8601; Standard: jetzt).")
 @click.option("--invoice-no", help="Rechnungsnummer (Rechnung).")
-@click.option("--amount", help="Rechnungsbetrag, z. B. 1190.00 (Rechnung).")
+@click.option("--amount", help="Rechnungsbetrag, z. B. 1.190,00 oder 1190.00 (Rechnung).")
 @click.option("--due", help="Zahlbar bis, YYYY-MM-DD (Rechnung).")
 @click.option("--assistant", metavar="EMAIL", help="Adresse der Assistenz („gute Seele“).")
 @click.option("--du", is_flag=True, help="Den Kunden duzen (Standard: Sie).")
@@ -155,9 +182,10 @@ def _parse_now(text: str | None, config: Config) -> datetime:
 @click.pass_obj
 def track(opts: _Options, /, **values: Any) -> None:
     config = opts.config()
-    new = _new_thread(values, config)
+    now = datetime.now(UTC)
+    new = _new_thread(values, config, now)
     with open_store(config) as store:
-        thread = track_thread(store, new, datetime.now(UTC))
+        thread = track_thread(store, new, now)
         summary = thread_summary(store, sending_window(config), thread, config.preferences)
     if values["as_json"]:
         click.echo(json.dumps(summary, ensure_ascii=False))
@@ -171,11 +199,12 @@ def track(opts: _Options, /, **values: Any) -> None:
 _INVOICE_OPTIONS = {"invoice_no": "--invoice-no", "amount": "--amount", "due_date": "--due"}
 
 
-def _new_thread(values: dict[str, Any], config: Config) -> NewThread:
+def _new_thread(values: dict[str, Any], config: Config, now: datetime) -> NewThread:
     """The options of ``track`` as a NewThread; a format error names its option."""
     kind = Kind(values["kind"])
-    amount, due = _invoice_values(kind, values)
-    started_at = _parse_now(values["sent_at"], config) if values["sent_at"] else None
+    amount, due = _invoice_values(kind, values, now)
+    sent_at = values["sent_at"]
+    started_at = _parse_now(sent_at, config, "--sent-at") if sent_at else None
     email = _checked_email(values["to_addr"], "--to")
     assistant = values["assistant"]
     assistant_email = _checked_email(assistant, "--assistant") if assistant else None
@@ -202,7 +231,9 @@ def _new_thread(values: dict[str, Any], config: Config) -> NewThread:
         raise click.UsageError(f"Für eine Rechnung fehlt: {missing}") from None
 
 
-def _invoice_values(kind: Kind, values: dict[str, Any]) -> tuple[Decimal | None, date | None]:
+def _invoice_values(
+    kind: Kind, values: dict[str, Any], now: datetime
+) -> tuple[Decimal | None, date | None]:
     # --amount and --due belong to --kind rechnung; other kinds always ignored them, unread.
     if kind is not Kind.RECHNUNG:
         return None, None
@@ -213,27 +244,17 @@ def _invoice_values(kind: Kind, values: dict[str, Any]) -> tuple[Decimal | None,
         due = date.fromisoformat(values["due"])
     except ValueError as exc:
         raise click.BadParameter(f"„{values['due']}“ ist kein Datum wie 2026-03-31") from exc
-    return amount, due
+    return amount, _at_the_door("--due", lambda: check_date(due, now.date()))
 
 
 def _money(text: str, option: str) -> Decimal:
-    """``1190.00``, ``1190,00`` or ``1.190,00`` as a Decimal with cents."""
-    cleaned = text.strip().replace("€", "").strip()
-    if "," in cleaned:
-        cleaned = cleaned.replace(".", "").replace(",", ".")
-    try:
-        amount = Decimal(cleaned)
-    except InvalidOperation as exc:
-        raise click.BadParameter(f"{option}: „{text}“ ist kein Betrag wie 1190.00") from exc
-    if not amount.is_finite() or amount < 0:
-        raise click.BadParameter(f"{option}: „{text}“ ist kein Betrag wie 1190.00")
-    return amount.quantize(Decimal("0.01"))
+    """An amount as the owner types it (:func:`nachfass_bot.domain.money.parse_amount`)."""
+    return _at_the_door(option, lambda: parse_amount(text))
 
 
 def _checked_email(value: str, option: str) -> str:
-    if "@" not in value or any(ch.isspace() for ch in value):
-        raise click.BadParameter(f"{option}: „{value}“ ist keine E-Mail-Adresse")
-    return value.strip().lower()
+    """Exactly one plain address (:func:`nachfass_bot.mail.address.parse_address`)."""
+    return _at_the_door(option, lambda: parse_address(value))
 
 
 def _message_id(value: str | None) -> str | None:

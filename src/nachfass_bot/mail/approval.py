@@ -26,6 +26,7 @@ from datetime import date
 import authres
 import authres.dmarc
 
+from nachfass_bot.domain.dates import in_date_window
 from nachfass_bot.domain.models import CommandKind
 from nachfass_bot.mail.headers import (
     all_raw_headers,
@@ -223,10 +224,11 @@ def parse_command(body: str, *, today: date, draft_body: str = "", token: str = 
     punctuation and emoji ignored: ok/okay/ja/senden/yes → APPROVE; stop/stopp/nein/no →
     STOP; bezahlt → PAID; "später 7", "spaeter 7 Tage", "später 2 Wochen" → LATER with
     ``days`` (1–365); "später 12.01." → LATER ``until`` the next 12 January on or after
-    ``today``; "später 12.01.2027" → that date (a past date is UNKNOWN). A whole mail that
-    opens with a greeting is EDIT with ``text`` = the own text — only when it was cut
-    cleanly, else UNKNOWN with ``unclear_cut``. Anything else, e.g. "ok, aber bitte ändere
-    den zweiten Satz", is UNKNOWN with ``text`` = the own text, for the caller to show.
+    ``today``; "später 12.01.2027" → that date (a past date, or one outside the date
+    window of :mod:`nachfass_bot.domain.dates`, is UNKNOWN). A whole mail that opens with
+    a greeting is EDIT with ``text`` = the own text — only when it was cut cleanly, else
+    UNKNOWN with ``unclear_cut``. Anything else, e.g. "ok, aber bitte ändere den zweiten
+    Satz", is UNKNOWN with ``text`` = the own text, for the caller to show.
     """
     own = own_text(body, draft_body=draft_body, token=token)
     top = own.text
@@ -269,8 +271,9 @@ _VACATION_RE = re.compile(
 
 def parse_owner_request(subject: str, body: str, *, today: date) -> Command | None:
     """A mail from the owner to the bot that answers no draft: "urlaub bis 06.01." (in
-    the subject or the first line) → VACATION ``until`` that day; "status" → STATUS;
-    anything else → None (an ordinary mail the owner sent to herself)."""
+    the subject or the first line) → VACATION ``until`` that day, or UNKNOWN with the
+    line as ``text`` when that day is impossible, past or outside the date window;
+    "status" → STATUS; anything else → None (an ordinary mail the owner sent to herself)."""
     for line in (_first_line(subject), _first_line(strip_quote(body))):
         if line.rstrip(".!") == "status":
             return Command(CommandKind.STATUS)
@@ -278,20 +281,23 @@ def parse_owner_request(subject: str, body: str, *, today: date) -> Command | No
         if match:
             day, month, year = int(match["day"]), int(match["month"]), match["year"]
             until = _future_date(day, month, year, today)
-            if until is not None:
-                return Command(CommandKind.VACATION, until=until)
+            if until is None:  # a vacation, but no day we can use: say so
+                return Command(CommandKind.UNKNOWN, text=line)
+            return Command(CommandKind.VACATION, until=until)
     return None
 
 
 def _future_date(day: int, month: int, year: str | None, today: date) -> date | None:
+    """The day named, on or after ``today`` and inside the date window
+    (:mod:`nachfass_bot.domain.dates`); None when there is no such day."""
     if year is not None:
         candidate = calendar_day(int(year) + 2000 if len(year) == 2 else int(year), month, day)
-        return candidate if candidate is not None and candidate >= today else None
-    for offset in range(9):  # 29.02. may be up to 8 years away
-        candidate = calendar_day(today.year + offset, month, day)
-        if candidate is not None and candidate >= today:
-            return candidate
-    return None
+    else:  # the next such day; 29.02. may be up to 8 years away
+        upcoming = (calendar_day(today.year + offset, month, day) for offset in range(9))
+        candidate = next((d for d in upcoming if d is not None and d >= today), None)
+    if candidate is None or candidate < today or not in_date_window(candidate, today):
+        return None
+    return candidate
 
 
 # --- who may command: sender, authentication, token ------------------------------------
