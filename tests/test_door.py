@@ -91,8 +91,10 @@ def test_vacation_within_the_window_still_works() -> None:
 # -- the app refuses too (the demo or a script that skips the CLI) ---------------------------
 
 
-def test_track_thread_refuses_dates_outside_the_window_and_stores_nothing() -> None:
-    store = Store.memory()
+def test_track_thread_refuses_dates_outside_the_window_and_stores_nothing(
+    memory_store: Store,
+) -> None:
+    store = memory_store
     now = datetime(2026, 3, 11, 10, tzinfo=UTC)
     invoice = NewThread(
         kind=Kind.RECHNUNG, email="kasse@praxis.test", subject="R1", invoice_no="R1",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import datetime
 from pathlib import Path
 
@@ -64,7 +65,7 @@ def error_alerts(sink: SmtpSink, owner: str) -> list[str]:
 def corrupt(store_path: Path, thread_id: int) -> None:
     """What an old database could hold: a step time at the very end of the calendar,
     written behind the store's back."""
-    with sqlite3.connect(store_path) as db:
+    with closing(sqlite3.connect(store_path)) as db, db:
         db.execute(
             "UPDATE threads SET last_step_at = '9999-12-31T12:00:00+00:00' WHERE id = ?",
             [thread_id],

@@ -16,6 +16,7 @@ import sqlite3
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -264,7 +265,7 @@ def test_a_database_damaged_inside(scratch: Scratch, template_store: Path, comma
     is not: the error comes from a query in the middle of the command, not from opening."""
     folder = scratch.folder("damaged")
     store = make_store(folder, scratch, template_store)
-    with sqlite3.connect(store) as db:
+    with closing(sqlite3.connect(store)) as db, db:
         page_size = db.execute("PRAGMA page_size").fetchone()[0]
     data = store.read_bytes()
     store.write_bytes(data[:page_size] + b"\xa5" * (len(data) - page_size))
