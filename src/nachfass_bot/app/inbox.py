@@ -144,8 +144,10 @@ class InboxReader:
         mail may concern, so this covers every body the handling asks for."""
         known = self._known()
         bodies: dict[int, bytes] = {}
-        for uid, raw in batch:
-            inbound = parse_inbound(raw, folder=folder, uid=uid, is_junk_folder=is_junk)
+        for uid, raw, received in batch:
+            inbound = parse_inbound(
+                raw, folder=folder, uid=uid, is_junk_folder=is_junk, received=received
+            )
             if not self.store.is_seen(seen_key(inbound, raw)) and self._needs_body(inbound, known):
                 bodies[uid] = mailbox.fetch_message(folder, uid) or b""
         return bodies
@@ -169,8 +171,10 @@ class InboxReader:
         report: CycleReport,
     ) -> None:
         known = self._known()
-        for uid, raw in batch:
-            inbound = parse_inbound(raw, folder=folder, uid=uid, is_junk_folder=is_junk)
+        for uid, raw, received in batch:
+            inbound = parse_inbound(
+                raw, folder=folder, uid=uid, is_junk_folder=is_junk, received=received
+            )
             key = seen_key(inbound, raw)
             if self.store.is_seen(key):
                 continue
@@ -377,8 +381,8 @@ class InboxReader:
     def _sent_batch(self, batch: Batch, _bodies: Bodies, folder: str, now: datetime) -> None:
         """The owner's own mails to a client restart the count of that client's threads."""
         known = self._known()
-        for uid, raw in batch:
-            mail = parse_inbound(raw, folder=folder, uid=uid)
+        for uid, raw, received in batch:
+            mail = parse_inbound(raw, folder=folder, uid=uid, received=received)
             key = seen_key(mail, raw)
             if self.store.is_seen(key):
                 continue

@@ -239,6 +239,10 @@ class Inbound:
     is_auto_reply: bool = False  # machine mail by header: auto-reply or bounce
     is_junk_folder: bool = False
     is_list_mail: bool = False  # newsletter / mailing list (List-Id, Precedence: bulk)
+    # When the server got the mail (IMAP INTERNALDATE, RFC 3501 §2.3.3), aware; None when
+    # unknown. Unlike the Date header the sender cannot set it, so it decides whether an
+    # unthreaded mail came after ours.
+    received: datetime | None = None
 
 
 @dataclass
