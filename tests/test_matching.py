@@ -13,6 +13,7 @@ from nachfass_bot.mail.matching import (
     CLOCK_SKEW,
     FREEMAIL_DOMAINS,
     Match,
+    answer_time,
     match_inbound,
     related_threads,
 )
@@ -251,11 +252,39 @@ def test_bounce_never_matches() -> None:
     assert match_inbound(inbound, THREADS, owner_email=OWNER) == []
 
 
-def test_mail_older_than_the_thread_never_matches() -> None:
+def test_unthreaded_mail_older_than_the_thread_never_matches() -> None:
     old = _inbound(date=datetime(2026, 1, 6, 12, 0, tzinfo=UTC))  # after OFFER, before INVOICE
     assert _rules(match_inbound(old, THREADS, owner_email=OWNER)) == {10: "client-address"}
-    very_old = _inbound(date=datetime(2025, 12, 1, tzinfo=UTC), in_reply_to=(OFFER_ID,))
+    very_old = _inbound(date=datetime(2025, 12, 1, tzinfo=UTC))
     assert match_inbound(very_old, THREADS, owner_email=OWNER) == []
+
+
+@pytest.mark.parametrize(
+    "written", [datetime(1900, 1, 1, tzinfo=UTC), datetime(2025, 12, 1, tzinfo=UTC)]
+)
+def test_a_reply_naming_our_message_id_answers_whatever_its_date(written: datetime) -> None:
+    reply = _inbound(date=written, in_reply_to=(OFFER_ID,))
+    assert _rules(match_inbound(reply, [OFFER], owner_email=OWNER)) == {10: "reference"}
+
+
+def test_internaldate_decides_for_unthreaded_mail_not_the_date_header() -> None:
+    before, after = OFFER.started_at - timedelta(days=2), OFFER.started_at + timedelta(days=2)
+    late = _inbound(date=before, received=after)
+    assert _rules(match_inbound(late, [OFFER], owner_email=OWNER)) == {10: "client-address"}
+    early = _inbound(date=after, received=before)
+    assert match_inbound(early, [OFFER], owner_email=OWNER) == []
+    colleague = _inbound(from_addr="empfang2@keller-bau.de", date=before, received=after)
+    assert _rules(match_inbound(colleague, [OFFER], owner_email=OWNER)) == {10: "colleague"}
+
+
+def test_answer_time_is_a_plausible_date_else_the_arrival_else_now() -> None:
+    now = datetime(2026, 2, 1, tzinfo=UTC)
+    written, arrived = datetime(2026, 1, 14, tzinfo=UTC), datetime(2026, 1, 15, tzinfo=UTC)
+    assert answer_time(_inbound(date=written, received=arrived), OFFER, now) == written
+    absurd = _inbound(date=datetime(1900, 1, 1, tzinfo=UTC), received=arrived)
+    assert answer_time(absurd, OFFER, now) == arrived
+    future = _inbound(date=datetime(2030, 1, 1, tzinfo=UTC), received=None)
+    assert answer_time(future, OFFER, now) == now
 
 
 def test_small_clock_skew_is_tolerated_but_not_more() -> None:

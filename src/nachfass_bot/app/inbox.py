@@ -43,7 +43,7 @@ from nachfass_bot.errors import MailboxError
 from nachfass_bot.mail.approval import find_token
 from nachfass_bot.mail.inbound import parse_inbound
 from nachfass_bot.mail.judge import Verdict, judge_inbound, needs_body
-from nachfass_bot.mail.matching import Match
+from nachfass_bot.mail.matching import Match, answer_time
 from nachfass_bot.texts.labels import client_label, local_text
 from nachfass_bot.texts.render import format_date_long
 
@@ -273,7 +273,7 @@ class InboxReader:
         thread = self.store.thread(match.thread_id)
         if thread is None or thread.state not in LISTENING_STATES:
             return
-        answered_at = min(inbound.date, now) if inbound.date else now
+        answered_at = answer_time(inbound, thread, now)
         self.store.update_thread(
             thread.id,
             now,
