@@ -9,7 +9,15 @@ from pathlib import Path
 import pytest
 
 from nachfass_bot.adapters.store import MIGRATIONS, SCHEMA_VERSION, Store
-from nachfass_bot.domain.models import DRAFT_TRANSITIONS, Client, DraftState, Kind, NoticeState
+from nachfass_bot.domain.models import (
+    DRAFT_TRANSITIONS,
+    Client,
+    DraftState,
+    Kind,
+    NoticeState,
+    SeenRole,
+    VerdictKind,
+)
 from nachfass_bot.errors import StateError, StoreError
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -142,3 +150,61 @@ def test_every_draft_state_is_reachable_and_the_final_ones_have_no_exit() -> Non
     assert reachable == set(DraftState)
     for final in (DraftState.SENT, DraftState.UNCLEAR, DraftState.FAILED, DraftState.CANCELLED):
         assert DRAFT_TRANSITIONS[final] == frozenset()
+
+
+# -- seen by role (schema 5) ---------------------------------------------------------------
+
+SEEN_MIGRATION = 5  # the schema that keys seen mail by Message-ID and role
+
+
+def _database_before_seen_by_role(path: Path) -> None:
+    """A schema-4 database whose seen mail was keyed by Message-ID alone."""
+    conn = sqlite3.connect(path)
+    for script in MIGRATIONS[: SEEN_MIGRATION - 1]:
+        conn.executescript(script)
+    conn.execute(f"PRAGMA user_version = {SEEN_MIGRATION - 1}")
+    rows = [
+        ("<ok@owner>", "INBOX", 1, "command-pending"),
+        ("<done@owner>", "INBOX", 2, "command"),
+        ("<by-hand@owner>", "Sent", 3, "owner-sent"),
+        ("<answer@client>", "Junk", 4, "answer"),
+        ("<digest@bot>", "INBOX", 5, "own"),
+    ]
+    conn.executemany(
+        "INSERT INTO seen (key, folder, uid, verdict, seen_at) VALUES (?, ?, ?, ?, ?)",
+        [(*row, NOW.isoformat()) for row in rows],
+    )
+    conn.commit()
+    conn.close()
+
+
+def test_migration_keeps_seen_mail_under_the_role_it_stood_for(tmp_path: Path) -> None:
+    path = tmp_path / "nachfass.db"
+    _database_before_seen_by_role(path)
+    store = Store.open(path)
+    try:
+        assert store.schema_version() == SCHEMA_VERSION
+        roles = {
+            "<ok@owner>": SeenRole.COMMAND,
+            "<done@owner>": SeenRole.COMMAND,
+            "<by-hand@owner>": SeenRole.OWNER_MAIL,
+            "<answer@client>": SeenRole.INBOUND,
+            "<digest@bot>": SeenRole.INBOUND,
+        }
+        for key, role in roles.items():
+            assert [r for r in SeenRole if store.is_seen(key, r)] == [role], key
+        assert store.seen_with_verdict(VerdictKind.COMMAND_PENDING) == [("<ok@owner>", "INBOX", 1)]
+    finally:
+        store.close()
+
+
+def test_seen_is_kept_per_role_and_a_role_can_be_forgotten() -> None:
+    store = Store.memory()
+    store.mark_seen("<m@x>", SeenRole.INBOUND, "INBOX", 7, VerdictKind.OWNER, NOW)
+    assert store.is_seen("<m@x>", SeenRole.INBOUND)
+    assert not store.is_seen("<m@x>", SeenRole.COMMAND), "one role never hides another"
+    store.mark_seen("<m@x>", SeenRole.COMMAND, "Sent", 3, VerdictKind.COMMAND_PENDING, NOW)
+    assert store.seen_with_verdict(VerdictKind.COMMAND_PENDING) == [("<m@x>", "Sent", 3)]
+    store.forget_seen("<m@x>", SeenRole.COMMAND)
+    assert not store.is_seen("<m@x>", SeenRole.COMMAND)
+    assert store.is_seen("<m@x>", SeenRole.INBOUND)

@@ -31,6 +31,7 @@ from nachfass_bot.domain.models import (
     MessageRole,
     Notice,
     NoticeState,
+    SeenRole,
     State,
     Task,
     TaskState,
@@ -167,6 +168,33 @@ MIGRATIONS: tuple[str, ...] = (
         updated_at TEXT NOT NULL
     );
     CREATE INDEX notices_state ON notices(state);
+    """,
+    # 5: "seen" by role. The same mail in Sent, INBOX, All Mail and junk is acted on once
+    # per role (the owner's command, the owner's mail to a client, the verdict on an
+    # inbound mail), whichever folder shows it first; old rows keep the role they stood
+    # for.
+    """
+    CREATE TABLE seen_by_role (
+        key TEXT NOT NULL,
+        role TEXT NOT NULL,
+        folder TEXT NOT NULL,
+        uid INTEGER NOT NULL,
+        verdict TEXT NOT NULL,
+        seen_at TEXT NOT NULL,
+        PRIMARY KEY (key, role)
+    );
+    INSERT INTO seen_by_role (key, role, folder, uid, verdict, seen_at)
+        SELECT key,
+               CASE verdict
+                   WHEN 'command-pending' THEN 'command'
+                   WHEN 'command' THEN 'command'
+                   WHEN 'owner-sent' THEN 'owner-mail'
+                   ELSE 'inbound'
+               END,
+               folder, uid, verdict, seen_at
+        FROM seen;
+    DROP TABLE seen;
+    ALTER TABLE seen_by_role RENAME TO seen;
     """,
 )
 
@@ -577,22 +605,35 @@ class Store:
         self._table("folders").insert(record, replace=True)
 
     def mark_seen(
-        self, key: str, folder: str, uid: int, verdict: VerdictKind, now: datetime
+        self,
+        key: str,
+        role: SeenRole,
+        folder: str,
+        uid: int,
+        verdict: VerdictKind,
+        now: datetime,
     ) -> None:
-        """Remember a mail as handled (plain SQL: this runs once per mail of a first sync)."""
+        """Remember that ``role`` of the mail ``key`` was handled (or, with verdict
+        ``command-pending``, queued); plain SQL: this runs once per mail of a first sync."""
         self.db.execute(
-            "INSERT OR REPLACE INTO seen (key, folder, uid, verdict, seen_at) "
-            "VALUES (?, ?, ?, ?, ?)",
-            [key, folder, uid, verdict, to_iso(now)],
+            "INSERT OR REPLACE INTO seen (key, role, folder, uid, verdict, seen_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [key, role, folder, uid, verdict, to_iso(now)],
         )
+
+    def forget_seen(self, key: str, role: SeenRole) -> None:
+        """Let the next copy of the mail ``key`` take ``role`` on again."""
+        self.db.execute("DELETE FROM seen WHERE key = ? AND role = ?", [key, role])
 
     def seen_with_verdict(self, verdict: VerdictKind) -> list[tuple[str, str, int]]:
         """``(key, folder, uid)`` of every seen mail with ``verdict``, oldest first."""
         sql = "SELECT key, folder, uid FROM seen WHERE verdict = ? ORDER BY seen_at, rowid"
         return [(row["key"], row["folder"], row["uid"]) for row in self.db.query(sql, [verdict])]
 
-    def is_seen(self, key: str) -> bool:
-        return self._first("SELECT 1 FROM seen WHERE key = ?", [key]) is not None
+    def is_seen(self, key: str, role: SeenRole) -> bool:
+        """Whether ``role`` of the mail ``key`` was handled (or queued) already."""
+        sql = "SELECT 1 FROM seen WHERE key = ? AND role = ?"
+        return self._first(sql, [key, role]) is not None
 
     # -- small named values (the owner's vacation, the last digest week …) ----------------
 

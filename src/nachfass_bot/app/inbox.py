@@ -2,8 +2,14 @@
 
 Inbound folders (INBOX, junk, extra folders): a client's answer stops the thread, an
 auto-reply postpones it until the return date, a permanent bounce pauses it with a task
-for the owner, the owner's answers to drafts are queued for :mod:`nachfass_bot.app.commands`.
-The Sent folder: a mail the owner wrote to a client by hand restarts the count.
+for the owner. The Sent folder: a mail the owner wrote to a client by hand restarts the
+count. In either: the owner's answers to drafts (and mails to the bot's own address) are
+queued for :mod:`nachfass_bot.app.commands`.
+
+"Seen" is kept per role (:class:`~nachfass_bot.domain.models.SeenRole`): the same mail
+in Sent, INBOX, All Mail and junk is queued as a command once, restarts the count once
+and gets one verdict, whichever folder shows it first; a role handled in one folder never
+hides another role of the same mail.
 
 Headers come first; a body is downloaded only when the header says the mail may concern
 a thread (:func:`nachfass_bot.mail.judge.needs_body`), and before the batch's transaction
@@ -35,6 +41,7 @@ from nachfass_bot.domain.models import (
     EventKind,
     Inbound,
     MessageRole,
+    SeenRole,
     State,
     Thread,
     VerdictKind,
@@ -148,7 +155,8 @@ class InboxReader:
             inbound = parse_inbound(
                 raw, folder=folder, uid=uid, is_junk_folder=is_junk, received=received
             )
-            if not self.store.is_seen(seen_key(inbound, raw)) and self._needs_body(inbound, known):
+            judged = self.store.is_seen(seen_key(inbound, raw), SeenRole.INBOUND)
+            if not judged and self._needs_body(inbound, known):
                 bodies[uid] = mailbox.fetch_message(folder, uid) or b""
         return bodies
 
@@ -176,12 +184,27 @@ class InboxReader:
                 raw, folder=folder, uid=uid, is_junk_folder=is_junk, received=received
             )
             key = seen_key(inbound, raw)
-            if self.store.is_seen(key):
-                continue
+            self._queue_command(key, inbound, known, now)
+            if self.store.is_seen(key, SeenRole.INBOUND):
+                continue  # judged already, in this folder or another one
             verdict = self._judge_safely(inbound, bodies, known, now, report)
-            self.store.mark_seen(key, folder, uid, verdict, now)
+            self.store.mark_seen(key, SeenRole.INBOUND, folder, uid, verdict, now)
             if verdict not in _NOTHING_CHANGED:
                 known = self._known()
+
+    def _queue_command(self, key: str, mail: Inbound, known: _Known, now: datetime) -> None:
+        """The owner's answer to a draft or task, or a mail to the bot's own address
+        ("urlaub bis …", "status"), is queued for the commands step once, in whichever
+        folder it shows up first: Sent (the mail program files it at once) or an inbound
+        folder (the delivered copy). Bcc copies of mail to others are no commands."""
+        if mail.from_addr != self.owner_email or mail.message_id in known.own_ids:
+            return
+        if self.owner_email not in mail.to_addrs and self._answered_draft(mail) is None:
+            return
+        if not self.store.is_seen(key, SeenRole.COMMAND):
+            self.store.mark_seen(
+                key, SeenRole.COMMAND, mail.folder, mail.uid, VerdictKind.COMMAND_PENDING, now
+            )
 
     def _judge_safely(
         self, inbound: Inbound, bodies: Bodies, known: _Known, now: datetime, report: CycleReport
@@ -205,12 +228,9 @@ class InboxReader:
         the batch's transaction: the body comes from ``bodies``, never from the server."""
         if inbound.message_id in known.own_ids:
             return VerdictKind.OWN
-        answered_draft = self._answered_draft(inbound)
         if inbound.from_addr == self.owner_email:
-            # Answers to drafts and mails to the bot's own address ("urlaub bis …",
-            # "status") are read whole by the commands step; Bcc copies are ignored.
-            to_bot = self.owner_email in inbound.to_addrs
-            return VerdictKind.COMMAND_PENDING if answered_draft or to_bot else VerdictKind.OWNER
+            return VerdictKind.OWNER  # a command among them is queued by _queue_command
+        answered_draft = self._answered_draft(inbound)
         if answered_draft:
             self._warn_foreign_command(inbound, answered_draft, now)
         owner, own = self.owner_email, known.own_ids
@@ -384,19 +404,21 @@ class InboxReader:
         for uid, raw, received in batch:
             mail = parse_inbound(raw, folder=folder, uid=uid, received=received)
             key = seen_key(mail, raw)
-            if self.store.is_seen(key):
+            self._queue_command(key, mail, known, now)
+            if self.store.is_seen(key, SeenRole.OWNER_MAIL):
                 continue
             verdict = VerdictKind.OWN
             if mail.message_id not in known.own_ids and mail.from_addr == self.owner_email:
                 verdict = VerdictKind.OWNER_SENT
-                for thread in _written_to(mail, known.threads):
-                    self._restart_clock(thread, mail, now)
-            self.store.mark_seen(key, folder, uid, verdict, now)
+                restarted = [self._restart_clock(t, mail, now) for t in _written_to(mail, known)]
+                if any(restarted):
+                    known = self._known()  # the next mail compares with the new count
+            self.store.mark_seen(key, SeenRole.OWNER_MAIL, folder, uid, verdict, now)
 
-    def _restart_clock(self, thread: Thread, mail: Inbound, now: datetime) -> None:
+    def _restart_clock(self, thread: Thread, mail: Inbound, now: datetime) -> bool:
         written_at = min(mail.date, now) if mail.date else now
         if written_at <= (thread.last_step_at or thread.started_at):
-            return
+            return False
         self.store.update_thread(thread.id, now, last_step_at=written_at)
         if mail.message_id:
             self.store.record_message_id(
@@ -408,6 +430,7 @@ class InboxReader:
             "geschrieben (Ordner Gesendet) → die Frist bis zum nächsten Schritt beginnt neu",
             thread_id=thread.id,
         )
+        return True
 
 
 def seen_key(inbound: Inbound, raw: bytes) -> str:
@@ -417,12 +440,12 @@ def seen_key(inbound: Inbound, raw: bytes) -> str:
     return "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
-def _written_to(mail: Inbound, threads: tuple[Thread, ...]) -> list[Thread]:
+def _written_to(mail: Inbound, known: _Known) -> list[Thread]:
     """Open threads whose client (or assistant) the owner's mail was addressed to."""
     recipients = set(mail.to_addrs)
     return [
         thread
-        for thread in threads
+        for thread in known.threads
         if thread.state is State.OPEN
         and ({thread.client.email, thread.client.assistant_email} & recipients)
     ]

@@ -3,7 +3,8 @@
 The stored ``(uidvalidity, last_uid)`` of a folder moves forward in the same transaction
 as the handling of each batch, so a crash or a dropped connection resumes after the last
 handled batch. A new UIDVALIDITY voids the stored UIDs: the folder is read again from the
-start, and the caller recognises mail it saw before by its Message-ID.
+start, and the caller recognises mail it saw before by its Message-ID and the role it
+played (:class:`~nachfass_bot.domain.models.SeenRole`).
 
 No network call happens while the transaction is open: ``read_bodies`` downloads the
 whole messages a batch needs first, then the batch is handled and committed. A connection
