@@ -2,7 +2,8 @@
 
 The same Message-ID shows up in Sent, INBOX and junk, in any order; each of its roles —
 the owner's command, the owner's own mail to a client, a client's answer — is acted on
-exactly once. Through the real Dovecot and SMTP sink, via the CLI.
+exactly once. And an answer that arrived before its thread was tracked is found when
+the thread is created. Through the real Dovecot and SMTP sink, via the CLI.
 """
 
 from __future__ import annotations
@@ -178,6 +179,83 @@ def test_the_same_answer_in_inbox_and_junk_is_one_answer(
     alerts = [m for m in mails_to(smtp_sink, dovecot.user) if "Spam" in str(m["Subject"])]
     assert len(alerts) == (spam_alerts if not same_cycle else 0)
     assert not any("[NF-" in str(m["Subject"]) for m in mails_to(smtp_sink, dovecot.user))
+
+
+# -- an answer that came before the thread was tracked ---------------------------------------
+
+
+def test_tracking_after_the_answer_was_synced_is_answered_at_once(
+    config: Path, dovecot: MailAccount, smtp_sink: SmtpSink, capsys
+) -> None:
+    unthreaded = client_answer(
+        dovecot.user, local("2026-03-05T09:12"), in_reply_to=None, subject="Fotos"
+    )
+    dovecot.append("Junk", unthreaded)
+    assert cli(config, "tick", "--now", "2026-03-05T10:00") == 0  # no thread yet: unrelated
+
+    tracked = track_offer(config, capsys)
+    assert tracked["state"] == "answered"
+    assert tracked["answered_folder"] == "Junk"
+    assert tracked["answered_at"].startswith("2026-03-05T08:12")
+    assert cli(config, "tick", "--now", "2026-03-11T10:30") == 0
+    assert cli(config, "tick", "--now", "2026-03-20T10:30") == 0
+    assert smtp_sink.messages == [], "no draft, ever"
+    events = [event["text"] for event in shown(config, capsys, tracked["id"])["events"]]
+    assert any("bevor der Vorgang angelegt wurde" in text for text in events)
+
+
+def test_tracking_without_json_says_the_answer_is_there(
+    config: Path, dovecot: MailAccount, smtp_sink: SmtpSink, capsys
+) -> None:
+    dovecot.append("INBOX", client_answer(dovecot.user, local("2026-03-05T09:12")))
+    assert cli(config, "tick", "--now", "2026-03-05T10:00") == 0
+    capsys.readouterr()
+    assert cli(
+        config, "track", "--kind", "angebot", "--to", CLIENT, "--subject", "Angebot",
+        "--message-id", OFFER_ID, "--sent-at", SENT_AT,
+    ) == 0  # fmt: skip
+    assert "Die Antwort ist schon da (Ordner INBOX)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("tracked", ["before", "after"])
+def test_a_reply_dated_1900_that_names_our_mail_is_an_answer(
+    config: Path, dovecot: MailAccount, capsys, tracked: str
+) -> None:
+    if tracked == "before":
+        thread_id = track_offer(config, capsys)["id"]
+    arrived = local("2026-03-05T09:12")
+    answer = client_answer(dovecot.user, datetime(1900, 1, 1, tzinfo=UTC))
+    dovecot.append("INBOX", answer, msg_time=arrived)
+    assert cli(config, "tick", "--now", "2026-03-05T10:00") == 0
+    if tracked == "after":
+        thread_id = track_offer(config, capsys)["id"]
+
+    detail = shown(config, capsys, thread_id)
+    assert detail["state"] == "answered"
+    assert detail["answered_at"].startswith("2026-03-05T08:12"), "the arrival, not 1900"
+
+
+@pytest.mark.parametrize("tracked", ["before", "after"])
+@pytest.mark.parametrize(
+    "arrived, state",
+    [("2026-03-05T09:12", "answered"), ("2026-03-02T09:12", "open")],
+    ids=["arrived-after-our-mail", "arrived-before-our-mail"],
+)
+def test_internaldate_decides_for_an_unthreaded_mail_not_its_date(
+    config: Path, dovecot: MailAccount, capsys, tracked: str, arrived: str, state: str
+) -> None:
+    if tracked == "before":
+        thread_id = track_offer(config, capsys, message_id=None)["id"]
+    written_before_our_mail = local("2026-03-01T08:00")
+    unthreaded = client_answer(
+        dovecot.user, written_before_our_mail, in_reply_to=None, subject="Frage"
+    )
+    dovecot.append("INBOX", unthreaded, msg_time=local(arrived))
+    assert cli(config, "tick", "--now", "2026-03-05T10:00") == 0
+    if tracked == "after":
+        thread_id = track_offer(config, capsys, message_id=None)["id"]
+
+    assert shown(config, capsys, thread_id)["state"] == state
 
 
 # -- a queued command whose copy vanished ------------------------------------------------------

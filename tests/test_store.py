@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from nachfass_bot.domain.models import (
     DRAFT_TRANSITIONS,
     Client,
     DraftState,
+    Inbound,
     Kind,
     NoticeState,
     SeenRole,
@@ -152,7 +154,7 @@ def test_every_draft_state_is_reachable_and_the_final_ones_have_no_exit() -> Non
         assert DRAFT_TRANSITIONS[final] == frozenset()
 
 
-# -- seen by role (schema 5) ---------------------------------------------------------------
+# -- seen by role (schema 5) and the index of synced inbound mail ----------------------------
 
 SEEN_MIGRATION = 5  # the schema that keys seen mail by Message-ID and role
 
@@ -208,3 +210,38 @@ def test_seen_is_kept_per_role_and_a_role_can_be_forgotten() -> None:
     store.forget_seen("<m@x>", SeenRole.COMMAND)
     assert not store.is_seen("<m@x>", SeenRole.COMMAND)
     assert store.is_seen("<m@x>", SeenRole.INBOUND)
+
+
+def _synced(key: str, **changes: object) -> tuple[str, Inbound]:
+    base = Inbound(
+        folder="INBOX", uid=1, message_id=key, from_addr="stranger@elsewhere.test",
+        to_addrs=("anna@berger-design.test",), subject="Hallo",
+        date=NOW + timedelta(days=1), received=NOW + timedelta(days=1),
+    )  # fmt: skip
+    return key, replace(base, **changes)  # type: ignore[arg-type]
+
+
+def test_the_synced_mail_index_finds_references_whenever_and_senders_since() -> None:
+    store = Store.memory()
+    old, later = NOW - timedelta(days=3), NOW + timedelta(days=2)
+    store.add_synced_mails([
+        _synced("<reply-1900@x>", date=datetime(1900, 1, 1, tzinfo=UTC), received=old,
+                in_reply_to=("<Offer@Berger>",), folder="Junk", is_junk_folder=True),
+        _synced("<client-late@x>", from_addr="Jonas@Keller.test", date=old, received=later),
+        _synced("<client-early@x>", from_addr="jonas@keller.test", date=later, received=old),
+        _synced("<colleague@x>", from_addr="empfang@keller.test", received=None, date=None),
+        _synced("<stranger@x>"),
+    ])  # fmt: skip
+    store.add_synced_mails([_synced("<client-late@x>", folder="Junk", is_junk_folder=True)])
+
+    found = store.synced_mails(
+        references={"<offer@berger>"}, senders={"jonas@keller.test"}, domains=(), since=NOW
+    )
+    assert [mail.message_id for mail in found] == ["<reply-1900@x>", "<client-late@x>"]
+    reply, client = found
+    assert reply.references == ("<offer@berger>",) and reply.is_junk_folder
+    assert reply.date == datetime(1900, 1, 1, tzinfo=UTC) and reply.received == old
+    assert (client.folder, client.from_addr) == ("INBOX", "jonas@keller.test"), "first copy"
+    by_domain = store.synced_mails(references=(), senders=(), domains={"keller.test"}, since=NOW)
+    assert {m.message_id for m in by_domain} == {"<client-late@x>", "<colleague@x>"}
+    assert store.synced_mails(references=(), senders=(), domains=(), since=NOW) == []

@@ -30,7 +30,9 @@ someone who just wrote to us); a reply that references one thread answers that t
 
 :func:`related_threads` applies the same rules without the machine-mail guard: an
 auto-reply or a bounce is no answer, but the caller needs to know whose threads it
-concerns (to postpone them until the return date).
+concerns (to postpone them until the return date). :func:`match_synced` applies them to a
+mail synced before the thread existed (from the store's index of header facts), and
+:func:`answer_keys` names what such a mail must carry to be worth asking the rules.
 """
 
 from __future__ import annotations
@@ -45,9 +47,12 @@ from nachfass_bot.mail.bounces import is_delivery_system
 __all__ = [
     "CLOCK_SKEW",
     "FREEMAIL_DOMAINS",
+    "AnswerKeys",
     "Match",
+    "answer_keys",
     "answer_time",
     "match_inbound",
+    "match_synced",
     "related_threads",
 ]
 
@@ -275,6 +280,41 @@ def related_threads(
         return []
     found = (_match_thread(inbound, thread) for thread in threads)
     return [match for match in found if match is not None]
+
+
+def match_synced(inbound: Inbound, thread: Thread) -> Match | None:
+    """The answer a mail synced *before* ``thread`` existed gives it, by the cycle's rules.
+
+    ``inbound`` comes from the store's index of synced mail, which keeps only mail the
+    cycle judged neither the owner's, nor the bot's own, nor machine or list mail; the
+    guards that need no owner address are applied again all the same.
+    """
+    context = _context("", ())
+    if inbound.is_list_mail or any(guard(inbound, context) for guard in MAIL_GUARDS):
+        return None
+    return _match_thread(inbound, thread)
+
+
+@dataclass(frozen=True)
+class AnswerKeys:
+    """What a synced mail must carry for :func:`match_synced` to find it an answer."""
+
+    references: frozenset[str]  # one of these in In-Reply-To/References (folded)
+    senders: frozenset[str]  # or From is one of these (folded) ...
+    domains: frozenset[str]  # ... or at one of these domains (colleagues)
+    since: datetime  # address rules only: arrived at or after this moment
+
+
+def answer_keys(thread: Thread) -> AnswerKeys:
+    """The index lookup for :func:`match_synced`: a superset of what its rules accept."""
+    senders = {_fold(thread.client.email), _fold(thread.client.assistant_email)} - {""}
+    company = _company_domain(thread)
+    return AnswerKeys(
+        references=frozenset(_fold(message_id) for message_id in thread.message_ids),
+        senders=frozenset(senders),
+        domains=frozenset({company} if company else ()),
+        since=thread.started_at - CLOCK_SKEW,
+    )
 
 
 def answer_time(inbound: Inbound, thread: Thread, now: datetime) -> datetime:
