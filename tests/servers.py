@@ -22,6 +22,7 @@ import collections
 import contextlib
 import email
 import email.policy
+import email.utils
 import hmac
 import os
 import pwd
@@ -165,9 +166,15 @@ class MailAccount:
         flags: Sequence[bytes | str] = (),
         msg_time: datetime | None = None,
     ) -> None:
-        """Store one RFC 5322 message in ``folder`` (IMAP APPEND, RFC 3501 §6.3.11)."""
+        """Store one RFC 5322 message in ``folder`` (IMAP APPEND, RFC 3501 §6.3.11).
+
+        Its INTERNALDATE is ``msg_time``, by default the mail's Date header — as when a
+        server delivers a mail at the moment it was written (the suite's clock is not the
+        wall clock); a mail without a readable Date gets the server's now.
+        """
+        when = msg_time if msg_time is not None else _header_date(raw)
         with self.client() as imap:
-            imap.append(folder, raw, flags=flags, msg_time=msg_time)
+            imap.append(folder, raw, flags=flags, msg_time=when)
 
     def messages(self, folder: str) -> list[bytes]:
         """Full RFC 822 text of all messages in ``folder``, in UID order; \\Seen is not set."""
@@ -187,6 +194,16 @@ class MailAccount:
             if uids:
                 imap.delete_messages(uids)
                 imap.expunge()
+
+
+def _header_date(raw: bytes) -> datetime | None:
+    """The Date header of ``raw``, aware, or None."""
+    header = email.message_from_bytes(raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0])
+    try:
+        moment = email.utils.parsedate_to_datetime(str(header["Date"]))
+    except (TypeError, ValueError):
+        return None
+    return moment if moment.tzinfo is not None else None
 
 
 class DovecotServer(MailAccount):

@@ -13,7 +13,10 @@ from nachfass_bot.mail.matching import (
     CLOCK_SKEW,
     FREEMAIL_DOMAINS,
     Match,
+    answer_keys,
+    answer_time,
     match_inbound,
+    match_synced,
     related_threads,
 )
 
@@ -251,11 +254,62 @@ def test_bounce_never_matches() -> None:
     assert match_inbound(inbound, THREADS, owner_email=OWNER) == []
 
 
-def test_mail_older_than_the_thread_never_matches() -> None:
+def test_unthreaded_mail_older_than_the_thread_never_matches() -> None:
     old = _inbound(date=datetime(2026, 1, 6, 12, 0, tzinfo=UTC))  # after OFFER, before INVOICE
     assert _rules(match_inbound(old, THREADS, owner_email=OWNER)) == {10: "client-address"}
-    very_old = _inbound(date=datetime(2025, 12, 1, tzinfo=UTC), in_reply_to=(OFFER_ID,))
+    very_old = _inbound(date=datetime(2025, 12, 1, tzinfo=UTC))
     assert match_inbound(very_old, THREADS, owner_email=OWNER) == []
+
+
+@pytest.mark.parametrize(
+    "written", [datetime(1900, 1, 1, tzinfo=UTC), datetime(2025, 12, 1, tzinfo=UTC)]
+)
+def test_a_reply_naming_our_message_id_answers_whatever_its_date(written: datetime) -> None:
+    reply = _inbound(date=written, in_reply_to=(OFFER_ID,))
+    assert _rules(match_inbound(reply, [OFFER], owner_email=OWNER)) == {10: "reference"}
+
+
+def test_internaldate_decides_for_unthreaded_mail_not_the_date_header() -> None:
+    before, after = OFFER.started_at - timedelta(days=2), OFFER.started_at + timedelta(days=2)
+    late = _inbound(date=before, received=after)
+    assert _rules(match_inbound(late, [OFFER], owner_email=OWNER)) == {10: "client-address"}
+    early = _inbound(date=after, received=before)
+    assert match_inbound(early, [OFFER], owner_email=OWNER) == []
+    colleague = _inbound(from_addr="empfang2@keller-bau.de", date=before, received=after)
+    assert _rules(match_inbound(colleague, [OFFER], owner_email=OWNER)) == {10: "colleague"}
+
+
+def test_answer_time_is_a_plausible_date_else_the_arrival_else_now() -> None:
+    now = datetime(2026, 2, 1, tzinfo=UTC)
+    written, arrived = datetime(2026, 1, 14, tzinfo=UTC), datetime(2026, 1, 15, tzinfo=UTC)
+    assert answer_time(_inbound(date=written, received=arrived), OFFER, now) == written
+    absurd = _inbound(date=datetime(1900, 1, 1, tzinfo=UTC), received=arrived)
+    assert answer_time(absurd, OFFER, now) == arrived
+    future = _inbound(date=datetime(2030, 1, 1, tzinfo=UTC), received=None)
+    assert answer_time(future, OFFER, now) == now
+
+
+def test_a_synced_mail_is_matched_by_the_same_rules_without_the_owner() -> None:
+    reply = _inbound(date=datetime(1900, 1, 1, tzinfo=UTC), references=(OFFER_ID,))
+    (in_the_cycle,) = match_inbound(reply, [OFFER], owner_email=OWNER)
+    assert match_synced(reply, OFFER) == in_the_cycle
+    assert in_the_cycle.rule == "reference"
+    assert match_synced(_inbound(is_list_mail=True), OFFER) is None
+    assert match_synced(_inbound(is_auto_reply=True), OFFER) is None
+    daemon = _inbound(from_addr="mailer-daemon@keller-bau.de", references=(OFFER_ID,))
+    assert match_synced(daemon, OFFER) is None
+    assert match_synced(_inbound(date=datetime(2025, 12, 1, tzinfo=UTC)), OFFER) is None
+
+
+def test_answer_keys_name_ids_senders_and_the_company_domain_but_no_freemail() -> None:
+    keys = answer_keys(OFFER)
+    assert keys.references == {OFFER_ID.casefold(), FOLLOW_UP_ID.casefold()}
+    assert keys.senders == {"jonas.keller@keller-bau.de", "empfang@keller-bau.de"}
+    assert keys.domains == {"keller-bau.de"}
+    assert keys.since == OFFER.started_at - CLOCK_SKEW
+    private = replace(OFFER, client=Client(email="Jonas@GMX.de"), message_ids=frozenset())
+    assert answer_keys(private).domains == frozenset()
+    assert answer_keys(private).senders == {"jonas@gmx.de"}
 
 
 def test_small_clock_skew_is_tolerated_but_not_more() -> None:

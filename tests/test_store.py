@@ -6,14 +6,24 @@ import sqlite3
 import threading
 from collections.abc import Callable
 from contextlib import closing
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from nachfass_bot.adapters.store import MIGRATIONS, SCHEMA_VERSION, Store
-from nachfass_bot.domain.models import DRAFT_TRANSITIONS, Client, DraftState, Kind, NoticeState
+from nachfass_bot.domain.models import (
+    DRAFT_TRANSITIONS,
+    Client,
+    DraftState,
+    Inbound,
+    Kind,
+    NoticeState,
+    SeenRole,
+    VerdictKind,
+)
 from nachfass_bot.errors import StateError, StoreError
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -229,3 +239,98 @@ def test_a_transaction_that_reads_then_writes_waits_for_another_writer(tmp_path:
     finally:
         worker.join(10)
         first.close()
+
+
+# -- seen by role (schema 6) and the index of synced inbound mail ----------------------------
+
+SEEN_MIGRATION = 6  # the schema that keys seen mail by Message-ID and role
+
+
+def _database_before_seen_by_role(path: Path) -> None:
+    """A database just before seen-by-role, whose seen mail was keyed by Message-ID alone."""
+    conn = sqlite3.connect(path)
+    for script in MIGRATIONS[: SEEN_MIGRATION - 1]:
+        conn.executescript(script)
+    conn.execute(f"PRAGMA user_version = {SEEN_MIGRATION - 1}")
+    rows = [
+        ("<ok@owner>", "INBOX", 1, "command-pending"),
+        ("<done@owner>", "INBOX", 2, "command"),
+        ("<by-hand@owner>", "Sent", 3, "owner-sent"),
+        ("<answer@client>", "Junk", 4, "answer"),
+        ("<digest@bot>", "INBOX", 5, "own"),
+    ]
+    conn.executemany(
+        "INSERT INTO seen (key, folder, uid, verdict, seen_at) VALUES (?, ?, ?, ?, ?)",
+        [(*row, NOW.isoformat()) for row in rows],
+    )
+    conn.commit()
+    conn.close()
+
+
+def test_migration_keeps_seen_mail_under_the_role_it_stood_for(tmp_path: Path) -> None:
+    path = tmp_path / "nachfass.db"
+    _database_before_seen_by_role(path)
+    store = Store.open(path)
+    try:
+        assert store.schema_version() == SCHEMA_VERSION
+        roles = {
+            "<ok@owner>": SeenRole.COMMAND,
+            "<done@owner>": SeenRole.COMMAND,
+            "<by-hand@owner>": SeenRole.OWNER_MAIL,
+            "<answer@client>": SeenRole.INBOUND,
+            "<digest@bot>": SeenRole.INBOUND,
+        }
+        for key, role in roles.items():
+            assert [r for r in SeenRole if store.is_seen(key, r)] == [role], key
+        assert store.seen_with_verdict(VerdictKind.COMMAND_PENDING) == [("<ok@owner>", "INBOX", 1)]
+    finally:
+        store.close()
+
+
+def test_seen_is_kept_per_role_and_a_role_can_be_forgotten(memory_store: Store) -> None:
+    store = memory_store
+    store.mark_seen("<m@x>", SeenRole.INBOUND, "INBOX", 7, VerdictKind.OWNER, NOW)
+    assert store.is_seen("<m@x>", SeenRole.INBOUND)
+    assert not store.is_seen("<m@x>", SeenRole.COMMAND), "one role never hides another"
+    store.mark_seen("<m@x>", SeenRole.COMMAND, "Sent", 3, VerdictKind.COMMAND_PENDING, NOW)
+    assert store.seen_with_verdict(VerdictKind.COMMAND_PENDING) == [("<m@x>", "Sent", 3)]
+    store.forget_seen("<m@x>", SeenRole.COMMAND)
+    assert not store.is_seen("<m@x>", SeenRole.COMMAND)
+    assert store.is_seen("<m@x>", SeenRole.INBOUND)
+
+
+def _synced(key: str, **changes: object) -> tuple[str, Inbound]:
+    base = Inbound(
+        folder="INBOX", uid=1, message_id=key, from_addr="stranger@elsewhere.test",
+        to_addrs=("anna@berger-design.test",), subject="Hallo",
+        date=NOW + timedelta(days=1), received=NOW + timedelta(days=1),
+    )  # fmt: skip
+    return key, replace(base, **changes)  # type: ignore[arg-type]
+
+
+def test_the_synced_mail_index_finds_references_whenever_and_senders_since(
+    memory_store: Store,
+) -> None:
+    store = memory_store
+    old, later = NOW - timedelta(days=3), NOW + timedelta(days=2)
+    store.add_synced_mails([
+        _synced("<reply-1900@x>", date=datetime(1900, 1, 1, tzinfo=UTC), received=old,
+                in_reply_to=("<Offer@Berger>",), folder="Junk", is_junk_folder=True),
+        _synced("<client-late@x>", from_addr="Jonas@Keller.test", date=old, received=later),
+        _synced("<client-early@x>", from_addr="jonas@keller.test", date=later, received=old),
+        _synced("<colleague@x>", from_addr="empfang@keller.test", received=None, date=None),
+        _synced("<stranger@x>"),
+    ])  # fmt: skip
+    store.add_synced_mails([_synced("<client-late@x>", folder="Junk", is_junk_folder=True)])
+
+    found = store.synced_mails(
+        references={"<offer@berger>"}, senders={"jonas@keller.test"}, domains=(), since=NOW
+    )
+    assert [mail.message_id for mail in found] == ["<reply-1900@x>", "<client-late@x>"]
+    reply, client = found
+    assert reply.references == ("<offer@berger>",) and reply.is_junk_folder
+    assert reply.date == datetime(1900, 1, 1, tzinfo=UTC) and reply.received == old
+    assert (client.folder, client.from_addr) == ("INBOX", "jonas@keller.test"), "first copy"
+    by_domain = store.synced_mails(references=(), senders=(), domains={"keller.test"}, since=NOW)
+    assert {m.message_id for m in by_domain} == {"<client-late@x>", "<colleague@x>"}
+    assert store.synced_mails(references=(), senders=(), domains=(), since=NOW) == []

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from nachfass_bot.adapters.mailbox import FolderStatus
+from nachfass_bot.adapters.mailbox import FetchedHeader, FolderStatus
 from nachfass_bot.adapters.store import Store
 from nachfass_bot.app.sync import sync_folder
 
@@ -31,7 +31,8 @@ class ListMailbox:
         self.fetched_from.append(first_uid)
         wanted = [uid for uid in self.uids if uid >= first_uid]
         for start in range(0, len(wanted), batch_size):
-            yield [(uid, b"Subject: %d\r\n" % uid) for uid in wanted[start : start + batch_size]]
+            chunk = wanted[start : start + batch_size]
+            yield [FetchedHeader(uid, b"Subject: %d\r\n" % uid, NOW) for uid in chunk]
 
 
 def test_batches_progress_and_resume(memory_store: Store) -> None:
@@ -40,7 +41,7 @@ def test_batches_progress_and_resume(memory_store: Store) -> None:
     reports: list[tuple[str, int, int]] = []
 
     def handle(batch, bodies):
-        seen.extend(uid for uid, _raw in batch)
+        seen.extend(uid for uid, _raw, _received in batch)
 
     def progress(folder, done, total):
         reports.append((folder, done, total))
@@ -62,7 +63,7 @@ def test_new_uidvalidity_reads_the_folder_again(memory_store: Store) -> None:
     sync_folder(mailbox, store, "INBOX", NOW, lambda batch, bodies: None)
     mailbox.uidvalidity = 8
     again: list[int] = []
-    sync_folder(mailbox, store, "INBOX", NOW, lambda b, _: again.extend(u for u, _ in b))
+    sync_folder(mailbox, store, "INBOX", NOW, lambda b, _: again.extend(item.uid for item in b))
     assert again == [1, 2, 3]
     assert store.folder_state("INBOX") == (8, 3)
     assert any("UIDVALIDITY" in event.text for event in store.events())
@@ -90,7 +91,7 @@ def test_bodies_are_read_before_the_transaction_and_a_failed_read_changes_nothin
         assert not store.in_transaction, "no network call inside the transaction"
         if batch[0][0] > 500:
             raise ConnectionError("dropped during a body fetch")
-        return {uid: b"body %d" % uid for uid, _raw in batch if uid % 100 == 0}
+        return {uid: b"body %d" % uid for uid, _raw, _received in batch if uid % 100 == 0}
 
     def handle(batch, bodies):
         assert store.in_transaction

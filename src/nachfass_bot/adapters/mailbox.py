@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from nachfass_bot.errors import ConfigError
 
@@ -112,6 +112,15 @@ class FolderStatus:
     uidnext: int
 
 
+class FetchedHeader(NamedTuple):
+    """One mail of a header fetch."""
+
+    uid: int
+    header: bytes  # the requested header fields (an adapter may return more)
+    # When the server got the mail (INTERNALDATE, RFC 3501 §2.3.3), aware; None if unknown.
+    received: datetime | None = None
+
+
 class Mailbox(Protocol):
     """A mailbox session; every failure is raised as :class:`MailboxError`."""
 
@@ -121,9 +130,9 @@ class Mailbox(Protocol):
 
     def fetch_headers(
         self, folder: str, first_uid: int, fields: Sequence[str], batch_size: int = 500
-    ) -> Iterator[list[tuple[int, bytes]]]:
-        """Batches of ``(uid, header bytes)`` for every UID >= first_uid, in UID order;
-        at least the header ``fields`` named (an adapter may return more)."""
+    ) -> Iterator[list[FetchedHeader]]:
+        """Batches of ``(uid, header bytes, INTERNALDATE)`` for every UID >= first_uid, in
+        UID order; at least the header ``fields`` named (an adapter may return more)."""
         ...
 
     def fetch_message(self, folder: str, uid: int) -> bytes | None:

@@ -11,10 +11,10 @@ import json
 import mailbox
 import re
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
-from nachfass_bot.adapters.mailbox import FolderInfo, FolderStatus
+from nachfass_bot.adapters.mailbox import FetchedHeader, FolderInfo, FolderStatus
 from nachfass_bot.errors import MailboxError
 
 _UIDLIST = "nachfass-uidlist.json"
@@ -45,14 +45,17 @@ class MaildirMailbox:
 
     def fetch_headers(
         self, folder: str, first_uid: int, fields: Sequence[str], batch_size: int = 500
-    ) -> Iterator[list[tuple[int, bytes]]]:
+    ) -> Iterator[list[FetchedHeader]]:
+        """Header blocks; the delivery time (the file's mtime, as Dovecot's Maildir has
+        it) stands for INTERNALDATE."""
         box = self._folder(folder)
         wanted = sorted((uid, key) for key, uid in self._uids(folder).items() if uid >= first_uid)
         for start in range(0, len(wanted), batch_size):
             batch = []
             for uid, key in wanted[start : start + batch_size]:
                 raw = box.get_bytes(key)
-                batch.append((uid, raw.split(b"\n\n", 1)[0].split(b"\r\n\r\n", 1)[0]))
+                header = raw.split(b"\n\n", 1)[0].split(b"\r\n\r\n", 1)[0]
+                batch.append(FetchedHeader(uid, header, _delivered_at(box, key)))
             yield batch
 
     def fetch_message(self, folder: str, uid: int) -> bytes | None:
@@ -107,6 +110,14 @@ class MaildirMailbox:
                 uids[key] = next_uid + offset
             path.write_text(json.dumps(uids))
         return {key: uid for key, uid in uids.items() if key in present}
+
+
+def _delivered_at(box: mailbox.Maildir, key: str) -> datetime | None:
+    """When the file was delivered: its mtime, which ``MaildirMessage.set_date`` sets."""
+    try:
+        return datetime.fromtimestamp(box.get_message(key).get_date(), UTC)
+    except (OSError, KeyError, ValueError):
+        return None
 
 
 def _delivery_order(key: str) -> tuple[int, int, int, str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -28,10 +28,12 @@ from nachfass_bot.domain.models import (
     DraftState,
     Event,
     EventKind,
+    Inbound,
     Kind,
     MessageRole,
     Notice,
     NoticeState,
+    SeenRole,
     State,
     Task,
     TaskState,
@@ -173,6 +175,54 @@ MIGRATIONS: tuple[str, ...] = (
     # notice outbox too, recorded before it is sent).
     """
     ALTER TABLE notices ADD COLUMN html TEXT;
+    """,
+    # 6: "seen" by role. The same mail in Sent, INBOX, All Mail and junk is acted on once
+    # per role (the owner's command, the owner's mail to a client, the verdict on an
+    # inbound mail), whichever folder shows it first; old rows keep the role they stood
+    # for.
+    """
+    CREATE TABLE seen_by_role (
+        key TEXT NOT NULL,
+        role TEXT NOT NULL,
+        folder TEXT NOT NULL,
+        uid INTEGER NOT NULL,
+        verdict TEXT NOT NULL,
+        seen_at TEXT NOT NULL,
+        PRIMARY KEY (key, role)
+    );
+    INSERT INTO seen_by_role (key, role, folder, uid, verdict, seen_at)
+        SELECT key,
+               CASE verdict
+                   WHEN 'command-pending' THEN 'command'
+                   WHEN 'command' THEN 'command'
+                   WHEN 'owner-sent' THEN 'owner-mail'
+                   ELSE 'inbound'
+               END,
+               folder, uid, verdict, seen_at
+        FROM seen;
+    DROP TABLE seen;
+    ALTER TABLE seen_by_role RENAME TO seen;
+    """,
+    # 7: an index of the header facts of synced inbound mail, so that a thread created
+    # after its answer arrived still finds it without reading the mailbox again.
+    """
+    CREATE TABLE synced_mail (
+        key TEXT PRIMARY KEY,
+        folder TEXT NOT NULL,
+        uid INTEGER NOT NULL,
+        message_id TEXT,
+        from_addr TEXT NOT NULL,
+        from_domain TEXT NOT NULL,
+        date TEXT,
+        received TEXT,
+        is_junk INTEGER NOT NULL
+    );
+    CREATE INDEX synced_mail_sender ON synced_mail(from_domain, from_addr);
+    CREATE TABLE synced_refs (
+        ref TEXT NOT NULL,
+        key TEXT NOT NULL,
+        PRIMARY KEY (ref, key)
+    ) WITHOUT ROWID;
     """,
 )
 
@@ -652,22 +702,98 @@ class Store:
         self._table("folders").insert(record, replace=True)
 
     def mark_seen(
-        self, key: str, folder: str, uid: int, verdict: VerdictKind, now: datetime
+        self,
+        key: str,
+        role: SeenRole,
+        folder: str,
+        uid: int,
+        verdict: VerdictKind,
+        now: datetime,
     ) -> None:
-        """Remember a mail as handled (plain SQL: this runs once per mail of a first sync)."""
+        """Remember that ``role`` of the mail ``key`` was handled (or, with verdict
+        ``command-pending``, queued); plain SQL: this runs once per mail of a first sync."""
         self.db.execute(
-            "INSERT OR REPLACE INTO seen (key, folder, uid, verdict, seen_at) "
-            "VALUES (?, ?, ?, ?, ?)",
-            [key, folder, uid, verdict, to_iso(now)],
+            "INSERT OR REPLACE INTO seen (key, role, folder, uid, verdict, seen_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [key, role, folder, uid, verdict, to_iso(now)],
         )
+
+    def forget_seen(self, key: str, role: SeenRole) -> None:
+        """Let the next copy of the mail ``key`` take ``role`` on again."""
+        self.db.execute("DELETE FROM seen WHERE key = ? AND role = ?", [key, role])
 
     def seen_with_verdict(self, verdict: VerdictKind) -> list[tuple[str, str, int]]:
         """``(key, folder, uid)`` of every seen mail with ``verdict``, oldest first."""
         sql = "SELECT key, folder, uid FROM seen WHERE verdict = ? ORDER BY seen_at, rowid"
         return [(row["key"], row["folder"], row["uid"]) for row in self.db.query(sql, [verdict])]
 
-    def is_seen(self, key: str) -> bool:
-        return self._first("SELECT 1 FROM seen WHERE key = ?", [key]) is not None
+    def is_seen(self, key: str, role: SeenRole) -> bool:
+        """Whether ``role`` of the mail ``key`` was handled (or queued) already."""
+        sql = "SELECT 1 FROM seen WHERE key = ? AND role = ?"
+        return self._first(sql, [key, role]) is not None
+
+    # -- the index of synced inbound mail ------------------------------------------------
+
+    def add_synced_mails(self, mails: Sequence[tuple[str, Inbound]]) -> None:
+        """Keep the header facts of inbound mails that may answer a thread created later:
+        sender, dates, folder, and each Message-ID they reference. The first copy of a
+        mail (``key``) stays. Two ``executemany`` per batch: this runs in a first sync."""
+        rows: list[tuple[Any, ...]] = []
+        refs: list[tuple[str, str]] = []
+        for key, mail in mails:
+            sender = (mail.from_addr or "").casefold()
+            rows.append(
+                (key, mail.folder, mail.uid, mail.message_id, sender,
+                 sender.rpartition("@")[2], to_iso(mail.date), to_iso(mail.received),
+                 int(mail.is_junk_folder))
+            )  # fmt: skip
+            named = {ref.strip().casefold() for ref in (*mail.in_reply_to, *mail.references)}
+            refs.extend((ref, key) for ref in named)
+        self.db.conn.executemany(
+            "INSERT OR IGNORE INTO synced_mail (key, folder, uid, message_id, from_addr, "
+            "from_domain, date, received, is_junk) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        if refs:
+            self.db.conn.executemany(
+                "INSERT OR IGNORE INTO synced_refs (ref, key) VALUES (?, ?)", refs
+            )
+
+    def synced_mails(
+        self,
+        *,
+        references: Collection[str],
+        senders: Collection[str],
+        domains: Collection[str],
+        since: datetime,
+    ) -> list[Inbound]:
+        """Synced inbound mails that reference one of ``references`` (whenever they came),
+        or come from one of ``senders`` or from a domain in ``domains`` and arrived at or
+        after ``since`` (INTERNALDATE, else Date; neither counts as new); earliest first.
+        Arguments are folded (lower case) like the stored values."""
+        where, args = [], list[Any]()
+        if references:
+            marks = ", ".join("?" for _ in references)
+            where.append(f"m.key IN (SELECT key FROM synced_refs WHERE ref IN ({marks}))")
+            args.extend(references)
+        by_sender = [
+            *(("(m.from_domain = ? AND m.from_addr = ?)", [a.rpartition("@")[2], a])
+              for a in senders),
+            *(("m.from_domain = ?", [domain]) for domain in domains),
+        ]  # fmt: skip
+        if by_sender:
+            arrived = "coalesce(m.received, m.date, '9999') >= ?"
+            where.append(f"(({' OR '.join(sql for sql, _ in by_sender)}) AND {arrived})")
+            args.extend(value for _, values in by_sender for value in values)
+            args.append(to_iso(since))
+        if not where:
+            return []
+        sql = (
+            "SELECT m.*, (SELECT group_concat(r.ref, ' ') FROM synced_refs r "
+            "WHERE r.key = m.key) AS refs FROM synced_mail m "
+            f"WHERE {' OR '.join(where)} ORDER BY coalesce(m.received, m.date), m.rowid"
+        )
+        return [_synced_from_row(row) for row in self.db.query(sql, args)]
 
     # -- small named values (the owner's vacation, the last digest week …) ----------------
 
@@ -908,6 +1034,21 @@ def _draft_from_row(row: dict[str, Any]) -> Draft:
         send_after=from_iso(row["send_after"]),
         sent_at=from_iso(row["sent_at"]),
         extra_thread_ids=tuple(int(i) for i in row["extra_thread_ids"].split(",") if i),
+    )
+
+
+def _synced_from_row(row: dict[str, Any]) -> Inbound:
+    return Inbound(
+        folder=row["folder"],
+        uid=row["uid"],
+        message_id=row["message_id"],
+        from_addr=row["from_addr"],
+        to_addrs=(),
+        subject="",
+        date=from_iso(row["date"]),
+        references=tuple((row["refs"] or "").split()),
+        is_junk_folder=bool(row["is_junk"]),
+        received=from_iso(row["received"]),
     )
 
 

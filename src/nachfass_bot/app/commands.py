@@ -1,9 +1,10 @@
 """Carrying out the owner's answers to drafts ("ok", "stop", "später 7", "bezahlt").
 
-The poll queues every mail from the owner that answers a draft (seen-verdict
-``command-pending``); here each one is read whole, checked (owner's address, the draft's
-token, the draft still waiting) and applied in one transaction with its seen-mark, so a
-command counts once even when it is seen again in another folder or after a restart.
+The poll queues every mail from the owner that answers a draft (role ``command``,
+verdict ``command-pending``), from whichever folder shows it first: Sent or an inbound
+folder. Here each one is read whole, checked (owner's address, the draft's token, the
+draft still waiting) and applied in one transaction with its seen-mark, so a command
+counts once even when it is seen again in another folder or after a restart.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from nachfass_bot.domain.models import (
     EventKind,
     Inbound,
     Kind,
+    SeenRole,
     SettingKey,
     State,
     Task,
@@ -83,12 +85,18 @@ class OwnerCommands:
     def _apply_one(
         self, mailbox: Mailbox, key: str, folder: str, uid: int, now: datetime, report: CycleReport
     ) -> None:
-        raw = mailbox.fetch_message(folder, uid) or b""
+        raw = mailbox.fetch_message(folder, uid)
+        if raw is None:
+            # Gone (deleted or moved) before it was read: the next copy of the mail, e.g.
+            # the delivered one after the Sent one, takes the command on instead.
+            self.store.forget_seen(key, SeenRole.COMMAND)
+            log.warning("owner command in %s uid %s is gone; a later copy counts", folder, uid)
+            return
         inbound = parse_inbound(raw, folder=folder, uid=uid)
         body = plain_text(raw)
         today = now.astimezone(self.window.zone).date()
         with self.store.atomic():
-            self.store.mark_seen(key, folder, uid, VerdictKind.COMMAND, now)
+            self.store.mark_seen(key, SeenRole.COMMAND, folder, uid, VerdictKind.COMMAND, now)
             if inbound.from_addr != self.outbox.owner_email:
                 return  # the poll queues only the owner's mail; never act on anyone else's
             check = check_reply(raw, self.outbox.owner_email)
@@ -117,7 +125,8 @@ class OwnerCommands:
         report: CycleReport,
     ) -> None:
         if draft.state is not DraftState.PENDING:
-            # A replay, or the same answer seen in a second folder: the first one counted.
+            # A second answer to the same draft (or a replay): the first one counted. The
+            # same mail in a second folder never gets here (seen per role).
             self.store.add_event(
                 now,
                 f"Antwort auf Entwurf {token_tag(draft.token)} ignoriert: "

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from email.message import EmailMessage
 
-from nachfass_bot.adapters.mailbox import FolderInfo, FolderStatus, Mailbox
+from nachfass_bot.adapters.mailbox import FetchedHeader, FolderInfo, FolderStatus, Mailbox
 from nachfass_bot.adapters.smtp import Transport
 from nachfass_bot.adapters.store import Store
 
@@ -48,7 +48,7 @@ class GuardedMailbox:
 
     def fetch_headers(
         self, folder: str, first_uid: int, fields: Sequence[str], batch_size: int = 500
-    ) -> Iterator[list[tuple[int, bytes]]]:
+    ) -> Iterator[list[FetchedHeader]]:
         """The inner batches; each one is fetched when asked for, so each is checked."""
         batches = self._inner.fetch_headers(folder, first_uid, fields, batch_size)
         while True:

@@ -2,8 +2,16 @@
 
 Inbound folders (INBOX, junk, extra folders): a client's answer stops the thread, an
 auto-reply postpones it until the return date, a permanent bounce pauses it with a task
-for the owner, the owner's answers to drafts are queued for :mod:`nachfass_bot.app.commands`.
-The Sent folder: a mail the owner wrote to a client by hand restarts the count.
+for the owner. The Sent folder: a mail the owner wrote to a client by hand restarts the
+count. In either: the owner's answers to drafts (and mails to the bot's own address) are
+queued for :mod:`nachfass_bot.app.commands`.
+
+"Seen" is kept per role (:class:`~nachfass_bot.domain.models.SeenRole`): the same mail
+in Sent, INBOX, All Mail and junk is queued as a command once, restarts the count once
+and gets one verdict, whichever folder shows it first; a role handled in one folder never
+hides another role of the same mail. Inbound mail that may answer a thread is also kept
+in the store's index of header facts, so that a thread created later finds an answer
+that came before it (:func:`answer_from_synced_mail`).
 
 Headers come first; a body is downloaded only when the header says the mail may concern
 a thread (:func:`nachfass_bot.mail.judge.needs_body`), and before the batch's transaction
@@ -36,6 +44,7 @@ from nachfass_bot.domain.models import (
     EventKind,
     Inbound,
     MessageRole,
+    SeenRole,
     State,
     Thread,
     VerdictKind,
@@ -44,7 +53,7 @@ from nachfass_bot.errors import MailboxError
 from nachfass_bot.mail.approval import find_token
 from nachfass_bot.mail.inbound import parse_inbound
 from nachfass_bot.mail.judge import Verdict, judge_inbound, needs_body
-from nachfass_bot.mail.matching import Match
+from nachfass_bot.mail.matching import Match, answer_keys, answer_time, match_synced
 from nachfass_bot.texts.labels import client_label, local_text
 from nachfass_bot.texts.render import format_date_long
 
@@ -63,6 +72,10 @@ class _Known:
     own_ids: frozenset[str]
     threads: tuple[Thread, ...]
 
+
+# Verdicts of mails a thread created later may count as its answer: no machine mail, not
+# the owner's, not the bot's own (see _may_answer_later).
+_MAY_ANSWER_LATER = frozenset({VerdictKind.ANSWER, VerdictKind.UNRELATED})
 
 # Verdicts after which the listening threads and our own Message-IDs are as before.
 _NOTHING_CHANGED = frozenset(
@@ -145,9 +158,12 @@ class InboxReader:
         mail may concern, so this covers every body the handling asks for."""
         known = self._known()
         bodies: dict[int, bytes] = {}
-        for uid, raw in batch:
-            inbound = parse_inbound(raw, folder=folder, uid=uid, is_junk_folder=is_junk)
-            if not self.store.is_seen(seen_key(inbound, raw)) and self._needs_body(inbound, known):
+        for uid, raw, received in batch:
+            inbound = parse_inbound(
+                raw, folder=folder, uid=uid, is_junk_folder=is_junk, received=received
+            )
+            judged = self.store.is_seen(seen_key(inbound, raw), SeenRole.INBOUND)
+            if not judged and self._needs_body(inbound, known):
                 bodies[uid] = mailbox.fetch_message(folder, uid) or b""
         return bodies
 
@@ -170,15 +186,36 @@ class InboxReader:
         report: CycleReport,
     ) -> None:
         known = self._known()
-        for uid, raw in batch:
-            inbound = parse_inbound(raw, folder=folder, uid=uid, is_junk_folder=is_junk)
+        index: list[tuple[str, Inbound]] = []
+        for uid, raw, received in batch:
+            inbound = parse_inbound(
+                raw, folder=folder, uid=uid, is_junk_folder=is_junk, received=received
+            )
             key = seen_key(inbound, raw)
-            if self.store.is_seen(key):
-                continue
+            self._queue_command(key, inbound, known, now)
+            if self.store.is_seen(key, SeenRole.INBOUND):
+                continue  # judged already, in this folder or another one
             verdict = self._judge_safely(inbound, bodies, known, now, report)
-            self.store.mark_seen(key, folder, uid, verdict, now)
+            self.store.mark_seen(key, SeenRole.INBOUND, folder, uid, verdict, now)
+            if _may_answer_later(inbound, verdict):
+                index.append((key, inbound))
             if verdict not in _NOTHING_CHANGED:
                 known = self._known()
+        self.store.add_synced_mails(index)
+
+    def _queue_command(self, key: str, mail: Inbound, known: _Known, now: datetime) -> None:
+        """The owner's answer to a draft or task, or a mail to the bot's own address
+        ("urlaub bis …", "status"), is queued for the commands step once, in whichever
+        folder it shows up first: Sent (the mail program files it at once) or an inbound
+        folder (the delivered copy). Bcc copies of mail to others are no commands."""
+        if mail.from_addr != self.owner_email or mail.message_id in known.own_ids:
+            return
+        if self.owner_email not in mail.to_addrs and self._answered_draft(mail) is None:
+            return
+        if not self.store.is_seen(key, SeenRole.COMMAND):
+            self.store.mark_seen(
+                key, SeenRole.COMMAND, mail.folder, mail.uid, VerdictKind.COMMAND_PENDING, now
+            )
 
     def _judge_safely(
         self, inbound: Inbound, bodies: Bodies, known: _Known, now: datetime, report: CycleReport
@@ -202,12 +239,9 @@ class InboxReader:
         the batch's transaction: the body comes from ``bodies``, never from the server."""
         if inbound.message_id in known.own_ids:
             return VerdictKind.OWN
-        answered_draft = self._answered_draft(inbound)
         if inbound.from_addr == self.owner_email:
-            # Answers to drafts and mails to the bot's own address ("urlaub bis …",
-            # "status") are read whole by the commands step; Bcc copies are ignored.
-            to_bot = self.owner_email in inbound.to_addrs
-            return VerdictKind.COMMAND_PENDING if answered_draft or to_bot else VerdictKind.OWNER
+            return VerdictKind.OWNER  # a command among them is queued by _queue_command
+        answered_draft = self._answered_draft(inbound)
         if answered_draft:
             self._warn_foreign_command(inbound, answered_draft, now)
         owner, own = self.owner_email, known.own_ids
@@ -267,27 +301,9 @@ class InboxReader:
     def _record_answer(
         self, match: Match, inbound: Inbound, now: datetime, report: CycleReport
     ) -> None:
-        thread = self.store.thread(match.thread_id)
-        if thread is None or thread.state not in LISTENING_STATES:
+        thread = record_answer(self.store, match, inbound, now)
+        if thread is None:
             return
-        answered_at = min(inbound.date, now) if inbound.date else now
-        self.store.update_thread(
-            thread.id,
-            now,
-            state=State.ANSWERED,
-            answered_at=answered_at,
-            answered_folder=inbound.folder,
-        )
-        if inbound.message_id:
-            self.store.record_message_id(
-                inbound.message_id,
-                MessageRole.ANSWER,
-                now,
-                thread_id=thread.id,
-                folder=inbound.folder,
-            )
-        self.store.add_event(now, match.reason, thread_id=thread.id, kind=EventKind.ANSWER)
-        self.cancel_drafts(thread.id, now, "Kunde hat geantwortet")
         report.answers += 1
         log.info("thread %s answered (%s, folder %s)", thread.id, match.rule, inbound.folder)
         if inbound.is_junk_folder:
@@ -365,36 +381,31 @@ class InboxReader:
 
     def cancel_drafts(self, thread_id: int, now: datetime, why: str) -> None:
         """Drop the thread's drafts that have not started sending."""
-        for draft in self.store.drafts(CANCELLABLE_DRAFT_STATES, thread_id):
-            self.store.set_draft_state(draft.id, DraftState.CANCELLED, now)
-            self.store.add_event(
-                now,
-                f"Entwurf für Schritt {draft.step_number} verworfen: {why}",
-                thread_id=thread_id,
-                kind=EventKind.DRAFT,
-            )
+        cancel_drafts(self.store, thread_id, now, why)
 
     # -- the Sent folder ----------------------------------------------------------------------
 
     def _sent_batch(self, batch: Batch, _bodies: Bodies, folder: str, now: datetime) -> None:
         """The owner's own mails to a client restart the count of that client's threads."""
         known = self._known()
-        for uid, raw in batch:
-            mail = parse_inbound(raw, folder=folder, uid=uid)
+        for uid, raw, received in batch:
+            mail = parse_inbound(raw, folder=folder, uid=uid, received=received)
             key = seen_key(mail, raw)
-            if self.store.is_seen(key):
+            self._queue_command(key, mail, known, now)
+            if self.store.is_seen(key, SeenRole.OWNER_MAIL):
                 continue
             verdict = VerdictKind.OWN
             if mail.message_id not in known.own_ids and mail.from_addr == self.owner_email:
                 verdict = VerdictKind.OWNER_SENT
-                for thread in _written_to(mail, known.threads):
-                    self._restart_clock(thread, mail, now)
-            self.store.mark_seen(key, folder, uid, verdict, now)
+                restarted = [self._restart_clock(t, mail, now) for t in _written_to(mail, known)]
+                if any(restarted):
+                    known = self._known()  # the next mail compares with the new count
+            self.store.mark_seen(key, SeenRole.OWNER_MAIL, folder, uid, verdict, now)
 
-    def _restart_clock(self, thread: Thread, mail: Inbound, now: datetime) -> None:
+    def _restart_clock(self, thread: Thread, mail: Inbound, now: datetime) -> bool:
         written_at = min(mail.date, now) if mail.date else now
         if written_at <= (thread.last_step_at or thread.started_at):
-            return
+            return False
         self.store.update_thread(thread.id, now, last_step_at=written_at)
         if mail.message_id:
             self.store.record_message_id(
@@ -406,6 +417,7 @@ class InboxReader:
             "geschrieben (Ordner Gesendet) → die Frist bis zum nächsten Schritt beginnt neu",
             thread_id=thread.id,
         )
+        return True
 
 
 def seen_key(inbound: Inbound, raw: bytes) -> str:
@@ -415,12 +427,92 @@ def seen_key(inbound: Inbound, raw: bytes) -> str:
     return "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
-def _written_to(mail: Inbound, threads: tuple[Thread, ...]) -> list[Thread]:
+def _written_to(mail: Inbound, known: _Known) -> list[Thread]:
     """Open threads whose client (or assistant) the owner's mail was addressed to."""
     recipients = set(mail.to_addrs)
     return [
         thread
-        for thread in threads
+        for thread in known.threads
         if thread.state is State.OPEN
         and ({thread.client.email, thread.client.assistant_email} & recipients)
     ]
+
+
+def _may_answer_later(inbound: Inbound, verdict: VerdictKind) -> bool:
+    """Whether a thread created later could count this mail as its answer: the cycle
+    judged it no machine mail, not the owner's and not the bot's own, and it is no list
+    mail. Only those go into the index, which keeps it small."""
+    return (
+        verdict in _MAY_ANSWER_LATER
+        and bool(inbound.from_addr)
+        and not inbound.is_auto_reply
+        and not inbound.is_list_mail
+    )
+
+
+# -- what an answer does, in the cycle and when a thread is created -----------------------
+
+
+def record_answer(
+    store: Store, match: Match, inbound: Inbound, now: datetime, *, note: str = ""
+) -> Thread | None:
+    """Mark the matched thread ``answered`` (when, and in which folder), keep the answer's
+    Message-ID, log the reason (plus ``note``) and cancel the drafts that have not started
+    sending. None, and nothing done, when the thread no longer listens."""
+    thread = store.thread(match.thread_id)
+    if thread is None or thread.state not in LISTENING_STATES:
+        return None
+    store.update_thread(
+        thread.id,
+        now,
+        state=State.ANSWERED,
+        answered_at=answer_time(inbound, thread, now),
+        answered_folder=inbound.folder,
+    )
+    if inbound.message_id:
+        store.record_message_id(
+            inbound.message_id, MessageRole.ANSWER, now, thread_id=thread.id, folder=inbound.folder
+        )
+    store.add_event(now, match.reason + note, thread_id=thread.id, kind=EventKind.ANSWER)
+    cancel_drafts(store, thread.id, now, "Kunde hat geantwortet")
+    return thread
+
+
+def cancel_drafts(store: Store, thread_id: int, now: datetime, why: str) -> None:
+    """Drop the thread's drafts that have not started sending."""
+    for draft in store.drafts(CANCELLABLE_DRAFT_STATES, thread_id):
+        store.set_draft_state(draft.id, DraftState.CANCELLED, now)
+        store.add_event(
+            now,
+            f"Entwurf für Schritt {draft.step_number} verworfen: {why}",
+            thread_id=thread_id,
+            kind=EventKind.DRAFT,
+        )
+
+
+def answer_from_synced_mail(store: Store, thread_id: int, now: datetime) -> Match | None:
+    """A new thread looks back: a mail synced before it existed that answers it marks it
+    ``answered`` at once (docs/DESIGN.md, "What stops the escalation").
+
+    Reads the store's index of synced inbound mail (header facts kept by the sync), never
+    the mailbox; the rules are the cycle's (:func:`~nachfass_bot.mail.matching.match_synced`):
+    a reply naming one of the thread's Message-IDs whatever its dates, a mail from the
+    client, the assistant or a colleague only when it reached the server after the thread
+    started. The earliest such mail counts. Call it in the transaction that stores the
+    thread."""
+    thread = store.thread(thread_id)
+    if thread is None:
+        return None
+    keys = answer_keys(thread)
+    candidates = store.synced_mails(
+        references=keys.references, senders=keys.senders, domains=keys.domains, since=keys.since
+    )
+    for inbound in candidates:
+        match = match_synced(inbound, thread)
+        if match is not None:
+            record_answer(store, match, inbound, now, note=_EARLIER_NOTE)
+            return match
+    return None
+
+
+_EARLIER_NOTE = ". Die Antwort kam schon, bevor der Vorgang angelegt wurde"

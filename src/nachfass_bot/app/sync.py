@@ -3,7 +3,8 @@
 The stored ``(uidvalidity, last_uid)`` of a folder moves forward in the same transaction
 as the handling of each batch, so a crash or a dropped connection resumes after the last
 handled batch. A new UIDVALIDITY voids the stored UIDs: the folder is read again from the
-start, and the caller recognises mail it saw before by its Message-ID.
+start, and the caller recognises mail it saw before by its Message-ID and the role it
+played (:class:`~nachfass_bot.domain.models.SeenRole`).
 
 No network call happens while the transaction is open: ``read_bodies`` downloads the
 whole messages a batch needs first, then the batch is handled and committed. A connection
@@ -15,12 +16,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
-from nachfass_bot.adapters.mailbox import Mailbox
+from nachfass_bot.adapters.mailbox import FetchedHeader, Mailbox
 from nachfass_bot.adapters.store import Store
 from nachfass_bot.domain.models import EventKind
 from nachfass_bot.mail.inbound import HEADER_FIELDS
 
-Batch = list[tuple[int, bytes]]  # (uid, header bytes)
+Batch = list[FetchedHeader]  # (uid, header bytes, INTERNALDATE)
 Bodies = Mapping[int, bytes]  # uid → whole message, for the mails of a batch that need one
 BodyReader = Callable[[Batch], Bodies]
 BatchHandler = Callable[[Batch, Bodies], None]
@@ -37,10 +38,10 @@ def sync_folder(
     progress: Progress | None = None,
     read_bodies: BodyReader | None = None,
 ) -> None:
-    """Hand every batch of ``(uid, header bytes)`` above the stored UID, with the bodies
-    ``read_bodies`` downloaded for it beforehand, to ``handle_batch`` inside one
-    transaction; ``handle_batch`` must not touch the network. A long sync calls
-    ``progress`` after each batch."""
+    """Hand every batch of ``(uid, header bytes, INTERNALDATE)`` above the stored UID,
+    with the bodies ``read_bodies`` downloaded for it beforehand, to ``handle_batch``
+    inside one transaction; ``handle_batch`` must not touch the network. A long sync
+    calls ``progress`` after each batch."""
     status = mailbox.folder_status(folder)
     stored = store.folder_state(folder)
     last_uid = 0

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from nachfass_bot.adapters.store import Store
+from nachfass_bot.app.inbox import answer_from_synced_mail
 from nachfass_bot.domain.dates import check_date, check_moment
 from nachfass_bot.domain.models import (
     CANCELLABLE_DRAFT_STATES,
@@ -88,7 +89,8 @@ class NewThread:
 
 
 def track_thread(store: Store, new: NewThread, now: datetime) -> Thread:
-    """Store the client (or update them) and a new open thread with its first event.
+    """Store the client (or update them) and a new open thread with its first event; an
+    answer synced before the thread existed makes it ``answered`` at once.
 
     A sending time or due date outside the date window around ``now`` raises
     DateOutOfRange before anything is stored (docs/DESIGN.md, "Input at the door")."""
@@ -111,6 +113,7 @@ def track_thread(store: Store, new: NewThread, now: datetime) -> Thread:
             expenses=new.expenses,
         )
         store.add_event(now, f"{KIND_LABELS[new.kind]} aufgenommen", thread_id=thread_id)
+        answer_from_synced_mail(store, thread_id, now)
     return _existing(store, thread_id)
 
 

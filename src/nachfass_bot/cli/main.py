@@ -191,8 +191,11 @@ def track(opts: _Options, /, **values: Any) -> None:
         click.echo(json.dumps(summary, ensure_ascii=False))
         return
     window = sending_window(config)
-    first = local_text(datetime.fromisoformat(summary["next_due_at"]), window)
     click.echo(f"Vorgang {thread.id} angelegt: {KIND_LABELS[thread.kind]} an {new.email}.")
+    if thread.answered_at is not None:  # the answer had come before the thread was tracked
+        click.echo(f"Die Antwort ist schon da (Ordner {thread.answered_folder}): kein Nachfassen.")
+        return
+    first = local_text(datetime.fromisoformat(summary["next_due_at"]), window)
     click.echo(f"Erster Schritt fällig: {first}")
 
 

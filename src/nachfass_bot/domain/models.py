@@ -129,6 +129,19 @@ class MessageRole(enum.StrEnum):
     NOTICE = "notice"  # any other mail from the bot to the owner
 
 
+class SeenRole(enum.StrEnum):
+    """A part one synced mail can play (docs/DESIGN.md, "Seen by role").
+
+    The same mail shows up in Sent, INBOX, All Mail and junk, in any order. Each role is
+    acted on once, by whichever folder shows the mail first, and never hides another
+    role: the store keys "seen" by the mail and the role together.
+    """
+
+    COMMAND = "command"  # the owner's answer to a draft or task, or a request to the bot
+    OWNER_MAIL = "owner-mail"  # the owner's own mail, read in Sent: restarts the count
+    INBOUND = "inbound"  # the verdict on a mail in an inbound folder: answer, bounce …
+
+
 # The conversation with the client: what a follow-up's References carry.
 CONVERSATION_ROLES = (MessageRole.ORIGINAL, MessageRole.SENT, MessageRole.OWNER, MessageRole.ANSWER)
 # Mails the bot wrote itself: never an answer, never a command.
@@ -239,6 +252,10 @@ class Inbound:
     is_auto_reply: bool = False  # machine mail by header: auto-reply or bounce
     is_junk_folder: bool = False
     is_list_mail: bool = False  # newsletter / mailing list (List-Id, Precedence: bulk)
+    # When the server got the mail (IMAP INTERNALDATE, RFC 3501 §2.3.3), aware; None when
+    # unknown. Unlike the Date header the sender cannot set it, so it decides whether an
+    # unthreaded mail came after ours.
+    received: datetime | None = None
 
 
 @dataclass

@@ -6,6 +6,7 @@ so neither of those needs the other the wrong way round. Never raises on bad inp
 
 from __future__ import annotations
 
+from datetime import datetime
 from email.message import Message
 
 from nachfass_bot.domain.models import Inbound
@@ -66,9 +67,15 @@ def _is_list_mail(msg: Message) -> bool:
 
 
 def parse_inbound(
-    raw_headers: bytes, *, folder: str, uid: int, is_junk_folder: bool = False
+    raw_headers: bytes,
+    *,
+    folder: str,
+    uid: int,
+    is_junk_folder: bool = False,
+    received: datetime | None = None,
 ) -> Inbound:
-    """The header facts of one mail (RFC 5322), from a header-only or a full fetch.
+    """The header facts of one mail (RFC 5322), from a header-only or a full fetch;
+    ``received`` is the server's INTERNALDATE, passed through.
 
     Never raises: unparseable parts become None / "" / (). ``to_addrs`` holds To and Cc.
     ``is_auto_reply`` is True for auto-replies (RFC 3834) **and** for bounces (RFC 3464):
@@ -77,7 +84,9 @@ def parse_inbound(
     """
     msg = parse_header_block(raw_headers)
     if msg is None:
-        return Inbound(folder, uid, None, None, (), "", None, is_junk_folder=is_junk_folder)
+        return Inbound(
+            folder, uid, None, None, (), "", None, is_junk_folder=is_junk_folder, received=received
+        )
     auto_submitted = raw_header(msg, "Auto-Submitted")
     recipients = addresses(", ".join(all_raw_headers(msg, "To") + all_raw_headers(msg, "Cc")))
     return Inbound(
@@ -94,4 +103,5 @@ def parse_inbound(
         is_auto_reply=_is_machine_mail(msg),
         is_junk_folder=is_junk_folder,
         is_list_mail=_is_list_mail(msg),
+        received=received,
     )

@@ -10,13 +10,17 @@ Pure: an :class:`~nachfass_bot.domain.models.Inbound` and the known threads in, 
    (``MAILER-DAEMON``, ``postmaster``, MDaemon:
    :func:`~nachfass_bot.mail.bounces.is_delivery_system`), whose mail at best reports that
    ours did not arrive.
-2. Per thread: the thread must still listen (:data:`~nachfass_bot.domain.models.LISTENING_STATES`)
-   and the mail must not be older than the thread; then :data:`THREAD_RULES`:
-   ``reference`` (In-Reply-To/References name one of the thread's Message-IDs, RFC 5322
-   §3.6.4), ``client-address`` (From is the client), ``assistant-address`` (From is the
-   client's known assistant), ``colleague`` (From is at the client's company domain —
-   never for freemail domains, where a shared domain says nothing, and never a delivery
-   system, which is no person).
+2. Per thread: the thread must still listen (:data:`~nachfass_bot.domain.models.LISTENING_STATES`);
+   then :data:`THREAD_RULES`: ``reference`` (In-Reply-To/References name one of the
+   thread's Message-IDs, RFC 5322 §3.6.4), ``client-address`` (From is the client),
+   ``assistant-address`` (From is the client's known assistant), ``colleague`` (From is
+   at the client's company domain — never for freemail domains, where a shared domain
+   says nothing, and never a delivery system, which is no person).
+
+A reply that names our Message-ID came after our mail whatever its Date header says (a
+client's clock set to 1900 included). The three address rules have no such proof, so the
+mail must have reached the server after the thread started: by the server's INTERNALDATE
+(``Inbound.received``) when known, else by its Date; a mail with neither counts as new.
 
 Every thread is judged on its own, which keeps the outcome simple: a new mail from the
 client without references answers *every* listening thread of that client (never chase
@@ -26,19 +30,31 @@ someone who just wrote to us); a reply that references one thread answers that t
 
 :func:`related_threads` applies the same rules without the machine-mail guard: an
 auto-reply or a bounce is no answer, but the caller needs to know whose threads it
-concerns (to postpone them until the return date).
+concerns (to postpone them until the return date). :func:`match_synced` applies them to a
+mail synced before the thread existed (from the store's index of header facts), and
+:func:`answer_keys` names what such a mail must carry to be worth asking the rules.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from nachfass_bot.domain.models import LISTENING_STATES, Inbound, Thread
 from nachfass_bot.mail.bounces import is_delivery_system
 
-__all__ = ["CLOCK_SKEW", "FREEMAIL_DOMAINS", "Match", "match_inbound", "related_threads"]
+__all__ = [
+    "CLOCK_SKEW",
+    "FREEMAIL_DOMAINS",
+    "AnswerKeys",
+    "Match",
+    "answer_keys",
+    "answer_time",
+    "match_inbound",
+    "match_synced",
+    "related_threads",
+]
 
 # Domains where many unrelated people have addresses: a shared domain is no colleague.
 FREEMAIL_DOMAINS: frozenset[str] = frozenset(
@@ -134,30 +150,48 @@ def _reference(inbound: Inbound, thread: Thread) -> str | None:
     return "reference" if ours & referenced else None
 
 
+def _arrived_after(inbound: Inbound, thread: Thread) -> bool:
+    """The mail reached us after the thread started (within :data:`CLOCK_SKEW`).
+
+    The server's INTERNALDATE decides when known: a sender can write any Date. Without
+    it the Date header; a mail with neither counts as new (losing a real answer costs
+    more than a false stop).
+    """
+    moment = inbound.received or inbound.date
+    return moment is None or moment >= thread.started_at - CLOCK_SKEW
+
+
 def _client_address(inbound: Inbound, thread: Thread) -> str | None:
-    """From is the client's address."""
+    """From is the client's address, and the mail arrived after ours."""
     same = bool(inbound.from_addr) and _fold(inbound.from_addr) == _fold(thread.client.email)
-    return "client-address" if same else None
+    return "client-address" if same and _arrived_after(inbound, thread) else None
 
 
 def _assistant_address(inbound: Inbound, thread: Thread) -> str | None:
-    """From is the client's known assistant ("gute Seele")."""
+    """From is the client's known assistant ("gute Seele"), after our mail."""
     assistant = thread.client.assistant_email
     same = bool(inbound.from_addr and assistant) and _fold(inbound.from_addr) == _fold(assistant)
-    return "assistant-address" if same else None
+    return "assistant-address" if same and _arrived_after(inbound, thread) else None
 
 
 def _colleague(inbound: Inbound, thread: Thread) -> str | None:
-    """From is someone else at the client's own company domain (not a freemail domain).
+    """From is someone else at the client's own company domain (not a freemail domain),
+    after our mail.
 
     A MAILER-DAEMON, postmaster or MDaemon at that domain is the company's mail system,
     not a colleague: its mail is a bounce at best.
     """
-    domain = _domain(thread.client.email)
-    sender_domain = _domain(inbound.from_addr)
-    if not domain or domain in FREEMAIL_DOMAINS or is_delivery_system(inbound.from_addr):
+    domain = _company_domain(thread)
+    if not domain or is_delivery_system(inbound.from_addr):
         return None
-    return "colleague" if sender_domain == domain else None
+    same = _domain(inbound.from_addr) == domain
+    return "colleague" if same and _arrived_after(inbound, thread) else None
+
+
+def _company_domain(thread: Thread) -> str:
+    """The client's domain when it says who the client works for (not freemail), else ""."""
+    domain = _domain(thread.client.email)
+    return "" if domain in FREEMAIL_DOMAINS else domain
 
 
 def _domain(address: str | None) -> str:
@@ -172,14 +206,9 @@ THREAD_RULES: tuple[ThreadRule, ...] = (
 )
 
 
-def _listens(inbound: Inbound, thread: Thread) -> bool:
-    """The thread waits for an answer and the mail is not older than the thread.
-
-    A missing Date counts as new: losing a real answer costs more than a false stop.
-    """
-    if thread.state not in LISTENING_STATES:
-        return False
-    return inbound.date is None or inbound.date >= thread.started_at - CLOCK_SKEW
+def _listens(thread: Thread) -> bool:
+    """The thread still waits for an answer."""
+    return thread.state in LISTENING_STATES
 
 
 _RULE_TEXTS = {
@@ -204,7 +233,7 @@ def _reason(inbound: Inbound, rule: str) -> str:
 
 def _match_thread(inbound: Inbound, thread: Thread) -> Match | None:
     """The first thread rule that fires, as a Match; None when none does."""
-    if not _listens(inbound, thread):
+    if not _listens(thread):
         return None
     for rule in THREAD_RULES:
         name = rule(inbound, thread)
@@ -251,3 +280,48 @@ def related_threads(
         return []
     found = (_match_thread(inbound, thread) for thread in threads)
     return [match for match in found if match is not None]
+
+
+def match_synced(inbound: Inbound, thread: Thread) -> Match | None:
+    """The answer a mail synced *before* ``thread`` existed gives it, by the cycle's rules.
+
+    ``inbound`` comes from the store's index of synced mail, which keeps only mail the
+    cycle judged neither the owner's, nor the bot's own, nor machine or list mail; the
+    guards that need no owner address are applied again all the same.
+    """
+    context = _context("", ())
+    if inbound.is_list_mail or any(guard(inbound, context) for guard in MAIL_GUARDS):
+        return None
+    return _match_thread(inbound, thread)
+
+
+@dataclass(frozen=True)
+class AnswerKeys:
+    """What a synced mail must carry for :func:`match_synced` to find it an answer."""
+
+    references: frozenset[str]  # one of these in In-Reply-To/References (folded)
+    senders: frozenset[str]  # or From is one of these (folded) ...
+    domains: frozenset[str]  # ... or at one of these domains (colleagues)
+    since: datetime  # address rules only: arrived at or after this moment
+
+
+def answer_keys(thread: Thread) -> AnswerKeys:
+    """The index lookup for :func:`match_synced`: a superset of what its rules accept."""
+    senders = {_fold(thread.client.email), _fold(thread.client.assistant_email)} - {""}
+    company = _company_domain(thread)
+    return AnswerKeys(
+        references=frozenset(_fold(message_id) for message_id in thread.message_ids),
+        senders=frozenset(senders),
+        domains=frozenset({company} if company else ()),
+        since=thread.started_at - CLOCK_SKEW,
+    )
+
+
+def answer_time(inbound: Inbound, thread: Thread, now: datetime) -> datetime:
+    """When an answer came, for the record: its Date when that is plausible (not before
+    the thread, not after ``now``), else the server's INTERNALDATE (at most ``now``),
+    else ``now``."""
+    for moment in (inbound.date, inbound.received):
+        if moment is not None and thread.started_at - CLOCK_SKEW <= moment <= now:
+            return moment
+    return min(inbound.received, now) if inbound.received else now
