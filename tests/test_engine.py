@@ -485,3 +485,53 @@ def test_a_broken_alert_template_never_costs_the_answer(
         "nicht zugestellt" in e.text and "owner_spam_alert" in e.text
         for e in store.events(thread_id)
     )
+
+
+class MovedAwayBeforeItsBodyIsRead:
+    """The owner's mail program moves a new INBOX mail to Junk between the header fetch
+    and the body fetch: the body is gone from INBOX."""
+
+    def __init__(self, inner: ImapMailbox) -> None:
+        self.inner = inner
+        self.moved = False
+
+    def fetch_message(self, folder: str, uid: int) -> bytes | None:
+        if folder == "INBOX" and not self.moved:
+            self.inner.move(folder, uid, "Junk")
+            self.moved = True
+            return self.inner.fetch_message(folder, uid)
+        return self.inner.fetch_message(folder, uid)
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+
+def test_a_mail_gone_before_its_body_is_read_is_judged_whole_where_it_went(
+    engine: Engine, store: Store, dovecot: MailAccount
+) -> None:
+    """Judged from its header alone, a bounce from the client's own domain would be
+    nothing (or worse, an answer); its copy in Junk is read whole and pauses the thread."""
+    client_id = store.upsert_client(
+        Client(email="jonas.keller@keller-bau.de"), local("2026-03-02T09:00")
+    )
+    thread_id = store.add_thread(
+        kind=Kind.ANGEBOT, client_id=client_id, subject="Angebot Relaunch Webseite Keller Bau",
+        started_at=local("2026-03-02T09:00"), now=local("2026-03-02T09:00"),
+        message_id="<angebot-keller@berger-design.de>",
+    )  # fmt: skip
+    corpus = Path(__file__).parent / "corpus" / "qmail_client_domain_qp_keller.eml"
+    dovecot.append("INBOX", corpus.read_bytes())
+    real_open = engine.open_mailbox
+    wrapped: list[MovedAwayBeforeItsBodyIsRead] = []
+
+    def open_and_move():
+        wrapped.append(MovedAwayBeforeItsBodyIsRead(real_open()))
+        return wrapped[-1]
+
+    engine.open_mailbox = open_and_move
+    engine.tick(local("2026-03-04T10:30"))
+
+    assert wrapped[0].moved
+    thread = store.thread(thread_id)
+    assert thread.state is State.PAUSED
+    assert thread.answered_at is None

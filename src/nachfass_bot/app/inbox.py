@@ -152,19 +152,19 @@ class InboxReader:
 
     def _read_bodies(
         self, mailbox: Mailbox, batch: Batch, *, folder: str, is_junk: bool
-    ) -> dict[int, bytes]:
+    ) -> dict[int, bytes | None]:
         """Before the batch's transaction: download every new mail whose header says it
         may concern a thread. Handling a mail can only shrink the set of threads a later
         mail may concern, so this covers every body the handling asks for."""
         known = self._known()
-        bodies: dict[int, bytes] = {}
+        bodies: dict[int, bytes | None] = {}
         for uid, raw, received in batch:
             inbound = parse_inbound(
                 raw, folder=folder, uid=uid, is_junk_folder=is_junk, received=received
             )
             judged = self.store.is_seen(seen_key(inbound, raw), SeenRole.INBOUND)
             if not judged and self._needs_body(inbound, known):
-                bodies[uid] = mailbox.fetch_message(folder, uid) or b""
+                bodies[uid] = mailbox.fetch_message(folder, uid)
         return bodies
 
     def _needs_body(self, inbound: Inbound, known: _Known) -> bool:
@@ -195,6 +195,12 @@ class InboxReader:
             self._queue_command(key, inbound, known, now)
             if self.store.is_seen(key, SeenRole.INBOUND):
                 continue  # judged already, in this folder or another one
+            if uid in bodies and bodies[uid] is None:
+                # Moved or deleted before its body could be read: judging the header alone
+                # could take a bounce for an answer. Not marked seen, so the copy in the
+                # folder it was moved to is judged in full.
+                log.info("mail %s/%s vanished before its body was read", folder, uid)
+                continue
             verdict = self._judge_safely(inbound, bodies, known, now, report)
             self.store.mark_seen(key, SeenRole.INBOUND, folder, uid, verdict, now)
             if _may_answer_later(inbound, verdict):

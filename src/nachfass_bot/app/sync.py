@@ -22,7 +22,9 @@ from nachfass_bot.domain.models import EventKind
 from nachfass_bot.mail.inbound import HEADER_FIELDS
 
 Batch = list[FetchedHeader]  # (uid, header bytes, INTERNALDATE)
-Bodies = Mapping[int, bytes]  # uid → whole message, for the mails of a batch that need one
+# uid → whole message, for the mails of a batch that need one; None: the mail was gone when
+# its body was asked for (moved or deleted by the owner's mail program meanwhile).
+Bodies = Mapping[int, bytes | None]
 BodyReader = Callable[[Batch], Bodies]
 BatchHandler = Callable[[Batch, Bodies], None]
 Progress = Callable[[str, int, int], None]  # folder, mails read, mails to read
