@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from loophelpers import local, mail, mails_to, owner_reply, write_config
+from loophelpers import cli_json, local, mail, mails_to, owner_reply, write_config
 from nachfass_bot.adapters.store import Store
 from nachfass_bot.app.engine import Engine
 from nachfass_bot.app.guard import MailInTransaction
@@ -232,3 +232,19 @@ def test_an_out_of_office_return_date_in_the_year_9999_counts_as_none(
     assert thread.paused_until is not None
     assert thread.paused_until.year == 2026, "waits the days for an auto-reply without a date"
     engine.tick(local("2026-03-20T10:00"))  # the cycle runs on
+
+
+def test_list_and_show_still_work_on_a_corrupt_thread_before_the_next_tick(
+    tmp_path: Path, dovecot: MailAccount, smtp_sink: SmtpSink, monkeypatch, capsys
+) -> None:
+    config = write_config(tmp_path, dovecot, smtp_sink, monkeypatch)
+    with closing(Store.open(tmp_path / "nachfass.db")) as store:
+        _, broken, _ = add_offers(store)
+    corrupt(tmp_path / "nachfass.db", broken)
+
+    listed = cli_json(config, capsys, "list")
+    shown = cli_json(config, capsys, "show", str(broken))
+
+    assert [row["id"] for row in listed] == [1, 2, 3]
+    assert [row["next_due_at"] is None for row in listed] == [False, True, False]
+    assert shown["id"] == broken and shown["next_due_at"] is None

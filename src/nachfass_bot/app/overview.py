@@ -22,7 +22,12 @@ def next_due_at(
     drafts = store.drafts(ACTIVE_DRAFT_STATES, thread.id)
     if drafts:
         return drafts[0].send_after
-    due = due_step(preferences.refine(thread), window, preferences.playbook(thread))
+    try:
+        due = due_step(preferences.refine(thread), window, preferences.playbook(thread))
+    except (OverflowError, ValueError):
+        # An absurd date in an old row: the next tick pauses the thread; until then
+        # list and show still work and simply name no next step.
+        return None
     return due.due_at if due else None
 
 
