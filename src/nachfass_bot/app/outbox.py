@@ -276,16 +276,7 @@ class Outbox:
         )
         with self.store.atomic():
             self._mark_done(draft, DraftState.UNCLEAR, now)
-            self.store.add_event(now, text, thread_id=draft.thread_id, kind=EventKind.ERROR)
-            self.notify_owner(
-                "owner_alert",
-                now,
-                key=f"unclear:draft {draft.id}",
-                headline=f"Versand an {draft.recipient} unklar",
-                message=text,
-                thread_id=draft.thread_id,
-                client_label=draft.recipient,
-            )
+            self._alert_send_problem(draft, "unclear", "unklar", text, now)
 
     def _mark_done(self, draft: Draft, state: DraftState, now: datetime) -> None:
         """The step counts as done for every thread the mail spoke for."""
@@ -334,12 +325,19 @@ class Outbox:
             f"Die Mail „{draft.subject}“ an {draft.recipient} konnte nicht gesendet werden "
             f"({exc}). Bitte prüfe Adresse und Postausgang und schicke sie bei Bedarf selbst."
         )
+        self._alert_send_problem(draft, "failed", "gescheitert", text, now)
+
+    def _alert_send_problem(
+        self, draft: Draft, key: str, outcome: str, text: str, now: datetime
+    ) -> None:
+        """The timeline entry and the owner's alert (once per draft) for a client mail that
+        did not go out, or may not have."""
         self.store.add_event(now, text, thread_id=draft.thread_id, kind=EventKind.ERROR)
         self.notify_owner(
             "owner_alert",
             now,
-            key=f"failed:draft {draft.id}",
-            headline=f"Versand an {draft.recipient} gescheitert",
+            key=f"{key}:draft {draft.id}",
+            headline=f"Versand an {draft.recipient} {outcome}",
             message=text,
             thread_id=draft.thread_id,
             client_label=draft.recipient,
