@@ -55,7 +55,8 @@ class SentVerdict:
     """One sent mail judged: ``kind`` None means "do not track".
 
     ``reason`` is one German line for the owner's notice and the event log; ``signals``
-    names every sign found, strongest first; ``delay_days`` comes from a tag of the
+    names every sign found, strongest first, each with the kind it points to
+    (``"rechnung: Anhang rechnung_2026-021.pdf"``); ``delay_days`` comes from a tag of the
     tracking address (``+10tage``); ``requested`` is True when the owner sent a copy to it.
     """
 
@@ -215,7 +216,8 @@ def _no_outside_recipient(sent: _Sent, settings: _Settings) -> str | None:
     """Only the owner, the tracking address or colleagues at the owner's domains."""
     if sent.outside:
         return None
-    if any(_domain(r) in settings.owner_domains for r in sent.recipients):
+    own = (settings.owner_email, settings.tracking_address)
+    if any(r not in own and _domain(r) in settings.owner_domains for r in sent.recipients):
         return "nur an Kolleginnen und Kollegen der eigenen Domain"
     return "an keinen Kunden (nur an sich selbst)"
 
@@ -419,7 +421,7 @@ def _verdict(sent: _Sent, settings: _Settings) -> SentVerdict:
     requested = sent.tags is not None
     delay = _delay_days(sent.tags)
     found = _signals(sent)
-    signals = tuple(signal for _kind, signal in found)
+    signals = tuple(f"{kind}: {signal}" for kind, signal in found)
     if not found:
         reason = (
             "Kopie an die Nachfass-Adresse, aber die Art ist unklar"
