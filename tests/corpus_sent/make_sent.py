@@ -1066,6 +1066,14 @@ CASES: tuple[Case, ...] = (
         extra=(("Auto-Submitted", "auto-replied"),),
     ),
     Case(
+        "tb_tax_adviser_unterlagen.eml",
+        "thunderbird",
+        ("Kanzlei Roth <belege@kanzlei-roth.de>",),
+        "Unterlagen Steuererklärung 2025",
+        "Hallo Frau Roth,\n\nanbei die Unterlagen für die Steuererklärung 2025." + SIG,
+        attachments=(a_pdf("Belege_2025.pdf"),),
+    ),
+    Case(
         "outlook_forward_invoice_tax.eml",
         "outlook",
         ("Kanzlei Roth <belege@kanzlei-roth.de>",),

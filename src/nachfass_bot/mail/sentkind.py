@@ -271,7 +271,8 @@ _SUBJECT_KINDS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
     (
         Kind.AUFTRAG,
         re.compile(
-            r"auftragsbest(?:ä|ae)tigung|\bauftrag\b|\bvertrag\b|\bunterlagen\b|\bprojektstart\b",
+            r"auftragsbest(?:ä|ae)tigung|\bauftrag\b|\bvertrag\b|\bprojektstart\b"
+            r"|\bunterlagen\s+(?:und\s+nächste|zu[mr]?\s+(?:ihrem|deinem|eurem|dem)\s+)",
             re.IGNORECASE,
         ),
     ),
@@ -299,7 +300,7 @@ _BODY_KINDS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
         Kind.AUFTRAG,
         re.compile(
             r"auftragsbest(?:ä|ae)tigung"
-            r"|\b(?:die|alle|meine|unsere|ihre)\s+unterlagen\s+(?:zu|für|zum|zur)\b"
+            r"|\b(?:die|alle|meine|unsere|ihre)\s+unterlagen\s+(?:zu|für|zum|zur)\b(?![^.!?]{0,40}steuer)"
             r"|\b(?:danke|dank)\s+(?:schön\s+)?für\s+(?:ihren|deinen|euren|den)\s+auftrag"
             r"|\bvertrag\s+zur\s+unterschrift|\bprojektvertrag\b"
         ),
