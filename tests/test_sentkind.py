@@ -125,3 +125,11 @@ def test_never_raises(raw: bytes) -> None:
 def test_rules_are_ordered_tuples() -> None:
     assert EXCLUSION_RULES[0].__name__ == "_list_mail"
     assert KIND_RULES[0].__name__ == "_tag_kind"
+
+
+def test_a_freemail_owner_domain_makes_no_colleagues() -> None:
+    raw = sent_mail(to="lisa.sommer@gmx.de")
+    verdict = classify_sent(
+        raw, owner_email="anna.berger@gmx.de", owner_domains=["gmx.de"], tracking_address=None
+    )
+    assert verdict.kind == Kind.ANGEBOT

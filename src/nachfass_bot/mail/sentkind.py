@@ -30,6 +30,7 @@ from nachfass_bot.mail.headers import (
     plain_text,
     raw_header,
 )
+from nachfass_bot.mail.matching import FREEMAIL_DOMAINS
 from nachfass_bot.mail.quotes import split_quote
 
 __all__ = [
@@ -461,7 +462,8 @@ def classify_sent(
 
     ``tracking_address`` None means ``<owner local part>+nachfass@<owner domain>``; a
     recipient equal to it, or to it with tags (``+rechnung``, ``+10tage``, ``-angebot``),
-    sets ``requested`` and may name kind and ``delay_days``. Never raises: a mail that
+    sets ``requested`` and may name kind and ``delay_days``. Freemail domains in
+    ``owner_domains`` are ignored: a client at gmx.de is no colleague. Never raises: a mail that
     cannot be read is not tracked.
     """
     owner = owner_email.strip().lower()
@@ -470,7 +472,8 @@ def classify_sent(
         tracking_address = f"{local}+nachfass@{domain}"
     settings = _Settings(
         owner_email=owner,
-        owner_domains=frozenset(d.strip().lower() for d in owner_domains),
+        # A shared freemail domain says nothing about colleagues (gmx.de, gmail.com …).
+        owner_domains=frozenset(d.strip().lower() for d in owner_domains) - FREEMAIL_DOMAINS,
         tracking_address=tracking_address.strip().lower(),
         max_recipients=max_recipients,
         tracked_message_ids=frozenset(tracked_message_ids),
