@@ -174,10 +174,12 @@ def test_attachment_above_the_size_limit_is_not_read() -> None:
     assert facts("mail_xrechnung_ubl.eml", max_attachment_bytes=1000) is None
 
 
-def test_fifty_megabytes_are_refused_before_decoding() -> None:
-    blob = b"%PDF-1.4\n" + b"\0" * (50 * 1024 * 1024)
-    raw = mail_with("anbei", ("gross.pdf", "application/pdf", blob))
-    assert read_invoice(raw, default_terms_days=14) is None
+def test_size_limit_is_exact() -> None:
+    """An attachment of exactly ``max_attachment_bytes`` is read, one byte more is not
+    (the same rule refuses 50 MB under the default 20 MiB)."""
+    size = (INVOICES / "plain_invoice.pdf").stat().st_size
+    assert facts("mail_plain_pdf.eml", max_attachment_bytes=size) == EXPECTED["mail_plain_pdf.eml"]
+    assert facts("mail_plain_pdf.eml", max_attachment_bytes=size - 1) is None
 
 
 def mail_with(body: str, attachment: tuple[str, str, bytes] | None = None) -> bytes:
