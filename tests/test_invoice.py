@@ -182,6 +182,17 @@ def test_size_limit_is_exact() -> None:
     assert facts("mail_plain_pdf.eml", max_attachment_bytes=size - 1) is None
 
 
+def test_dates_at_the_end_of_the_calendar_give_none() -> None:
+    """9999-12-31 plus the terms would overflow; 2040 is outside the date window of a mail
+    written in 2026 (docs/DESIGN.md, "Input at the door")."""
+    xml = (INVOICES / "xrechnung_cii.xml").read_bytes()
+    for issued in (b"99991231", b"20400101"):
+        changed = xml.replace(b">20261127<", b">" + issued + b"<").replace(b">20261227<", b">x<")
+        raw = mail_with("anbei", ("r.xml", "application/xml", changed))
+        assert read_einvoice(changed) is not None
+        assert read_invoice(raw, default_terms_days=14) is None
+
+
 def mail_with(body: str, attachment: tuple[str, str, bytes] | None = None) -> bytes:
     msg = EmailMessage()
     msg["From"] = "jana@texter.example"

@@ -1,6 +1,6 @@
 """German e-invoices (EN 16931) as plain values: CII and UBL XML in, fields out. Pure.
 
-Reads the few business terms the bot needs (docs/DESIGN.md, *Invoice facts*):
+Reads the few business terms the bot needs (docs/DESIGN.md, "Invoice facts"):
 
 * CII (UN/CEFACT Cross Industry Invoice D16B: Factur-X / ZUGFeRD 2.x, XRechnung CII):
   BT-1 ``rsm:ExchangedDocument/ram:ID``, BT-2 ``ram:IssueDateTime`` (format 102),

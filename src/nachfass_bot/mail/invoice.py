@@ -1,5 +1,5 @@
 """The facts of an invoice the owner sent, read from the mail itself (docs/DESIGN.md,
-*Invoice facts*). Pure: a whole RFC 5322 message in, :class:`InvoiceFacts` or None out.
+"Invoice facts"). Pure: a whole RFC 5322 message in, :class:`InvoiceFacts` or None out.
 
 Signals, strongest first; the first that yields number, issue date and amount wins:
 
@@ -30,6 +30,7 @@ from typing import Literal
 
 from pypdf import PdfReader
 
+from nachfass_bot.domain.dates import in_date_window
 from nachfass_bot.mail.einvoice import EInvoiceFields, read_einvoice
 from nachfass_bot.mail.headers import clean_line, decode_words, parse_date, plain_text
 from nachfass_bot.mail.invoicetext import TextFields, read_invoice_text, terms_days_in
@@ -73,6 +74,19 @@ def read_invoice(
         return None
     if not isinstance(msg, EmailMessage):
         return None
+    try:
+        found = _read(msg, raw_message, default_terms_days, max_attachment_bytes)
+        return found if found is not None and _plausible(found, _mail_day(msg)) else None
+    except OverflowError:  # a date near 9999-12-31 plus the terms
+        return None
+    except Exception:  # the stdlib header parser's rare crashes on hostile headers
+        return None
+
+
+def _read(
+    msg: EmailMessage, raw_message: bytes, default_terms_days: int, max_attachment_bytes: int
+) -> InvoiceFacts | None:
+    """The first signal that yields facts, strongest first (module docstring)."""
     attachments = list(_attachments(msg, max_attachment_bytes))
     for name, data in attachments:
         if _is_pdf(name, data):
@@ -98,6 +112,14 @@ def read_invoice(
     if found is None:
         return None
     return _from_text(found, "mail-text", fallback, recipient, default_terms_days)
+
+
+def _plausible(facts: InvoiceFacts, mail_day: date | None) -> bool:
+    """Issue and due date lie in the date window (docs/DESIGN.md, "Input at the door")
+    around the day the mail was written; without a Date field the caller checks."""
+    if mail_day is None:
+        return True
+    return all(in_date_window(day, mail_day) for day in (facts.issue_date, facts.due_date) if day)
 
 
 def _attachments(msg: EmailMessage, limit: int) -> Iterator[tuple[str, bytes]]:
@@ -161,7 +183,10 @@ def _mail_day(msg: Message) -> date | None:
     value = msg.get("Date")
     if value is None or parse_date(str(value)) is None:
         return None
-    return parsedate_to_datetime(str(value)).date()
+    try:
+        return parsedate_to_datetime(str(value)).date()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
 
 
 def _recipient(msg: Message) -> tuple[str | None, str | None]:

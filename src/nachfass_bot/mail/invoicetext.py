@@ -1,5 +1,5 @@
 """Invoice facts in German free text: a PDF's text layer or a mail body (docs/DESIGN.md,
-*Invoice facts*). Pure.
+"Invoice facts"). Pure.
 
 Labels read (case does not matter):
 
