@@ -340,6 +340,24 @@ def test_garbage_mail_gives_none(raw: bytes) -> None:
             None,
             None,
         ),
+        (
+            "Rechnungs-Nr. 8\nGesamtbetrag netto: 1.000,00 €\nGesamtbetrag brutto: 1.190,00 €",
+            "",
+            "8",
+            "1190.00",
+            None,
+            None,
+            None,
+        ),
+        (
+            "Rechnungs-Nr. 8\nRechnungsbetrag inkl. 19 % USt.: 1.190,00 €",
+            "",
+            "8",
+            "1190.00",
+            None,
+            None,
+            None,
+        ),
         # an impossible date is no date
         (
             "Rechnungs-Nr. 8\nGesamtbetrag 10,00 €\nzahlbar bis 31.02.2026",

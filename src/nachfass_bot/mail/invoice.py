@@ -95,7 +95,7 @@ def _read(
             if fields is not None:
                 return _from_einvoice(fields, "factur-x", default_terms_days)
     for name, data in attachments:
-        if name.endswith(".xml") or data.lstrip()[:5] == b"<?xml":
+        if name.endswith(".xml") or data[:64].lstrip(b"\xef\xbb\xbf \t\r\n")[:5] == b"<?xml":
             fields = read_einvoice(data)
             if fields is not None:
                 source: Source = "xrechnung-cii" if fields.syntax == "cii" else "xrechnung-ubl"

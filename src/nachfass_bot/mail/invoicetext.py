@@ -10,8 +10,9 @@ Labels read (case does not matter):
   date, all as DD.MM.YYYY;
 * terms: "Zahlungsziel 14 Tage", "innerhalb von 14 Tagen", "14 Tage netto";
 * amount: "zu zahlen(der Betrag)", "Rechnungsbetrag", "Gesamtbetrag", "Gesamtsumme",
-  "Endbetrag", in that order of trust, with an amount like "1.190,00 €" or "EUR 1.190,00"
-  read by :func:`~nachfass_bot.domain.money.parse_amount`.
+  "Endbetrag", in that order of trust (a "netto" between label and amount skips it),
+  with an amount like "1.190,00 €" or "EUR 1.190,00" read by
+  :func:`~nachfass_bot.domain.money.parse_amount`.
 
 A text without both a number and an amount is no invoice.
 """
@@ -52,7 +53,7 @@ _TERMS_RES = (
 )
 _AMOUNT = (
     r"((?:(?:EUR|€)\s?)?"
-    r"(?:\d{1,3}(?:[.\u00a0\u202f ]\d{3})+(?:,\d{2})?|\d+(?:[.,]\d{2})?)(?!\d|[.,]\d)"
+    r"(?:\d{1,3}(?:[.\u00a0\u202f ]\d{3})+(?:,\d{2})?|\d+(?:[.,]\d{2})?)(?!\d|[.,]\d|\s?%)"
     r"(?:\s?(?:EUR|€))?)"
 )
 _AMOUNT_LABELS = (
@@ -62,9 +63,10 @@ _AMOUNT_LABELS = (
     r"gesamtsumme",
     r"endbetrag",
 )
+# Between label and amount: words and a VAT rate ("inkl. 19 % USt.:"), on one line.
+_GAP = r"((?:[^\d\n€]|\d{1,2}(?:,\d{1,2})?\s?%){0,40}?)"
 _AMOUNT_RES = tuple(
-    re.compile(r"\b" + label + r"\b[^\d\n€]{0,30}?" + _AMOUNT, re.IGNORECASE)
-    for label in _AMOUNT_LABELS
+    re.compile(r"\b" + label + r"\b" + _GAP + _AMOUNT, re.IGNORECASE) for label in _AMOUNT_LABELS
 )
 
 
@@ -122,7 +124,9 @@ def _amount(text: str) -> tuple[Decimal, str] | None:
     """The amount after the most trusted label, with its currency (EUR by default)."""
     for pattern in _AMOUNT_RES:
         for match in pattern.finditer(text):
-            token = match.group(1)
+            gap, token = match.groups()
+            if "netto" in gap.lower():  # "Gesamtbetrag netto": before VAT, not what is due
+                continue
             try:
                 return parse_amount(token), "EUR"
             except InvalidAmount:
