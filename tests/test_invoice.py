@@ -13,7 +13,9 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from pypdf import PdfReader
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pypdf import PdfReader, PdfWriter
 
 from nachfass_bot.mail.einvoice import read_einvoice
 from nachfass_bot.mail.invoice import InvoiceFacts, read_invoice
@@ -130,6 +132,19 @@ def test_embedded_xml_is_the_committed_einvoice() -> None:
         assert list(reader.attachments) == ["factur-x.xml"]
         fields = read_einvoice(reader.attachments["factur-x.xml"][0])
         assert fields is not None and fields.syntax == "cii"
+
+
+def test_zugferd_file_name_is_read_too() -> None:
+    """ZUGFeRD 2.0 PDFs name the embedded file ``zugferd-invoice.xml``."""
+    writer = PdfWriter(clone_from=BytesIO((INVOICES / "plain_invoice.pdf").read_bytes()))
+    writer.add_attachment("zugferd-invoice.xml", (INVOICES / "xrechnung_cii.xml").read_bytes())
+    out = BytesIO()
+    writer.write(out)
+    found = read_invoice(
+        mail_with("anbei", ("r.pdf", "application/pdf", out.getvalue())), default_terms_days=14
+    )
+    assert found is not None
+    assert (found.number, found.source) == ("XR-2026-0042", "factur-x")
 
 
 def test_generator_reproduces_the_fixtures(tmp_path: Path) -> None:
@@ -411,3 +426,20 @@ def test_text_without_invoice_facts(text: str, subject: str) -> None:
 )
 def test_terms_days(text: str, days: int | None) -> None:
     assert terms_days_in(text) == days
+
+
+# Seeded and without an example database: the same cases on every run.
+FUZZ = settings(max_examples=200, derandomize=True, database=None, deadline=None)
+
+
+@FUZZ
+@given(st.binary(max_size=2000))
+def test_any_bytes_never_raise(raw: bytes) -> None:
+    read_invoice(raw, default_terms_days=14)
+    read_einvoice(raw)
+
+
+@FUZZ
+@given(st.text(alphabet="Rechnungs-Nr.:zahlbar bis Tage0123456789,.€ EUR\n%", max_size=300))
+def test_any_text_never_raises(text: str) -> None:
+    read_invoice_text(text, subject=text[:40])
