@@ -197,6 +197,19 @@ def test_size_limit_is_exact() -> None:
     assert facts("mail_plain_pdf.eml", max_attachment_bytes=size - 1) is None
 
 
+@pytest.mark.parametrize(
+    ("name", "invoice", "credit"),
+    [
+        ("xrechnung_cii.xml", b"<ram:TypeCode>380<", b"<ram:TypeCode>381<"),
+        ("xrechnung_ubl.xml", b"<cbc:InvoiceTypeCode>380<", b"<cbc:InvoiceTypeCode>381<"),
+    ],
+)
+def test_credit_note_is_no_invoice(name: str, invoice: bytes, credit: bytes) -> None:
+    xml = (INVOICES / name).read_bytes()
+    assert invoice in xml
+    assert read_einvoice(xml.replace(invoice, credit)) is None
+
+
 def test_dates_at_the_end_of_the_calendar_give_none() -> None:
     """9999-12-31 plus the terms would overflow; 2040 is outside the date window of a mail
     written in 2026 (docs/DESIGN.md, "Input at the door")."""

@@ -13,6 +13,7 @@ Reads the few business terms the bot needs (docs/DESIGN.md, "Invoice facts"):
   ``cac:PartyLegalEntity/cbc:RegistrationName`` and ``cbc:EndpointID``,
   ``cac:LegalMonetaryTotal/cbc:PayableAmount``.
 
+Credit notes (BT-3 381 and its kin; a UBL ``CreditNote`` root) are not invoices here.
 XML is parsed with defusedxml: no DTD, no entities, no network. Anything that is not one of
 the two syntaxes, or lacks number, issue date or amount, gives None; nothing raises.
 """
@@ -47,6 +48,10 @@ _UBL_BUYER = "cac:AccountingCustomerParty/cac:Party"
 _CURRENCY_RE = re.compile(r"[A-Z]{3}")
 _AMOUNT_RE = re.compile(r"\d{1,15}(?:\.\d{1,4})?")
 CENT = Decimal("0.01")
+# UNTDID 1001 credit notes (EN 16931 BT-3): money goes the other way, nothing to chase.
+CREDIT_NOTE_CODES = frozenset(
+    {"81", "83", "261", "262", "296", "308", "381", "396", "420", "458", "532"}
+)
 
 
 @dataclass(frozen=True)
@@ -90,6 +95,8 @@ def _read_cii(root: Element) -> EInvoiceFields | None:
     )
     if number is None or issued is None or amount is None:
         return None
+    if _text(root, "rsm:ExchangedDocument/ram:TypeCode", _CII) in CREDIT_NOTE_CODES:
+        return None
     terms = settlement + "ram:SpecifiedTradePaymentTerms/"
     return EInvoiceFields(
         syntax="cii",
@@ -116,6 +123,8 @@ def _read_ubl(root: Element) -> EInvoiceFields | None:
     issued = _iso_date(_text(root, "cbc:IssueDate", _UBL))
     amount = _amount(_text(root, "cac:LegalMonetaryTotal/cbc:PayableAmount", _UBL))
     if number is None or issued is None or amount is None:
+        return None
+    if _text(root, "cbc:InvoiceTypeCode", _UBL) in CREDIT_NOTE_CODES:
         return None
     return EInvoiceFields(
         syntax="ubl",
