@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import email
 from email.message import EmailMessage
+from email.utils import parseaddr
+from pathlib import Path
 
 import pytest
 
@@ -133,3 +136,16 @@ def test_a_freemail_owner_domain_makes_no_colleagues() -> None:
         raw, owner_email="anna.berger@gmx.de", owner_domains=["gmx.de"], tracking_address=None
     )
     assert verdict.kind == Kind.ANGEBOT
+
+
+@pytest.mark.parametrize("name", ["mail_facturx_en16931.eml", "mail_zugferd_basic.eml"])
+def test_a_real_factur_x_pdf_is_found_as_an_e_invoice_inside_the_pdf(name: str) -> None:
+    """The factur-x library packs the PDF's dictionaries into compressed streams; the
+    embedded XML is still found (tests/invoices/make_invoices.py made these)."""
+    raw = (Path(__file__).parent / "invoices" / name).read_bytes()
+    sender = parseaddr(email.message_from_bytes(raw)["From"])[1]
+    verdict = classify_sent(
+        raw, owner_email=sender, owner_domains=[sender.split("@")[1]], tracking_address=None
+    )
+    assert verdict.kind is Kind.RECHNUNG
+    assert verdict.signals[0].startswith("rechnung: E-Rechnung (ZUGFeRD/Factur-X")

@@ -90,7 +90,7 @@ def _read(
     attachments = list(_attachments(msg, max_attachment_bytes))
     for name, data in attachments:
         if _is_pdf(name, data):
-            xml = _embedded_xml(data)
+            xml = embedded_xml(data)
             fields = read_einvoice(xml) if xml is not None else None
             if fields is not None:
                 return _from_einvoice(fields, "factur-x", default_terms_days)
@@ -152,7 +152,7 @@ def _open_pdf(data: bytes) -> PdfReader:
     return PdfReader(BytesIO(data), strict=False)
 
 
-def _embedded_xml(data: bytes) -> bytes | None:
+def embedded_xml(data: bytes) -> bytes | None:
     """The invoice XML a PDF/A-3 carries as an embedded file (Factur-X §6), or None."""
     try:
         with warnings.catch_warnings():

@@ -30,6 +30,7 @@ from nachfass_bot.mail.headers import (
     plain_text,
     raw_header,
 )
+from nachfass_bot.mail.invoice import embedded_xml
 from nachfass_bot.mail.matching import FREEMAIL_DOMAINS
 from nachfass_bot.mail.quotes import split_quote
 
@@ -350,14 +351,12 @@ def _is_xml(attachment: _Attachment) -> bool:
 
 
 def _embeds_einvoice(pdf: bytes) -> bool:
-    """The file name of an embedded e-invoice in the PDF's file specification or XMP.
-
-    Cheap: the names stand in clear text unless the PDF packs its dictionaries into
-    compressed object streams; the Factur-X XMP block (``fx:DocumentFileName``) usually
-    still names the file then.
-    """
+    """An e-invoice embedded in the PDF: its file name in clear text (cheap), else the
+    PDF's embedded files as pypdf reads them (compressed object streams hide the name)."""
     lowered = pdf.lower()
-    return any(name.encode() in lowered for name in _EINVOICE_NAMES)
+    if any(name.encode() in lowered for name in _EINVOICE_NAMES):
+        return True
+    return embedded_xml(pdf) is not None
 
 
 def _pdf_name(sent: _Sent) -> tuple[Kind, str] | None:
