@@ -14,10 +14,13 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from nachfass_bot.adapters.importfile import read_table_text
 from nachfass_bot.adapters.retry import first_delay_from_env
 from nachfass_bot.adapters.store import Store
 from nachfass_bot.app.digest_facts import gather_week
 from nachfass_bot.app.engine import sending_window
+from nachfass_bot.app.importing import Duplicate, check_rows, import_threads, plan_import
+from nachfass_bot.app.importrows import parse_table
 from nachfass_bot.app.overview import thread_detail, thread_summary
 from nachfass_bot.app.preview import preview_message
 from nachfass_bot.app.threads import (
@@ -49,7 +52,7 @@ from nachfass_bot.cli.checkup import Finding, Level, run_checkup
 from nachfass_bot.cli.clitext import use_german
 from nachfass_bot.cli.daemon import clock_from, run_forever, single_instance, utc_now
 from nachfass_bot.cli.service import ENABLE_COMMANDS, install_unit, write_initial_config
-from nachfass_bot.cli.views import output_console, thread_view, threads_table
+from nachfass_bot.cli.views import import_table, output_console, thread_view, threads_table
 from nachfass_bot.config import Config, load_config, resolve_config_path
 from nachfass_bot.domain.dates import check_moment
 from nachfass_bot.domain.models import CycleReport, Kind, Thread
@@ -256,6 +259,52 @@ def _sent_at(text: str) -> datetime:
         return datetime.fromisoformat(text)
     except ValueError as exc:
         raise click.BadParameter(f"„{text}“ ist kein Zeitpunkt wie 2026-03-11T10:00") from exc
+
+
+@cli.command(
+    name="import",
+    help="Viele Vorgänge auf einmal aus einer CSV-Datei aufnehmen (Spalten: siehe README).",
+)
+@click.argument("file", metavar="DATEI.csv", type=click.Path(path_type=Path))
+@click.option(
+    "--dry-run", is_flag=True, help="Nur zeigen, was aufgenommen würde; nichts speichern."
+)
+@click.pass_obj
+def import_command(opts: _Options, file: Path, dry_run: bool) -> None:
+    config = opts.config()
+    now = datetime.now(UTC)
+    window = sending_window(config)
+    table = parse_table(read_table_text(file))
+    checked = check_rows(table, now, ZoneInfo(config.sending.timezone))
+    with open_store(config) as store:
+        plan = plan_import(store, checked)
+        result = None if dry_run else import_threads(store, plan, now)
+    if table.ignored:
+        click.echo(f"Nicht verwendete Spalten: {', '.join(table.ignored)}")
+    if dry_run:
+        output_console().print(import_table(plan.threads, plan.duplicates, window))
+        click.echo(
+            f"Probelauf: {_count(len(plan.threads), 'Vorgang', 'Vorgänge')} würden "
+            "aufgenommen; nichts gespeichert."
+        )
+    for duplicate in plan.duplicates:
+        click.echo(f"Zeile {duplicate.line} übersprungen: {_repeated(duplicate)}")
+    if result is None:
+        return
+    ids = result.thread_ids
+    numbers = f" (Nr. {ids[0]}–{ids[-1]})" if len(ids) > 1 else f" (Nr. {ids[0]})" if ids else ""
+    click.echo(f"{_count(len(ids), 'Vorgang', 'Vorgänge')} aufgenommen{numbers}.")
+    if result.answered:
+        click.echo(
+            f"Davon schon beantwortet (Antwort kam vor dem Import): {result.answered}; "
+            "bei diesen wird nicht nachgefasst."
+        )
+
+
+def _repeated(duplicate: Duplicate) -> str:
+    if duplicate.thread_id is not None:
+        return f"den Vorgang gibt es schon (Nr. {duplicate.thread_id})."
+    return f"derselbe Vorgang wie in Zeile {duplicate.earlier_line}."
 
 
 def _show_progress(folder: str, done: int, total: int) -> None:
