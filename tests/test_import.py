@@ -121,7 +121,7 @@ def test_bad_rows_are_all_listed_with_line_numbers_and_nothing_is_stored(
     )
     assert cli(config, "import", write(config, text)) == 2
     err = capsys.readouterr().err
-    assert "Nichts importiert: 8 Zeilen sind fehlerhaft" in err
+    assert "Nichts importiert: 9 Zeilen sind fehlerhaft" in err
     for expected in (
         "Zeile 3: Betrag: „1,190.00“ ist mehrdeutig",
         "Zeile 4: E-Mail: „Chef <x@firma.test>“: bitte nur die Adresse angeben",
@@ -130,10 +130,11 @@ def test_bad_rows_are_all_listed_with_line_numbers_and_nothing_is_stored(
         "Zeile 7: Art: „Mahnung“ ist keine Art von Vorgang",
         "Zeile 8: für eine Rechnung fehlt: Rechnungsnummer, Fällig",
         "Zeile 9: Fällig: 31.12.9999 liegt zu weit in der Zukunft",
+        "Zeile 10: Betreff: der Betreff enthält einen Zeilenumbruch",
         "Zeile 12: E-Mail: „a@b.test, c@d.test“: bitte genau eine Adresse angeben",
     ):
         assert expected in err
-    assert "Zeile 2" not in err and "Zeile 10" not in err
+    assert "Zeile 2:" not in err and "Zeile 11" not in err
     assert "Traceback" not in err
     assert not (config.parent / "nachfass.db").exists(), "nothing was stored"
 
@@ -217,10 +218,13 @@ def test_duplicates_of_stored_threads_and_of_earlier_rows_are_skipped(
 
 
 def test_line_numbers_count_file_lines_with_an_excel_hint_and_quoted_breaks() -> None:
-    text = 'sep=,\n\nkind,email,subject\nangebot,a@b.test,"zwei\nZeilen"\n\nangebot,c@d.test,X\n'
+    text = (
+        'sep=,\n\nkind,email,name,subject\nangebot,a@b.test,"zwei\nZeilen",A\n\n'
+        "angebot,c@d.test,,X\n"
+    )
     table = parse_table(text)
     assert [row.line for row in table.rows] == [4, 7]
-    assert table.rows[0].entry.subject == "zwei\nZeilen"
+    assert table.rows[0].entry.name == "zwei\nZeilen"
 
 
 def test_an_answer_synced_before_the_import_marks_its_thread_answered(

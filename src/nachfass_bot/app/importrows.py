@@ -185,6 +185,11 @@ def _entry(values: dict[str, str], headers: dict[str, str]) -> ThreadEntry:
 def _subject(text: str, headers: dict[str, str]) -> str:
     if not text:
         raise _CellProblem(f"{headers['subject']}: der Betreff fehlt")
+    if any(not char.isprintable() for char in text):
+        # A line break cannot stand in a mail's Subject: every follow-up would fail.
+        raise _CellProblem(
+            f"{headers['subject']}: der Betreff enthält einen Zeilenumbruch oder ein Steuerzeichen"
+        )
     return text
 
 
