@@ -222,13 +222,12 @@ def track_thread(store: Store, new: NewThread, now: datetime) -> Thread:
         check_moment(new.started_at, now)
     if new.due_date is not None:
         check_date(new.due_date, now.date())
-    with store.atomic():
-        thread_id = store_new_thread(store, new, now)
+    thread_id = store_new_thread(store, new, now)  # one transaction
     return _existing(store, thread_id)
 
 
 def store_new_thread(store: Store, new: NewThread, now: datetime) -> int:
-    """The writes of :func:`track_thread`, for a caller that holds the transaction (an
+    """The writes of :func:`track_thread` in one transaction, or in the caller's (an
     import stores a whole file in one): the client, the thread, its first event, and
     the look back for an answer synced before it existed. Returns the thread's id."""
     with store.atomic():
