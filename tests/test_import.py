@@ -248,3 +248,28 @@ def test_an_answer_synced_before_the_import_marks_its_thread_answered(
     assert result.answered == 1
     states = [thread.state for thread in memory_store.threads()]
     assert states == [State.ANSWERED, State.OPEN]
+
+
+@pytest.mark.parametrize(
+    ("option", "column", "value"),
+    [
+        ("--amount", "Betrag", "1,190.00"),
+        ("--amount", "Betrag", "-5"),
+        ("--to", "E-Mail", "a@firma.test, b@firma.test"),
+        ("--due", "Fällig", "2010-01-01"),
+    ],
+)
+def test_track_and_import_refuse_a_value_with_the_same_reason(
+    config: Path, capsys: pytest.CaptureFixture[str], option: str, column: str, value: str
+) -> None:
+    values = {"--to": "kasse@praxis.test", "--amount": "100", "--due": DUE.isoformat()}
+    values[option] = value
+    args = ["--kind", "rechnung", "--subject", "R1", "--invoice-no", "R1"]
+    args += [part for pair in values.items() for part in pair]
+    assert cli(config, "track", *args) == 2
+    track_err = capsys.readouterr().err
+    reason = track_err.split(f"{option}: ", 1)[1].splitlines()[0]
+    cells = [values["--to"], values["--amount"], values["--due"]]
+    text = f"Art;Betreff;Rechnungsnummer;E-Mail;Betrag;Fällig\nrechnung;R1;R1;{';'.join(cells)}\n"
+    assert cli(config, "import", write(config, text)) == 2
+    assert f"Zeile 2: {column}: {reason}" in capsys.readouterr().err
