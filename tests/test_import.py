@@ -154,6 +154,7 @@ def test_a_file_full_of_errors_lists_a_capped_number(
     ("text", "message"),
     [
         ("", "Die Datei ist leer"),
+        ("sep=;\n;;;\n\n", "Die Datei ist leer"),
         ("Name;Betrag\nJonas;100\n", "der Kopfzeile fehlen die Spalten kind/Art, email/E-Mail"),
         ("Art;Kind;E-Mail;Betreff\n", "die Spalte „Kind“ steht doppelt"),
     ],

@@ -80,17 +80,15 @@ def parse_table(text: str) -> Table:
     if lines and lines[0].strip().lower().startswith("sep="):  # Excel's hint line
         separator = lines[0].strip()[4:5] or None
         offset = 1
-    body = "".join(lines[offset:])
     first = next((line for line in lines[offset:] if line.strip()), "")
-    if not first:
+    separator = separator or _separator(first)
+    records = _records("".join(lines[offset:]), separator, offset)
+    found = next(((n, cells) for n, cells in records if any(c.strip() for c in cells)), None)
+    if found is None:
         raise ImportRefused(
             "Die Datei ist leer: erwartet wird eine Kopfzeile und je Vorgang eine Zeile."
         )
-    separator = separator or _separator(first)
-    records = _records(body, separator, offset)
-    header_line, header = next(
-        (line, cells) for line, cells in records if any(cell.strip() for cell in cells)
-    )
+    header_line, header = found
     fields, ignored = _header_fields(header, header_line)
     headers = {field: header[index].strip() for index, field in fields.items()}
     rows: list[Row] = []
