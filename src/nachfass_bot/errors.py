@@ -15,7 +15,9 @@
     └── InvalidInput         something a person typed is refused at the door
         ├── InvalidAmount    not an amount of money in a form we read without guessing
         ├── InvalidAddress   not exactly one plain mail address
-        └── DateOutOfRange   a date outside the window the bot accepts
+        ├── DateOutOfRange   a date outside the window the bot accepts
+        ├── InvalidField     one value of a new thread, named by its field
+        └── ImportRefused    an import file with bad rows: nothing of it is stored
 
 Adapters translate library exceptions into these at the boundary (``raise ... from exc``);
 the domain and the engine never see ``imaplib``, ``smtplib`` or ``sqlite3`` errors.
@@ -117,3 +119,22 @@ class InvalidAddress(InvalidInput):
 
 class DateOutOfRange(InvalidInput):
     """A date outside the window the bot accepts (docs/DESIGN.md, "Input at the door")."""
+
+
+class InvalidField(InvalidInput):
+    """One value of a new thread is refused; ``field`` names it (``email``, ``amount``,
+    ``due`` …) so that the caller can say where: an option of ``track``, a column of an
+    import file. The message is the reason alone."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(reason)
+        self.field = field
+
+
+class ImportRefused(InvalidInput):
+    """An import file that cannot be taken as it is; ``problems`` are German lines
+    ("Zeile 4: Betrag: …"), and nothing of the file was stored."""
+
+    def __init__(self, message: str, problems: tuple[str, ...] = ()) -> None:
+        super().__init__("\n".join((message, *problems)))
+        self.problems = problems

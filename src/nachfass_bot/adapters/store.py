@@ -434,6 +434,23 @@ class Store:
         marks = ", ".join("?" for _ in states)
         return self._thread_rows(f"t.state IN ({marks})", [str(s) for s in states])
 
+    def thread_keys(self) -> dict[tuple[str, str, str], int]:
+        """Every thread by (client address, subject, invoice number), folded as an import
+        compares them (case and runs of spaces aside); one query. The newest thread wins
+        where several share a key."""
+        sql = (
+            "SELECT t.id, c.email, t.subject, t.invoice_no FROM threads t "
+            "JOIN clients c ON c.id = t.client_id ORDER BY t.id"
+        )
+        return {
+            (
+                row[1].casefold(),
+                " ".join(row[2].split()).casefold(),
+                " ".join((row[3] or "").split()).casefold(),
+            ): int(row[0])
+            for row in self.db.execute(sql).fetchall()
+        }
+
     def update_thread(self, thread_id: int, now: datetime, **fields: Any) -> None:
         """Change columns of a thread; datetimes and enums are converted."""
         values = {key: _column_value(value) for key, value in fields.items()}

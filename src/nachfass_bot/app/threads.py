@@ -8,10 +8,12 @@ whose German message the CLI prints as it is.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from nachfass_bot.adapters.store import Store
 from nachfass_bot.app.inbox import answer_from_synced_mail
@@ -26,12 +28,16 @@ from nachfass_bot.domain.models import (
     Task,
     Thread,
 )
+from nachfass_bot.domain.money import parse_amount
 from nachfass_bot.errors import (
     IncompleteInvoice,
+    InvalidField,
+    InvalidInput,
     NotAnInvoice,
     UnknownTask,
     UnknownThread,
 )
+from nachfass_bot.mail.address import parse_address
 from nachfass_bot.texts.labels import KIND_LABELS
 
 # What the owner's word did to a thread, by the state it leaves: the event says
@@ -88,6 +94,124 @@ class NewThread:
         )
 
 
+@dataclass(frozen=True)
+class ThreadEntry:
+    """A new thread as a person wrote it: the options of ``track`` or one row of an
+    import file. Values are text as typed; only the dates come read already, because
+    their written form is the caller's (ISO options, German cells). A naive ``sent_at``
+    is the owner's local time."""
+
+    kind: str
+    email: str
+    subject: str
+    name: str | None = None
+    du: bool = False
+    anrede: str | None = None
+    b2c: bool = False
+    assistant: str | None = None
+    sent_at: datetime | None = None
+    message_id: str | None = None
+    invoice_no: str | None = None
+    amount: str | None = None
+    due: date | None = None
+    expenses: str | None = None
+
+
+_T = TypeVar("_T")
+_ANREDEN = ("frau", "herr")
+
+
+def read_entry(entry: ThreadEntry, now: datetime, zone: ZoneInfo) -> NewThread:
+    """The one check of a new thread's values (docs/DESIGN.md, "Input at the door"),
+    shared by ``track`` and ``import``: kind, addresses (:func:`parse_address`), amounts
+    (:func:`parse_amount`), dates in the window around ``now``, an invoice's number,
+    amount and due date.
+
+    The first refused value raises InvalidField naming its field (``kind``, ``email``,
+    ``amount``, ``due``, ``sent_at``, ``assistant``, ``expenses``, ``anrede``), a
+    missing invoice value IncompleteInvoice. Amount and due date belong to an invoice;
+    other kinds ignore them, unread."""
+    kind = _field("kind", lambda: _kind(entry.kind))
+    amount = due = None
+    if kind is Kind.RECHNUNG:
+        amount = _field("amount", lambda: _amount(entry.amount))
+        due = _field("due", lambda: _day(entry.due, now))
+    started_at = _field("sent_at", lambda: _moment(entry.sent_at, now, zone))
+    email = _field("email", lambda: parse_address(entry.email))
+    assistant = _field("assistant", lambda: _address(entry.assistant))
+    anrede = _field("anrede", lambda: _anrede(entry.anrede))
+    return NewThread(
+        kind=kind,
+        email=email,
+        subject=entry.subject,
+        name=entry.name or None,
+        du=entry.du,
+        anrede=anrede,
+        b2c=entry.b2c,
+        assistant_email=assistant,
+        started_at=started_at,
+        message_id=_message_id(entry.message_id),
+        invoice_no=entry.invoice_no or None,
+        amount=amount,
+        due_date=due,
+        expenses=_field("expenses", lambda: _amount(entry.expenses)),
+    )
+
+
+def _field(name: str, check: Callable[[], _T]) -> _T:
+    """Run one check; a refusal names the field it concerns."""
+    try:
+        return check()
+    except InvalidField:
+        raise
+    except InvalidInput as exc:
+        raise InvalidField(name, str(exc)) from None
+
+
+def _kind(text: str) -> Kind:
+    value = text.strip().lower()
+    if value not in {kind.value for kind in Kind}:
+        choices = ", ".join(kind.value for kind in Kind)
+        raise InvalidInput(f"„{text}“ ist keine Art von Vorgang: {choices}")
+    return Kind(value)
+
+
+def _amount(text: str | None) -> Decimal | None:
+    return parse_amount(text) if text else None
+
+
+def _day(day: date | None, now: datetime) -> date | None:
+    return check_date(day, now.date()) if day is not None else None
+
+
+def _moment(moment: datetime | None, now: datetime, zone: ZoneInfo) -> datetime | None:
+    """Checked as written (see :func:`check_moment`), then placed in the owner's zone."""
+    if moment is None:
+        return None
+    check_moment(moment, now)
+    return (moment if moment.tzinfo else moment.replace(tzinfo=zone)).astimezone(UTC)
+
+
+def _address(text: str | None) -> str | None:
+    return parse_address(text) if text else None
+
+
+def _anrede(text: str | None) -> str | None:
+    if not text:
+        return None
+    value = text.strip().lower()
+    if value not in _ANREDEN:
+        raise InvalidInput(f"„{text}“ ist keine Anrede: frau oder herr (oder leer lassen)")
+    return value
+
+
+def _message_id(value: str | None) -> str | None:
+    if not value or not value.strip():
+        return None
+    value = value.strip()
+    return value if value.startswith("<") else f"<{value}>"
+
+
 def track_thread(store: Store, new: NewThread, now: datetime) -> Thread:
     """Store the client (or update them) and a new open thread with its first event; an
     answer synced before the thread existed makes it ``answered`` at once.
@@ -98,6 +222,14 @@ def track_thread(store: Store, new: NewThread, now: datetime) -> Thread:
         check_moment(new.started_at, now)
     if new.due_date is not None:
         check_date(new.due_date, now.date())
+    thread_id = store_new_thread(store, new, now)  # one transaction
+    return _existing(store, thread_id)
+
+
+def store_new_thread(store: Store, new: NewThread, now: datetime) -> int:
+    """The writes of :func:`track_thread` in one transaction, or in the caller's (an
+    import stores a whole file in one): the client, the thread, its first event, and
+    the look back for an answer synced before it existed. Returns the thread's id."""
     with store.atomic():
         client_id = store.upsert_client(new.client(), now)
         thread_id = store.add_thread(
@@ -114,7 +246,7 @@ def track_thread(store: Store, new: NewThread, now: datetime) -> Thread:
         )
         store.add_event(now, f"{KIND_LABELS[new.kind]} aufgenommen", thread_id=thread_id)
         answer_from_synced_mail(store, thread_id, now)
-    return _existing(store, thread_id)
+    return thread_id
 
 
 def mark_paid(store: Store, thread_id: int, now: datetime) -> Thread:

@@ -8,26 +8,30 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import click
 
+from nachfass_bot.adapters.importfile import read_table_text
 from nachfass_bot.adapters.retry import first_delay_from_env
 from nachfass_bot.adapters.store import Store
 from nachfass_bot.app.digest_facts import gather_week
 from nachfass_bot.app.engine import sending_window
+from nachfass_bot.app.importing import Duplicate, check_rows, import_threads, plan_import
+from nachfass_bot.app.importrows import parse_table
 from nachfass_bot.app.overview import thread_detail, thread_summary
 from nachfass_bot.app.preview import preview_message
 from nachfass_bot.app.threads import (
     OUTCOMES,
     NewThread,
+    ThreadEntry,
     close_thread,
     finish_task,
     mark_paid,
     pause_thread,
+    read_entry,
     resume_thread,
     track_thread,
 )
@@ -48,19 +52,18 @@ from nachfass_bot.cli.checkup import Finding, Level, run_checkup
 from nachfass_bot.cli.clitext import use_german
 from nachfass_bot.cli.daemon import clock_from, run_forever, single_instance, utc_now
 from nachfass_bot.cli.service import ENABLE_COMMANDS, install_unit, write_initial_config
-from nachfass_bot.cli.views import output_console, thread_view, threads_table
+from nachfass_bot.cli.views import import_table, output_console, thread_view, threads_table
 from nachfass_bot.config import Config, load_config, resolve_config_path
-from nachfass_bot.domain.dates import check_date, check_moment
+from nachfass_bot.domain.dates import check_moment
 from nachfass_bot.domain.models import CycleReport, Kind, Thread
-from nachfass_bot.domain.money import parse_amount
 from nachfass_bot.errors import (
     ConfigError,
     IncompleteInvoice,
+    InvalidField,
     InvalidInput,
     NachfassError,
     UnknownThread,
 )
-from nachfass_bot.mail.address import parse_address
 from nachfass_bot.texts.digest import render_digest
 from nachfass_bot.texts.labels import KIND_LABELS, local_text
 
@@ -200,71 +203,108 @@ def track(opts: _Options, /, **values: Any) -> None:
 
 
 _INVOICE_OPTIONS = {"invoice_no": "--invoice-no", "amount": "--amount", "due_date": "--due"}
+_FIELD_OPTIONS = {
+    "kind": "--kind",
+    "email": "--to",
+    "assistant": "--assistant",
+    "amount": "--amount",
+    "expenses": "--expenses",
+    "due": "--due",
+    "sent_at": "--sent-at",
+    "anrede": "--anrede",
+}
 
 
 def _new_thread(values: dict[str, Any], config: Config, now: datetime) -> NewThread:
-    """The options of ``track`` as a NewThread; a format error names its option."""
-    kind = Kind(values["kind"])
-    amount, due = _invoice_values(kind, values, now)
-    sent_at = values["sent_at"]
-    started_at = _parse_now(sent_at, config, "--sent-at") if sent_at else None
-    email = _checked_email(values["to_addr"], "--to")
-    assistant = values["assistant"]
-    assistant_email = _checked_email(assistant, "--assistant") if assistant else None
-    expenses = _money(values["expenses"], "--expenses") if values["expenses"] else None
+    """The options of ``track`` as a NewThread, checked by the app's
+    :func:`~nachfass_bot.app.threads.read_entry`; a refusal names its option. Only the
+    written form of the dates is read here."""
+    kind = values["kind"]
+    due = _due(values["due"]) if kind == Kind.RECHNUNG.value and values["due"] else None
+    sent_at = _sent_at(values["sent_at"]) if values["sent_at"] else None
+    entry = ThreadEntry(
+        kind=kind,
+        email=values["to_addr"],
+        subject=values["subject"],
+        name=values["name"],
+        du=values["du"],
+        anrede=values["anrede"],
+        b2c=values["b2c"],
+        assistant=values["assistant"],
+        sent_at=sent_at,
+        message_id=values["message_id"],
+        invoice_no=values["invoice_no"],
+        amount=values["amount"],
+        due=due,
+        expenses=values["expenses"],
+    )
     try:
-        return NewThread(
-            kind=kind,
-            email=email,
-            subject=values["subject"],
-            name=values["name"],
-            du=values["du"],
-            anrede=values["anrede"],
-            b2c=values["b2c"],
-            assistant_email=assistant_email,
-            started_at=started_at,
-            message_id=_message_id(values["message_id"]),
-            invoice_no=values["invoice_no"],
-            amount=amount,
-            due_date=due,
-            expenses=expenses,
-        )
+        return read_entry(entry, now, ZoneInfo(config.sending.timezone))
+    except InvalidField as exc:
+        raise click.BadParameter(f"{_FIELD_OPTIONS[exc.field]}: {exc}") from None
     except IncompleteInvoice as exc:
         missing = ", ".join(_INVOICE_OPTIONS[field] for field in exc.missing)
         raise click.UsageError(f"Für eine Rechnung fehlt: {missing}") from None
 
 
-def _invoice_values(
-    kind: Kind, values: dict[str, Any], now: datetime
-) -> tuple[Decimal | None, date | None]:
-    # --amount and --due belong to --kind rechnung; other kinds always ignored them, unread.
-    if kind is not Kind.RECHNUNG:
-        return None, None
-    amount = _money(values["amount"], "--amount") if values["amount"] else None
-    if not values["due"]:
-        return amount, None
+def _due(text: str) -> date:
     try:
-        due = date.fromisoformat(values["due"])
+        return date.fromisoformat(text)
     except ValueError as exc:
-        raise click.BadParameter(f"„{values['due']}“ ist kein Datum wie 2026-03-31") from exc
-    return amount, _at_the_door("--due", lambda: check_date(due, now.date()))
+        raise click.BadParameter(f"„{text}“ ist kein Datum wie 2026-03-31") from exc
 
 
-def _money(text: str, option: str) -> Decimal:
-    """An amount as the owner types it (:func:`nachfass_bot.domain.money.parse_amount`)."""
-    return _at_the_door(option, lambda: parse_amount(text))
+def _sent_at(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise click.BadParameter(f"„{text}“ ist kein Zeitpunkt wie 2026-03-11T10:00") from exc
 
 
-def _checked_email(value: str, option: str) -> str:
-    """Exactly one plain address (:func:`nachfass_bot.mail.address.parse_address`)."""
-    return _at_the_door(option, lambda: parse_address(value))
+@cli.command(
+    name="import",
+    help="Viele Vorgänge auf einmal aus einer CSV-Datei aufnehmen (Spalten: siehe README).",
+)
+@click.argument("file", metavar="DATEI.csv", type=click.Path(path_type=Path))
+@click.option(
+    "--dry-run", is_flag=True, help="Nur zeigen, was aufgenommen würde; nichts speichern."
+)
+@click.pass_obj
+def import_command(opts: _Options, file: Path, dry_run: bool) -> None:
+    config = opts.config()
+    now = datetime.now(UTC)
+    window = sending_window(config)
+    table = parse_table(read_table_text(file))
+    checked = check_rows(table, now, ZoneInfo(config.sending.timezone))
+    with open_store(config) as store:
+        plan = plan_import(store, checked)
+        result = None if dry_run else import_threads(store, plan, now)
+    if table.ignored:
+        click.echo(f"Nicht verwendete Spalten: {', '.join(table.ignored)}")
+    if dry_run:
+        output_console().print(import_table(plan.threads, plan.duplicates, window))
+        click.echo(
+            f"Probelauf: {_count(len(plan.threads), 'Vorgang', 'Vorgänge')} würden "
+            "aufgenommen; nichts gespeichert."
+        )
+    for duplicate in plan.duplicates:
+        click.echo(f"Zeile {duplicate.line} übersprungen: {_repeated(duplicate)}")
+    if result is None:
+        return
+    ids = result.thread_ids
+    numbers = f" (Nr. {ids[0]}–{ids[-1]})" if len(ids) > 1 else f" (Nr. {ids[0]})" if ids else ""
+    click.echo(f"{_count(len(ids), 'Vorgang', 'Vorgänge')} aufgenommen{numbers}.")
+    if result.answered:
+        click.echo(
+            f"Davon schon beantwortet (Antwort kam vor dem Import): {result.answered}; "
+            "bei diesen wird nicht nachgefasst."
+        )
 
 
-def _message_id(value: str | None) -> str | None:
-    if not value:
-        return None
-    value = value.strip()
-    return value if value.startswith("<") else f"<{value}>"
+def _repeated(duplicate: Duplicate) -> str:
+    if duplicate.thread_id is not None:
+        return f"den Vorgang gibt es schon (Nr. {duplicate.thread_id})."
+    return f"derselbe Vorgang wie in Zeile {duplicate.earlier_line}."
 
 
 def _show_progress(folder: str, done: int, total: int) -> None:

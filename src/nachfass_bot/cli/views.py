@@ -1,8 +1,9 @@
 """The rich tables of ``list`` and ``show`` (the timeline: every decision with its
-reason)."""
+reason), and of ``import --dry-run``."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -11,6 +12,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from nachfass_bot.app.importing import Duplicate, PlannedThread
 from nachfass_bot.domain.calendar import SendingWindow
 from nachfass_bot.domain.models import EventKind, Kind, State
 from nachfass_bot.texts.labels import DRAFT_LABELS, KIND_LABELS, STATE_LABELS, local_text
@@ -153,3 +155,38 @@ def timeline_table(events: list[dict[str, Any]], window: SendingWindow) -> Table
     if not events:
         table.add_row("–", "", "noch keine Einträge")
     return table
+
+
+def import_table(
+    planned: Sequence[PlannedThread], duplicates: Sequence[Duplicate], window: SendingWindow
+) -> Table:
+    """``import --dry-run``: one line per row of the file, what it would become; the
+    duplicates that would be skipped dimmed, with the thread they repeat."""
+    table = Table(title="Import (Probelauf)", title_justify="left", header_style="bold")
+    table.add_column("Zeile", justify="right")
+    for column in ("Art", "Kunde", "Betreff", "Rechnung"):
+        table.add_column(column)
+    table.add_column("Betrag", justify="right")
+    for column in ("Fällig", "Gesendet", "Ergebnis"):
+        table.add_column(column)
+    rows = [(item.line, item.new, Text("neu")) for item in planned]
+    rows += [(item.line, item.new, Text(_repeats(item), style="dim")) for item in duplicates]
+    for line, new, outcome in sorted(rows, key=lambda row: row[0]):
+        table.add_row(
+            str(line),
+            KIND_LABELS[new.kind],
+            new.name or new.email,
+            new.subject,
+            new.invoice_no or "",
+            format_money(new.amount) if new.amount is not None else "",
+            format_date_short(new.due_date, window.zone) if new.due_date else "",
+            local_text(new.started_at, window) if new.started_at else "jetzt",
+            outcome,
+        )
+    return table
+
+
+def _repeats(duplicate: Duplicate) -> str:
+    if duplicate.thread_id is not None:
+        return f"übersprungen: gibt es schon (Vorgang {duplicate.thread_id})"
+    return f"übersprungen: wie Zeile {duplicate.earlier_line}"
