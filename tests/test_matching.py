@@ -254,8 +254,16 @@ def test_bounce_never_matches() -> None:
 def test_mail_older_than_the_thread_never_matches() -> None:
     old = _inbound(date=datetime(2026, 1, 6, 12, 0, tzinfo=UTC))  # after OFFER, before INVOICE
     assert _rules(match_inbound(old, THREADS, owner_email=OWNER)) == {10: "client-address"}
-    very_old = _inbound(date=datetime(2025, 12, 1, tzinfo=UTC), in_reply_to=(OFFER_ID,))
+    very_old = _inbound(date=datetime(2025, 12, 1, tzinfo=UTC))
     assert match_inbound(very_old, THREADS, owner_email=OWNER) == []
+
+
+def test_a_reply_to_our_mail_matches_whatever_its_date_says() -> None:
+    """A phone with a reset clock dates its reply 1970 or 2000: naming our mail, the reply
+    was written after it."""
+    for year in (1900, 1970, 2000, 2025):
+        reset = _inbound(date=datetime(year, 1, 1, tzinfo=UTC), in_reply_to=(OFFER_ID,))
+        assert _rules(match_inbound(reset, THREADS, owner_email=OWNER)) == {10: "reference"}
 
 
 def test_small_clock_skew_is_tolerated_but_not_more() -> None:

@@ -10,8 +10,8 @@ Pure: an :class:`~nachfass_bot.domain.models.Inbound` and the known threads in, 
    (``MAILER-DAEMON``, ``postmaster``, MDaemon:
    :func:`~nachfass_bot.mail.bounces.is_delivery_system`), whose mail at best reports that
    ours did not arrive.
-2. Per thread: the thread must still listen (:data:`~nachfass_bot.domain.models.LISTENING_STATES`)
-   and the mail must not be older than the thread; then :data:`THREAD_RULES`:
+2. Per thread: the thread must still listen (:data:`~nachfass_bot.domain.models.LISTENING_STATES`);
+   then :data:`THREAD_RULES`, of which a mail older than the thread passes only the first:
    ``reference`` (In-Reply-To/References name one of the thread's Message-IDs, RFC 5322
    §3.6.4), ``client-address`` (From is the client), ``assistant-address`` (From is the
    client's known assistant), ``colleague`` (From is at the client's company domain —
@@ -172,13 +172,11 @@ THREAD_RULES: tuple[ThreadRule, ...] = (
 )
 
 
-def _listens(inbound: Inbound, thread: Thread) -> bool:
-    """The thread waits for an answer and the mail is not older than the thread.
+def _not_older(inbound: Inbound, thread: Thread) -> bool:
+    """The mail is not older than the thread (within :data:`CLOCK_SKEW`).
 
     A missing Date counts as new: losing a real answer costs more than a false stop.
     """
-    if thread.state not in LISTENING_STATES:
-        return False
     return inbound.date is None or inbound.date >= thread.started_at - CLOCK_SKEW
 
 
@@ -203,10 +201,16 @@ def _reason(inbound: Inbound, rule: str) -> str:
 
 
 def _match_thread(inbound: Inbound, thread: Thread) -> Match | None:
-    """The first thread rule that fires, as a Match; None when none does."""
-    if not _listens(inbound, thread):
+    """The first thread rule that fires, as a Match; None when none does.
+
+    A mail older than the thread answers it only by ``reference``: a reply that names a
+    mail of the thread was written after it, whatever its Date says (a phone with a
+    reset clock writes 1970 or 2000).
+    """
+    if thread.state not in LISTENING_STATES:
         return None
-    for rule in THREAD_RULES:
+    rules = THREAD_RULES if _not_older(inbound, thread) else (_reference,)
+    for rule in rules:
         name = rule(inbound, thread)
         if name is not None:
             return Match(thread_id=thread.id, rule=name, reason=_reason(inbound, name))
@@ -225,10 +229,10 @@ def match_inbound(
     No match at all (:data:`MAIL_GUARDS`) when the mail comes from ``owner_email``
     (case-insensitive), when its Message-ID is in ``own_message_ids`` (the bot's sent
     mails), when it is an auto-reply or bounce (``inbound.is_auto_reply``), or when a
-    delivery system sent it. Threads that no longer listen, and threads started after the
-    mail's Date (RFC 5322 §3.6.1; beyond :data:`CLOCK_SKEW`), are skipped. Rules per
-    thread, first wins: ``reference``, ``client-address``, ``assistant-address``,
-    ``colleague``.
+    delivery system sent it. Threads that no longer listen are skipped, and threads
+    started after the mail's Date (RFC 5322 §3.6.1; beyond :data:`CLOCK_SKEW`) match
+    only by reference. Rules per thread, first wins: ``reference``, ``client-address``,
+    ``assistant-address``, ``colleague``.
     """
     context = _context(owner_email, own_message_ids)
     if any(guard(inbound, context) for guard in MAIL_GUARDS):
