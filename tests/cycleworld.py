@@ -57,6 +57,9 @@ CLIENTS = (
         anrede="frau",
     ),
     Client("lena@gmx.de", "Lena Hoffmann", du=True),
+    # What track lets through: non-ASCII addresses, names with quotes, braces, line breaks.
+    Client("müller@straße.test", "Jürgen Müller", anrede="herr", customer_type="b2c"),
+    Client("x@y", 'A "B" {{ 7*7 }}\r\nBcc: evil@x.test', assistant_email="a,b@y"),
 )
 FOLDERS = ("INBOX", "Junk", "Sent")
 NO_TOKEN = "0123456789abcdef0123"  # the token of a draft that does not exist

@@ -22,7 +22,7 @@ from email.utils import format_datetime
 
 from hypothesis import strategies as st
 
-from mailstrategies import header_text
+from mailstrategies import header_text, mime_bodies
 
 __all__ = [
     "LAYOUTS",
@@ -256,6 +256,8 @@ class ReplyRecipe:
     dmarc: str  # "" (no Authentication-Results), "pass" or "fail"
     charset: str
     encoding: str
+    subject_encoding: str = "raw"  # "raw" 8-bit, or RFC 2047 "b", "q", "b-split" words
+    mime: bytes | None = None  # a generated MIME entity instead of the layout's text
 
     @property
     def may_approve(self) -> bool:
@@ -279,7 +281,8 @@ class ReplyRecipe:
             at = position % (len(text) + 1)
             text = text[:at] + insert + text[at:]
         head = [f"From: {value}" for value in self.from_fields]
-        head += [f"To: {owner}", f"Subject: {line}", f"Date: {format_datetime(now)}"]
+        head += [f"To: {owner}", f"Subject: {_encoded(line, self.subject_encoding)}"]
+        head.append(f"Date: {format_datetime(now)}")
         digest = hashlib.sha256(repr((self, message_id, now)).encode()).hexdigest()[:16]
         head.append(f"Message-ID: <reply-{digest}@{owner.partition('@')[2]}>")
         if self.in_reply_to:
@@ -288,7 +291,10 @@ class ReplyRecipe:
             domain = owner.partition("@")[2]
             head.insert(0, f"Authentication-Results: mx.{domain}; dmarc={self.dmarc} "
                            f"header.from={domain}")  # fmt: skip
-        head += ["MIME-Version: 1.0", f'Content-Type: text/{subtype}; charset="{self.charset}"']
+        head.append("MIME-Version: 1.0")
+        if self.mime is not None:  # the entity brings its own Content-* fields
+            return "\r\n".join(head).encode("utf-8") + b"\r\n" + self.mime
+        head.append(f'Content-Type: text/{subtype}; charset="{self.charset}"')
         head.append(f"Content-Transfer-Encoding: {self.encoding}")
         data = text.replace("\n", "\r\n").encode(self.charset, "replace")
         if self.encoding == "quoted-printable":
@@ -296,6 +302,25 @@ class ReplyRecipe:
         elif self.encoding == "base64":
             data = base64.encodebytes(data)
         return "\r\n".join(head).encode("utf-8") + b"\r\n\r\n" + data
+
+
+def _encoded(line: str, how: str) -> str:
+    """The subject as mail programs write it: raw UTF-8 or RFC 2047 encoded words; a
+    "b-split" subject is cut in two words mid-token, as folding encoders do."""
+    if how == "raw":
+        return line
+    if how == "q":
+        return "=?utf-8?q?" + _q(line.encode()) + "?="
+    cut = len(line) // 2 if how == "b-split" else len(line)
+    words = [line[:cut], line[cut:]] if line[cut:] else [line]
+    return "\r\n ".join(
+        "=?utf-8?b?" + base64.b64encode(word.encode()).decode() + "?=" for word in words
+    )
+
+
+def _q(data: bytes) -> str:
+    safe = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!*+-/"
+    return "".join(chr(byte) if byte in safe else f"={byte:02X}" for byte in data)
 
 
 def _token_in(subject: str) -> str:
@@ -340,6 +365,8 @@ def _recipe(
         dmarc=draw(st.sampled_from(("", "", "", "pass", "pass", "fail"))),
         charset=draw(st.sampled_from(("utf-8", "iso-8859-1", "windows-1252"))),
         encoding=draw(st.sampled_from(("8bit", "quoted-printable", "base64"))),
+        subject_encoding=draw(st.sampled_from(("raw", "raw", "b", "q", "b-split"))),
+        mime=draw(mime_bodies()) if draw(st.integers(0, 7)) == 0 else None,
     )
 
 

@@ -12,9 +12,10 @@
 
 from __future__ import annotations
 
+import re
 from email.message import EmailMessage
 
-from hypothesis import given
+from hypothesis import event, given
 
 from cycleworld import OWNER, Reply, Story, Tick, Tracked, World, open_world, recipients, stories
 from mailstrategies import budget
@@ -23,11 +24,14 @@ from nachfass_bot.mail.owntext import NOTICE_PHRASES
 from ownerreplies import ReplyRecipe, edited_replies, forged_replies
 
 
-def trace_of_the_notice(message: EmailMessage) -> str | None:
-    """A token tag or a sentence of the owner's notice in a client mail, if any."""
+def trace_of_the_notice(message: EmailMessage, tokens: set[str]) -> str | None:
+    """A token tag, a token of any draft or task, or a sentence of the owner's notice in a
+    client mail, if any."""
     text = f"{message['Subject']}\n{message.get_content()}"
     folded = " ".join(text.casefold().split()).replace("„", '"').replace("“", '"')
-    if "[nf-" in folded or "nf-" in folded:
+    if re.search(r"\[\s*nf\s*-", folded):
+        return "token tag"
+    if any(token in folded.replace(" ", "") for token in tokens):
         return "token"
     for phrase in NOTICE_PHRASES:
         if " ".join(phrase.casefold().split()) in folded:
@@ -39,8 +43,11 @@ def check_client_mails(world: World) -> list[EmailMessage]:
     """Every client mail: no trace of the notice, a genuinely answered draft, the thread's
     own client or assistant, sent once."""
     sent = world.client_mails()
+    db = world.store.db
+    tokens = {row[0] for row in db.execute("SELECT token FROM drafts")}
+    tokens |= {row[0] for row in db.execute("SELECT token FROM tasks WHERE token IS NOT NULL")}
     for message in sent:
-        assert trace_of_the_notice(message) is None, message.get_content()
+        assert trace_of_the_notice(message, tokens) is None, message.get_content()
         token, allowed = world.draft_of(message)
         assert token in world.approvable, f"sent without the owner's yes: {message['Subject']}"
         assert set(recipients(message)) <= set(allowed), (recipients(message), allowed)
@@ -49,28 +56,34 @@ def check_client_mails(world: World) -> list[EmailMessage]:
     return sent
 
 
-@budget(60)
+def count(what: str, number: int) -> None:
+    """Tell hypothesis' statistics how often a story got this far (not vacuous)."""
+    event(f"{what}: {number if number < 2 else '2 or more'}")
+
+
+@budget(50)
 @given(stories())
 def test_a_cycle_never_raises_and_leaves_the_store_consistent(story: Story) -> None:
     with open_world() as world:
         world.play(story)  # checks the store after every cycle
-        check_client_mails(world)
+        count("client mails", len(check_client_mails(world)))
 
 
-@budget(50)
+@budget(40)
 @given(stories(edited_replies(OWNER), other_mail=False))
 def test_no_client_mail_carries_a_token_or_the_notice(story: Story) -> None:
     with open_world() as world:
         world.play(story)
-        check_client_mails(world)
+        count("client mails", len(check_client_mails(world)))
 
 
-@budget(50)
+@budget(40)
 @given(stories(forged_replies(OWNER)))
 def test_a_forged_or_tokenless_answer_never_sends(story: Story) -> None:
     with open_world() as world:
         world.play(story)
         assert world.client_mails() == []
+        count("mails with a token to the owner", len(world.token_mails))
 
 
 def test_the_world_sends_after_a_genuine_ok() -> None:

@@ -59,7 +59,7 @@ def threads(draw: st.DrawFn) -> list[Thread]:
     return found
 
 
-@budget(300)
+@budget(200)
 @given(any_mail, threads(), st.dates(), st.sampled_from(["INBOX", "Junk", "Spam/ä"]))
 def test_reading_a_mail_never_raises(
     raw: bytes, known: list[Thread], received: date, folder: str
@@ -78,7 +78,7 @@ def test_reading_a_mail_never_raises(
     parse_owner_request(inbound.subject, text, today=received)
 
 
-@budget(300)
+@budget(200)
 @given(st.data(), threads())
 def test_a_person_naming_our_message_id_always_answers(data: st.DataObject, known: list[Thread]):
     """Whatever the Date says — a reset phone clock (1970, 2000), a typo (0001, 9999),
