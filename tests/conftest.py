@@ -15,6 +15,12 @@ Without Dovecot's IMAP server (the ``dovecot`` binary and its ``imap`` executabl
 dovecot-imapd) the IMAP tests are skipped, unless the CI environment variable is set: then
 they fail, so CI cannot go green by skipping them.
 
+Hypothesis: the ``suite`` profile (loaded here) runs every property derandomized, without
+deadline and without the example database, so the suite is the same on every run; each
+property names its example count (``mailstrategies.budget``). ``bench/fuzz.py --examples N``
+loads the ``fuzz`` profile instead (``NACHFASS_HYPOTHESIS_PROFILE=fuzz``): fresh random
+examples every run, failures kept in ``.hypothesis/``.
+
 Store:
 
 - ``memory_store`` (function): a fresh in-memory ``Store``, closed after the test.
@@ -28,12 +34,22 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 import sqlite_watch
 from nachfass_bot.adapters.store import Store
 from servers import DovecotServer, MailAccount, SmtpSink, find_dovecot_imap, find_program
 
 SQLITE_WATCH = sqlite_watch.install()
+
+_PROPERTY_SETTINGS = settings(
+    deadline=None,  # a shared 2-core machine: timings say nothing
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    print_blob=True,
+)
+settings.register_profile("suite", _PROPERTY_SETTINGS, derandomize=True, database=None)
+settings.register_profile("fuzz", _PROPERTY_SETTINGS)
+settings.load_profile(os.environ.get("NACHFASS_HYPOTHESIS_PROFILE", "suite"))
 
 
 @pytest.fixture(autouse=True)

@@ -11,63 +11,27 @@ from __future__ import annotations
 
 from datetime import date
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
+from mailstrategies import budget, header_text, hex_token
 from nachfass_bot.domain.models import CommandKind
 from nachfass_bot.mail.approval import check_reply, parse_command
 from nachfass_bot.mail.owntext import NOTICE_PHRASES
+from ownerreplies import TOP_POSTS, Original, new_texts, owner_froms
+from ownerreplies import foreign_from_fields as foreign_from_fields_of
 
 OWNER = "erika@studio.test"
 TOKEN = "5c1e0a9b7d3f2468ace0"
 TODAY = date(2026, 3, 11)
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = budget(150)  # deadline and health checks: the profile in tests/conftest.py
 
-# Header text: printable, no line breaks (a break would start another header field).
-header_text = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\r\n"),
-    max_size=30,
-)
-hex_token = st.text(alphabet="0123456789abcdef", min_size=20, max_size=20)
-other_address = st.sampled_from(
-    ["mallory@evil.test", "erika@studio.test.evil.test", "erika@evil.test", "x@studio.test"]
-)
-
-OWNER_FROMS = [
-    OWNER,
-    f"<{OWNER}>",
-    f"Erika Muster <{OWNER}>",
-    f'"Muster, Erika" <{OWNER}>',
-    f'"{OWNER}" <{OWNER}>',
-    f"=?utf-8?q?Erika_M=C3=BCller?= <{OWNER.upper()}>",
-]
+OWNER_FROMS = owner_froms(OWNER)
 
 
-@st.composite
-def foreign_from_fields(draw: st.DrawFn) -> tuple[str, ...]:
-    """From fields that must never count as the owner alone."""
-    other = draw(other_address)
-    owner = draw(st.sampled_from(OWNER_FROMS))
-    return draw(
-        st.sampled_from(
-            [
-                (f"{owner}, {other}",),
-                (f"{other}, {owner}",),
-                (f'"{OWNER}" <{other}>',),
-                (f'"{other}" <{OWNER}>',),
-                (f"{OWNER} <{other}>",),
-                (f"Erika ({other}) <{OWNER}>",),
-                (other,),
-                (owner, other),
-                (owner, owner),
-                (),
-                (f"<{OWNER}",),
-                (f"{OWNER}>",),
-                (f"Team: {owner};",),
-                (f"{draw(header_text)}{other}{draw(header_text)}<{OWNER}>",),
-            ]
-        )
-    )
+def foreign_from_fields() -> st.SearchStrategy[tuple[str, ...]]:
+    """From fields that must never count as the owner alone (shared with the cycle tests)."""
+    return foreign_from_fields_of(OWNER)
 
 
 @st.composite
@@ -143,43 +107,11 @@ NOTICE = (
     f"Es zählen nur die ersten Zeilen über dem zitierten Text. Kennzeichen: [NF-{TOKEN}]\n\n"
     f"----- Entwurf -----\nBetreff: Kurze Nachfrage\n\n{DRAFT}"
 )
-WORDS = st.sampled_from(
-    ("passt", "Ihnen", "Donnerstag", "ein", "Telefonat", "Angebot", "gern", "Punkte", "offen",
-     "Termin", "danke", "bitte", "Rückmeldung", "Woche", "kurz")
-)  # fmt: skip
-
-
-def quoted(text: str) -> str:
-    return "\n".join(f"> {line}".rstrip() for line in text.splitlines())
-
-
+# The owner's mail programs (shared with the cycle tests): each puts the new text on top.
 STYLES = {
-    "thunderbird": lambda new, notice: (
-        f"{new}\n\nAm 11.03.26 um 10:30 schrieb nachfass-bot:\n" + quoted(notice)
-    ),
-    "outlook": lambda new, notice: (
-        f"{new}\n\nVon: Anna <a@b.test>\nGesendet: Mittwoch, 11. "
-        f"März 2026 10:30\nAn: a@b.test\nBetreff: [NF-{TOKEN}] Entwurf\n\n{notice}"
-    ),
-    "apple": lambda new, notice: (
-        f"{new}\n\n> Am 11.03.2026 um 10:30 schrieb Anna <a@b.test>:\n>\n{quoted(notice)}"
-    ),
-    "gmail": lambda new, notice: (
-        f"{new}\n\nOn Wed, Mar 11, 2026 at 10:30 AM Anna <a@b.test>\nwrote:\n\n{quoted(notice)}"
-    ),
-    "french": lambda new, notice: (
-        f"{new}\n\nLe mer. 11 mars 2026 à 10:30, Anna <a@b.test> a écrit :\n\n{quoted(notice)}"
-    ),
-    "no-marks": lambda new, notice: f"{new}\n\n{notice}",
-    "draft-follows": lambda new, notice: f"{new}\n\n{DRAFT}",
+    name: (lambda new, notice, f=style: f(new, Original(notice, f"[NF-{TOKEN}] Entwurf", DRAFT)))
+    for name, style in TOP_POSTS.items()
 }
-
-
-@st.composite
-def new_texts(draw: st.DrawFn) -> str:
-    sentences = draw(st.lists(st.lists(WORDS, min_size=3, max_size=9), min_size=2, max_size=4))
-    body = "\n".join(" ".join(words).capitalize() + "." for words in sentences)
-    return f"Guten Tag Herr Keller,\n\n{body}\n\nViele Grüße\nAnna"
 
 
 def no_trace(text: str) -> bool:

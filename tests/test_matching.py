@@ -312,6 +312,14 @@ def test_answer_keys_name_ids_senders_and_the_company_domain_but_no_freemail() -
     assert answer_keys(private).senders == {"jonas@gmx.de"}
 
 
+def test_a_reply_to_our_mail_matches_whatever_its_date_says() -> None:
+    """A phone with a reset clock dates its reply 1970 or 2000: naming our mail, the reply
+    was written after it."""
+    for year in (1900, 1970, 2000, 2025):
+        reset = _inbound(date=datetime(year, 1, 1, tzinfo=UTC), in_reply_to=(OFFER_ID,))
+        assert _rules(match_inbound(reset, THREADS, owner_email=OWNER)) == {10: "reference"}
+
+
 def test_small_clock_skew_is_tolerated_but_not_more() -> None:
     just_before = OFFER.started_at - CLOCK_SKEW + timedelta(seconds=1)
     clearly_before = OFFER.started_at - CLOCK_SKEW - timedelta(seconds=1)

@@ -239,6 +239,20 @@ def test_finished_playbook_has_no_next_step() -> None:
     assert next_step(thread, playbook_for(Kind.ANGEBOT), WINDOW) is None
 
 
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"started_at": datetime(9999, 12, 30, 12, tzinfo=UTC)},
+        {"kind": Kind.RECHNUNG, "due_date": date(9999, 12, 31)},
+        {"step": 1, "last_step_at": datetime(9999, 12, 31, 23, tzinfo=UTC)},
+    ],
+)
+def test_a_step_beyond_the_year_9999_is_never_due(changes: dict[str, object]) -> None:
+    """A date typed as 9999-12-31 must not stop every cycle with an OverflowError."""
+    thread = replace(make_thread(Kind.ANGEBOT), **changes)  # type: ignore[arg-type]
+    assert next_step(thread, playbook_for(thread.kind), WINDOW) is None
+
+
 def test_manual_mail_restarts_the_count() -> None:
     # The engine records the owner's manual mail as last_step_at; the delay counts from it.
     manual = berlin(2026, 3, 12, 14, 0).astimezone(UTC)

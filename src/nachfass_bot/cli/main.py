@@ -82,8 +82,18 @@ class _Options:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``nachfass-bot`` console script; returns the exit code."""
     use_german()
+    args = list(argv) if argv is not None else sys.argv[1:]
+    unreadable = next((arg for arg in args if _has_surrogate(arg)), None)
+    if unreadable is not None:
+        click.echo(
+            "Fehler: Ein Wert enthält Zeichen, die das Terminal nicht lesen konnte "
+            f"({unreadable.encode('utf-8', 'replace').decode()!r}). Bitte den Zeichensatz "
+            "des Terminals auf UTF-8 stellen und den Wert neu eingeben.",
+            err=True,
+        )
+        return 2
     try:
-        cli.main(args=list(argv) if argv is not None else None, standalone_mode=False)
+        cli.main(args=args, standalone_mode=False)
     except ConfigError as exc:
         click.echo(f"Konfigurationsfehler: {exc}", err=True)
         return 2
@@ -107,6 +117,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         click.echo("Abgebrochen.", err=True)
         return 130
     return 0
+
+
+def _has_surrogate(text: str) -> bool:
+    """A byte the terminal's encoding could not decode (Python keeps it as a lone
+    surrogate, PEP 383): SQLite and every mail would refuse it later."""
+    return any("\ud800" <= char <= "\udfff" for char in text)
+
+
+class _RowId(click.ParamType):  # type: ignore[type-arg]
+    """A thread or task number: a whole number SQLite can hold (1 … 2^63 - 1)."""
+
+    name = "nummer"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> int:
+        try:
+            number = int(str(value))
+        except ValueError:
+            number = 0
+        if not 1 <= number < 2**63:
+            self.fail(f"„{value}“ ist keine gültige Nummer.", param, ctx)
+        return number
+
+
+ROW_ID = _RowId()
 
 
 @click.group(help="nachfass-bot: fasst höflich bei schweigenden Kunden nach.")
@@ -393,7 +429,7 @@ def list_threads(opts: _Options, as_json: bool) -> None:
 
 
 @cli.command(help="Einen Vorgang mit allen Entscheidungen und Gründen zeigen.")
-@click.argument("thread_id", type=int)
+@click.argument("thread_id", type=ROW_ID)
 @click.option("--json", "as_json", is_flag=True, help="Ausgabe als JSON.")
 @click.pass_obj
 def show(opts: _Options, thread_id: int, as_json: bool) -> None:
@@ -423,7 +459,7 @@ def demo(keep: Path | None) -> None:
 
 
 @cli.command(help="Eine Mail so zeigen, wie sie rausgehen würde (Kopfzeilen und Text).")
-@click.argument("thread_id", type=int)
+@click.argument("thread_id", type=ROW_ID)
 @click.option("--step", type=int, help="Schritt-Nummer (Standard: der nächste Schritt).")
 @click.option("--now", help="So tun, als wäre es jetzt dieser Zeitpunkt (ISO 8601).")
 @click.pass_obj
@@ -569,7 +605,7 @@ def _owner_says(command: str, change_thread: _OwnerWord, help_text: str) -> None
     (docs/DESIGN.md, "Thread states")."""
 
     @cli.command(name=command, help=help_text)
-    @click.argument("thread_id", type=int)
+    @click.argument("thread_id", type=ROW_ID)
     @click.pass_obj
     def change(opts: _Options, thread_id: int) -> None:
         config = opts.config()
@@ -585,7 +621,7 @@ _owner_says("resume", resume_thread, "Einen pausierten oder beendeten Vorgang wi
 
 
 @cli.command(help="Eine Aufgabe (Anruf, Entscheidung) als erledigt markieren.")
-@click.argument("task_id", type=int)
+@click.argument("task_id", type=ROW_ID)
 @click.pass_obj
 def done(opts: _Options, task_id: int) -> None:
     config = opts.config()

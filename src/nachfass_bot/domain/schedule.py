@@ -163,17 +163,21 @@ def next_step(thread: Thread, playbook: Playbook, window: SendingWindow) -> DueS
     date. A ``last_step_at`` later than that (the owner wrote to the client by hand)
     restarts the count. Calendar-day delays keep the local wall-clock time. MAIL and TASK
     steps are moved to the next slot of ``window``; REST and PARK stay at the raw time,
-    because they only change our own state and reach nobody.
+    because they only change our own state and reach nobody. A step that would fall
+    after the year 9999 (a date typed as 9999-12-31) is never due: None.
     """
     if thread.state is not State.OPEN or thread.step >= len(playbook):
         return None
     if thread.step < 0:
         raise ValueError(f"Ungültiger Schrittzähler: {thread.step}")
     step = playbook[thread.step]
-    due_at = _add_delay(_base_time(thread, window), step.delay, window)
     action, template, task = _effective(step, thread)
-    if action in (Action.MAIL, Action.TASK):
-        due_at = window.next_slot(due_at)
+    try:
+        due_at = _add_delay(_base_time(thread, window), step.delay, window)
+        if action in (Action.MAIL, Action.TASK):
+            due_at = window.next_slot(due_at)
+    except OverflowError:  # beyond datetime.max: one such thread must not stop the cycle
+        return None
     return DueStep(thread.step, step, action, template, task, due_at)
 
 

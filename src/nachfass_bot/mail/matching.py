@@ -254,10 +254,10 @@ def match_inbound(
     No match at all (:data:`MAIL_GUARDS`) when the mail comes from ``owner_email``
     (case-insensitive), when its Message-ID is in ``own_message_ids`` (the bot's sent
     mails), when it is an auto-reply or bounce (``inbound.is_auto_reply``), or when a
-    delivery system sent it. Threads that no longer listen, and threads started after the
-    mail's Date (RFC 5322 §3.6.1; beyond :data:`CLOCK_SKEW`), are skipped. Rules per
-    thread, first wins: ``reference``, ``client-address``, ``assistant-address``,
-    ``colleague``.
+    delivery system sent it. Threads that no longer listen are skipped, and threads
+    started after the mail's Date (RFC 5322 §3.6.1; beyond :data:`CLOCK_SKEW`) match
+    only by reference. Rules per thread, first wins: ``reference``, ``client-address``,
+    ``assistant-address``, ``colleague``.
     """
     context = _context(owner_email, own_message_ids)
     if any(guard(inbound, context) for guard in MAIL_GUARDS):
