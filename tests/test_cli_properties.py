@@ -254,6 +254,8 @@ KNOWN_TRACEBACKS = [
 
 
 @pytest.mark.parametrize("args", KNOWN_TRACEBACKS)
-def test_inputs_that_once_ended_in_a_traceback_get_a_german_answer(config_path: Path, args: list[str]) -> None:
+def test_inputs_that_once_ended_in_a_traceback_get_a_german_answer(
+    config_path: Path, args: list[str]
+) -> None:
     code, out, err = run(config_path, *args)
     check_answer(code, out, err)
