@@ -14,6 +14,7 @@ import pytest
 
 from loophelpers import cli_json, local, mail, mails_to, owner_reply, write_config
 from nachfass_bot.adapters.store import Store
+from nachfass_bot.app import engine as engine_module
 from nachfass_bot.app.engine import Engine
 from nachfass_bot.app.guard import MailInTransaction
 from nachfass_bot.app.wiring import build_engine, build_texts
@@ -72,11 +73,18 @@ def corrupt(store_path: Path, thread_id: int) -> None:
         )
 
 
-def test_a_corrupt_thread_is_paused_once_and_the_others_get_their_drafts(
-    tmp_path: Path, engine: Engine, store: Store, dovecot: MailAccount, smtp_sink: SmtpSink
+def test_a_thread_that_breaks_while_deciding_is_paused_once_and_the_others_get_drafts(
+    engine: Engine, store: Store, dovecot: MailAccount, smtp_sink: SmtpSink, monkeypatch
 ) -> None:
     first, broken, third = add_offers(store)
-    corrupt(tmp_path / "nachfass.db", broken)
+    real_due_step = engine_module.due_step
+
+    def due_step_breaking_one(thread, *args, **kwargs):
+        if thread.id == broken:
+            raise OverflowError("date value out of range")
+        return real_due_step(thread, *args, **kwargs)
+
+    monkeypatch.setattr(engine_module, "due_step", due_step_breaking_one)
 
     report = engine.tick(local(DUE))
 
