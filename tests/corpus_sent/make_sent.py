@@ -17,10 +17,14 @@ import base64
 import hashlib
 import quopri
 import random
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: pdfbytes
+from pdfbytes import assemble_pdf
 
 HERE = Path(__file__).parent
 OWNER = "Anna Berger <anna@berger-design.de>"
@@ -94,19 +98,7 @@ def pdf(text: str, embedded: str | None = None) -> bytes:
             + xmp
             + b"\nendstream"
         )
-    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        xref,
-    )
-    return bytes(out)
+    return assemble_pdf(objects, b"1.7")
 
 
 def cii_xml(number: str) -> bytes:

@@ -24,6 +24,9 @@ from pathlib import Path
 from facturx import generate_from_binary, xml_check_xsd
 from lxml import etree
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: pdfbytes
+from pdfbytes import assemble_pdf
+
 HERE = Path(__file__).resolve().parent
 SELLER = "Jana Texter"
 SELLER_MAIL = "jana@texter.example"
@@ -240,19 +243,7 @@ def text_pdf(lines: list[str]) -> bytes:
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
         b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
     ]
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        xref,
-    )
-    return bytes(out)
+    return assemble_pdf(objects, b"1.4")
 
 
 def mail(
