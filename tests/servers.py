@@ -629,6 +629,22 @@ class SmtpSink:
         return AuthResult(success=ok, handled=False)
 
 
+def _delivered_copy(owner: MailAccount, mail: CapturedMail) -> bytes | None:
+    """The copy the owner's INBOX gets, or None. Mail to a plus address of the owner
+    (``anna+nachfass@…``, RFC 5233 subaddressing) is delivered too, with the envelope
+    recipient in a ``Delivered-To`` field as Postfix and Dovecot's LMTP write it."""
+    user = owner.user.lower()
+    local, _, domain = user.rpartition("@")
+    recipients = [r.lower() for r in mail.rcpt_tos]
+    if user in recipients:
+        return mail.raw
+    for rcpt in recipients:
+        rcpt_local, _, rcpt_domain = rcpt.rpartition("@")
+        if rcpt_domain == domain and rcpt_local.startswith(local + "+"):
+            return b"Delivered-To: " + rcpt.encode("ascii") + b"\r\n" + mail.raw
+    return None
+
+
 class _SinkHandler:
     """aiosmtpd hooks: scripted failures, auth enforcement, capture and INBOX delivery."""
 
@@ -665,9 +681,10 @@ class _SinkHandler:
         raw = envelope.original_content or envelope.content
         mail = CapturedMail(str(envelope.mail_from), list(envelope.rcpt_tos), bytes(raw))
         owner = self.sink.deliver_to
-        if owner is not None and owner.user.lower() in (r.lower() for r in mail.rcpt_tos):
+        delivered = _delivered_copy(owner, mail) if owner is not None else None
+        if owner is not None and delivered is not None:
             try:
-                await asyncio.to_thread(owner.append, "INBOX", mail.raw)
+                await asyncio.to_thread(owner.append, "INBOX", delivered)
             except Exception as exc:
                 return f"451 4.3.0 delivery to the test IMAP server failed: {exc}"
         self.sink.record(mail)

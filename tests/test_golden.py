@@ -268,8 +268,51 @@ def owner_cases() -> Iterator[Case]:
     )
 
 
+def tracking_cases() -> Iterator[Case]:
+    """The "Neu aufgenommen" mail (app/tracking.py) and the answer to its reply."""
+    offer = {
+        "number": 1, "tracked": True, "kind_label": "Angebot", "client": "Jonas Keller",
+        "email": "jonas@keller.example", "subject": "Website-Relaunch",
+        "sent_on": datetime(2026, 3, 3, 9, 0, tzinfo=UTC), "invoice_no": None, "amount": None,
+        "due_date": None, "due_from_terms": False, "terms_days": None, "missing": [],
+        "first_step": "Erste Nachfrage", "first_step_at": "Mi 11.03.", "du": True,
+        "guessed_du": False, "reason": "Angebot erkannt: Text „anbei mein Angebot“.",
+    }  # fmt: skip
+    invoice = {
+        **offer, "number": 2, "kind_label": "Rechnung", "client": "Praxis Weiß",
+        "email": "praxis@weiss.example", "subject": "Rechnung 2026-014",
+        "invoice_no": "2026-014", "amount": Decimal("1190.00"), "due_date": date(2026, 3, 16),
+        "due_from_terms": True, "terms_days": 14, "first_step": "Erste Zahlungserinnerung",
+        "first_step_at": "Mi 18.03.", "du": False, "guessed_du": True,
+    }  # fmt: skip
+    unreadable = {
+        **invoice, "number": 3, "tracked": False, "invoice_no": None, "amount": None,
+        "due_date": None, "due_from_terms": False, "missing": ["Rechnungsnummer", "Betrag"],
+        "first_step_at": None,
+    }  # fmt: skip
+    veto = datetime(2026, 3, 4, 11, 0, tzinfo=UTC)
+    for label, ask in (("auto", False), ("ask", True)):
+        yield Case(
+            "owner_tracked",
+            label,
+            {"token_tag": "[NF-3f9a12c4]", "entries": [offer, invoice, unreadable],
+             "ask": ask, "veto_until": veto},
+            client=False,
+        )  # fmt: skip
+    yield Case(
+        "owner_tracked_reply",
+        "gemischt",
+        {
+            "token_tag": "[NF-3f9a12c4]",
+            "done": ["Nummer 1: Vorgang 4 verworfen, ich fasse nicht nach"],
+            "problems": ["Nummer 7 steht nicht in der Liste"],
+        },
+        client=False,
+    )
+
+
 CLIENT_CASES = tuple(client_cases())
-ALL_CASES = (*CLIENT_CASES, *owner_cases())
+ALL_CASES = (*CLIENT_CASES, *owner_cases(), *tracking_cases())
 
 
 @pytest.fixture(scope="module")

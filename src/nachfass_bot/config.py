@@ -28,6 +28,7 @@ from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from nachfass_bot.domain.calendar import GERMAN_SUBDIVISIONS, parse_days, parse_hours
+from nachfass_bot.domain.models import TrackingMode
 from nachfass_bot.domain.preferences import Preferences, parse_preferences
 from nachfass_bot.domain.tomlsection import Section
 from nachfass_bot.errors import ConfigError
@@ -186,6 +187,22 @@ class MailboxConfig:
 
 
 @dataclass(frozen=True)
+class TrackingConfig:
+    """``[tracking]``: threads started from the Sent folder and from copies to the
+    tracking address (docs/DESIGN.md, "Tracking from the Sent folder")."""
+
+    sent: TrackingMode = TrackingMode.AUTO
+    address: str | None = None  # None: <owner>+nachfass@<owner domain>
+    max_recipients: int = 3
+
+    def tracking_address(self, owner_email: str) -> str:
+        if self.address:
+            return self.address.strip().lower()
+        local, _, domain = owner_email.strip().lower().rpartition("@")
+        return f"{local}+nachfass@{domain}"
+
+
+@dataclass(frozen=True)
 class DigestConfig:
     """When the weekly digest goes out: weekday (0 = Monday) and local time."""
 
@@ -211,6 +228,7 @@ class Config:
     templates_dir: Path | None = None
     preferences: Preferences = field(default_factory=Preferences, hash=False)
     digest: DigestConfig = field(default_factory=DigestConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
 
 
 def default_config_path(env: Mapping[str, str] | None = None) -> Path:
@@ -309,7 +327,7 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
     top = Section("", data, problems)
     sections = {
         name: Section(name, data.get(name), problems)
-        for name in ("owner", "imap", "smtp", "store", "sending", "mailbox", "digest")
+        for name in ("owner", "imap", "smtp", "store", "sending", "mailbox", "digest", "tracking")
     }
     owner = _parse_owner(sections["owner"])
     imap = _parse_server(sections["imap"], default_port=993, default_security="ssl")
@@ -318,12 +336,13 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
     sending = _parse_sending(sections["sending"])
     mailbox = _parse_mailbox(sections["mailbox"])
     digest = _parse_digest(sections["digest"])
+    tracking = _parse_tracking(sections["tracking"])
     templates_dir = _optional_path(top, "templates_dir", path.parent)
     preferences, nested = parse_preferences(top, problems)
     _report_unknown_keys(top, [*sections.values(), *nested], problems)
     if problems:
         raise _config_error(path, problems)
-    assert owner and imap and smtp and store and sending and mailbox and digest  # all built
+    assert owner and imap and smtp and store and sending and mailbox and digest and tracking
     return Config(
         path=path,
         owner=owner,
@@ -335,6 +354,7 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
         templates_dir=templates_dir,
         preferences=preferences,
         digest=digest,
+        tracking=tracking,
     )
 
 
@@ -562,6 +582,30 @@ def _parse_mailbox(section: Section) -> MailboxConfig | None:
         poll_minutes=poll_minutes,
         move_spam_replies=move_spam_replies,
     )
+
+
+def _parse_tracking(section: Section) -> TrackingConfig | None:
+    """``[tracking]``: ``sent`` = auto | ask | off, an optional ``address`` for providers
+    without plus-addressing, ``max_recipients`` (1–50)."""
+    mode_text = section.text("sent", "auto")
+    address = section.text("address")
+    max_recipients = section.integer("max_recipients", 3, 1, 50)
+    mode = None
+    if mode_text is not None:
+        try:
+            mode = TrackingMode(mode_text.strip().lower())
+        except ValueError:
+            section.problem(
+                "sent",
+                'muss "auto" (gleich aufnehmen), "ask" (erst nach Deinem „ok“) oder "off" '
+                f"sein, nicht „{mode_text}“",
+            )
+    if address is not None and not _EMAIL_PATTERN.match(address.strip()):
+        section.problem("address", f"sieht nicht wie eine E-Mail-Adresse aus: „{address}“")
+        return None
+    if mode is None or max_recipients is None:
+        return None
+    return TrackingConfig(sent=mode, address=address, max_recipients=max_recipients)
 
 
 _CLOCK_TIME = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*$")

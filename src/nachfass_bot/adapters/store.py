@@ -33,7 +33,10 @@ from nachfass_bot.domain.models import (
     MessageRole,
     Notice,
     NoticeState,
+    Recognition,
+    RecognitionState,
     SeenRole,
+    Source,
     State,
     Task,
     TaskState,
@@ -224,6 +227,28 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (ref, key)
     ) WITHOUT ROWID;
     """,
+    # 8: threads started from the Sent folder. ``source`` says how a thread came to be;
+    # ``recognitions`` lists every recognised sent mail once (by Message-ID, whichever
+    # copy came first: Sent or the Bcc copy in INBOX) and where the owner's
+    # confirmation mail lists it.
+    """
+    ALTER TABLE threads ADD COLUMN source TEXT NOT NULL DEFAULT 'cli';
+    ALTER TABLE threads ADD COLUMN first_delay_days INTEGER;
+    CREATE TABLE recognitions (
+        id INTEGER PRIMARY KEY,
+        message_id TEXT NOT NULL UNIQUE,
+        state TEXT NOT NULL,
+        source TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        thread_id INTEGER REFERENCES threads(id),
+        token TEXT,
+        position INTEGER,
+        proposal TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX recognitions_token ON recognitions(token);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -401,6 +426,8 @@ class Store:
         amount: Decimal | None = None,
         due_date: date | None = None,
         expenses: Decimal | None = None,
+        source: Source = Source.CLI,
+        first_delay_days: int | None = None,
     ) -> int:
         """Store a new open thread (and its original Message-ID); returns the id."""
         with self.atomic():
@@ -415,6 +442,8 @@ class Store:
                 "amount": str(amount) if amount is not None else None,
                 "due_date": due_date.isoformat() if due_date else None,
                 "expenses": str(expenses) if expenses is not None else None,
+                "source": str(source),
+                "first_delay_days": first_delay_days,
                 "created_at": to_iso(now),
                 "updated_at": to_iso(now),
             }
@@ -812,6 +841,47 @@ class Store:
         )
         return [_synced_from_row(row) for row in self.db.query(sql, args)]
 
+    # -- recognised sent mail -----------------------------------------------------------
+
+    def add_recognition(
+        self,
+        *,
+        message_id: str,
+        state: RecognitionState,
+        source: Source,
+        reason: str,
+        now: datetime,
+        thread_id: int | None = None,
+        proposal: str | None = None,
+    ) -> bool:
+        """Record a recognised sent mail; False, and nothing recorded, when its
+        Message-ID was recognised before (the other copy of the same mail)."""
+        cursor = self.db.execute(
+            "INSERT OR IGNORE INTO recognitions (message_id, state, source, reason, "
+            "thread_id, proposal, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [message_id, str(state), str(source), reason, thread_id, proposal,
+             to_iso(now), to_iso(now)],
+        )  # fmt: skip
+        return cursor.rowcount == 1
+
+    def recognition(self, message_id: str) -> Recognition | None:
+        row = self._first("SELECT * FROM recognitions WHERE message_id = ?", [message_id])
+        return _recognition_from_row(row) if row else None
+
+    def unconfirmed_recognitions(self) -> list[Recognition]:
+        """Recognitions no confirmation mail has listed yet, oldest first."""
+        sql = "SELECT * FROM recognitions WHERE token IS NULL ORDER BY id"
+        return [_recognition_from_row(row) for row in self.db.query(sql)]
+
+    def recognitions_by_token(self, token: str) -> list[Recognition]:
+        """The recognitions one confirmation mail listed, by their number in it."""
+        sql = "SELECT * FROM recognitions WHERE token = ? ORDER BY position"
+        return [_recognition_from_row(row) for row in self.db.query(sql, [token])]
+
+    def update_recognition(self, recognition_id: int, now: datetime, **fields: Any) -> None:
+        values = {key: _column_value(value) for key, value in fields.items()}
+        self._table("recognitions").update(recognition_id, {**values, "updated_at": to_iso(now)})
+
     # -- small named values (the owner's vacation, the last digest week …) ----------------
 
     def setting(self, key: str) -> str | None:
@@ -1000,6 +1070,8 @@ def _thread_from_row(row: dict[str, Any], message_ids: set[str]) -> Thread:
         paused_until=from_iso(row["paused_until"]),
         expenses=Decimal(row["expenses"]) if row["expenses"] is not None else None,
         message_ids=frozenset(message_ids),
+        source=Source(row["source"]),
+        first_delay_days=row["first_delay_days"],
     )
 
 
@@ -1012,6 +1084,21 @@ def _task_from_row(row: dict[str, Any]) -> Task:
         due_at=_required_dt(row["due_at"]),
         state=TaskState(row["state"]),
         token=row["token"],
+    )
+
+
+def _recognition_from_row(row: dict[str, Any]) -> Recognition:
+    return Recognition(
+        id=row["id"],
+        message_id=row["message_id"],
+        state=RecognitionState(row["state"]),
+        source=Source(row["source"]),
+        reason=row["reason"],
+        thread_id=row["thread_id"],
+        token=row["token"],
+        position=row["position"],
+        proposal=row["proposal"],
+        created_at=_required_dt(row["created_at"]),
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from typing import Protocol
 
 from nachfass_bot.adapters.mailbox import Mailbox
 from nachfass_bot.adapters.store import Store
@@ -27,6 +28,7 @@ from nachfass_bot.domain.models import (
     EventKind,
     Inbound,
     Kind,
+    Recognition,
     SeenRole,
     SettingKey,
     State,
@@ -52,6 +54,14 @@ log = logging.getLogger(__name__)
 STALE_DRAFT = timedelta(days=2)  # an approval after this renders the text again
 
 
+class TrackerReplies(Protocol):
+    """The owner's answer to a "Neu aufgenommen" mail (app/tracking.py)."""
+
+    def apply_reply(
+        self, recognitions: list[Recognition], body: str, inbound: Inbound, now: datetime
+    ) -> bool: ...
+
+
 class OwnerCommands:
     """Applies queued owner commands against the store."""
 
@@ -62,11 +72,13 @@ class OwnerCommands:
         outbox: Outbox,
         window: SendingWindow,
         fresh_text: Callable[[Draft, datetime], RenderedMail | None] | None = None,
+        tracker: TrackerReplies | None = None,
     ) -> None:
         self.store = store
         self.outbox = outbox
         self.window = window
         self.fresh_text = fresh_text
+        self.tracker = tracker
 
     def apply(self, mailbox: Mailbox, now: datetime, report: CycleReport) -> None:
         """Carry out every queued command; a mailbox error leaves it queued."""
@@ -108,6 +120,9 @@ class OwnerCommands:
                 self._draft_command(draft, body, inbound, today, now, report)
             elif token and (task := self.store.task_by_token(token)) is not None:
                 self._task_command(task, body, today, now, report)
+            elif token and (listed := self.store.recognitions_by_token(token)) and self.tracker:
+                if self.tracker.apply_reply(listed, body, inbound, now):
+                    report.commands += 1
             elif token or self._replies_to_draft(inbound):
                 self.warn_rejected(
                     None, "das Kennzeichen des Entwurfs fehlt oder stimmt nicht", now

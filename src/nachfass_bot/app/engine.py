@@ -21,6 +21,7 @@ from nachfass_bot.app.commands import OwnerCommands
 from nachfass_bot.app.guard import GuardedMailbox, GuardedTransport, MailInTransaction
 from nachfass_bot.app.inbox import InboxReader
 from nachfass_bot.app.outbox import Outbox
+from nachfass_bot.app.tracking import SentTracker
 from nachfass_bot.config import Config
 from nachfass_bot.domain.calendar import SendingWindow
 from nachfass_bot.domain.models import (
@@ -90,11 +91,15 @@ class Engine:
         self.window = sending_window(config)
         guarded = GuardedTransport(transport, store)  # no SMTP inside a transaction
         self.outbox = Outbox(owner=config.owner, store=store, transport=guarded, texts=texts)
+        self.tracker = SentTracker(
+            config=config, store=store, outbox=self.outbox, window=self.window
+        )
         self.commands = OwnerCommands(
             store=store,
             outbox=self.outbox,
             window=self.window,
             fresh_text=self.fresh_text,
+            tracker=self.tracker,
         )
         self.owner_email = self.outbox.owner_email
         self.preferences = config.preferences
@@ -105,6 +110,7 @@ class Engine:
             auto_reply_wait_days=config.preferences.schedule.auto_reply_wait_days,
             move_spam_replies=config.mailbox.move_spam_replies,
             warn_rejected=self.commands.warn_rejected,
+            tracker=self.tracker,
         )
 
     # -- the cycle ----------------------------------------------------------------------
@@ -146,8 +152,10 @@ class Engine:
     def poll(
         self, mailbox: Mailbox, folders: FolderSet, now: datetime, report: CycleReport
     ) -> None:
-        """Read what is new in the watched folders (see :mod:`nachfass_bot.app.inbox`)."""
+        """Read what is new in the watched folders (see :mod:`nachfass_bot.app.inbox`);
+        what the Sent folder started is confirmed to the owner in one mail."""
         self.inbox.poll(mailbox, folders, now, report)
+        self.tracker.confirm(now)
 
     # -- decide -------------------------------------------------------------------------
 

@@ -9,14 +9,14 @@ good rows are stored in one transaction, each with exactly the writes of ``track
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from nachfass_bot.adapters.store import Store
 from nachfass_bot.app.importrows import Table
 from nachfass_bot.app.threads import NewThread, read_entry, store_new_thread
-from nachfass_bot.domain.models import State
+from nachfass_bot.domain.models import Source, State
 from nachfass_bot.errors import ImportRefused, IncompleteInvoice, InvalidField
 
 MAX_PROBLEMS = 50  # lines listed; a file with more is likely in another layout
@@ -88,7 +88,11 @@ def check_rows(table: Table, now: datetime, zone: ZoneInfo) -> list[PlannedThrea
     checked: list[PlannedThread] = []
     for row in table.rows:
         try:
-            checked.append(PlannedThread(row.line, read_entry(row.entry, now, zone)))
+            checked.append(
+                PlannedThread(
+                    row.line, replace(read_entry(row.entry, now, zone), source=Source.IMPORT)
+                )
+            )
         except InvalidField as exc:
             column = table.headers.get(_FIELD_COLUMNS.get(exc.field, exc.field), exc.field)
             problems.append((row.line, f"{column}: {exc}"))

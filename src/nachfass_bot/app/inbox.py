@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from functools import partial
+from typing import Protocol
 
 from nachfass_bot.adapters.mailbox import FolderSet, Mailbox
 from nachfass_bot.adapters.store import Store
@@ -89,6 +90,18 @@ _NOTHING_CHANGED = frozenset(
 )
 
 
+class SentMailHook(Protocol):
+    """Where the owner's own new mail goes to start threads (app/tracking.py)."""
+
+    def begin(self, now: datetime) -> None: ...
+
+    def wants_body(self, mail: Inbound, header: bytes, *, in_sent: bool) -> bool: ...
+
+    def consider(
+        self, mail: Inbound, header: bytes, raw: bytes, now: datetime, *, in_sent: bool
+    ) -> None: ...
+
+
 class InboxReader:
     """Syncs the watched folders and applies each new mail's verdict to the store."""
 
@@ -101,8 +114,10 @@ class InboxReader:
         auto_reply_wait_days: int = 7,
         move_spam_replies: bool = False,
         warn_rejected: Callable[[Draft | None, str, datetime], None] | None = None,
+        tracker: SentMailHook | None = None,
     ) -> None:
         self.warn_rejected = warn_rejected
+        self.tracker = tracker
         self.progress: Progress | None = None  # set by the CLI on a terminal
         self.store = store
         self.move_spam_replies = move_spam_replies
@@ -116,6 +131,8 @@ class InboxReader:
         self, mailbox: Mailbox, folders: FolderSet, now: datetime, report: CycleReport
     ) -> None:
         """Sync the inbound folders, then the Sent folder."""
+        if self.tracker is not None:
+            self.tracker.begin(now)
         for folder in folders.inbound:
             is_junk = folder == folders.junk
             handle = partial(
@@ -125,7 +142,8 @@ class InboxReader:
             sync_folder(mailbox, self.store, folder, now, handle, self.progress, read)
         if folders.sent and folders.sent not in folders.inbound:
             sent = partial(self._sent_batch, folder=folders.sent, now=now)
-            sync_folder(mailbox, self.store, folders.sent, now, sent, self.progress)
+            read = partial(self._read_sent_bodies, mailbox, folder=folders.sent)
+            sync_folder(mailbox, self.store, folders.sent, now, sent, self.progress, read)
         self._move_spam_answers(mailbox, folders.inbox, now)
 
     def _move_spam_answers(self, mailbox: Mailbox, inbox: str, now: datetime) -> None:
@@ -163,7 +181,25 @@ class InboxReader:
                 raw, folder=folder, uid=uid, is_junk_folder=is_junk, received=received
             )
             judged = self.store.is_seen(seen_key(inbound, raw), SeenRole.INBOUND)
-            if not judged and self._needs_body(inbound, known):
+            if not judged and (
+                self._needs_body(inbound, known) or self._starts_thread(inbound, raw, False)
+            ):
+                bodies[uid] = mailbox.fetch_message(folder, uid)
+        return bodies
+
+    def _starts_thread(self, mail: Inbound, header: bytes, in_sent: bool) -> bool:
+        return self.tracker is not None and self.tracker.wants_body(mail, header, in_sent=in_sent)
+
+    def _read_sent_bodies(
+        self, mailbox: Mailbox, batch: Batch, *, folder: str
+    ) -> dict[int, bytes | None]:
+        """Before the batch's transaction: the whole mails of the owner's that may start a
+        thread (app/tracking.py); the rest of the Sent folder is read by header only."""
+        bodies: dict[int, bytes | None] = {}
+        for uid, raw, received in batch:
+            mail = parse_inbound(raw, folder=folder, uid=uid, received=received)
+            seen = self.store.is_seen(seen_key(mail, raw), SeenRole.OWNER_MAIL)
+            if not seen and self._starts_thread(mail, raw, True):
                 bodies[uid] = mailbox.fetch_message(folder, uid)
         return bodies
 
@@ -246,7 +282,10 @@ class InboxReader:
         if inbound.message_id in known.own_ids:
             return VerdictKind.OWN
         if inbound.from_addr == self.owner_email:
-            return VerdictKind.OWNER  # a command among them is queued by _queue_command
+            # A command among them is queued by _queue_command; a copy to the tracking
+            # address may start a thread; never an answer.
+            self._consider(inbound, bodies, now, in_sent=False)
+            return VerdictKind.OWNER
         answered_draft = self._answered_draft(inbound)
         if answered_draft:
             self._warn_foreign_command(inbound, answered_draft, now)
@@ -391,8 +430,9 @@ class InboxReader:
 
     # -- the Sent folder ----------------------------------------------------------------------
 
-    def _sent_batch(self, batch: Batch, _bodies: Bodies, folder: str, now: datetime) -> None:
-        """The owner's own mails to a client restart the count of that client's threads."""
+    def _sent_batch(self, batch: Batch, bodies: Bodies, folder: str, now: datetime) -> None:
+        """The owner's own mails to a client restart the count of that client's threads;
+        an offer, order document or invoice among them starts a thread."""
         known = self._known()
         for uid, raw, received in batch:
             mail = parse_inbound(raw, folder=folder, uid=uid, received=received)
@@ -400,6 +440,8 @@ class InboxReader:
             self._queue_command(key, mail, known, now)
             if self.store.is_seen(key, SeenRole.OWNER_MAIL):
                 continue
+            if self._consider(mail, bodies, now, in_sent=True, header=raw):
+                known = self._known()
             verdict = VerdictKind.OWN
             if mail.message_id not in known.own_ids and mail.from_addr == self.owner_email:
                 verdict = VerdictKind.OWNER_SENT
@@ -407,6 +449,22 @@ class InboxReader:
                 if any(restarted):
                     known = self._known()  # the next mail compares with the new count
             self.store.mark_seen(key, SeenRole.OWNER_MAIL, folder, uid, verdict, now)
+
+    def _consider(
+        self,
+        mail: Inbound,
+        bodies: Bodies,
+        now: datetime,
+        *,
+        in_sent: bool,
+        header: bytes = b"",
+    ) -> bool:
+        """Hand a downloaded mail of the owner's to the tracker; True when it was one."""
+        raw = bodies.get(mail.uid)
+        if self.tracker is None or raw is None:
+            return False
+        self.tracker.consider(mail, header or raw, raw, now, in_sent=in_sent)
+        return True
 
     def _restart_clock(self, thread: Thread, mail: Inbound, now: datetime) -> bool:
         written_at = min(mail.date, now) if mail.date else now

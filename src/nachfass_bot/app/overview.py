@@ -43,6 +43,7 @@ def thread_summary(
         "step": thread.step,
         "client_email": thread.client.email,
         "client_name": thread.client.name,
+        "du": thread.client.du,
         "subject": thread.subject,
         "started_at": to_iso(thread.started_at),
         "next_due_at": to_iso(next_due_at(store, window, thread, preferences)),
@@ -53,6 +54,7 @@ def thread_summary(
         "invoice_no": thread.invoice_no,
         "amount": str(thread.amount) if thread.amount is not None else None,
         "due_date": thread.due_date.isoformat() if thread.due_date else None,
+        "source": str(thread.source),
     }
 
 

@@ -24,6 +24,7 @@ from nachfass_bot.domain.models import (
     DraftState,
     EventKind,
     Kind,
+    Source,
     State,
     Task,
     Thread,
@@ -72,6 +73,9 @@ class NewThread:
     amount: Decimal | None = None
     due_date: date | None = None
     expenses: Decimal | None = None  # auftrag: preparatory work so far
+    source: Source = Source.CLI
+    first_delay_days: int | None = None  # "+10tage" on the tracking address
+    not_before: datetime | None = None  # no step before this (the owner's time to veto)
 
     def __post_init__(self) -> None:
         if self.kind is not Kind.RECHNUNG:
@@ -243,10 +247,27 @@ def store_new_thread(store: Store, new: NewThread, now: datetime) -> int:
             amount=new.amount,
             due_date=new.due_date,
             expenses=new.expenses,
+            source=new.source,
+            first_delay_days=new.first_delay_days,
         )
-        store.add_event(now, f"{KIND_LABELS[new.kind]} aufgenommen", thread_id=thread_id)
+        if new.not_before is not None:
+            store.update_thread(thread_id, now, paused_until=new.not_before)
+        store.add_event(
+            now,
+            f"{KIND_LABELS[new.kind]} aufgenommen{_SOURCE_NOTES[new.source]}",
+            thread_id=thread_id,
+        )
         answer_from_synced_mail(store, thread_id, now)
     return thread_id
+
+
+_SOURCE_NOTES = {
+    Source.SENT: " (im Ordner Gesendet erkannt)",
+    Source.BCC: " (Kopie an die Nachfass-Adresse)",
+    Source.CLI: "",
+    Source.SCAN: " (mit „scan“ im Ordner Gesendet gefunden)",
+    Source.IMPORT: " (aus einer Liste importiert)",
+}
 
 
 def mark_paid(store: Store, thread_id: int, now: datetime) -> Thread:

@@ -167,6 +167,35 @@ class SettingKey(enum.StrEnum):
 
     VACATION_UNTIL = "vacation_until"  # the owner's "urlaub bis …" (ISO date)
     DIGEST_WEEK = "digest_week"  # the week the last digest was sent for ("2026-W11")
+    # When the bot first read the Sent folder for tracking (ISO moment): older mail is
+    # history, left to `scan`, never tracked by the cycle.
+    TRACKING_SINCE = "tracking_since"
+
+
+class Source(enum.StrEnum):
+    """How a thread came to be (docs/DESIGN.md, "Tracking from the Sent folder")."""
+
+    SENT = "sent"  # recognised in the Sent folder by the cycle
+    BCC = "bcc"  # a copy to the tracking address
+    CLI = "cli"  # `nachfass-bot track`
+    SCAN = "scan"  # `nachfass-bot scan --apply`
+    IMPORT = "import"  # `nachfass-bot import FILE.csv`
+
+
+class TrackingMode(enum.StrEnum):
+    """``[tracking] sent``: what the cycle does with a recognised sent mail."""
+
+    AUTO = "auto"  # track at once; the owner may veto by reply
+    ASK = "ask"  # propose; tracked only after the owner's "ok"
+    OFF = "off"  # never read the Sent folder for new threads
+
+
+class RecognitionState(enum.StrEnum):
+    """A sent mail the cycle recognised, as the owner's confirmation mail lists it."""
+
+    TRACKED = "tracked"  # a thread exists
+    PROPOSED = "proposed"  # ("ask") waits for the owner's "ok"
+    DROPPED = "dropped"  # the owner said "nein": no thread, or its thread closed
 
 
 def smtp_attempts_key(draft_id: int) -> str:
@@ -233,6 +262,8 @@ class Thread:
     paused_until: datetime | None = None  # no step before this moment (owner's "später")
     expenses: Decimal | None = None  # auftrag: preparatory work so far, if it may not happen
     message_ids: frozenset[str] = field(default_factory=frozenset)
+    source: Source = Source.CLI  # how the thread came to be
+    first_delay_days: int | None = None  # the tracking tag's "+10tage": the first step's delay
 
 
 @dataclass(frozen=True)
@@ -337,3 +368,23 @@ class Notice:
     created_at: datetime
     sent_at: datetime | None
     html: str | None = None  # an HTML alternative to ``body`` (the weekly digest)
+
+
+@dataclass(frozen=True)
+class Recognition:
+    """A sent mail the cycle recognised as an offer, order or invoice.
+
+    ``token`` and ``position`` place it in the owner's confirmation mail (None until that
+    mail is queued); ``proposal`` holds the new thread's values while ``state`` is
+    ``proposed`` (``[tracking] sent = "ask"``), as JSON text."""
+
+    id: int
+    message_id: str
+    state: RecognitionState
+    source: Source
+    reason: str
+    thread_id: int | None
+    token: str | None
+    position: int | None
+    proposal: str | None
+    created_at: datetime

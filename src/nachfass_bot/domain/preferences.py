@@ -77,6 +77,7 @@ class PaymentConfig:
     flat_fee: bool = False  # mention the 40 € flat fee (§288 (5) BGB, B2B only)
     base_rate: Decimal | None = None  # None: the built-in dated table
     final_step: str | None = None  # what the owner will do after the last date
+    default_terms_days: int = 14  # an invoice that names no due date: issue date + this
 
 
 @dataclass(frozen=True)
@@ -245,12 +246,14 @@ def _parse_payment(section: Section) -> PaymentConfig:
     interest = section.boolean("interest", False)
     flat_fee = section.boolean("flat_fee", False)
     final_step = section.text("final_step")
+    terms = section.integer("default_terms_days", 14, 0, 120)
     return PaymentConfig(
         reminder_days=days or 10,
         interest=bool(interest),
         flat_fee=bool(flat_fee),
         base_rate=_base_rate(section),
         final_step=final_step.strip() if final_step else None,
+        default_terms_days=14 if terms is None else terms,
     )
 
 

@@ -173,12 +173,19 @@ def next_step(thread: Thread, playbook: Playbook, window: SendingWindow) -> DueS
     step = playbook[thread.step]
     action, template, task = _effective(step, thread)
     try:
-        due_at = _add_delay(_base_time(thread, window), step.delay, window)
+        due_at = _add_delay(_base_time(thread, window), _delay(thread, step), window)
         if action in (Action.MAIL, Action.TASK):
             due_at = window.next_slot(due_at)
     except OverflowError:  # beyond datetime.max: one such thread must not stop the cycle
         return None
     return DueStep(thread.step, step, action, template, task, due_at)
+
+
+def _delay(thread: Thread, step: Step) -> Delay:
+    """The step's delay; the first one as the owner's tag asked (``+10tage``)."""
+    if thread.step == 0 and thread.first_delay_days is not None:
+        return Delay(thread.first_delay_days)
+    return step.delay
 
 
 def due_step(

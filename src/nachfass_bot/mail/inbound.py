@@ -48,6 +48,12 @@ HEADER_FIELDS: tuple[str, ...] = (
     "X-Failed-Recipients",
     "List-Id",
     "List-Unsubscribe",
+    # Envelope recipients a delivering server records: a Bcc copy to the tracking
+    # address shows it only here (app/tracking.py).
+    "Delivered-To",
+    "X-Original-To",
+    "Envelope-To",
+    "X-Envelope-To",
 )
 
 
