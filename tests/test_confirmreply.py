@@ -50,7 +50,7 @@ def parse(text: str) -> tuple[tuple[ConfirmCommand, ...], tuple[str, ...]]:
                 amount=Decimal("1190.00"),
                 due_date=date(2027, 3, 31),
             ),
-        ),  # fmt: skip
+        ),
         (
             "rechnung 2 betrag 1190,00 €",
             ConfirmCommand(ConfirmAction.KIND, (2,), kind=Kind.RECHNUNG, amount=Decimal("1190.00")),
@@ -124,7 +124,8 @@ def test_topic_drops_reply_prefixes() -> None:
 def test_sent_facts_take_the_first_outside_recipient() -> None:
     raw = (
         b"From: Anna <anna@berger.example>\r\n"
-        b"To: anna+nachfass@berger.example, =?utf-8?q?J=C3=BCrgen_Wei=C3=9F?= <jw@praxis.example>\r\n"
+        b"To: anna+nachfass@berger.example,\r\n"
+        b" =?utf-8?q?J=C3=BCrgen_Wei=C3=9F?= <jw@praxis.example>\r\n"
         b"Cc: office@praxis.example\r\n"
         b"Subject: AW: Angebot Praxis\r\nMessage-ID: <a1@berger.example>\r\n"
         b"Date: Mon, 02 Mar 2026 10:00:00 +0100\r\n\r\nSehr geehrter Herr Wei\xc3\x9f,\r\n"

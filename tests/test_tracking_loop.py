@@ -8,6 +8,7 @@ and Dovecot's LMTP do) and APPENDs its copy to Sent, as Thunderbird does.
 
 from __future__ import annotations
 
+import io
 import smtplib
 from datetime import datetime
 from email.message import EmailMessage
@@ -260,3 +261,132 @@ def test_ask_mode_tracks_only_after_ok(
 
     [thread] = cli_json(path, capsys, "list")
     assert (thread["kind"], thread["source"]) == ("angebot", "sent")
+
+
+def answer_from_client(owner: str, to_message_id: str, date: datetime) -> bytes:
+    return mail(
+        sender=f"Jonas Keller <{CLIENT}>", to=owner, subject="Re: Website-Relaunch",
+        body="Hallo Anna,\n\ndanke, wir sind dabei!\n\nJonas", date=date,
+        in_reply_to=to_message_id,
+    )  # fmt: skip
+
+
+def message_id_of(raw: bytes) -> str:
+    from email import message_from_bytes
+
+    return str(message_from_bytes(raw)["Message-ID"])
+
+
+def test_scan_shows_then_applies_the_history(
+    tmp_path: Path, dovecot: MailAccount, smtp_sink: SmtpSink, monkeypatch, capsys
+) -> None:
+    path = write_config(tmp_path, dovecot, smtp_sink, monkeypatch)
+    owner = dovecot.user
+    answered_offer = offer(owner, date=local("2026-01-12T10:00"))
+    dovecot.append("Sent", answered_offer)
+    dovecot.append(
+        "INBOX", answer_from_client(owner, message_id_of(answered_offer), local("2026-01-13T09:00"))
+    )
+    dovecot.append(
+        "Sent", offer(owner, date=local("2026-02-16T10:00"), to="Petra Lange <petra@lange.example>")
+    )
+    dovecot.append("Sent", einvoice(owner))
+    dovecot.append("Sent", offer(owner, date=local("2025-10-01T10:00"), to="alt@kunde.example"))
+
+    found = cli_json(path, capsys, "scan", "--since", "2026-01-01", "--now", "2026-03-02T12:00")
+
+    assert [(row["kind"], row["email"], row["thread_id"]) for row in found] == [
+        ("angebot", CLIENT, None),
+        ("angebot", "petra@lange.example", None),
+        ("rechnung", "buchhaltung@adler-immobilien.example", None),
+    ]
+    assert found[2]["invoice_no"] == "2026-014" and found[2]["amount"] == "1190.00"
+    assert cli_json(path, capsys, "list") == []  # a dry run stores no thread
+
+    applied = cli_json(
+        path, capsys, "scan", "--since", "2026-01-01", "--apply", "--now", "2026-03-02T12:00"
+    )
+
+    assert [row["state"] for row in applied] == ["answered", "open", "open"]
+    threads = cli_json(path, capsys, "list")
+    assert {t["source"] for t in threads} == {"scan"}
+    # Scanned again: nothing new, and the cycle confirms none of the history.
+    again = cli_json(
+        path, capsys, "scan", "--since", "2026-01-01", "--apply", "--now", "2026-03-02T12:05"
+    )
+    assert [row["known"] for row in again] == [True, True, True]
+    assert cli(path, "tick", "--now", "2026-03-02T12:10") == 0
+    assert notices(smtp_sink, owner, "Neu aufgenommen") == []
+
+
+def test_scan_prints_a_table(
+    tmp_path: Path, dovecot: MailAccount, smtp_sink: SmtpSink, monkeypatch, capsys
+) -> None:
+    path = write_config(tmp_path, dovecot, smtp_sink, monkeypatch)
+    dovecot.append("Sent", einvoice(dovecot.user))
+    capsys.readouterr()
+
+    assert cli(path, "scan", "--since", "2026-01-01", "--now", "2026-03-02T12:00") == 0
+
+    out = capsys.readouterr().out
+    assert "Im Ordner Gesendet gefunden (Probelauf)" in out
+    assert "2026-014" in out and "1.190,00 €" in out
+    assert "1 Vorgang würden aufgenommen" in out or "1 Vorgang würde aufgenommen" in out
+
+
+def test_track_from_sent_reads_the_facts(
+    tmp_path: Path, dovecot: MailAccount, smtp_sink: SmtpSink, monkeypatch, capsys
+) -> None:
+    path = write_config(tmp_path, dovecot, smtp_sink, monkeypatch)
+    raw = offer(dovecot.user, date=local("2026-11-20T10:00"))
+    dovecot.append("Sent", raw)
+
+    thread = cli_json(path, capsys, "track", "--from-sent", "website-relaunch", "--yes")
+
+    assert (thread["kind"], thread["client_email"], thread["client_name"]) == (
+        "angebot", CLIENT, "Jonas Keller",
+    )  # fmt: skip
+    assert (thread["du"], thread["source"], thread["started_at"]) == (
+        True, "cli", "2026-11-20T09:00:00+00:00",
+    )  # fmt: skip
+
+
+def test_track_from_sent_id_with_an_explicit_kind_and_a_question(
+    tmp_path: Path, dovecot: MailAccount, smtp_sink: SmtpSink, monkeypatch, capsys
+) -> None:
+    path = write_config(tmp_path, dovecot, smtp_sink, monkeypatch)
+    raw = mail(
+        sender=dovecot.user, to="Petra Lange <petra@lange.example>", subject="Unser Termin",
+        body="Sehr geehrte Frau Lange,\n\ndanke für das Gespräch.\n\nAnna Berger",
+        date=local("2026-11-20T10:00"),
+    )  # fmt: skip
+    dovecot.append("Sent", raw)
+    monkeypatch.setattr("sys.stdin", io.StringIO("j\n"))
+    capsys.readouterr()
+
+    code = cli(path, "track", "--from-sent-id", message_id_of(raw), "--kind", "auftrag")
+
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "Kunde: Petra Lange <petra@lange.example>, Sie" in out
+    assert "Vorgang 1 angelegt: Auftrag an petra@lange.example." in out
+
+
+def test_track_from_sent_says_no_when_nothing_or_too_much_matches(
+    tmp_path: Path, dovecot: MailAccount, smtp_sink: SmtpSink, monkeypatch, capsys
+) -> None:
+    path = write_config(tmp_path, dovecot, smtp_sink, monkeypatch)
+    dovecot.append("Sent", offer(dovecot.user, date=local("2026-11-20T10:00")))
+    other = offer(dovecot.user, date=local("2026-11-21T10:00")).replace(
+        b"Website-Relaunch", b"Website-Pflege"
+    )
+    dovecot.append("Sent", other)
+    capsys.readouterr()
+
+    assert cli(path, "track", "--from-sent", "Flyer", "--yes") == 1
+    assert "keine Mail zu „Flyer“" in capsys.readouterr().err
+    assert cli(path, "track", "--from-sent", "Website", "--yes") == 1
+    assert "passt zu mehreren Mails" in capsys.readouterr().err
+    monkeypatch.setattr("sys.stdin", io.StringIO("n\n"))
+    assert cli(path, "track", "--from-sent", "Pflege") == 130
+    assert cli_json(path, capsys, "list") == []

@@ -126,7 +126,7 @@ class Engine:
         report = report if report is not None else CycleReport()
         self.outbox.settle_interrupted_notices(now)
         with closing(GuardedMailbox(self.open_mailbox(), self.store)) as mailbox:
-            folders = self._folders(mailbox)
+            folders = self.folders(mailbox)
             self.outbox.settle_interrupted(mailbox, folders.sent, now)
             self.poll(mailbox, folders, now, report)
             # The owner's word first: "urlaub bis …" must hold before anything is drafted.
@@ -138,7 +138,7 @@ class Engine:
         self.outbox.send_notices(now)
         return report
 
-    def _folders(self, mailbox: Mailbox) -> FolderSet:
+    def folders(self, mailbox: Mailbox) -> FolderSet:
         box = self.config.mailbox
         return choose_folders(
             mailbox.list_folders(),

@@ -18,7 +18,7 @@ from nachfass_bot.config import Config
 from nachfass_bot.domain.models import Client, Kind, Source
 from nachfass_bot.mail.invoice import InvoiceFacts, read_invoice
 from nachfass_bot.mail.sentfacts import SentFacts, read_sent_facts
-from nachfass_bot.mail.sentkind import SentVerdict, classify_sent
+from nachfass_bot.mail.sentkind import KIND_NAMES, SentVerdict, classify_sent
 
 __all__ = ["Finding", "Proposal", "SentReader", "as_copy_to"]
 
@@ -137,18 +137,24 @@ class SentReader:
         received: datetime | None = None,
         tracked_message_ids: Collection[str] = (),
         clients: Mapping[str, Client] | None = None,
+        kind: Kind | None = None,
     ) -> Finding:
         """Judge one sent mail (raw bytes) and, when it is to be tracked, propose its
         thread. ``clients`` (by address) fill in Du/Sie and the name the greeting and
-        the header do not give. Never raises."""
+        the header do not give; a ``kind`` the owner named replaces the judgement.
+        Never raises."""
         domain = self.owner_email.rpartition("@")[2]
-        verdict = classify_sent(
-            raw,
-            owner_email=self.owner_email,
-            owner_domains=(domain,),
-            tracking_address=self.tracking_address,
-            max_recipients=self.max_recipients,
-            tracked_message_ids=tracked_message_ids,
+        verdict = (
+            SentVerdict(kind, f"{KIND_NAMES[kind]}: von Dir angegeben.")
+            if kind is not None
+            else classify_sent(
+                raw,
+                owner_email=self.owner_email,
+                owner_domains=(domain,),
+                tracking_address=self.tracking_address,
+                max_recipients=self.max_recipients,
+                tracked_message_ids=tracked_message_ids,
+            )
         )
         if verdict.kind is None:
             return Finding(verdict, None, verdict.reason, verdict.requested)

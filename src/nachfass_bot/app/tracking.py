@@ -169,8 +169,8 @@ class SentTracker:
             copy.raw,
             now=now,
             received=copy.mail.received,
-            tracked_message_ids=self._tracked_ids(),
-            clients=self._clients(),
+            tracked_message_ids=self.tracked_ids(),
+            clients=self.clients(),
         )
         if finding.proposal is None:
             log.info("sent mail %s/%s: %s", copy.mail.folder, copy.mail.uid, finding.reason)
@@ -212,10 +212,10 @@ class SentTracker:
                 )  # fmt: skip
         return thread_id
 
-    def _tracked_ids(self) -> set[str]:
+    def tracked_ids(self) -> set[str]:
         return {mid for thread in self.store.threads() for mid in thread.message_ids}
 
-    def _clients(self) -> dict[str, Client]:
+    def clients(self) -> dict[str, Client]:
         return {thread.client.email: thread.client for thread in self.store.threads()}
 
     # -- 3. after the poll: one confirmation --------------------------------------------------

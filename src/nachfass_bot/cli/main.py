@@ -6,8 +6,8 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -23,6 +23,8 @@ from nachfass_bot.app.importing import Duplicate, check_rows, import_threads, pl
 from nachfass_bot.app.importrows import parse_table
 from nachfass_bot.app.overview import thread_detail, thread_summary
 from nachfass_bot.app.preview import preview_message
+from nachfass_bot.app.recognise import Proposal
+from nachfass_bot.app.scanning import apply_scan, find_sent, scan_sent
 from nachfass_bot.app.threads import (
     OUTCOMES,
     NewThread,
@@ -52,10 +54,18 @@ from nachfass_bot.cli.checkup import Finding, Level, run_checkup
 from nachfass_bot.cli.clitext import use_german
 from nachfass_bot.cli.daemon import clock_from, run_forever, single_instance, utc_now
 from nachfass_bot.cli.service import ENABLE_COMMANDS, install_unit, write_initial_config
-from nachfass_bot.cli.views import import_table, output_console, thread_view, threads_table
+from nachfass_bot.cli.views import (
+    import_table,
+    output_console,
+    scan_row_json,
+    scan_table,
+    sent_facts_lines,
+    thread_view,
+    threads_table,
+)
 from nachfass_bot.config import Config, load_config, resolve_config_path
 from nachfass_bot.domain.dates import check_moment
-from nachfass_bot.domain.models import CycleReport, Kind, Thread
+from nachfass_bot.domain.models import CycleReport, Kind, Source, State, Thread
 from nachfass_bot.errors import (
     ConfigError,
     IncompleteInvoice,
@@ -195,17 +205,26 @@ def _at_the_door(option: str, check: Callable[[], _T]) -> _T:
 
 
 @cli.command(help="Einen Vorgang (Angebot, Auftrag, Rechnung) zum Nachfassen aufnehmen.")
-@click.option("--kind", type=click.Choice([k.value for k in Kind]), required=True)
-@click.option("--to", "to_addr", required=True, metavar="EMAIL", help="Adresse des Kunden.")
+@click.option(
+    "--from-sent", metavar="TEXT", help="Die Mail im Ordner Gesendet, deren Betreff TEXT enthält."
+)
+@click.option(
+    "--from-sent-id",
+    metavar="MESSAGE-ID",
+    help="Die Mail im Ordner Gesendet mit dieser Message-ID.",
+)
+@click.option("--yes", is_flag=True, help="Mit --from-sent: ohne Rückfrage anlegen.")
+@click.option("--kind", type=click.Choice([k.value for k in Kind]))
+@click.option("--to", "to_addr", metavar="EMAIL", help="Adresse des Kunden.")
 @click.option("--name", help="Name des Kunden, z. B. „Jonas Keller“.")
-@click.option("--subject", required=True, help="Betreff bzw. Thema des Vorgangs.")
+@click.option("--subject", help="Betreff bzw. Thema des Vorgangs.")
 @click.option("--message-id", help="Message-ID der ursprünglichen Mail (für die Zuordnung).")
 @click.option("--sent-at", help="Wann die ursprüngliche Mail ging (ISO 8601; Standard: jetzt).")
 @click.option("--invoice-no", help="Rechnungsnummer (Rechnung).")
 @click.option("--amount", help="Rechnungsbetrag, z. B. 1.190,00 oder 1190.00 (Rechnung).")
 @click.option("--due", help="Zahlbar bis, YYYY-MM-DD (Rechnung).")
 @click.option("--assistant", metavar="EMAIL", help="Adresse der Assistenz („gute Seele“).")
-@click.option("--du", is_flag=True, help="Den Kunden duzen (Standard: Sie).")
+@click.option("--du", is_flag=True, default=None, help="Den Kunden duzen (Standard: Sie).")
 @click.option(
     "--anrede",
     type=click.Choice(["frau", "herr"]),
@@ -222,8 +241,13 @@ def _at_the_door(option: str, check: Callable[[], _T]) -> _T:
 def track(opts: _Options, /, **values: Any) -> None:
     config = opts.config()
     now = datetime.now(UTC)
-    new = _new_thread(values, config, now)
+    from_sent = values["from_sent"] is not None or values["from_sent_id"] is not None
     with open_store(config) as store:
+        if from_sent:
+            new = _thread_from_sent(values, config, store, now)
+        else:
+            _require(values, ("kind", "--kind"), ("to_addr", "--to"), ("subject", "--subject"))
+            new = _new_thread(values, config, now)
         thread = track_thread(store, new, now)
         summary = thread_summary(store, sending_window(config), thread, config.preferences)
     if values["as_json"]:
@@ -236,6 +260,62 @@ def track(opts: _Options, /, **values: Any) -> None:
         return
     first = local_text(datetime.fromisoformat(summary["next_due_at"]), window)
     click.echo(f"Erster Schritt fällig: {first}")
+
+
+def _require(values: dict[str, Any], *options: tuple[str, str]) -> None:
+    missing = [option for key, option in options if not values[key]]
+    if missing:
+        raise click.UsageError(
+            f"Es fehlt: {', '.join(missing)} (oder --from-sent „Betreff“, dann liest "
+            "nachfass-bot die Angaben aus der gesendeten Mail)."
+        )
+
+
+def _thread_from_sent(
+    values: dict[str, Any], config: Config, store: Store, now: datetime
+) -> NewThread:
+    """``track --from-sent``: the sent mail's facts, the explicit options on top, shown
+    before anything is saved (``--yes`` skips the question)."""
+    engine = build_engine(config, store, build_texts(config))
+    kind = Kind(values["kind"]) if values["kind"] else None
+    row = find_sent(
+        engine, subject=values["from_sent"], message_id=values["from_sent_id"], now=now, kind=kind
+    )
+    proposal = row.finding.proposal
+    if proposal is None:
+        raise click.UsageError(
+            f"{row.finding.reason} Mit --kind angebot|auftrag|rechnung nimmst Du sie trotzdem auf."
+        )
+    found = _proposal_values(proposal)
+    merged = {key: found.get(key) if value is None else value for key, value in values.items()}
+    new = replace(_new_thread(merged, config, now), source=Source.CLI)
+    if not values["as_json"]:
+        for line in sent_facts_lines(row, sending_window(config)):
+            click.echo(line)
+    if not values["yes"] and not _confirmed("Vorgang so anlegen?"):
+        raise click.Abort()
+    return new
+
+
+def _proposal_values(proposal: Proposal) -> dict[str, Any]:
+    return {
+        "kind": proposal.kind.value,
+        "to_addr": proposal.email,
+        "name": proposal.name,
+        "subject": proposal.subject,
+        "du": proposal.du,
+        "anrede": proposal.anrede,
+        "message_id": proposal.message_id,
+        "sent_at": proposal.started_at.isoformat(),
+        "invoice_no": proposal.invoice_no,
+        "amount": str(proposal.amount) if proposal.amount is not None else None,
+        "due": proposal.due_date.isoformat() if proposal.due_date else None,
+    }
+
+
+def _confirmed(question: str) -> bool:
+    answer = click.prompt(f"{question} (j/n)", default="n", show_default=False)
+    return str(answer).strip().lower() in ("j", "ja", "y", "yes")
 
 
 _INVOICE_OPTIONS = {"invoice_no": "--invoice-no", "amount": "--amount", "due_date": "--due"}
@@ -263,7 +343,7 @@ def _new_thread(values: dict[str, Any], config: Config, now: datetime) -> NewThr
         email=values["to_addr"],
         subject=values["subject"],
         name=values["name"],
-        du=values["du"],
+        du=bool(values["du"]),
         anrede=values["anrede"],
         b2c=values["b2c"],
         assistant=values["assistant"],
@@ -335,6 +415,48 @@ def import_command(opts: _Options, file: Path, dry_run: bool) -> None:
             f"Davon schon beantwortet (Antwort kam vor dem Import): {result.answered}; "
             "bei diesen wird nicht nachgefasst."
         )
+
+
+SCAN_DAYS = 90  # scan without --since: the last three months
+
+
+@cli.command(help="Den Ordner Gesendet nach Angeboten, Aufträgen und Rechnungen durchsuchen.")
+@click.option("--since", metavar="DATUM", help="Ab diesem Tag, YYYY-MM-DD (Standard: 90 Tage).")
+@click.option("--apply", "apply_found", is_flag=True, help="Das Gefundene auch aufnehmen.")
+@click.option("--now", help="So tun, als wäre es jetzt dieser Zeitpunkt (ISO 8601).")
+@click.option("--json", "as_json", is_flag=True, help="Ausgabe als JSON.")
+@click.pass_obj
+def scan(
+    opts: _Options, since: str | None, apply_found: bool, now: str | None, as_json: bool
+) -> None:
+    config = opts.config()
+    moment = _parse_now(now, config)
+    first_day = _due(since) if since else (moment - timedelta(days=SCAN_DAYS)).date()
+    window = sending_window(config)
+    with single_instance(config.store.path), open_store(config) as store:
+        engine = build_engine(config, store, build_texts(config))
+        rows = scan_sent(engine, since=first_day, now=moment)
+        threads = apply_scan(store, rows, moment) if apply_found else {}
+    if as_json:
+        found = [scan_row_json(row, threads.get(row.uid)) for row in rows]
+        click.echo(json.dumps(found, ensure_ascii=False))
+        return
+    output_console().print(scan_table(rows, window, applied=apply_found))
+    new = [
+        row
+        for row in rows
+        if not row.known and row.finding.proposal and not row.finding.proposal.missing
+    ]
+    if not apply_found:
+        click.echo(
+            f"{_count(len(new), 'Vorgang', 'Vorgänge')} würden aufgenommen; nichts gespeichert. "
+            "Mit --apply nimmst Du sie auf."
+        )
+        return
+    answered = sum(1 for thread in threads.values() if thread.state is State.ANSWERED)
+    click.echo(f"{_count(len(threads), 'Vorgang', 'Vorgänge')} aufgenommen.")
+    if answered:
+        click.echo(f"Davon schon beantwortet: {answered}; bei diesen wird nicht nachgefasst.")
 
 
 def _repeated(duplicate: Duplicate) -> str:

@@ -13,8 +13,9 @@ from rich.table import Table
 from rich.text import Text
 
 from nachfass_bot.app.importing import Duplicate, PlannedThread
+from nachfass_bot.app.scanning import ScanRow
 from nachfass_bot.domain.calendar import SendingWindow
-from nachfass_bot.domain.models import EventKind, Kind, State
+from nachfass_bot.domain.models import EventKind, Kind, State, Thread
 from nachfass_bot.texts.labels import DRAFT_LABELS, KIND_LABELS, STATE_LABELS, local_text
 from nachfass_bot.texts.render import format_date_short, format_money
 
@@ -190,3 +191,90 @@ def _repeats(duplicate: Duplicate) -> str:
     if duplicate.thread_id is not None:
         return f"übersprungen: gibt es schon (Vorgang {duplicate.thread_id})"
     return f"übersprungen: wie Zeile {duplicate.earlier_line}"
+
+
+def scan_table(rows: Sequence[ScanRow], window: SendingWindow, *, applied: bool) -> Table:
+    """``scan``: one line per sent mail that looks like an offer, order or invoice, with
+    the facts read and why; what ``--apply`` tracks (or tracked)."""
+    title = "Im Ordner Gesendet gefunden" + (" – aufgenommen" if applied else " (Probelauf)")
+    table = Table(title=title, title_justify="left", header_style="bold")
+    for column in ("Gesendet", "Art", "Kunde", "Betreff", "Rechnung"):
+        table.add_column(column)
+    table.add_column("Betrag", justify="right")
+    for column in ("Fällig", "Anrede", "Warum", "Ergebnis"):
+        table.add_column(column)
+    for row in rows:
+        proposal = row.finding.proposal
+        if proposal is None:
+            continue
+        table.add_row(
+            format_date_short(proposal.started_at, window.zone),
+            KIND_LABELS[proposal.kind],
+            proposal.name or proposal.email,
+            proposal.subject,
+            proposal.invoice_no or "",
+            format_money(proposal.amount) if proposal.amount is not None else "",
+            format_date_short(proposal.due_date, window.zone) if proposal.due_date else "",
+            ("Du" if proposal.du else "Sie") + (" (geraten)" if proposal.guessed_du else ""),
+            row.finding.reason,
+            _scan_outcome(row),
+        )
+    return table
+
+
+def _scan_outcome(row: ScanRow) -> Text:
+    proposal = row.finding.proposal
+    if row.known:
+        return Text("wird schon verfolgt", style="dim")
+    if proposal is not None and proposal.missing:
+        return Text("fehlt: " + ", ".join(proposal.missing), style="yellow")
+    return Text("neu")
+
+
+def sent_facts_lines(row: ScanRow, window: SendingWindow) -> list[str]:
+    """``track --from-sent``: what was read from the sent mail, one fact a line."""
+    proposal = row.finding.proposal
+    if proposal is None:
+        return [row.finding.reason]
+    lines = [
+        f"Mail: „{row.subject}“ an {row.to}",
+        f"Gesendet: {local_text(proposal.started_at, window)}",
+        f"Art: {KIND_LABELS[proposal.kind]} ({row.finding.reason})",
+        f"Kunde: {proposal.name or '–'} <{proposal.email}>, "
+        + ("Du" if proposal.du else "Sie")
+        + (" (geraten)" if proposal.guessed_du else ""),
+    ]
+    if proposal.kind is Kind.RECHNUNG:
+        amount = format_money(proposal.amount) if proposal.amount is not None else "–"
+        due = format_date_short(proposal.due_date, window.zone) if proposal.due_date else "–"
+        terms = f" ({proposal.terms_days} Tage Zahlungsziel)" if proposal.due_from_terms else ""
+        lines.append(f"Rechnung: {proposal.invoice_no or '–'}, {amount}, fällig {due}{terms}")
+    return lines
+
+
+def scan_row_json(row: ScanRow, thread: Thread | None) -> dict[str, Any]:
+    """``scan --json``: one found mail, its facts and, after ``--apply``, its thread."""
+    proposal = row.finding.proposal
+    facts: dict[str, Any] = {}
+    if proposal is not None:
+        facts = {
+            "kind": str(proposal.kind),
+            "email": proposal.email,
+            "name": proposal.name,
+            "du": proposal.du,
+            "sent_at": proposal.started_at.isoformat(),
+            "message_id": proposal.message_id,
+            "invoice_no": proposal.invoice_no,
+            "amount": str(proposal.amount) if proposal.amount is not None else None,
+            "due_date": proposal.due_date.isoformat() if proposal.due_date else None,
+            "missing": list(proposal.missing),
+        }
+    return {
+        "uid": row.uid,
+        "subject": row.subject,
+        "reason": row.finding.reason,
+        "known": row.known,
+        **facts,
+        "thread_id": thread.id if thread else None,
+        "state": str(thread.state) if thread else None,
+    }

@@ -36,6 +36,7 @@ from nachfass_bot.mail.quotes import split_quote
 
 __all__ = [
     "EXCLUSION_RULES",
+    "KIND_NAMES",
     "KIND_RULES",
     "SentVerdict",
     "classify_sent",
@@ -431,12 +432,10 @@ def _verdict(sent: _Sent, settings: _Settings) -> SentVerdict:
         )
         return SentVerdict(None, f"Nicht verfolgt: {reason}.", (), delay, requested)
     kind, strongest = found[0]
-    return SentVerdict(
-        kind, f"{_KIND_NAMES[kind]} erkannt: {strongest}.", signals, delay, requested
-    )
+    return SentVerdict(kind, f"{KIND_NAMES[kind]} erkannt: {strongest}.", signals, delay, requested)
 
 
-_KIND_NAMES = {Kind.ANGEBOT: "Angebot", Kind.AUFTRAG: "Auftrag", Kind.RECHNUNG: "Rechnung"}
+KIND_NAMES = {Kind.ANGEBOT: "Angebot", Kind.AUFTRAG: "Auftrag", Kind.RECHNUNG: "Rechnung"}
 
 
 def classify_sent(
