@@ -187,6 +187,11 @@ def test_demo_runs_in_seconds_and_leaves_nothing_behind(tmp_path: Path) -> None:
     assert "Zahlungserinnerung / 1. Mahnung" in out
     assert "antwortet auf die erste Nachfrage" in out
     assert "beantwortet, Antwort im Ordner Junk" in out
+    # It starts from the Sent folder: the e-invoice's facts read from its Factur-X XML,
+    # the private mail left alone.
+    assert "Rechnung erkannt: E-Rechnung" in out
+    assert "Rechnung 2026-014 an Jürgen Weiß (gesendet 2. März 2026), 1.190,00 €" in out
+    assert "Du schickst Mama" in out and "Vorgang 5" not in out
     assert "Die Demo hat alle ihre Dateien wieder gelöscht." in out
     assert list(workdir.iterdir()) == []
     assert list(scratch.iterdir()) == [], "the temporary mailbox and store are gone"

@@ -12,7 +12,12 @@ from hypothesis import strategies as st
 
 from nachfass_bot.domain.models import Kind
 from nachfass_bot.mail.confirmreply import ConfirmAction, ConfirmCommand, parse_confirm_reply
-from nachfass_bot.mail.sentfacts import Greeting, read_greeting, read_sent_facts, topic
+from nachfass_bot.mail.sentfacts import (
+    Greeting,
+    read_greeting,
+    read_sent_facts,
+    without_reply_prefixes,
+)
 
 TODAY = date(2026, 3, 2)
 
@@ -117,8 +122,8 @@ def test_greeting_says_du_or_sie(line: str, expected: Greeting) -> None:
 
 
 def test_topic_drops_reply_prefixes() -> None:
-    assert topic("AW: Re: WG: Website-Relaunch") == "Website-Relaunch"
-    assert topic("Rechnung 2026-014") == "Rechnung 2026-014"
+    assert without_reply_prefixes("AW: Re: WG: Website-Relaunch") == "Website-Relaunch"
+    assert without_reply_prefixes("Rechnung 2026-014") == "Rechnung 2026-014"
 
 
 def test_sent_facts_take_the_first_outside_recipient() -> None:

@@ -390,3 +390,30 @@ def test_track_from_sent_says_no_when_nothing_or_too_much_matches(
     monkeypatch.setattr("sys.stdin", io.StringIO("n\n"))
     assert cli(path, "track", "--from-sent", "Pflege") == 130
     assert cli_json(path, capsys, "list") == []
+
+
+def test_one_sent_mail_that_breaks_the_recognition_stops_nothing_else(
+    config: Path, dovecot: MailAccount, smtp_sink: SmtpSink, monkeypatch, capsys
+) -> None:
+    from nachfass_bot.app.recognise import SentReader
+
+    original = SentReader.read
+
+    def read(self: SentReader, raw: bytes, **kwargs: object):  # type: ignore[no-untyped-def]
+        if b"Petra" in raw:
+            raise RuntimeError("a bug only this mail triggers")
+        return original(self, raw, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(SentReader, "read", read)
+    owner = dovecot.user
+    dovecot.append(
+        "Sent", offer(owner, date=local("2026-03-02T10:00"), to="Petra <petra@lange.example>")
+    )
+    dovecot.append("Sent", offer(owner, date=local("2026-03-02T10:30")))
+
+    assert cli(config, "tick", "--now", "2026-03-02T12:00") == 0
+
+    [thread] = cli_json(config, capsys, "list")
+    assert thread["client_email"] == CLIENT
+    assert cli(config, "tick", "--now", "2026-03-02T12:10") == 0  # the sync went on
+    assert len(cli_json(config, capsys, "list")) == 1

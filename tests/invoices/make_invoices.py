@@ -56,6 +56,7 @@ def cii_xml(
     gross: str,
     buyer: str,
     buyer_mail: str,
+    seller: tuple[str, str] = (SELLER, SELLER_MAIL),
 ) -> bytes:
     """A CII invoice (EN 16931 element order) with one line at 19 % VAT; dates CCYYMMDD."""
     due_xml = (
@@ -97,12 +98,12 @@ def cii_xml(
     <ram:ApplicableHeaderTradeAgreement>
       <ram:BuyerReference>04011000-12345-34</ram:BuyerReference>
       <ram:SellerTradeParty>
-        <ram:Name>{SELLER}</ram:Name>
+        <ram:Name>{seller[0]}</ram:Name>
         <ram:PostalTradeAddress>
           <ram:PostcodeCode>50667</ram:PostcodeCode><ram:LineOne>Domstraße 1</ram:LineOne>
           <ram:CityName>Köln</ram:CityName><ram:CountryID>DE</ram:CountryID>
         </ram:PostalTradeAddress>
-        <ram:URIUniversalCommunication><ram:URIID schemeID="EM">{SELLER_MAIL}</ram:URIID></ram:URIUniversalCommunication>
+        <ram:URIUniversalCommunication><ram:URIID schemeID="EM">{seller[1]}</ram:URIID></ram:URIUniversalCommunication>
         <ram:SpecifiedTaxRegistration><ram:ID schemeID="VA">DE123456789</ram:ID></ram:SpecifiedTaxRegistration>
       </ram:SellerTradeParty>
       <ram:BuyerTradeParty>
@@ -374,6 +375,23 @@ def fixtures() -> dict[str, bytes]:
     return files
 
 
+DEMO_INVOICE = HERE.parents[1] / "src" / "nachfass_bot" / "cli" / "demo_rechnung_2026-014.pdf"
+
+
+def demo_invoice() -> bytes:
+    """The e-invoice the demo's owner sends (``nachfass-bot demo``): Factur-X EN 16931."""
+    xml = cii_xml(
+        guideline=GUIDELINES["en16931"], number="2026-014", issued="20260302",
+        due="20260309", terms="Zahlbar bis 09.03.2026 ohne Abzug.", net="1000.00",
+        tax="190.00", gross="1190.00", buyer="Praxis Dr. Jürgen Weiß",
+        buyer_mail="buchhaltung@praxis-weiss.example",
+        seller=("Anna Berger, Berger Design", "anna@berger-design.example"),
+    )  # fmt: skip
+    check_xsd(xml, "factur-x", "en16931")
+    page = text_pdf(["Rechnung 2026-014 - siehe eingebettete E-Rechnung (Factur-X)"])
+    return bytes(generate_from_binary(page, xml, level="en16931"))
+
+
 def main(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for name, data in fixtures().items():
@@ -381,4 +399,7 @@ def main(folder: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else HERE)
+    if sys.argv[1:] == ["--demo"]:
+        DEMO_INVOICE.write_bytes(demo_invoice())
+    else:
+        main(Path(sys.argv[1]) if len(sys.argv) > 1 else HERE)

@@ -15,6 +15,7 @@ from typing import Any
 
 from nachfass_bot.app.threads import NewThread
 from nachfass_bot.config import Config
+from nachfass_bot.domain.dates import in_date_window
 from nachfass_bot.domain.models import Client, Kind, Source
 from nachfass_bot.mail.invoice import InvoiceFacts, read_invoice
 from nachfass_bot.mail.sentfacts import SentFacts, read_sent_facts
@@ -181,7 +182,7 @@ class SentReader:
         greeting = facts.greeting
         du = greeting.du if greeting.du is not None else (known.du if known else False)
         anrede = greeting.anrede or (known.anrede if known else None)
-        sent_at = min(facts.date or received or now, now)
+        sent_at = min(_plausible(facts.date, now) or received or now, now)
         assert facts.message_id is not None  # checked by the caller
         return Proposal(
             kind=kind,
@@ -194,6 +195,14 @@ class SentReader:
             anrede=anrede,
             guessed_du=greeting.du is None and known is None,
         )
+
+
+def _plausible(moment: datetime | None, now: datetime) -> datetime | None:
+    """A Date field inside the date window around ``now`` (docs/DESIGN.md, "Input at
+    the door"); a mail program's clock in 1980 must not make a thread due at once."""
+    if moment is None or not in_date_window(moment.date(), now.date()):
+        return None
+    return moment
 
 
 def _with_invoice(proposal: Proposal, invoice: InvoiceFacts | None) -> Proposal:

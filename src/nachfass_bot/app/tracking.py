@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from nachfass_bot.adapters.store import Store
+from nachfass_bot.app.guard import MailInTransaction
 from nachfass_bot.app.outbox import Outbox, mail_ref
 from nachfass_bot.app.recognise import INVOICE_FIELD_LABELS, Proposal, SentReader, as_copy_to
 from nachfass_bot.app.threads import store_new_thread
@@ -159,7 +160,22 @@ class SentTracker:
             copy = _Copy(mail, raw, Source.SENT)
         else:
             copy = _Copy(mail, as_copy_to(raw, self._envelope_copies(header, mail)), Source.BCC)
-        self._recognise(copy, now)
+        try:
+            with self.store.atomic():  # a savepoint: a failure leaves no half a thread
+                self._recognise(copy, now)
+        except MailInTransaction:
+            raise
+        except Exception as exc:
+            if Store.is_database_error(exc):
+                raise  # the store's problem: the batch is retried by the next cycle
+            # One mail that trips the recognition must not stop the sync for all others.
+            log.exception("sent mail %s/%s not recognised", mail.folder, mail.uid)
+            self.store.add_event(
+                now,
+                f"Gesendete Mail „{mail.subject[:60]}“ (Ordner {mail.folder}) nicht "
+                f"ausgewertet: {type(exc).__name__}",
+                kind=EventKind.ERROR,
+            )
 
     def _recognise(self, copy: _Copy, now: datetime) -> None:
         mid = copy.mail.message_id

@@ -13,8 +13,7 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
+from datetime import UTC, datetime, time, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -24,7 +23,7 @@ from nachfass_bot.adapters.smtp import CaptureTransport
 from nachfass_bot.adapters.store import Store
 from nachfass_bot.app.wiring import build_engine, build_texts
 from nachfass_bot.config import Config, parse_config
-from nachfass_bot.domain.models import Client, Kind
+from nachfass_bot.domain.models import Kind
 from nachfass_bot.mail.approval import find_token
 from nachfass_bot.texts.compose import address, build_mail, new_message_id, to_bytes
 from nachfass_bot.texts.labels import KIND_LABELS, STATE_LABELS, local_text
@@ -43,16 +42,19 @@ class ScriptedClient:
 
     name: str
     email: str
-    kind: Kind
+    kind: Kind | None  # what the mail is; None: private
     subject: str
     sent_on: datetime
     behaviour: str  # "spam-answer", "silent", "unpaid", "answers-after-first"
-    du: bool = False
-    invoice: tuple[str, Decimal, date] | None = None
-    anrede: str | None = None
+    text: str  # what the owner wrote; the greeting says Du or Sie
+    attachment: str | None = None  # a file shipped next to this module
     original_id: str = ""
+    sent: bool = False
     received: list[EmailMessage] = field(default_factory=list)
     answered: bool = False
+
+
+DEMO_INVOICE = Path(__file__).with_name("demo_rechnung_2026-014.pdf")
 
 
 def _clients() -> list[ScriptedClient]:
@@ -64,7 +66,8 @@ def _clients() -> list[ScriptedClient]:
             "Angebot Website-Relaunch",
             START + timedelta(hours=2),
             "spam-answer",
-            anrede="herr",
+            "Sehr geehrter Herr Keller,\n\nanbei mein Angebot für den Relaunch Ihrer Website: "
+            "Festpreis 4.800 € netto, Start im April.\n\nViele Grüße\nAnna Berger\n",
         ),
         ScriptedClient(
             "Miriam Sommer",
@@ -73,7 +76,8 @@ def _clients() -> list[ScriptedClient]:
             "Angebot Logo und Geschäftsausstattung",
             START + timedelta(hours=3),
             "silent",
-            anrede="frau",
+            "Sehr geehrte Frau Sommer,\n\nwie besprochen mein Angebot für Logo, Briefpapier "
+            "und Visitenkarten im Anhang.\n\nViele Grüße\nAnna Berger\n",
         ),
         ScriptedClient(
             "Jürgen Weiß",
@@ -82,8 +86,9 @@ def _clients() -> list[ScriptedClient]:
             "Rechnung 2026-014 Praxisbroschüre",
             START + timedelta(hours=4),
             "unpaid",
-            invoice=("2026-014", Decimal("1190.00"), date(2026, 3, 9)),
-            anrede="herr",
+            "Sehr geehrter Herr Weiß,\n\nanbei meine Rechnung für die Praxisbroschüre als "
+            "E-Rechnung (ZUGFeRD).\n\nViele Grüße\nAnna Berger\n",
+            attachment=DEMO_INVOICE.name,
         ),
         ScriptedClient(
             "Lena Hoffmann",
@@ -92,7 +97,17 @@ def _clients() -> list[ScriptedClient]:
             "Angebot Flyer Sommerfest",
             START + timedelta(days=1, hours=1),
             "answers-after-first",
-            du=True,
+            "Hallo Lena,\n\nanbei mein Angebot für die Flyer zum Sommerfest, wie am Telefon "
+            "besprochen.\n\nLiebe Grüße\nAnna\n",
+        ),
+        ScriptedClient(
+            "Mama",
+            "mama@berger-familie.example",
+            None,  # never tracked: a private mail has no sign of an offer
+            "Sonntag",
+            START + timedelta(days=1, hours=3),
+            "private",
+            "Liebe Mama,\n\nbis Sonntag! Ich bringe den Kuchen mit.\n\nAnna\n",
         ),
     ]
 
@@ -135,6 +150,7 @@ class DemoWorld:
         self.clients = _clients()
         self.story: list[tuple[datetime, str]] = []
         self.pending_drafts: list[tuple[datetime, EmailMessage]] = []
+        self.confirmations: list[EmailMessage] = []
         self.now = START
         self.engine = build_engine(
             self.config,
@@ -153,8 +169,11 @@ class DemoWorld:
         recipient = str(message["To"].addresses[0].addr_spec).lower()
         if recipient == OWNER[1]:
             self.mailbox.append("INBOX", to_bytes(message), self.now, seen=False)
-            if find_token(str(message["Subject"])):
+            subject = str(message["Subject"])
+            if find_token(subject) and "Entwurf" in subject:
                 self.pending_drafts.append((self.now + APPROVAL_DELAY, message))
+            elif "Neu aufgenommen" in subject:
+                self.confirmations.append(message)
             return
         for client in self.clients:
             if recipient == client.email:
@@ -174,34 +193,31 @@ class DemoWorld:
         )
         return to_bytes(message)
 
-    def track_all(self) -> None:
+    def send_due(self) -> None:
+        """The owner's mail program: each mail of the story goes out at its time and its
+        copy lands in the Sent folder, where the bot finds it."""
         for client in self.clients:
-            self.now = client.sent_on
-            self._track(client)
+            if not client.sent and client.sent_on <= self.now:
+                self._send(client)
 
-    def _track(self, client: ScriptedClient) -> None:
+    def _send(self, client: ScriptedClient) -> None:
         client.original_id = new_message_id(OWNER[1])
-        client_id = self.store.upsert_client(
-            Client(email=client.email, name=client.name, du=client.du, anrede=client.anrede),
-            client.sent_on,
-        )
-        invoice_no, amount, due = client.invoice or (None, None, None)
-        thread_id = self.store.add_thread(
-            kind=client.kind,
-            client_id=client_id,
+        message = build_mail(
+            sender=address(OWNER[1], OWNER[0]),
+            recipient=address(client.email, client.name),
             subject=client.subject,
-            started_at=client.sent_on,
-            now=client.sent_on,
+            body=client.text,
             message_id=client.original_id,
-            invoice_no=invoice_no,
-            amount=amount,
-            due_date=due,
+            now=client.sent_on,
         )
-        self.store.add_event(
-            client.sent_on,
-            f"Vorgang aufgenommen: {KIND_LABELS[client.kind]} „{client.subject}“",
-            thread_id=thread_id,
-        )
+        if client.attachment:
+            data = Path(__file__).with_name(client.attachment).read_bytes()
+            message.add_attachment(
+                data, maintype="application", subtype="pdf", filename=client.attachment
+            )
+        self.mailbox.append("Sent", to_bytes(message), client.sent_on)
+        client.sent = True
+        self.story.append((client.sent_on, f"Du schickst {client.name} „{client.subject}“."))
 
     def act(self) -> None:
         """Let the clients and the owner do what the story says at ``self.now``."""
@@ -260,9 +276,9 @@ class DemoWorld:
     # -- time -------------------------------------------------------------------------
 
     def run(self) -> None:
-        self.track_all()
         for moment in _ticks(START, WEEKS):
             self.now = moment
+            self.send_due()
             self.act()
             self.engine.tick(moment.astimezone(UTC))
 
@@ -302,6 +318,17 @@ def summary(world: DemoWorld) -> list[str]:
     return lines
 
 
+def recognised(world: DemoWorld) -> list[str]:
+    """What the bot told the owner it found in the Sent folder (its "Neu aufgenommen"
+    mails, the numbered lines)."""
+    lines = []
+    for message in world.confirmations:
+        for line in message.get_content().splitlines():
+            if line[:1].isdigit() or line.startswith("   "):
+                lines.append(f"  {line.strip()}" if line[:1].isdigit() else f"     {line.strip()}")
+    return lines
+
+
 def sample_mail(world: DemoWorld) -> list[str]:
     """The first follow-up a client received, as it was sent: the tone of the bot."""
     for client in world.clients:
@@ -319,12 +346,19 @@ def run_demo(keep_dir: Path | None, echo: Callable[[str], None]) -> None:
     """Run the story and print it; remove every file unless ``keep_dir`` is given."""
     root = keep_dir or Path(tempfile.mkdtemp(prefix="nachfass-demo-"))
     root.mkdir(parents=True, exist_ok=True)
-    echo("nachfass-bot Demo: acht Wochen ab Montag, 2. März 2026, mit vier Kunden.")
+    echo(
+        "nachfass-bot Demo: acht Wochen ab Montag, 2. März 2026. Du schreibst wie immer "
+        "aus Deinem Mailprogramm;"
+    )
+    echo("nachfass-bot findet Angebote und Rechnungen im Ordner Gesendet und fasst nach.")
     echo("Alle Mails bleiben auf diesem Rechner (lokales Maildir, nichts wird verschickt).\n")
     world = DemoWorld(root)
     try:
         world.run()
         for line in timeline(world):
+            echo(line)
+        echo("\nIm Ordner Gesendet erkannt (und Dir per Mail bestätigt):")
+        for line in recognised(world):
             echo(line)
         echo("\nStand nach acht Wochen:")
         for line in summary(world):

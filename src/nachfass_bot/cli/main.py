@@ -242,12 +242,12 @@ def track(opts: _Options, /, **values: Any) -> None:
     config = opts.config()
     now = datetime.now(UTC)
     from_sent = values["from_sent"] is not None or values["from_sent_id"] is not None
+    if not from_sent:  # checked before the store is opened: a refusal stores nothing
+        _require(values, ("kind", "--kind"), ("to_addr", "--to"), ("subject", "--subject"))
+        new = _new_thread(values, config, now)
     with open_store(config) as store:
         if from_sent:
             new = _thread_from_sent(values, config, store, now)
-        else:
-            _require(values, ("kind", "--kind"), ("to_addr", "--to"), ("subject", "--subject"))
-            new = _new_thread(values, config, now)
         thread = track_thread(store, new, now)
         summary = thread_summary(store, sending_window(config), thread, config.preferences)
     if values["as_json"]:
@@ -659,7 +659,14 @@ def init(opts: _Options) -> None:
         "password_env (z. B. export NACHFASS_IMAP_PASSWORT='…') oder nutze password_command."
     )
     click.echo("  3. Prüfe alles mit: nachfass-bot check")
-    click.echo("  4. Nimm einen Vorgang auf: nachfass-bot track --kind angebot --to … --subject …")
+    click.echo(
+        "  4. Hol, was schon offen ist: nachfass-bot scan zeigt Angebote und Rechnungen der "
+        "letzten 90 Tage aus deinem Ordner Gesendet, mit --apply werden sie aufgenommen."
+    )
+    click.echo(
+        "     Neue findet der Bot danach selbst im Ordner Gesendet (oder per Bcc an "
+        "deine Adresse mit +nachfass)."
+    )
     click.echo("  5. Starte den Dienst: nachfass-bot service install (oder nachfass-bot run)")
 
 

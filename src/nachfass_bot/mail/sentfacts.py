@@ -26,7 +26,7 @@ from nachfass_bot.mail.headers import (
 )
 from nachfass_bot.mail.quotes import split_quote
 
-__all__ = ["Greeting", "SentFacts", "read_greeting", "read_sent_facts", "topic"]
+__all__ = ["Greeting", "SentFacts", "read_greeting", "read_sent_facts", "without_reply_prefixes"]
 
 _REPLY_PREFIX_RE = re.compile(
     r"^\s*(?:(?:re|aw|antw|wg|fw|fwd)\s*(?:\[\d+\])?\s*:\s*)+", re.IGNORECASE
@@ -89,7 +89,7 @@ def read_greeting(text: str) -> Greeting:
     return Greeting(du=None)
 
 
-def topic(subject: str) -> str:
+def without_reply_prefixes(subject: str) -> str:
     """The subject without reply and forward prefixes ("AW: Re: Website" → "Website")."""
     return _REPLY_PREFIX_RE.sub("", subject).strip()
 
@@ -110,7 +110,7 @@ def read_sent_facts(
         subject = clean_line(decode_words(raw_header(msg, "Subject") or ""))
         return SentFacts(
             message_id=normalize_message_id(raw_header(msg, "Message-ID")),
-            subject=topic(subject),
+            subject=without_reply_prefixes(subject),
             date=parse_date(raw_header(msg, "Date")),
             client_email=client[0],
             client_name=client[1],
