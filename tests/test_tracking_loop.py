@@ -230,13 +230,21 @@ def test_mail_sent_before_tracking_began_is_left_to_scan(
     assert notices(smtp_sink, dovecot.user, "Neu aufgenommen") == []
 
 
+def tracking_config(
+    tmp_path: Path, dovecot: MailAccount, smtp_sink: SmtpSink, monkeypatch, mode: str
+) -> Path:
+    """A config with ``[tracking] sent = mode``, tracking begun on Monday 08:00."""
+    path = write_config(tmp_path, dovecot, smtp_sink, monkeypatch)
+    with path.open("a", encoding="utf-8") as file:
+        file.write(f'\n[tracking]\nsent = "{mode}"\n')
+    assert cli(path, "tick", "--now", "2026-03-02T08:00") == 0
+    return path
+
+
 def test_tracking_off_reads_no_new_threads(
     tmp_path: Path, dovecot: MailAccount, smtp_sink: SmtpSink, monkeypatch, capsys
 ) -> None:
-    path = write_config(tmp_path, dovecot, smtp_sink, monkeypatch)
-    with path.open("a", encoding="utf-8") as file:
-        file.write('\n[tracking]\nsent = "off"\n')
-    assert cli(path, "tick", "--now", "2026-03-02T08:00") == 0
+    path = tracking_config(tmp_path, dovecot, smtp_sink, monkeypatch, "off")
     dovecot.append("Sent", offer(dovecot.user, date=local("2026-03-02T10:00")))
 
     assert cli(path, "tick", "--now", "2026-03-02T12:00") == 0
@@ -247,10 +255,7 @@ def test_tracking_off_reads_no_new_threads(
 def test_ask_mode_tracks_only_after_ok(
     tmp_path: Path, dovecot: MailAccount, smtp_sink: SmtpSink, monkeypatch, capsys
 ) -> None:
-    path = write_config(tmp_path, dovecot, smtp_sink, monkeypatch)
-    with path.open("a", encoding="utf-8") as file:
-        file.write('\n[tracking]\nsent = "ask"\n')
-    assert cli(path, "tick", "--now", "2026-03-02T08:00") == 0
+    path = tracking_config(tmp_path, dovecot, smtp_sink, monkeypatch, "ask")
     dovecot.append("Sent", offer(dovecot.user, date=local("2026-03-02T10:00")))
     assert cli(path, "tick", "--now", "2026-03-02T12:00") == 0
     assert cli_json(path, capsys, "list") == []

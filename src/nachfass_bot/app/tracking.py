@@ -87,6 +87,7 @@ class SentTracker:
         self.reader = SentReader.from_config(config)
         self.preferences: Preferences = config.preferences
         self.owner_email = self.reader.owner_email
+        self._since: datetime | None = None  # read by begin(), once per poll
 
     @property
     def enabled(self) -> bool:
@@ -96,8 +97,13 @@ class SentTracker:
 
     def begin(self, now: datetime) -> None:
         """Remember when tracking began: older sent mail is history, left to ``scan``."""
-        if self.enabled and self.store.setting(SettingKey.TRACKING_SINCE) is None:
-            self.store.set_setting(SettingKey.TRACKING_SINCE, now.isoformat(), now)
+        if not self.enabled:
+            return
+        since = self.store.setting(SettingKey.TRACKING_SINCE)
+        if since is None:
+            since = now.isoformat()
+            self.store.set_setting(SettingKey.TRACKING_SINCE, since, now)
+        self._since = datetime.fromisoformat(since)
 
     def wants_body(self, mail: Inbound, header: bytes, *, in_sent: bool) -> bool:
         """By header alone: may this mail start a thread? The owner's mail, sent since
@@ -114,9 +120,8 @@ class SentTracker:
         return not self._known(mail.message_id)
 
     def _since_tracking(self, mail: Inbound) -> bool:
-        since = self.store.setting(SettingKey.TRACKING_SINCE)
         moment = mail.received or mail.date
-        return since is not None and moment is not None and moment >= datetime.fromisoformat(since)
+        return self._since is not None and moment is not None and moment >= self._since
 
     def _known(self, message_id: str) -> bool:
         store = self.store
