@@ -448,3 +448,15 @@ def test_every_fixture_booking_gets_its_verdict() -> None:
         (MatchKind.PARTIAL, ("2026-025",)),
         (MatchKind.DEBIT, ()),
     ]
+
+
+def test_mt940_refusal_keeps_bank_data_out_of_the_log(caplog: pytest.LogCaptureFixture) -> None:
+    data = (
+        b":20:X\n:25:1/2\n:28C:1\n:60F:C260331EUR0,00\n:61:2603310331C10,00NMSC\n"
+        b":86:166?20RE 2026-014?31DE02120300000000202051?32Weiss\n:62F:Cxx0331EUR0,00\n"
+    )
+    caplog.set_level("DEBUG")
+    with pytest.raises(BankFileError):
+        read_mt940(data, "a.sta")
+    assert "DE02120300000000202051" not in caplog.text
+    assert "Cxx0331" not in caplog.text

@@ -112,7 +112,8 @@ def _read_entry(reader: _Reader, entry: Element, where: str) -> list[Booking]:
             )
             for index, tx in enumerate(details, 1)
         ]
-    transaction = details[0] if details else Element("none")
+    # An entry without details has no counterparty and no purpose: an empty element.
+    transaction = details[0] if details else Element("TxDtls")
     return [
         _booking(
             reader,
@@ -138,14 +139,15 @@ def _booking(
     reference: str | None,
     reversal: bool,
 ) -> Booking:
-    party = "Dbtr" if amount > 0 else "Cdtr"
-    name = (
-        reader.text(tx, f"RltdPties/{party}/Nm")
-        or reader.text(tx, f"RltdPties/{party}/Pty/Nm")
-        or reader.text(tx, f"RltdPties/Ultmt{party}/Nm")
-        or reader.text(tx, f"RltdPties/Ultmt{party}/Pty/Nm")
-        or ""
-    )
+    # The counterparty: the debtor of a credit, the creditor of a debit; a reversed
+    # credit keeps its debtor, so the other side is the fallback.
+    first, second = ("Dbtr", "Cdtr") if amount > 0 else ("Cdtr", "Dbtr")
+    name, party = "", first
+    for role in (first, second):
+        name = _party_name(reader, tx, role)
+        if name:
+            party = role
+            break
     iban = reader.text(tx, f"RltdPties/{party}Acct/Id/IBAN")
     purpose_parts = [
         " ".join(part.text.split())
@@ -168,6 +170,14 @@ def _booking(
         end_to_end=end_to_end if end_to_end and end_to_end != _NOT_PROVIDED else None,
         reversal=reversal,
     )
+
+
+def _party_name(reader: _Reader, tx: Element, role: str) -> str:
+    for path in (f"{role}/Nm", f"{role}/Pty/Nm", f"Ultmt{role}/Nm", f"Ultmt{role}/Pty/Nm"):
+        name = reader.text(tx, f"RltdPties/{path}")
+        if name:
+            return name
+    return ""
 
 
 def _transaction_amount(reader: _Reader, tx: Element) -> Element | None:
