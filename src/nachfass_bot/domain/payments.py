@@ -25,7 +25,7 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from difflib import SequenceMatcher
@@ -110,7 +110,7 @@ class PaymentMatch:
     remainder: Decimal = Decimal("0.00")
     surplus: Decimal = Decimal("0.00")
     reverses: Booking | None = None
-    named: tuple[str, ...] = field(default=())  # invoice numbers found in the purpose
+    named: tuple[str, ...] = ()  # invoice numbers found in the purpose
 
 
 # ---------------------------------------------------------------------------------------
