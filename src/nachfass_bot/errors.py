@@ -12,6 +12,7 @@
     ├── UnknownTask          no open task has the number the owner gave
     ├── NotAnInvoice         the owner's word fits only an invoice ("paid")
     ├── IncompleteInvoice    a new invoice lacks number, amount or due date
+    ├── BankFileError        a bank statement file that cannot be read (file, line/element)
     └── InvalidInput         something a person typed is refused at the door
         ├── InvalidAmount    not an amount of money in a form we read without guessing
         ├── InvalidAddress   not exactly one plain mail address
@@ -102,6 +103,18 @@ class IncompleteInvoice(NachfassError):
     def __init__(self, message: str, missing: tuple[str, ...]) -> None:
         super().__init__(message)
         self.missing = missing
+
+
+class BankFileError(NachfassError):
+    """A bank statement file (CAMT.053, MT940, CSV) that cannot be read. ``file`` names it,
+    ``where`` says where it broke ("Zeile 7", "Element Stmt[1]/Ntry[2]/Amt", or empty when
+    the whole file is wrong); the message is one German line with both."""
+
+    def __init__(self, file: str, where: str, reason: str) -> None:
+        place = f"{file}, {where}" if where else file
+        super().__init__(f"Kontoauszug {place}: {reason}")
+        self.file = file
+        self.where = where
 
 
 class InvalidInput(NachfassError):
