@@ -297,6 +297,7 @@ class Engine:
             window=self.window,
             owner=self.config.owner,
             payment=self.preferences.payment,
+            earlier=self.store.drafts((DraftState.SENT, DraftState.UNCLEAR), thread_id=thread.id),
         )
         return recipient, self.texts.render(template_for(thread, due.template), **context)
 
