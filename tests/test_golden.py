@@ -219,11 +219,29 @@ def owner_cases() -> Iterator[Case]:
         "owner_task",
         "standard",
         {
-            "task": "Bitte ruf Jürgen Weiß an und frag, ob die Unterlagen angekommen sind.",
+            "task": "Jürgen Weiß anrufen und fragen, ob die Unterlagen gut angekommen sind.",
+            "task_label": "anrufen",
+            "task_id": 17,
             "client_label": NAME,
             "thread_id": 42,
             "kind_label": "Auftrag",
             "subject": SUBJECT,
+            "token_tag": "[NF-3f9a12c4]",
+        },
+        client=False,
+    )
+    yield Case(
+        "owner_task",
+        "rechnung",
+        {
+            "task": "Die Rechnung an Jürgen Weiß ist weiter offen: bitte über rechtliche "
+            "Schritte entscheiden (Mahnbescheid, Inkasso oder weiter abwarten).",
+            "task_label": "über rechtliche Schritte entscheiden",
+            "task_id": 18,
+            "client_label": NAME,
+            "thread_id": 43,
+            "kind_label": "Rechnung",
+            "subject": "Rechnung 2026-014",
             "token_tag": "[NF-3f9a12c4]",
         },
         client=False,
@@ -573,3 +591,37 @@ def test_golden_files_speak_as_one_person() -> None:
         if path.is_file():
             text = path.read_text(encoding="utf-8")
             assert not re.search(r"\b[Ww]ir\b", text), path.name
+
+
+# -- owner mails say how to answer (issue 13, point 5) ------------------------------------------
+
+
+def test_the_draft_mail_lists_every_answer_including_an_own_text(texts: Texts) -> None:
+    case = next(case for case in ALL_CASES if case.template == "owner_draft")
+    body = texts.render(case.template, **case.context).body
+
+    for word in ("„ok“", "„stop“", "„später 7“", "„bezahlt“", "Dein eigener Text"):
+        assert word in body
+    assert "mit einer Anrede beginnt" in body
+
+
+def test_the_task_mail_names_the_task_the_topic_once_and_its_number(texts: Texts) -> None:
+    cases = {case.variant: case for case in ALL_CASES if case.template == "owner_task"}
+    call = texts.render("owner_task", **cases["standard"].context)
+    decision = texts.render("owner_task", **cases["rechnung"].context)
+
+    assert call.subject == "[NF-3f9a12c4] Aufgabe zu Jürgen Weiß: anrufen"
+    assert decision.subject.endswith("Aufgabe zu Jürgen Weiß: über rechtliche Schritte entscheiden")
+    assert "Rechnung „2026-014“" in decision.body
+    assert "Rechnung „Rechnung" not in decision.body
+    assert "nachfass-bot done 18" in decision.body
+    assert "„bezahlt“" in decision.body and "„bezahlt“" not in call.body
+    assert "„erledigt“ oder „ok“" in call.body
+
+
+def test_the_bounce_alert_says_how_to_carry_on(texts: Texts) -> None:
+    case = next(case for case in ALL_CASES if case.template == "owner_bounce_alert")
+    body = " ".join(texts.render(case.template, **case.context).body.split())
+
+    assert "nachfass-bot resume 42" in body
+    assert "nachfass-bot track --to neue@adresse.de" in body

@@ -582,10 +582,13 @@ def test_owner_task(texts: Texts) -> None:
         kind_label="Auftrag",
         subject="Website-Relaunch",
         token_tag="[NF-3f9a12c4]",
+        task_label="anrufen",
+        task_id=None,
     )
 
-    assert mail.subject.startswith("[NF-3f9a12c4] Aufgabe für Jürgen Weiß: ")
+    assert mail.subject == "[NF-3f9a12c4] Aufgabe zu Jürgen Weiß: anrufen"
     assert "„erledigt“" in mail.body
+    assert "nachfass-bot done" not in mail.body, "no number, no hint"
     assert len(mail.subject) < 78
     assert "E-Mail kam nicht an — bitte anrufen oder Adresse prüfen" in mail.body
     assert "Vorgang 42: Auftrag „Website-Relaunch“" in mail.body

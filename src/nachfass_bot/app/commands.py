@@ -9,6 +9,7 @@ counts once even when it is seen again in another folder or after a restart.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
@@ -141,19 +142,37 @@ class OwnerCommands:
     def _task_command(
         self, task: Task, body: str, today: date, now: datetime, report: CycleReport
     ) -> None:
-        """ "erledigt" in answer to a task reminder closes the task; anything else is noted."""
+        """ "erledigt" or "ok" in answer to a task reminder closes the task, "bezahlt" on an
+        invoice's task also closes the invoice as paid; anything else gets a short
+        "nicht verstanden" mail that lists the words."""
         command = parse_command(body, today=today)
-        if command.kind is not CommandKind.DONE:
-            self.store.add_event(
-                now,
-                "Antwort auf eine Aufgabe nicht verstanden (erwartet: „erledigt“)",
-                thread_id=task.thread_id,
-                kind=EventKind.WARNING,
-            )
+        invoice = self._is_invoice(task.thread_id)
+        paid = command.kind is CommandKind.PAID and invoice
+        if command.kind not in (CommandKind.DONE, CommandKind.APPROVE) and not paid:
+            words = "„erledigt“, „ok“" + (" oder „bezahlt“" if invoice else "")
+            text = f"Antwort auf eine Aufgabe nicht verstanden (erwartet: {words})"
+            self.store.add_event(now, text, thread_id=task.thread_id, kind=EventKind.WARNING)
+            answer = hashlib.sha256(body.encode("utf-8", "replace")).hexdigest()[:16]
+            self.outbox.notify_owner(
+                "owner_alert", now, key=f"not-understood:task {task.id}:{answer}",
+                headline="Antwort auf eine Aufgabe nicht verstanden",
+                message=(
+                    f"Deine Antwort zur Aufgabe „{task.text}“ habe ich nicht verstanden. "
+                    f"Antworte bitte noch einmal auf die Aufgaben-Mail mit {words} in der "
+                    f"ersten Zeile, oder schreib „nachfass-bot done {task.id}“."
+                ),
+                thread_id=task.thread_id, client_label=None,
+            )  # fmt: skip
             return
         if self.store.finish_task(task.id) is not None:
             report.commands += 1
             self.store.add_event(now, f"Aufgabe erledigt: {task.text}", thread_id=task.thread_id)
+        if paid:
+            self.store.update_thread(task.thread_id, now, state=State.PAID)
+            self.store.add_event(
+                now, "Von Dir als bezahlt markiert (Antwort auf die Aufgabe)",
+                thread_id=task.thread_id, kind=EventKind.OWNER,
+            )  # fmt: skip
 
     def _replies_to_draft(self, inbound: Inbound) -> bool:
         return any(self.store.draft_by_message_id(mid) for mid in inbound.in_reply_to)

@@ -358,11 +358,14 @@ class Engine:
                     "bei dir; eine Antwort des Kunden wird weiter erkannt",
                     thread_id=thread.id,
                 )
+            task = self.store.task_by_token(token)
             self.outbox.notify_owner(
                 "owner_task",
                 now,
                 key=f"task:thread {thread.id}:step {due.index}",
                 task=text,
+                task_label=due.task_label or "bitte kümmern",
+                task_id=task.id if task is not None else None,
                 client_label=client_label(thread),
                 thread_id=thread.id,
                 kind_label=KIND_LABELS[thread.kind],
