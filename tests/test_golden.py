@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from itertools import product
+from itertools import pairwise, product
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -625,3 +625,14 @@ def test_the_bounce_alert_says_how_to_carry_on(texts: Texts) -> None:
 
     assert "nachfass-bot resume 42" in body
     assert "nachfass-bot track --to neue@adresse.de" in body
+
+
+def test_after_the_greeting_the_text_goes_on_in_lower_case() -> None:
+    """ "Hallo Anna," ends with a comma: the next word is lower case, unless it is a name
+    or the capitalised Du of a letter."""
+    allowed = re.compile(r"^(Dein\w*|Dir|Dich|Du|Jürgen\b|…)")
+    for path in sorted(GOLDEN_DIR.rglob("*.txt")):
+        lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line]
+        for before, line in pairwise(lines):
+            if re.fullmatch(r"(Hallo|Guten Tag)[^,]*,", before):
+                assert line[0].islower() or allowed.match(line), (path.name, line)

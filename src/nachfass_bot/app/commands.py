@@ -45,7 +45,7 @@ from nachfass_bot.mail.approval import (
 )
 from nachfass_bot.mail.headers import plain_text
 from nachfass_bot.mail.inbound import parse_inbound
-from nachfass_bot.texts.labels import STATE_LABELS, local_text
+from nachfass_bot.texts.labels import STATE_LABELS, moment_text
 from nachfass_bot.texts.render import RenderedMail, format_date_long
 
 log = logging.getLogger(__name__)
@@ -181,7 +181,7 @@ class OwnerCommands:
         """Nothing happens; the owner is warned once per draft (once in all for others)."""
         thread_id = draft.thread_id if draft else None
         self.store.add_event(
-            now, f"Antwort auf einen Entwurf abgelehnt: {why} → nichts gesendet",
+            now, f"Eine Antwort auf einen Entwurf habe ich abgelehnt: {why}. Nichts gesendet.",
             thread_id=thread_id, kind=EventKind.WARNING,
         )  # fmt: skip
         log.warning("rejected an owner command: %s", why)
@@ -270,14 +270,16 @@ class OwnerCommands:
             self._approve(draft, now)
         elif command.kind is CommandKind.STOP:
             self._close(
-                draft, State.CLOSED, "Du hast „stop“ geantwortet → Vorgang geschlossen", now
+                draft, State.CLOSED, "Du hast „stop“ geantwortet; der Vorgang ist geschlossen.", now
             )
         elif command.kind is CommandKind.LATER and (command.days or command.until):
             self._postpone(draft, command.days, command.until, now)
         elif command.kind is CommandKind.EDIT:
             self._approve(draft, now, body=command.text)
         elif command.kind is CommandKind.PAID and self._is_invoice(draft.thread_id):
-            self._close(draft, State.PAID, "Du hast „bezahlt“ geantwortet → Rechnung erledigt", now)
+            self._close(
+                draft, State.PAID, "Du hast „bezahlt“ geantwortet; die Rechnung ist erledigt.", now
+            )
         else:
             self._not_understood(draft, command, inbound, now)
 
@@ -297,8 +299,8 @@ class OwnerCommands:
         self.store.set_draft_state(draft.id, DraftState.APPROVED, now, **changes)
         self.store.add_event(
             now,
-            f"Du hast den Entwurf für Schritt {draft.step_number} {what} → "
-            f"Versand ab {local_text(send_after, self.window)}",
+            f"Du hast den Entwurf für Schritt {draft.step_number} {what}; er geht frühestens "
+            f"am {moment_text(send_after, self.window)} raus.",
             thread_id=draft.thread_id,
             kind=EventKind.APPROVAL,
         )
@@ -337,8 +339,8 @@ class OwnerCommands:
         self.store.update_thread(draft.thread_id, now, paused_until=resume)
         self.store.add_event(
             now,
-            f"Du hast „später“ geantwortet → Schritt {draft.step_number} wird ab "
-            f"{local_text(resume, self.window)} neu entworfen",
+            f"Du hast „später“ geantwortet; Schritt {draft.step_number} entwerfe ich am "
+            f"{moment_text(resume, self.window)} neu.",
             thread_id=draft.thread_id,
             kind=EventKind.APPROVAL,
         )
@@ -352,7 +354,7 @@ class OwnerCommands:
             now,
             "Deine Antwort auf den Entwurf wurde nicht verstanden"
             + (" (Text nicht sicher vom Zitat zu trennen)" if command.unclear_cut else "")
-            + " → Entwurf wartet weiter",
+            + "; der Entwurf wartet weiter.",
             thread_id=draft.thread_id,
             kind=EventKind.APPROVAL,
         )
