@@ -11,9 +11,11 @@ from decimal import Decimal
 import pytest
 
 from nachfass_bot.domain.interest import (
+    BASE_RATE_SOURCE,
     BASE_RATES,
     FLAT_FEE,
     base_rate,
+    base_rate_table_stale_since,
     flat_fee,
     late_interest,
     late_interest_rate,
@@ -111,3 +113,37 @@ def test_no_interest_without_days(until: date) -> None:
 
     assert result == Decimal("0.00")
     assert str(result) == "0.00"
+
+
+# -- the table cannot go stale silently (issue 13, point 11) -----------------------------------
+
+
+def test_the_base_rate_table_is_current_today() -> None:
+    """A staleness guard: the only test that reads the real date. It fails once the last
+    row of BASE_RATES is more than seven months old, i.e. a published rate is missing."""
+    today = date.today()
+
+    since = base_rate_table_stale_since(today)
+
+    last_day, last_rate = BASE_RATES[-1]
+    assert since is None, (
+        f"BASE_RATES (src/nachfass_bot/domain/interest.py) endet mit {last_rate} % ab "
+        f"{last_day}; seit {since} fehlt ein neuer Satz. Bitte den aktuellen Basiszinssatz "
+        f"nachsehen ({BASE_RATE_SOURCE}) und als neue Zeile eintragen."
+    )
+
+
+@pytest.mark.parametrize(
+    ("today", "stale"),
+    [
+        (date(2026, 1, 1), False),
+        (date(2026, 7, 1), False),  # the July rate may be published late in June
+        (date(2026, 8, 1), False),  # seven months exactly
+        (date(2026, 8, 2), True),
+        (date(2027, 3, 1), True),
+    ],
+)
+def test_staleness_counts_seven_months_from_the_last_row(today: date, stale: bool) -> None:
+    assert BASE_RATES[-1][0] == date(2026, 1, 1)
+
+    assert (base_rate_table_stale_since(today) is not None) is stale
