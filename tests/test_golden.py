@@ -140,7 +140,8 @@ def person(du: bool, named: bool) -> tuple[str, dict[str, Any]]:
 
 
 def earlier_mails(template: str) -> dict[str, Any]:
-    """The dates of the mails sent before this one, as the engine finds them."""
+    """The dates of the mails sent before this one, as the engine finds them (and a new
+    date after them for the order's last mail)."""
     earlier = {
         "angebot_2": (FIRST_MAIL,),
         "auftrag_3_assistent": (FIRST_MAIL,),
@@ -149,10 +150,13 @@ def earlier_mails(template: str) -> dict[str, Any]:
         "rechnung_2": (FIRST_MAIL,),
         "rechnung_3": (FIRST_MAIL, SECOND_MAIL),
     }.get(template, ())
-    return {
+    keys: dict[str, Any] = {
         "first_mail_date": earlier[0] if earlier else None,
         "previous_mail_date": earlier[-1] if earlier else None,
     }
+    if template.startswith("auftrag_4"):
+        keys["new_due_date"] = date(2026, 4, 17)
+    return keys
 
 
 def payment_keys(
@@ -522,7 +526,7 @@ LATER_STEPS = {
     "auftrag_3_assistent": ("19. März 2026",),
     "auftrag_4": ("30. März 2026",),
     "auftrag_4_absage": ("30. März 2026",),
-    "rechnung_2": ("Nachfrage vom 19. März 2026",),
+    "rechnung_2": ("seit meiner Nachfrage vom 19. März 2026",),
     "rechnung_3": ("Nachfrage vom 19. März 2026", "Zahlungserinnerung vom 30. März 2026"),
 }
 PREVIOUS_STEP = {
@@ -636,3 +640,21 @@ def test_after_the_greeting_the_text_goes_on_in_lower_case() -> None:
         for before, line in pairwise(lines):
             if re.fullmatch(r"(Hallo|Guten Tag)[^,]*,", before):
                 assert line[0].islower() or allowed.match(line), (path.name, line)
+
+
+def test_wording_that_read_wrong_is_gone_from_every_variant() -> None:
+    """Issue 13, point 7: each phrase below was seen in a rendered mail."""
+    banned = {
+        "rechnung_1": ("Buchhaltung",),  # also sent to buchhaltung@ addresses
+        "rechnung_2": ("mündlich", "schriftlich", "Zahlungserinnerung / 1. Mahnung\n\n"),
+        "auftrag_4": ("Pläne ändern sich", "ist das in Ordnung", "Wie wir", "Noch einmal kurz"),
+        "auftrag_4_absage": ("Pläne ändern sich", "Das ist in Ordnung", "Wie wir verbleiben"),
+        "angebot_2": ("Noch einmal kurz",),
+    }
+    for case in CLIENT_CASES:
+        text = case.file.read_text(encoding="utf-8")
+        for phrase in banned.get(case.template, ()):
+            assert phrase not in text, (case.file.name, phrase)
+        if case.template == "auftrag_1":
+            for sentence in re.split(r"(?<=[.?!])\s", text):
+                assert not ("weiterarbeiten" in sentence and "weitermachen" in sentence)

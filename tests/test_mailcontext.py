@@ -133,7 +133,7 @@ def test_the_last_reminder_keeps_the_default_date_the_first_reminder_set() -> No
     # 31 March + 10 days = Friday 10 April: interest runs from Saturday 11 April.
     assert "bis Freitag, 10. April 2026" in flat(reminder)
     assert "Ab dem 11. April 2026 fallen Verzugszinsen von derzeit 10,27 %" in flat(reminder)
-    assert "auf meine Nachfrage vom 19. März 2026" in flat(reminder)
+    assert "seit meiner Nachfrage vom 19. März 2026" in flat(reminder)
 
     earlier = [first, sent(2, 1, reminder_at, reminder)]
     final = texts.render("rechnung_3", **context(invoice(step=2), 2, final_at, earlier)).body
