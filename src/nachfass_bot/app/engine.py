@@ -221,8 +221,8 @@ class Engine:
                 self.store.set_draft_state(draft.id, DraftState.CANCELLED, now)
             self.store.add_event(
                 now,
-                f"{reason} → Vorgang angehalten, die anderen laufen weiter; fortsetzen mit "
-                f"„nachfass-bot resume {thread_id}“",
+                f"{reason}. Ich habe den Vorgang angehalten, die anderen laufen weiter; "
+                f"fortsetzen mit „nachfass-bot resume {thread_id}“.",
                 thread_id=thread_id,
                 kind=EventKind.ERROR,
             )
