@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from loophelpers import PASSWORD_ENV, cli, write_config
-from nachfass_bot.cli.checkup import Level, check_smtp
+from nachfass_bot.cli.checkup import Level, check_base_rate, check_smtp
 from nachfass_bot.config import ServerConfig
+from nachfass_bot.domain.interest import BASE_RATES, base_rate_table_stale_since
+from nachfass_bot.domain.preferences import PaymentConfig
 from servers import MailAccount, SmtpSink, free_port
 
 
@@ -186,3 +190,43 @@ def test_starttls_not_offered(
 
     assert code == 1
     assert out.count("bietet kein STARTTLS an") == 2, out
+
+
+# -- the base-rate table (issue 13, point 11) --------------------------------------------------
+
+
+def test_check_warns_when_interest_uses_a_stale_base_rate_table() -> None:
+    last = BASE_RATES[-1][0]
+    stale_day = date(last.year + 1, last.month, last.day)
+    fresh_day = last + timedelta(days=30)
+
+    warning = check_base_rate(PaymentConfig(interest=True), stale_day)
+
+    assert warning is not None and warning.level is Level.WARNING
+    assert f"{last:%d.%m.%Y}" in warning.detail
+    assert warning.fix is not None and "Bundesbank" in warning.fix and "base_rate" in warning.fix
+    assert check_base_rate(PaymentConfig(interest=True), fresh_day) is None
+    assert check_base_rate(PaymentConfig(interest=False), stale_day) is None
+    overridden = PaymentConfig(interest=True, base_rate=Decimal("1.27"))
+    assert check_base_rate(overridden, stale_day) is None
+    assert base_rate_table_stale_since(fresh_day) is None
+
+
+def test_the_check_command_shows_the_base_rate_warning(
+    tmp_path: Path,
+    dovecot: MailAccount,
+    strict_sink: SmtpSink,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config = write_config(tmp_path, dovecot, strict_sink, monkeypatch)
+    config.write_text(config.read_text() + "\n[payment]\ninterest = true\n")
+    old_table = ((date(2019, 7, 1), Decimal("-0.88")), (date(2020, 1, 1), Decimal("-0.88")))
+    monkeypatch.setattr("nachfass_bot.domain.interest.BASE_RATES", old_table)
+    monkeypatch.setattr("nachfass_bot.cli.checkup.BASE_RATES", old_table)
+
+    code, out = run_check(config, capsys)
+
+    assert code == 0, out  # a warning, not an error
+    assert "! Basiszinssatz: Die eingebaute Tabelle endet mit dem Satz vom 01.01.2020" in out
+    assert "Bundesbank" in out

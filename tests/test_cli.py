@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -122,7 +125,7 @@ def test_track_tick_list_show_through_the_console_script(
     shown = run_cli("--config", str(config), "show", "1")
     assert shown.returncode == 0
     assert "Lena Hoffmann" in shown.stdout
-    assert "Aufgabe für dich" in shown.stdout
+    assert "eine Aufgabe für Dich" in shown.stdout
 
     table = run_cli("--config", str(config), "list")
     assert "Hoffmann" in table.stdout
@@ -195,6 +198,32 @@ def test_demo_runs_in_seconds_and_leaves_nothing_behind(tmp_path: Path) -> None:
     assert "Die Demo hat alle ihre Dateien wieder gelöscht." in out
     assert list(workdir.iterdir()) == []
     assert list(scratch.iterdir()) == [], "the temporary mailbox and store are gone"
+
+
+# "Angebot „Angebot …“", "die die": a word said twice in a row, across a quote mark.
+DOUBLED_WORD = re.compile(r"(?<![\w-])(\w{2,})[ \t]+[„“\"]?\1(?![\w-])", re.IGNORECASE)
+
+
+def test_demo_output_and_mails_read_as_sentences_without_doubled_words(tmp_path: Path) -> None:
+    target = tmp_path / "demo"
+    result = run_cli("demo", "--keep", str(target))
+    assert result.returncode == 0, result.stderr
+    texts = {"Ausgabe": result.stdout}  # and every mail the bot wrote
+    for path in (target / "Postfach").rglob("*"):
+        if path.is_file() and path.parent.name in ("cur", "new"):
+            message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            if "anna@berger-design.example" not in str(message["From"]):
+                continue  # a client's own words are theirs
+            part = message.get_body(preferencelist=("plain",))
+            assert part is not None
+            texts[path.name] = f"{message['Subject']}\n{part.get_content()}"
+    assert len(texts) > 5
+
+    for name, text in texts.items():
+        assert not DOUBLED_WORD.search(text), (name, DOUBLED_WORD.search(text))
+        assert not re.search(r"\b[Ww]ir\b", text), name
+        assert "Schritt(e)" not in text and " → " not in text, name
+    assert "noch kein Schritt erledigt" in result.stdout
 
 
 def test_demo_keep_writes_only_where_it_says(tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
 """The weekly digest: a seeded week rendered to text (golden file) and HTML (parsed).
 
-The week ends on Monday, 2 March 2026, 08:00 in Berlin (KW 10). Every kind of fact the
+The week ends on Monday, 2 March 2026, 08:00 in Berlin: it reviews KW 9. Every kind of fact the
 digest reports is seeded once, at a fixed date, straight into an in-memory store.
 To accept a changed text after reading it: ``UPDATE_GOLDEN=1 .venv/bin/pytest
 tests/test_digest.py``.
@@ -40,7 +40,11 @@ from nachfass_bot.config import Config, load_config, parse_config
 from nachfass_bot.domain.models import Client, Kind, NoticeState, State
 from nachfass_bot.errors import DeliveryError
 from nachfass_bot.texts.digest import (
+    AnswerItem,
     InvoiceItem,
+    NoticeItem,
+    SentItem,
+    TaskItem,
     WeekFacts,
     digest_message,
     render_digest,
@@ -220,8 +224,8 @@ def seed_week(store: Store) -> None:
     )  # fmt: skip
     seed.event(
         lange, "2026-02-27T09:10", "auto-reply",
-        "Abwesenheitsnotiz von p.lange@lange-consult.test (zurück am Montag, 9. März 2026) "
-        "ist keine Antwort → nächster Schritt frühestens Di 10.03.2026 09:00",
+        "Petra Lange ist ab Montag, 9. März 2026 wieder da (Abwesenheitsnotiz, keine Antwort); "
+        "der nächste Schritt kommt frühestens am Dienstag, 10. März 2026, 09:00 Uhr.",
     )  # fmt: skip
     # 10: a bounce this week: paused, with a task.
     wendt = seed.thread(
@@ -230,8 +234,8 @@ def seed_week(store: Store) -> None:
     )  # fmt: skip
     seed.event(
         wendt, "2026-02-25T11:00", "bounce",
-        "Unzustellbar an k.wendt@wendt-bau.test (Unzustellbar (5.1.1)) → Vorgang pausiert, "
-        "Aufgabe: E-Mail kam nicht an – bitte anrufen oder Adresse prüfen.",
+        "Die Mail an k.wendt@wendt-bau.test kam nicht an (Unzustellbar (5.1.1)). Der Vorgang "
+        "ist pausiert, Deine Aufgabe: E-Mail kam nicht an – bitte anrufen oder Adresse prüfen.",
     )  # fmt: skip
     store.add_task(
         thread_id=wendt,
@@ -278,7 +282,7 @@ def test_text_part_reads_in_a_terminal(seeded: Store, config: Config, texts: Tex
     assert max(len(line) for line in text.splitlines()) <= 100
     for title in SECTIONS:
         assert title.upper() in text, title
-    assert "Montag, 23. Februar 2026 bis Montag, 2. März 2026" in text
+    assert "über KW 9: 23. Februar bis 1. März 2026." in text  # the week reviewed, 7 days
     assert "3.570,00 €" in text  # the open total
     assert "17 Tage überfällig" in text
     assert "<<< SPAM-ORDNER" in text
@@ -307,10 +311,10 @@ def test_a_quiet_week_says_so_in_one_line(
 ) -> None:
     digest = render_digest(gather_week(memory_store, config, NOW), texts)
     assert digest.quiet
-    assert digest.subject == "Wochenüberblick KW 10: eine ruhige Woche"
+    assert digest.subject == "Wochenüberblick KW 9: eine ruhige Woche"
     lines = [line for line in digest.text.splitlines() if line.strip()]
     assert lines[0] == "Hallo Anna,"
-    assert lines[1].startswith("eine ruhige Woche (23. Februar 2026 bis 2. März 2026)")
+    assert lines[1].startswith("eine ruhige Woche (KW 9: 23. Februar bis 1. März 2026)")
     assert len(lines) == 3  # greeting, the one line, the sign-off
     for title in SECTIONS:
         assert title.upper() not in digest.text
@@ -423,7 +427,7 @@ def test_html_has_every_section(seeded: Store, config: Config, texts: Texts) -> 
     text = " ".join(page.text)
     assert "Spam-Ordner" in text
     assert "3.570,00 €" in text
-    assert "Montag, 23. Februar 2026" in text
+    assert "KW 9" in text and "23. Februar bis 1. März 2026" in text
     for number in range(1, 11):
         if number not in (5, 6):  # invoices show under their own lines
             assert f"Nr.\xa0{number}" in text, number
@@ -489,7 +493,7 @@ def test_digest_mail_is_multipart_alternative_to_the_owner(
     assert html.get_content_type() == "text/html"
     assert plain.get_content() == digest.text
     assert "Verteilung auf Kunden" in html.get_content()
-    assert message["Subject"].startswith("Wochenüberblick KW 10: Antwort im Spam-Ordner!")
+    assert message["Subject"].startswith("Wochenüberblick KW 9: Antwort im Spam-Ordner!")
 
 
 def test_facts_are_plain_values() -> None:
@@ -566,7 +570,7 @@ def test_daemon_down_at_eight_sends_at_ten(tmp_path: Path, config: Config, texts
     assert check_week(path, config, texts, transport, "2026-03-02T10:00")
     assert not check_week(path, config, texts, transport, "2026-03-02T10:05")
     assert len(transport.sent) == 2
-    assert "KW 10" in str(transport.sent[-1]["Subject"])
+    assert "KW 9" in str(transport.sent[-1]["Subject"])
 
 
 def test_configured_day_and_time(tmp_path: Path, texts: Texts) -> None:
@@ -696,7 +700,7 @@ def test_digest_send_mails_the_owner_once_for_the_week(
         "text/html",
     ]
     assert message["Auto-Submitted"] == "auto-generated"
-    assert str(message["Subject"]).startswith("Wochenüberblick KW 10")
+    assert str(message["Subject"]).startswith("Wochenüberblick KW 9")
     # The daemon's check later that week sends nothing more.
     config = load_config(config_path)
     weekly_digest_job(config, build_texts(config))(at("2026-03-02T09:00"))
@@ -855,3 +859,84 @@ def test_two_checks_that_both_find_the_digest_due_send_it_once(
 
     assert results == [True, False]
     assert len(transport.sent) == 1
+
+
+# -- the calendar of the digest and one line per thread (issue 13, points 6 and 8) -----------
+
+
+def facts_of(end: datetime, **sections: Any) -> WeekFacts:
+    return WeekFacts(
+        start=end - timedelta(days=7),
+        end=end,
+        timezone="Europe/Berlin",
+        owner_name="Anna Berger",
+        **sections,
+    )
+
+
+@pytest.mark.parametrize(
+    ("end", "week", "period"),
+    [
+        (datetime(2026, 3, 2, 7, 0, tzinfo=UTC), 9, "23. Februar bis 1. März 2026"),
+        (datetime(2026, 1, 5, 7, 0, tzinfo=UTC), 1, "29. Dezember 2025 bis 4. Januar 2026"),
+        (datetime(2026, 3, 6, 15, 0, tzinfo=UTC), 10, "27. Februar bis 5. März 2026"),
+    ],
+)
+def test_the_digest_names_the_week_it_reviews_and_seven_days(
+    texts: Texts, end: datetime, week: int, period: str
+) -> None:
+    digest = render_digest(facts_of(end), texts)
+
+    assert digest.subject.startswith(f"Wochenüberblick KW {week}: ")
+    assert f"KW {week}: {period}" in digest.text
+    assert period in digest.html
+
+
+def test_a_thread_appears_once_per_section(texts: Texts) -> None:
+    end = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)
+    day = datetime(2026, 2, 25, 10, 0, tzinfo=UTC)
+    later = day + timedelta(days=1)
+    who = {"thread_id": 3, "client": "Lena Hoffmann", "subject": "Flyer"}
+    facts = facts_of(
+        end,
+        tasks=(
+            TaskItem(**who, text="Lena Hoffmann anrufen.", due_at=day),
+            TaskItem(**who, text="E-Mail kam nicht an – bitte anrufen.", due_at=later),
+        ),
+        notices=(
+            NoticeItem(3, "Lena Hoffmann", "auto-reply", day, "Lena Hoffmann ist abwesend."),
+            NoticeItem(3, "Lena Hoffmann", "bounce", later, "Die Mail kam nicht an."),
+        ),
+        sent=(
+            SentItem(**who, step_number=1, recipient="lena@hoffmann.test", at=day),
+            SentItem(**who, step_number=2, recipient="lena@hoffmann.test", at=later),
+        ),
+        answers=(
+            AnswerItem(**who, at=day, folder="INBOX", in_spam=False),
+            AnswerItem(**who, at=later, folder="Junk", in_spam=True),
+        ),
+    )
+    digest = render_digest(facts, texts)
+
+    sections = re.split(r"\n\n(?=[A-ZÄÖÜ ]+ \()", digest.text)
+    titles = ("AUFGABEN", "ABWESENHEITSNOTIZEN", "GESENDET", "ANTWORTEN")
+    for title in titles:
+        section = next(part for part in sections if part.startswith(title))
+        assert section.count("Nr. 3") == 1, section
+        assert f"{title}" in section and "(1" in section.splitlines()[0]
+    assert "E-Mail kam nicht an – bitte anrufen." in digest.text, "both tasks are named"
+    assert "Schritt 2 am" in digest.text and "Schritt 1 am" in digest.text
+    assert digest.html.count("Nr.&nbsp;3") == len(titles)
+
+
+def test_digest_and_owner_mails_write_like_a_person(seeded: Store, config: Config) -> None:
+    texts = Texts()
+    digest = render_digest(gather_week(seeded, config, NOW), texts)
+
+    assert " → " not in digest.text and "Schritt(e)" not in digest.text
+    assert not re.search(r"\b[Ww]ir\b", digest.text)
+    for count, words in ((0, "noch kein Schritt erledigt"), (1, "1 Schritt erledigt"),
+                         (3, "3 Schritte erledigt")):  # fmt: skip
+        thread = {"id": 3, "label": "Lena", "subject": "Flyer", "state": "offen", "step": count}
+        body = texts.render("owner_status", threads=[thread], vacation=None).body
+        assert words in body

@@ -361,7 +361,11 @@ def test_out_of_office_postpones_the_next_step_past_the_return_date(
     thread = store.thread(thread_id)
     assert thread.state is State.OPEN
     assert thread.paused_until == local("2026-03-17T09:00"), "back 16.03. + 1 business day"
-    assert any("Abwesenheitsnotiz" in e.text for e in store.events(thread_id))
+    assert any(
+        e.text == "Miriam Sommer ist ab Montag, 16. März 2026 wieder da (Abwesenheitsnotiz, keine "
+        "Antwort); der nächste Schritt kommt frühestens am Dienstag, 17. März 2026, 09:00 Uhr."
+        for e in store.events(thread_id)
+    ), [e.text for e in store.events(thread_id)]
 
     engine.tick(local("2026-03-16T16:00"))
     assert mails_to(smtp_sink, dovecot.user) == []

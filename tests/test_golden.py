@@ -18,13 +18,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from itertools import product
+from itertools import pairwise, product
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from nachfass_bot.texts.mailcontext import FINAL_STEPS
 from nachfass_bot.texts.render import (
     RenderedMail,
     Texts,
@@ -42,7 +43,10 @@ UPDATE = os.environ.get("UPDATE_GOLDEN", "").strip() not in ("", "0")
 SIGNATURE = "Viele Grüße\nErika Mustermann\n\nMustermann Text & Konzept\nTel. 0221 1234567"
 NAME = "Jürgen Weiß"
 SUBJECT = "Website-Relaunch Praxis Weiß"
-FINAL_STEP = "einen gerichtlichen Mahnbescheid beantragen"
+FINAL_STEP = FINAL_STEPS["inkasso"]  # the longest choice
+# The earlier mails of the thread: the first question, then the reminder.
+FIRST_MAIL = date(2026, 3, 19)
+SECOND_MAIL = date(2026, 3, 30)
 STARTED_AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 NEW_DUE_DATES = {
     "rechnung_1": date(2026, 3, 27),
@@ -120,25 +124,49 @@ def person(du: bool, named: bool) -> tuple[str, dict[str, Any]]:
     label = f"{'du' if du else 'sie'}-{'mit' if named else 'ohne'}-name"
     return label, {
         "anrede": salutation(name, du, anrede),
-        "assistant_anrede": salutation(None, du),
+        "assistant_anrede": salutation(None, False),
         "assistant_name": None,
         "du": du,
         "client_name": name,
-        "client_dative": dative_name(name, du, anrede),
+        "client_dative": dative_name(name, False, anrede),
         "subject": SUBJECT,
         "started_at": STARTED_AT,
         "owner_name": "Erika Mustermann",
         "signature": SIGNATURE,
         "new_due_date": date(2026, 3, 27),
+        "first_mail_date": None,
+        "previous_mail_date": None,
     }
+
+
+def earlier_mails(template: str) -> dict[str, Any]:
+    """The dates of the mails sent before this one, as the engine finds them (and a new
+    date after them for the order's last mail)."""
+    earlier = {
+        "angebot_2": (FIRST_MAIL,),
+        "auftrag_3_assistent": (FIRST_MAIL,),
+        "auftrag_4": (FIRST_MAIL, SECOND_MAIL),
+        "auftrag_4_absage": (FIRST_MAIL, SECOND_MAIL),
+        "rechnung_2": (FIRST_MAIL,),
+        "rechnung_3": (FIRST_MAIL, SECOND_MAIL),
+    }.get(template, ())
+    keys: dict[str, Any] = {
+        "first_mail_date": earlier[0] if earlier else None,
+        "previous_mail_date": earlier[-1] if earlier else None,
+    }
+    if template.startswith("auftrag_4"):
+        keys["new_due_date"] = date(2026, 4, 17)
+    return keys
 
 
 def payment_keys(
     template: str, invoices: tuple[dict[str, Any], ...], interest: bool, final_step: bool
 ) -> dict[str, Any]:
+    default_from = {"rechnung_2": date(2026, 4, 11), "rechnung_3": date(2026, 4, 11)}
     return {
-        "invoices": [dict(invoice) for invoice in invoices],
+        "invoices": [{**invoice, "amount_due": invoice["amount"]} for invoice in invoices],
         "total": sum((invoice["amount"] for invoice in invoices), Decimal("0")),
+        "default_from": default_from.get(template),
         "new_due_date": NEW_DUE_DATES[template],
         "interest": dict(INTEREST) if interest else None,
         "flat_fee": FLAT_FEE if interest else None,
@@ -150,11 +178,18 @@ def client_cases() -> Iterator[Case]:
     people = [person(du, named) for du, named in product((False, True), (True, False))]
     for template in PLAIN_TEMPLATES:
         for label, context in people:
-            yield Case(template, label, context)
+            yield Case(template, label, {**context, **earlier_mails(template)})
+    label, context = people[0]
+    assistant = {"assistant_name": "Petra Lange", "assistant_anrede": "Guten Tag Petra Lange,"}
+    yield Case(
+        "auftrag_3_assistent",
+        f"{label}_mit-assistenz-name",
+        {**context, **earlier_mails("auftrag_3_assistent"), **assistant},
+    )
     for (label, context), expenses in product(people, (True, False)):
         extra = {"expenses": Decimal("850.00") if expenses else None}
         variant = f"{label}_{'mit' if expenses else 'ohne'}-kosten"
-        yield Case("auftrag_4_absage", variant, {**context, **extra})
+        yield Case("auftrag_4_absage", variant, {**context, **extra, **earlier_mails("auftrag_4")})
     invoice_sets = (("1-rechnung", ONE_INVOICE), ("3-rechnungen", THREE_INVOICES))
     for template in PAYMENT_TEMPLATES:
         interest_options = (False,) if template == "rechnung_1" else (False, True)
@@ -167,7 +202,7 @@ def client_cases() -> Iterator[Case]:
                 parts.append("mit-zinsen" if interest else "ohne-zinsen")
             if template == "rechnung_3":
                 parts.append("mit-schritt" if step else "ohne-schritt")
-            keys = payment_keys(template, invoices, interest, step)
+            keys = {**payment_keys(template, invoices, interest, step), **earlier_mails(template)}
             yield Case(template, "_".join(parts), {**context, **keys})
 
 
@@ -180,7 +215,7 @@ def owner_cases() -> Iterator[Case]:
         "kind_label": "Rechnung",
         "step_number": 2,
         "draft_subject": "Zahlungserinnerung / 1. Mahnung: Rechnung 2026-014",
-        "draft_body": "Zahlungserinnerung / 1. Mahnung\n\nGuten Tag Herr Weiß,\n\n…\n",
+        "draft_body": "Guten Tag Herr Weiß,\n\n…\n",
         "send_after": datetime(2026, 3, 30, 7, 0, tzinfo=UTC),
     }
     yield Case("owner_draft", "standard", draft, client=False)
@@ -188,11 +223,29 @@ def owner_cases() -> Iterator[Case]:
         "owner_task",
         "standard",
         {
-            "task": "Bitte ruf Jürgen Weiß an und frag, ob die Unterlagen angekommen sind.",
+            "task": "Jürgen Weiß anrufen und fragen, ob die Unterlagen gut angekommen sind.",
+            "task_label": "anrufen",
+            "task_id": 17,
             "client_label": NAME,
             "thread_id": 42,
             "kind_label": "Auftrag",
             "subject": SUBJECT,
+            "token_tag": "[NF-3f9a12c4]",
+        },
+        client=False,
+    )
+    yield Case(
+        "owner_task",
+        "rechnung",
+        {
+            "task": "Die Rechnung an Jürgen Weiß ist weiter offen: bitte über rechtliche "
+            "Schritte entscheiden (Mahnbescheid, Inkasso oder weiter abwarten).",
+            "task_label": "über rechtliche Schritte entscheiden",
+            "task_id": 18,
+            "client_label": NAME,
+            "thread_id": 43,
+            "kind_label": "Rechnung",
+            "subject": "Rechnung 2026-014",
             "token_tag": "[NF-3f9a12c4]",
         },
         client=False,
@@ -388,17 +441,20 @@ def test_client_mail_writes_german_characters(texts: Texts, case: Case) -> None:
     assert re.search("[äöüÄÖÜß]", text)
     if case.template not in PAYMENT_TEMPLATES:
         assert "„Website-Relaunch Praxis Weiß“" in text
-    if case.context["client_name"]:
+    if case.template == "auftrag_3_assistent":
+        # The assistant is greeted with Sie, by name when one is configured.
+        name = case.context["assistant_name"]
+        assert (f"\n\nGuten Tag {name}," if name else "\n\nGuten Tag,") in text
+    elif case.context["client_name"]:
         greeting = "Hallo Jürgen," if case.context["du"] else "Guten Tag Herr Weiß,"
-        expected = "Hallo," if case.context["du"] else "Guten Tag,"
-        assert (expected if case.template == "auftrag_3_assistent" else greeting) in text
+        assert greeting in text
 
 
 @pytest.mark.parametrize("case", CLIENT_CASES, ids=lambda case: case.file.stem)
 def test_client_mail_keeps_sie_or_du(texts: Texts, case: Case) -> None:
     body = texts.render(case.template, **case.context).body
 
-    if case.context["du"]:
+    if case.context["du"] and case.template != "auftrag_3_assistent":
         assert re.search(r"\b(Du|Dir|Dich|Dein\w*)\b", body)
         assert not re.search(r"\b(Sie|Ihnen|Ihr\w*)\b", body)
     else:
@@ -454,11 +510,16 @@ def test_payment_mail_names_every_fact(texts: Texts, case: Case) -> None:
 def test_interest_and_flat_fee_only_when_given(texts: Texts, case: Case) -> None:
     flat = " ".join(texts.render(case.template, **case.context).body.split())
     interest = case.context["interest"]
-    interest_text = (
-        "Nach diesem Datum fallen Verzugszinsen von 10,27 % pro Jahr an "
-        "(9 Prozentpunkte über dem Basiszinssatz von 1,27 %, § 288 BGB)"
-    )
-    fee_text = "Verzugspauschale von 40,00 € (§ 288 Abs. 5 BGB)"
+    interest_text = {
+        "rechnung_2": "Ab dem 11. April 2026 fallen Verzugszinsen von derzeit 10,27 % pro Jahr "
+        "an (Basiszinssatz 1,27 % plus 9 Prozentpunkte, § 288 BGB)",
+        "rechnung_3": "Seit dem 11. April 2026 "
+        + ("bist Du" if case.context["du"] else "befinden Sie sich")
+        + " in Zahlungsverzug. Es fallen Verzugszinsen von derzeit 10,27 % pro Jahr an "
+        "(§ 288 BGB)",
+    }.get(case.template, "Verzugszinsen")
+    per_invoice = " je Rechnung" if len(case.context["invoices"]) > 1 else ""
+    fee_text = f"Verzugspauschale von 40,00 €{per_invoice} (§ 288 Abs. 5 BGB)"
 
     shown = case.template != "rechnung_1" and interest is not None
     assert (interest_text in flat) is shown
@@ -476,12 +537,15 @@ def test_first_payment_question_never_mentions_interest(texts: Texts) -> None:
 
 
 @pytest.mark.parametrize("case", PAYMENT_CASES, ids=lambda case: case.file.stem)
-def test_dunning_letter_is_headed_and_final_step_is_the_owners(texts: Texts, case: Case) -> None:
+def test_dunning_letter_is_named_in_the_subject_and_final_step_is_the_owners(
+    texts: Texts, case: Case
+) -> None:
     mail = texts.render(case.template, **case.context)
     headed = case.template == "rechnung_2"
 
     assert mail.subject.startswith("Zahlungserinnerung / 1. Mahnung: ") is headed
-    assert mail.body.startswith("Zahlungserinnerung / 1. Mahnung\n\n") is headed
+    assert mail.body.startswith(case.context["anrede"] + "\n\n"), "no letter heading"
+    assert "mündlich" not in mail.body
     if case.template == "rechnung_3":
         step = case.context["final_step"]
         expected = f"werde ich {step}." if step else "entscheide ich, wie ich weiter vorgehe."
@@ -496,3 +560,144 @@ def german_dates(day: date) -> set[str]:
     """The forms a date may take in a payment text: 02.03.2026 or 2. März 2026."""
     berlin = ZoneInfo("Europe/Berlin")
     return {format_date_short(day, berlin), format_date_medium(day, berlin)}
+
+
+# -- the playbooks read as a sequence (issue 13) ------------------------------------------------
+
+LATER_STEPS = {
+    "angebot_2": ("19. März 2026",),
+    "auftrag_3_assistent": ("19. März 2026",),
+    "auftrag_4": ("30. März 2026",),
+    "auftrag_4_absage": ("30. März 2026",),
+    "rechnung_2": ("seit meiner Nachfrage vom 19. März 2026",),
+    "rechnung_3": ("Nachfrage vom 19. März 2026", "Zahlungserinnerung vom 30. März 2026"),
+}
+PREVIOUS_STEP = {
+    "angebot_2": "angebot_1",
+    "auftrag_3_assistent": "auftrag_1",
+    "auftrag_4": "auftrag_1",
+    "auftrag_4_absage": "auftrag_1",
+    "rechnung_2": "rechnung_1",
+    "rechnung_3": "rechnung_2",
+}
+
+
+def sentences(body: str) -> set[str]:
+    """The sentences of a text without greeting, signature, invoice lines and the
+    "if you have paid already" line every payment mail must carry."""
+    flat = " ".join(
+        line
+        for line in body.split("\n")[1:]
+        if line and not line.startswith(("-", "Falls ", "Zusammen sind das"))
+    )
+    return {part.strip() for part in re.split(r"(?<=[^\d][.?!])\s+", flat) if part.strip()}
+
+
+@pytest.mark.parametrize(
+    "case",
+    [case for case in CLIENT_CASES if case.template in LATER_STEPS],
+    ids=lambda case: case.file.stem,
+)
+def test_later_step_refers_to_the_earlier_mails_and_says_something_new(
+    texts: Texts, case: Case
+) -> None:
+    body = body_without_signature(case, texts.render(case.template, **case.context))
+    flat = " ".join(body.split())
+    for reference in LATER_STEPS[case.template]:
+        assert reference in flat
+    earlier = next(
+        other
+        for other in CLIENT_CASES
+        if other.template == PREVIOUS_STEP[case.template]
+        and other.variant.split("_")[0] == case.variant.split("_")[0]
+    )
+    before = texts.render(earlier.template, **earlier.context).body
+    assert sentences(body) & sentences(before) == set()
+
+
+def golden_client_bodies() -> Iterator[tuple[str, str]]:
+    """The client mails as stored in the golden files: the text from the greeting to the
+    closing formula (subject and signature left out)."""
+    names = {case.file.name for case in CLIENT_CASES}
+    for path in sorted(GOLDEN_DIR.glob("*.txt")):
+        if path.name in names:
+            text = path.read_text(encoding="utf-8")
+            body = text.split("\n\n", 1)[1]
+            yield path.name, body.split("\n\n" + SIGNATURE.split("\n")[0])[0]
+
+
+def test_every_golden_client_mail_has_fewer_than_130_words() -> None:
+    counted = {name: count_words(body) for name, body in golden_client_bodies()}
+
+    assert len(counted) == len(CLIENT_CASES)
+    assert {name: words for name, words in counted.items() if words >= 130} == {}
+
+
+def test_golden_files_speak_as_one_person() -> None:
+    for path in GOLDEN_DIR.rglob("*"):
+        if path.is_file():
+            text = path.read_text(encoding="utf-8")
+            assert not re.search(r"\b[Ww]ir\b", text), path.name
+
+
+# -- owner mails say how to answer (issue 13, point 5) ------------------------------------------
+
+
+def test_the_draft_mail_lists_every_answer_including_an_own_text(texts: Texts) -> None:
+    case = next(case for case in ALL_CASES if case.template == "owner_draft")
+    body = texts.render(case.template, **case.context).body
+
+    for word in ("„ok“", "„stop“", "„später 7“", "„bezahlt“", "Dein eigener Text"):
+        assert word in body
+    assert "mit einer Anrede beginnt" in body
+
+
+def test_the_task_mail_names_the_task_the_topic_once_and_its_number(texts: Texts) -> None:
+    cases = {case.variant: case for case in ALL_CASES if case.template == "owner_task"}
+    call = texts.render("owner_task", **cases["standard"].context)
+    decision = texts.render("owner_task", **cases["rechnung"].context)
+
+    assert call.subject == "[NF-3f9a12c4] Aufgabe zu Jürgen Weiß: anrufen"
+    assert decision.subject.endswith("Aufgabe zu Jürgen Weiß: über rechtliche Schritte entscheiden")
+    assert "Rechnung „2026-014“" in decision.body
+    assert "Rechnung „Rechnung" not in decision.body
+    assert "nachfass-bot done 18" in decision.body
+    assert "„bezahlt“" in decision.body and "„bezahlt“" not in call.body
+    assert "„erledigt“ oder „ok“" in call.body
+
+
+def test_the_bounce_alert_says_how_to_carry_on(texts: Texts) -> None:
+    case = next(case for case in ALL_CASES if case.template == "owner_bounce_alert")
+    body = " ".join(texts.render(case.template, **case.context).body.split())
+
+    assert "nachfass-bot resume 42" in body
+    assert "nachfass-bot track --to neue@adresse.de" in body
+
+
+def test_after_the_greeting_the_text_goes_on_in_lower_case() -> None:
+    """ "Hallo Anna," ends with a comma: the next word is lower case, unless it is a name
+    or the capitalised Du of a letter."""
+    allowed = re.compile(r"^(Dein\w*|Dir|Dich|Du|Jürgen\b|…)")
+    for path in sorted(GOLDEN_DIR.rglob("*.txt")):
+        lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line]
+        for before, line in pairwise(lines):
+            if re.fullmatch(r"(Hallo|Guten Tag)[^,]*,", before):
+                assert line[0].islower() or allowed.match(line), (path.name, line)
+
+
+def test_wording_that_read_wrong_is_gone_from_every_variant() -> None:
+    """Issue 13, point 7: each phrase below was seen in a rendered mail."""
+    banned = {
+        "rechnung_1": ("Buchhaltung",),  # also sent to buchhaltung@ addresses
+        "rechnung_2": ("mündlich", "schriftlich", "Zahlungserinnerung / 1. Mahnung\n\n"),
+        "auftrag_4": ("Pläne ändern sich", "ist das in Ordnung", "Wie wir", "Noch einmal kurz"),
+        "auftrag_4_absage": ("Pläne ändern sich", "Das ist in Ordnung", "Wie wir verbleiben"),
+        "angebot_2": ("Noch einmal kurz",),
+    }
+    for case in CLIENT_CASES:
+        text = case.file.read_text(encoding="utf-8")
+        for phrase in banned.get(case.template, ()):
+            assert phrase not in text, (case.file.name, phrase)
+        if case.template == "auftrag_1":
+            for sentence in re.split(r"(?<=[.?!])\s", text):
+                assert not ("weiterarbeiten" in sentence and "weitermachen" in sentence)

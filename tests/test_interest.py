@@ -5,15 +5,17 @@ Every expected number is worked out by hand in the comment next to it.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
 
 from nachfass_bot.domain.interest import (
+    BASE_RATE_SOURCE,
     BASE_RATES,
     FLAT_FEE,
     base_rate,
+    base_rate_table_stale_since,
     flat_fee,
     late_interest,
     late_interest_rate,
@@ -41,7 +43,9 @@ def test_table_is_sorted_and_changes_only_on_1_january_or_1_july() -> None:
         (date(2025, 7, 1), "1.27"),
         (date(2026, 1, 1), "1.27"),  # unchanged on 1 January 2026
         (date(2026, 3, 19), "1.27"),
-        (date(2031, 1, 1), "1.27"),  # past the table: the last known rate
+        (date(2026, 6, 30), "1.27"),
+        (date(2026, 7, 1), "1.52"),
+        (date(2031, 1, 1), "1.52"),  # past the table: the last known rate
     ],
 )
 def test_base_rate_on_a_day(on: date, expected: str) -> None:
@@ -111,3 +115,44 @@ def test_no_interest_without_days(until: date) -> None:
 
     assert result == Decimal("0.00")
     assert str(result) == "0.00"
+
+
+# -- the table cannot go stale silently (issue 13, point 11) -----------------------------------
+
+
+def test_the_base_rate_table_is_current_today() -> None:
+    """A staleness guard: the only test that reads the real date. It fails once the last
+    row of BASE_RATES is more than seven months old, i.e. a published rate is missing."""
+    today = date.today()
+
+    since = base_rate_table_stale_since(today)
+
+    last_day, last_rate = BASE_RATES[-1]
+    assert since is None, (
+        f"BASE_RATES (src/nachfass_bot/domain/interest.py) endet mit {last_rate} % ab "
+        f"{last_day}; seit {since} fehlt ein neuer Satz. Bitte den aktuellen Basiszinssatz "
+        f"nachsehen ({BASE_RATE_SOURCE}) und als neue Zeile eintragen."
+    )
+
+
+def _months_after(day: date, months: int) -> date:
+    year, month = divmod(day.month - 1 + months, 12)
+    return day.replace(year=day.year + year, month=month + 1)
+
+
+@pytest.mark.parametrize(
+    ("months", "days", "stale"),
+    [
+        (0, 0, False),
+        (6, 0, False),  # the next rate may be published late in the month before
+        (7, 0, False),  # seven months exactly
+        (7, 1, True),
+        (14, 0, True),
+    ],
+)
+def test_staleness_counts_seven_months_from_the_last_row(
+    months: int, days: int, stale: bool
+) -> None:
+    today = _months_after(BASE_RATES[-1][0], months) + timedelta(days=days)
+
+    assert (base_rate_table_stale_since(today) is not None) is stale

@@ -55,7 +55,9 @@ def test_bounce_from_the_client_company_domain_pauses_instead_of_answering(
     assert shown["state"] == "paused", shown["events"]
     assert shown["answered_at"] is None
     assert [task["text"] for task in shown["tasks"]] == [BOUNCE_TASK]
-    assert any("Unzustellbar an jonas.keller@keller-bau.de" in e["text"] for e in shown["events"])
+    assert any(
+        "Die Mail an jonas.keller@keller-bau.de kam nicht an" in e["text"] for e in shown["events"]
+    )
     to_owner = mails_to(smtp_sink, dovecot.user)
     assert len(to_owner) == 1, [str(m["Subject"]) for m in to_owner]
     assert "kam nicht an" in str(to_owner[0]["Subject"])

@@ -129,8 +129,8 @@ def test_reference_matches_the_thread_and_the_client_address_the_other() -> None
     matches = match_inbound(inbound, THREADS, owner_email=OWNER)
     assert _rules(matches) == {10: "reference", 11: "client-address"}
     assert matches[0].reason == (
-        "Antwort von jonas.keller@keller-bau.de im Ordner INBOX gefunden "
-        "(Antwort auf unsere Mail) → Nachfassen beendet"
+        "jonas.keller@keller-bau.de hat geantwortet (Antwort auf meine Mail, gefunden im "
+        "Ordner INBOX); ich fasse nicht mehr nach."
     )
 
 
@@ -352,8 +352,8 @@ def test_reason_in_junk_folder_is_loud() -> None:
     inbound = _inbound(folder="Junk-E-Mail", is_junk_folder=True, in_reply_to=(OFFER_ID,))
     (match, _) = match_inbound(inbound, THREADS, owner_email=OWNER)
     assert match.reason.startswith(
-        "Antwort von jonas.keller@keller-bau.de im Ordner Junk-E-Mail gefunden "
-        "(Antwort auf unsere Mail) → Nachfassen beendet"
+        "jonas.keller@keller-bau.de hat geantwortet (Antwort auf meine Mail, gefunden im "
+        "Ordner Junk-E-Mail); ich fasse nicht mehr nach."
     )
     assert "Spam-Ordner" in match.reason
 

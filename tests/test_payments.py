@@ -3,11 +3,14 @@ when enabled, auto-send only where enabled."""
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from loophelpers import cli, cli_json, local, mails_to, owner_reply, track, write_config
+from nachfass_bot.domain.interest import late_interest_rate
+from nachfass_bot.texts.render import format_percent
 from servers import MailAccount, SmtpSink
 
 CLIENT = "buchhaltung@praxis-weiss.test"
@@ -69,7 +72,9 @@ def test_interest_and_flat_fee_appear_only_when_enabled(
     capsys.readouterr()
     assert cli(config, "preview", str(thread_id)) == 0
     last = capsys.readouterr().out
-    assert "Verzugszinsen von 10,27 %" in last
+    # preview renders at the real now: the rate in force today
+    rate = format_percent(late_interest_rate(date.today(), b2b=True))
+    assert f"Verzugszinsen von derzeit {rate}" in last
     assert "40,00" in last
     assert "Subject: " in last and "To: " in last
 
@@ -94,16 +99,19 @@ def test_a_payment_draft_approved_days_later_gets_a_fresh_date(
     config: Path, dovecot: MailAccount, smtp_sink: SmtpSink, capsys
 ) -> None:
     track_invoice(config, capsys, "2026-030", "300.00")
-    assert cli(config, "tick", "--now", "2026-03-19T09:30") == 0  # draft: pay by 29 March
+    # 19 March + 10 days is Sunday 29 March: the date moves to the Monday.
+    assert cli(config, "tick", "--now", "2026-03-19T09:30") == 0
     draft = mails_to(smtp_sink, dovecot.user)[-1]
-    assert "Sonntag, 29. März 2026" in draft.get_content()
+    assert "Montag, 30. März 2026" in draft.get_content()
 
     dovecot.append("INBOX", owner_reply(dovecot, draft, "ok", local("2026-03-26T08:00")))
     assert cli(config, "tick", "--now", "2026-03-26T09:00") == 0
 
     sent = mails_to(smtp_sink, CLIENT)[-1].get_content()
-    assert "29. März" not in sent, "never a payment date that is about to pass"
-    assert "Sonntag, 5. April 2026" in sent
+    assert "30. März" not in sent, "never a payment date that is about to pass"
+    # 26 March + 10 days is Easter Sunday; Easter Monday is a holiday too.
+    assert "Dienstag, 7. April 2026" in sent
+    assert "Sonntag" not in sent
 
 
 def test_bezahlt_on_a_mail_for_two_invoices_closes_both(

@@ -53,13 +53,13 @@ def test_payment_options() -> None:
             "interest": True,
             "flat_fee": True,
             "base_rate": "1,27",
-            "final_step": "einen Mahnbescheid beantragen",
+            "final_step": "Inkasso",
         }
     )
     payment = prefs.payment
     assert (payment.reminder_days, payment.interest, payment.flat_fee) == (14, True, True)
     assert payment.base_rate == Decimal("1.27")
-    assert payment.final_step == "einen Mahnbescheid beantragen"
+    assert payment.final_step == "inkasso"
 
 
 def test_defaults_send_nothing_automatically_and_mention_no_interest() -> None:
@@ -81,6 +81,11 @@ def test_defaults_send_nothing_automatically_and_mention_no_interest() -> None:
         ({"clients": {"a@b.de": {"typ": "b2c"}}}, "typ"),
         ({"payment": {"reminder_days": 3}}, "[payment] reminder_days muss zwischen 7 und 30"),
         ({"payment": {"base_rate": "hoch"}}, "[payment] base_rate muss ein Prozentsatz"),
+        (
+            {"payment": {"final_step": "einen Mahnbescheid beantragen und die Polizei rufen"}},
+            "[payment] final_step muss „mahnbescheid“, „inkasso“ oder „anwalt“ sein",
+        ),
+        ({"payment": {"final_step": "pfändung"}}, "[payment] final_step muss „mahnbescheid“"),
     ],
 )
 def test_problems_name_the_key(sections, expected: str) -> None:

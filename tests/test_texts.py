@@ -66,6 +66,7 @@ def invoice(
         "invoice_no": number,
         "invoice_date": issued,
         "amount": Decimal(amount),
+        "amount_due": Decimal(amount),
         "due_date": due,
     }
 
@@ -76,11 +77,11 @@ def client_context(
     """The keys the engine passes to a client template (templates/de/README.md)."""
     context: dict[str, object] = {
         "anrede": salutation(name, du, anrede),
-        "assistant_anrede": salutation(None, du),
+        "assistant_anrede": salutation(None, False),
         "assistant_name": None,
         "du": du,
         "client_name": name,
-        "client_dative": dative_name(name, du, anrede),
+        "client_dative": dative_name(name, False, anrede),
         "subject": "Angebot Website-Relaunch",
         "started_at": datetime(2026, 1, 2, 9, 30, tzinfo=UTC),
         "owner_name": "Erika Mustermann",
@@ -92,6 +93,9 @@ def client_context(
         "interest": None,
         "flat_fee": None,
         "final_step": None,
+        "first_mail_date": None,
+        "previous_mail_date": None,
+        "default_from": date(2027, 1, 13),
     }
     context.update(overrides)
     return context
@@ -130,9 +134,8 @@ def test_client_template_shape(texts: Texts, template: str, du: bool, name: str 
 def test_client_template_sie_form(texts: Texts, template: str) -> None:
     body = texts.render(template, **client_context(du=False, name="Jürgen Weiß")).body
 
-    first_line = body.splitlines()[2] if template == "rechnung_2" else body.splitlines()[0]
     expected = "Guten Tag," if template == "auftrag_3_assistent" else "Guten Tag Jürgen Weiß,"
-    assert first_line == expected
+    assert body.splitlines()[0] == expected
     assert re.search(r"\b(Sie|Ihnen|Ihre[nmrs]?)\b", body)
     assert not re.search(r"\b(Du|Dir|Dich|Dein\w*)\b", body)
 
@@ -141,9 +144,10 @@ def test_client_template_sie_form(texts: Texts, template: str) -> None:
 def test_client_template_du_form(texts: Texts, template: str) -> None:
     body = texts.render(template, **client_context(du=True, name="Jürgen Weiß")).body
 
-    first_line = body.splitlines()[2] if template == "rechnung_2" else body.splitlines()[0]
-    expected = "Hallo," if template == "auftrag_3_assistent" else "Hallo Jürgen,"
-    assert first_line == expected
+    if template == "auftrag_3_assistent":  # the assistant gets Sie, whatever the client gets
+        assert body.splitlines()[0] == "Guten Tag,"
+        return
+    assert body.splitlines()[0] == "Hallo Jürgen,"
     assert re.search(r"\b(Du|Dir|Dich|Dein\w*)\b", body)
     assert not re.search(r"\b(Sie|Ihnen)\b", body)
 
@@ -154,7 +158,7 @@ def test_client_template_without_name_greets_neutrally(texts: Texts, template: s
     du = texts.render(template, **client_context(du=True, name=None)).body
 
     assert "Guten Tag,\n" in sie
-    assert "Hallo,\n" in du
+    assert ("Guten Tag,\n" if template == "auftrag_3_assistent" else "Hallo,\n") in du
     assert "None" not in sie and "None" not in du
 
 
@@ -176,7 +180,8 @@ def test_client_texts_mention_the_thread_subject(texts: Texts, template: str, du
     if template.startswith("rechnung"):
         assert "2026-017" in mail.subject
     else:
-        assert "Angebot Website-Relaunch" in mail.subject
+        assert "Website-Relaunch" in mail.subject
+        assert "Angebot Angebot" not in mail.subject and "zu Angebot" not in mail.subject
         assert "„Website-Relaunch“" in mail.body, "the subject as a topic"
 
 
@@ -222,7 +227,7 @@ def test_payment_texts_name_invoice_amount_dates(texts: Texts, template: str, du
     body = texts.render(template, **client_context(du=du, name="Jürgen Weiß")).body
 
     assert (
-        "Nr. 2026-017 vom 29. Dezember 2025 über 1.190,00 €, fällig am Montag, 12. Januar 2026,"
+        "Nr. 2026-017 vom 29. Dezember 2025 über 1.190,00 €, fällig am Montag, 12. Januar 2026"
         in body
     )
     assert "Dienstag, 12. Januar 2027" in body
@@ -269,11 +274,16 @@ def test_interest_and_flat_fee_when_enabled(texts: Texts, template: str, du: boo
     context = client_context(du=du, name=None, interest=interest, flat_fee=Decimal("40.00"))
     body = " ".join(texts.render(template, **context).body.split())
 
-    assert (
-        "Nach diesem Datum fallen Verzugszinsen von 10,27 % pro Jahr an "
-        "(9 Prozentpunkte über dem Basiszinssatz von 1,27 %, § 288 BGB), "
-        "dazu die Verzugspauschale von 40,00 € (§ 288 Abs. 5 BGB)."
-    ) in body
+    expected = {
+        "rechnung_2": "Ab dem 13. Januar 2027 fallen Verzugszinsen von derzeit 10,27 % pro Jahr "
+        "an (Basiszinssatz 1,27 % plus 9 Prozentpunkte, § 288 BGB), "
+        "dazu die Verzugspauschale von 40,00 € (§ 288 Abs. 5 BGB).",
+        "rechnung_3": "Seit dem 13. Januar 2027 "
+        + ("bist Du" if du else "befinden Sie sich")
+        + " in Zahlungsverzug. Es fallen Verzugszinsen von derzeit 10,27 % pro Jahr an "
+        "(§ 288 BGB), dazu die Verzugspauschale von 40,00 € (§ 288 Abs. 5 BGB).",
+    }
+    assert expected[template] in body
 
 
 def test_consumer_interest_is_five_points_without_flat_fee(texts: Texts) -> None:
@@ -281,7 +291,7 @@ def test_consumer_interest_is_five_points_without_flat_fee(texts: Texts) -> None
     context = client_context(du=False, name=None, interest=interest, flat_fee=None)
     body = " ".join(texts.render("rechnung_2", **context).body.split())
 
-    assert "Verzugszinsen von 6,27 % pro Jahr an (5 Prozentpunkte" in body
+    assert "Verzugszinsen von derzeit 6,27 % pro Jahr an (Basiszinssatz 1,27 % plus 5" in body
     assert "Pauschale" not in body and "40,00" not in body
 
 
@@ -289,7 +299,7 @@ def test_flat_fee_alone(texts: Texts) -> None:
     context = client_context(du=False, name=None, flat_fee=Decimal("40.00"))
     body = " ".join(texts.render("rechnung_3", **context).body.split())
 
-    assert "Nach diesem Datum fällt die Verzugspauschale von 40,00 € an (§ 288 Abs. 5 BGB)." in body
+    assert "Es fällt die Verzugspauschale von 40,00 € an (§ 288 Abs. 5 BGB)." in body
     assert "Zinsen" not in body
 
 
@@ -341,12 +351,12 @@ def test_order_that_may_not_happen_without_expenses(texts: Texts) -> None:
 
 
 @pytest.mark.parametrize("du", [False, True])
-def test_first_dunning_letter_is_headed(texts: Texts, du: bool) -> None:
+def test_first_dunning_letter_is_named_in_the_subject_only(texts: Texts, du: bool) -> None:
     mail = texts.render("rechnung_2", **client_context(du=du, name="Jürgen Weiß"))
 
     assert "Zahlungserinnerung / 1. Mahnung" in mail.subject
-    assert mail.body.startswith("Zahlungserinnerung / 1. Mahnung\n\n")
-    assert "mündlich" in mail.body
+    assert mail.body.startswith("Hallo Jürgen,\n\n" if du else "Guten Tag Jürgen Weiß,\n\n")
+    assert "mündlich" not in mail.body
 
 
 @pytest.mark.parametrize("template", ["angebot_1", "auftrag_1"])
@@ -572,10 +582,13 @@ def test_owner_task(texts: Texts) -> None:
         kind_label="Auftrag",
         subject="Website-Relaunch",
         token_tag="[NF-3f9a12c4]",
+        task_label="anrufen",
+        task_id=None,
     )
 
-    assert mail.subject.startswith("[NF-3f9a12c4] Aufgabe für Jürgen Weiß: ")
+    assert mail.subject == "[NF-3f9a12c4] Aufgabe zu Jürgen Weiß: anrufen"
     assert "„erledigt“" in mail.body
+    assert "nachfass-bot done" not in mail.body, "no number, no hint"
     assert len(mail.subject) < 78
     assert "E-Mail kam nicht an — bitte anrufen oder Adresse prüfen" in mail.body
     assert "Vorgang 42: Auftrag „Website-Relaunch“" in mail.body
@@ -768,7 +781,7 @@ def test_override_dir_falls_back_to_builtin_for_other_templates(tmp_path: Path) 
 
     mail = texts.render("angebot_2", **client_context(du=False, name=None))
 
-    assert mail.subject.startswith("Noch einmal kurz")
+    assert mail.subject.startswith("Mein Angebot ruht vorerst")
 
 
 def test_broken_override_is_reported_not_replaced(tmp_path: Path) -> None:

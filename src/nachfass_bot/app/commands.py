@@ -9,6 +9,7 @@ counts once even when it is seen again in another folder or after a restart.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
@@ -46,7 +47,7 @@ from nachfass_bot.mail.approval import (
 )
 from nachfass_bot.mail.headers import plain_text
 from nachfass_bot.mail.inbound import parse_inbound
-from nachfass_bot.texts.labels import STATE_LABELS, local_text
+from nachfass_bot.texts.labels import STATE_LABELS, moment_text
 from nachfass_bot.texts.render import RenderedMail, format_date_long
 
 log = logging.getLogger(__name__)
@@ -156,19 +157,37 @@ class OwnerCommands:
     def _task_command(
         self, task: Task, body: str, today: date, now: datetime, report: CycleReport
     ) -> None:
-        """ "erledigt" in answer to a task reminder closes the task; anything else is noted."""
+        """ "erledigt" or "ok" in answer to a task reminder closes the task, "bezahlt" on an
+        invoice's task also closes the invoice as paid; anything else gets a short
+        "nicht verstanden" mail that lists the words."""
         command = parse_command(body, today=today)
-        if command.kind is not CommandKind.DONE:
-            self.store.add_event(
-                now,
-                "Antwort auf eine Aufgabe nicht verstanden (erwartet: „erledigt“)",
-                thread_id=task.thread_id,
-                kind=EventKind.WARNING,
-            )
+        invoice = self._is_invoice(task.thread_id)
+        paid = command.kind is CommandKind.PAID and invoice
+        if command.kind not in (CommandKind.DONE, CommandKind.APPROVE) and not paid:
+            words = "„erledigt“, „ok“" + (" oder „bezahlt“" if invoice else "")
+            text = f"Antwort auf eine Aufgabe nicht verstanden (erwartet: {words})"
+            self.store.add_event(now, text, thread_id=task.thread_id, kind=EventKind.WARNING)
+            answer = hashlib.sha256(body.encode("utf-8", "replace")).hexdigest()[:16]
+            self.outbox.notify_owner(
+                "owner_alert", now, key=f"not-understood:task {task.id}:{answer}",
+                headline="Antwort auf eine Aufgabe nicht verstanden",
+                message=(
+                    f"Deine Antwort zur Aufgabe „{task.text}“ habe ich nicht verstanden. "
+                    f"Antworte bitte noch einmal auf die Aufgaben-Mail mit {words} in der "
+                    f"ersten Zeile, oder schreib „nachfass-bot done {task.id}“."
+                ),
+                thread_id=task.thread_id, client_label=None,
+            )  # fmt: skip
             return
         if self.store.finish_task(task.id) is not None:
             report.commands += 1
             self.store.add_event(now, f"Aufgabe erledigt: {task.text}", thread_id=task.thread_id)
+        if paid:
+            self.store.update_thread(task.thread_id, now, state=State.PAID)
+            self.store.add_event(
+                now, "Von Dir als bezahlt markiert (Antwort auf die Aufgabe)",
+                thread_id=task.thread_id, kind=EventKind.OWNER,
+            )  # fmt: skip
 
     def _replies_to_draft(self, inbound: Inbound) -> bool:
         return any(self.store.draft_by_message_id(mid) for mid in inbound.in_reply_to)
@@ -177,7 +196,7 @@ class OwnerCommands:
         """Nothing happens; the owner is warned once per draft (once in all for others)."""
         thread_id = draft.thread_id if draft else None
         self.store.add_event(
-            now, f"Antwort auf einen Entwurf abgelehnt: {why} → nichts gesendet",
+            now, f"Eine Antwort auf einen Entwurf habe ich abgelehnt: {why}. Nichts gesendet.",
             thread_id=thread_id, kind=EventKind.WARNING,
         )  # fmt: skip
         log.warning("rejected an owner command: %s", why)
@@ -266,14 +285,16 @@ class OwnerCommands:
             self._approve(draft, now)
         elif command.kind is CommandKind.STOP:
             self._close(
-                draft, State.CLOSED, "Du hast „stop“ geantwortet → Vorgang geschlossen", now
+                draft, State.CLOSED, "Du hast „stop“ geantwortet; der Vorgang ist geschlossen.", now
             )
         elif command.kind is CommandKind.LATER and (command.days or command.until):
             self._postpone(draft, command.days, command.until, now)
         elif command.kind is CommandKind.EDIT:
             self._approve(draft, now, body=command.text)
         elif command.kind is CommandKind.PAID and self._is_invoice(draft.thread_id):
-            self._close(draft, State.PAID, "Du hast „bezahlt“ geantwortet → Rechnung erledigt", now)
+            self._close(
+                draft, State.PAID, "Du hast „bezahlt“ geantwortet; die Rechnung ist erledigt.", now
+            )
         else:
             self._not_understood(draft, command, inbound, now)
 
@@ -293,8 +314,8 @@ class OwnerCommands:
         self.store.set_draft_state(draft.id, DraftState.APPROVED, now, **changes)
         self.store.add_event(
             now,
-            f"Du hast den Entwurf für Schritt {draft.step_number} {what} → "
-            f"Versand ab {local_text(send_after, self.window)}",
+            f"Du hast den Entwurf für Schritt {draft.step_number} {what}; er geht frühestens "
+            f"am {moment_text(send_after, self.window)} raus.",
             thread_id=draft.thread_id,
             kind=EventKind.APPROVAL,
         )
@@ -333,8 +354,8 @@ class OwnerCommands:
         self.store.update_thread(draft.thread_id, now, paused_until=resume)
         self.store.add_event(
             now,
-            f"Du hast „später“ geantwortet → Schritt {draft.step_number} wird ab "
-            f"{local_text(resume, self.window)} neu entworfen",
+            f"Du hast „später“ geantwortet; Schritt {draft.step_number} entwerfe ich am "
+            f"{moment_text(resume, self.window)} neu.",
             thread_id=draft.thread_id,
             kind=EventKind.APPROVAL,
         )
@@ -348,7 +369,7 @@ class OwnerCommands:
             now,
             "Deine Antwort auf den Entwurf wurde nicht verstanden"
             + (" (Text nicht sicher vom Zitat zu trennen)" if command.unclear_cut else "")
-            + " → Entwurf wartet weiter",
+            + "; der Entwurf wartet weiter.",
             thread_id=draft.thread_id,
             kind=EventKind.APPROVAL,
         )

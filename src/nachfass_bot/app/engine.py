@@ -41,7 +41,7 @@ from nachfass_bot.domain.schedule import DueStep, due_step, next_step
 from nachfass_bot.errors import NachfassError
 from nachfass_bot.mail.approval import new_token, token_tag
 from nachfass_bot.texts.compose import new_message_id
-from nachfass_bot.texts.labels import KIND_LABELS, client_label, local_text
+from nachfass_bot.texts.labels import KIND_LABELS, client_label, moment_text
 from nachfass_bot.texts.mailcontext import client_context, template_for
 from nachfass_bot.texts.render import RenderedMail, Texts
 
@@ -229,8 +229,8 @@ class Engine:
                 self.store.set_draft_state(draft.id, DraftState.CANCELLED, now)
             self.store.add_event(
                 now,
-                f"{reason} → Vorgang angehalten, die anderen laufen weiter; fortsetzen mit "
-                f"„nachfass-bot resume {thread_id}“",
+                f"{reason}. Ich habe den Vorgang angehalten, die anderen laufen weiter; "
+                f"fortsetzen mit „nachfass-bot resume {thread_id}“.",
                 thread_id=thread_id,
                 kind=EventKind.ERROR,
             )
@@ -305,6 +305,7 @@ class Engine:
             window=self.window,
             owner=self.config.owner,
             payment=self.preferences.payment,
+            earlier=self.store.drafts((DraftState.SENT, DraftState.UNCLEAR), thread_id=thread.id),
         )
         return recipient, self.texts.render(template_for(thread, due.template), **context)
 
@@ -333,14 +334,14 @@ class Engine:
                     draft_id, DraftState.APPROVED, now, approved_at=now, send_after=send_after
                 )
                 text = (
-                    f"Schritt {due.step.number} fällig → Mail an {recipient}{covered} erstellt "
-                    f"und ohne Rückfrage freigegeben (auto_send), Versand ab "
-                    f"{local_text(send_after, self.window)}"
+                    f"Schritt {due.step.number} ist fällig: Die Mail an {recipient}{covered} ist "
+                    f"ohne Rückfrage freigegeben (auto_send) und geht frühestens am "
+                    f"{moment_text(send_after, self.window)} raus."
                 )
             else:
                 text = (
-                    f"Schritt {due.step.number} fällig → Entwurf an {recipient}{covered} "
-                    "erstellt, wartet auf deine Freigabe"
+                    f"Schritt {due.step.number} ist fällig: Der Entwurf an {recipient}{covered} "
+                    "wartet auf Deine Freigabe."
                 )
             for covered_thread in threads:
                 self.store.add_event(now, text, thread_id=covered_thread.id, kind=EventKind.DRAFT)
@@ -355,21 +356,26 @@ class Engine:
             )  # fmt: skip
             self.store.update_thread(thread.id, now, step=due.index + 1, last_step_at=now)
             self.store.add_event(
-                now, f"Schritt {due.step.number}: Aufgabe für dich – {text}", thread_id=thread.id
+                now,
+                f"Schritt {due.step.number}: eine Aufgabe für Dich – {text}",
+                thread_id=thread.id,
             )
             if due.index + 1 >= len(self.preferences.playbook(thread)):
                 self.store.update_thread(thread.id, now, state=State.PARKED)
                 self.store.add_event(
                     now,
-                    "Letzter Schritt erledigt → Vorgang beiseitegelegt, die Entscheidung liegt "
-                    "bei dir; eine Antwort des Kunden wird weiter erkannt",
+                    "Das war der letzte Schritt: Der Vorgang ist beiseitegelegt, die Entscheidung "
+                    "liegt bei Dir. Eine Antwort des Kunden erkenne ich weiterhin.",
                     thread_id=thread.id,
                 )
+            task = self.store.task_by_token(token)
             self.outbox.notify_owner(
                 "owner_task",
                 now,
                 key=f"task:thread {thread.id}:step {due.index}",
                 task=text,
+                task_label=due.task_label or "bitte kümmern",
+                task_id=task.id if task is not None else None,
                 client_label=client_label(thread),
                 thread_id=thread.id,
                 kind_label=KIND_LABELS[thread.kind],
@@ -488,5 +494,8 @@ def _group_invoices(due_now: list[tuple[Thread, DueStep]]) -> dict[int, list[Thr
 
 def _rest_reason(thread: Thread, state: State) -> str:
     if state is State.RESTING:
-        return "Keine Antwort auf das Angebot → Vorgang ruht, Schweigen gilt als Absage"
-    return f"Keine Antwort von {client_label(thread)} → Vorgang beiseitegelegt, wir warten"
+        return "Auf das Angebot kam keine Antwort: Der Vorgang ruht, Schweigen gilt als Absage."
+    return (
+        f"Von {client_label(thread)} kam keine Antwort: Der Vorgang ist beiseitegelegt, bis "
+        "eine Antwort kommt."
+    )

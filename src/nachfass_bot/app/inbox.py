@@ -55,7 +55,7 @@ from nachfass_bot.mail.approval import find_token
 from nachfass_bot.mail.inbound import parse_inbound
 from nachfass_bot.mail.judge import Verdict, judge_inbound, needs_body
 from nachfass_bot.mail.matching import Match, answer_keys, answer_time, match_synced
-from nachfass_bot.texts.labels import client_label, local_text
+from nachfass_bot.texts.labels import client_label, local_text, moment_text
 from nachfass_bot.texts.render import format_date_long
 
 log = logging.getLogger(__name__)
@@ -318,8 +318,8 @@ class InboxReader:
             for thread_id in verdict.thread_ids:
                 self.store.add_event(
                     now,
-                    f"Zustellung verzögert ({verdict.reason}) → kein Grund zum Handeln, "
-                    "der Server versucht es weiter",
+                    f"Die Zustellung verzögert sich ({verdict.reason}); der Server versucht es "
+                    "weiter, zu tun ist nichts.",
                     thread_id=thread_id,
                     kind=EventKind.BOUNCE,
                 )
@@ -379,17 +379,17 @@ class InboxReader:
         if verdict.return_date is not None and in_date_window(verdict.return_date, now.date()):
             back = datetime.combine(verdict.return_date, time(0), tzinfo=self.window.zone)
             resume = self.window.next_slot(self.window.add_business_days(back, 1))
-            why = f"zurück am {format_date_long(verdict.return_date, self.window.zone)}"
+            why = f"ist ab {format_date_long(verdict.return_date, self.window.zone)} wieder da"
         else:
             resume = self.window.next_slot(now + self.auto_reply_wait)
-            why = "ohne Rückkehrdatum"
+            why = "ist abwesend und nennt kein Rückkehrdatum"
         if thread.paused_until is not None and thread.paused_until >= resume:
             return
         self.store.update_thread(thread.id, now, paused_until=resume)
         self.store.add_event(
             now,
-            f"Abwesenheitsnotiz von {inbound.from_addr or 'unbekannt'} ({why}) ist keine "
-            f"Antwort → nächster Schritt frühestens {local_text(resume, self.window)}",
+            f"{_absent_label(thread, inbound)} {why} (Abwesenheitsnotiz, keine Antwort); der "
+            f"nächste Schritt kommt frühestens am {moment_text(resume, self.window)}.",
             thread_id=thread.id,
             kind=EventKind.AUTO_REPLY,
         )
@@ -407,8 +407,8 @@ class InboxReader:
         failed = ", ".join(verdict.failed_recipients) or "unbekannt"
         self.store.add_event(
             now,
-            f"Unzustellbar an {failed} ({verdict.reason}) → Vorgang pausiert, Aufgabe: "
-            f"{BOUNCE_TASK}",
+            f"Die Mail an {failed} kam nicht an ({verdict.reason}). Der Vorgang ist pausiert, "
+            f"Deine Aufgabe: {BOUNCE_TASK}",
             thread_id=thread.id,
             kind=EventKind.BOUNCE,
         )
@@ -478,10 +478,17 @@ class InboxReader:
         self.store.add_event(
             now,
             f"Du hast {client_label(thread)} am {local_text(written_at, self.window)} selbst "
-            "geschrieben (Ordner Gesendet) → die Frist bis zum nächsten Schritt beginnt neu",
+            "geschrieben (Ordner Gesendet); die Frist bis zum nächsten Schritt beginnt neu.",
             thread_id=thread.id,
         )
         return True
+
+
+def _absent_label(thread: Thread, inbound: Inbound) -> str:
+    """Who is away: the client by name when the notice came from the client's address."""
+    if inbound.from_addr is None or inbound.from_addr == thread.client.email:
+        return client_label(thread)
+    return inbound.from_addr
 
 
 def seen_key(inbound: Inbound, raw: bytes) -> str:

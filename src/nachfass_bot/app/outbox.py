@@ -259,8 +259,9 @@ class Outbox:
                     self._mark_done(draft, DraftState.SENT, now)
                     self.store.add_event(
                         now,
-                        f"Schritt {draft.step_number}: Mail „{draft.subject}“ wurde vor dem "
-                        "Abbruch gesendet (im Gesendet-Ordner gefunden) → nicht erneut gesendet",
+                        f"Schritt {draft.step_number}: Die Mail „{draft.subject}“ ging vor dem "
+                        "Abbruch raus (im Gesendet-Ordner gefunden); ich sende sie nicht noch "
+                        "einmal.",
                         thread_id=draft.thread_id,
                         kind=EventKind.SENT,
                     )
@@ -314,8 +315,9 @@ class Outbox:
             self.store.set_draft_state(draft.id, DraftState.APPROVED, now, send_after=retry_at)
             self.store.add_event(
                 now,
-                f"Versand von Schritt {draft.step_number} vorübergehend abgelehnt ({exc}) → "
-                f"neuer Versuch ab {retry_at.astimezone(UTC):%H:%M} UTC",
+                f"Der Server hat den Versand von Schritt {draft.step_number} vorübergehend "
+                f"abgelehnt ({exc}); ich versuche es ab {retry_at.astimezone(UTC):%H:%M} UTC "
+                "noch einmal.",
                 thread_id=draft.thread_id,
                 kind=EventKind.ERROR,
             )

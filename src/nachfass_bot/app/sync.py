@@ -52,7 +52,7 @@ def sync_folder(
     elif stored:
         store.add_event(
             now,
-            f"Ordner {folder}: UIDVALIDITY hat sich geändert → Ordner wird neu gelesen",
+            f"Im Ordner {folder} hat sich die UIDVALIDITY geändert; ich lese ihn neu.",
             kind=EventKind.SYNC,
         )
     if last_uid + 1 < status.uidnext:

@@ -14,6 +14,7 @@ import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from enum import Enum
 
 import aiosmtplib
@@ -22,6 +23,12 @@ from imapclient.exceptions import CapabilityError
 from nachfass_bot.adapters.imap import ImapMailbox
 from nachfass_bot.adapters.mailbox import FolderSet, Mailbox, choose_folders
 from nachfass_bot.config import Config, MailboxConfig, ServerConfig
+from nachfass_bot.domain.interest import (
+    BASE_RATE_SOURCE,
+    BASE_RATES,
+    base_rate_table_stale_since,
+)
+from nachfass_bot.domain.preferences import PaymentConfig
 from nachfass_bot.errors import ConfigError, LoginFailed, MailboxError
 
 CHECK_TIMEOUT = 20.0
@@ -53,12 +60,39 @@ def run_checkup(
     *,
     connect_imap: Callable[[ServerConfig, str], Mailbox] | None = None,
     timeout: float = CHECK_TIMEOUT,
+    today: date | None = None,
 ) -> list[Finding]:
-    """Check the IMAP login and folders, then the SMTP login; returns every finding."""
+    """Check the IMAP login and folders, then the SMTP login, then whether the base-rate
+    table is current (``today``: the day to judge it on, else the clock's); returns every
+    finding."""
     connect = connect_imap or (lambda server, pw: ImapMailbox.connect(server, pw, timeout))
     findings = check_imap(config.imap, config.mailbox, connect)
     findings.append(check_smtp(config.smtp, timeout))
+    stale = check_base_rate(config.preferences.payment, today or date.today())
+    if stale is not None:
+        findings.append(stale)
     return findings
+
+
+def check_base_rate(payment: PaymentConfig, today: date) -> Finding | None:
+    """A warning when the reminders state interest from a base-rate table that misses a
+    published rate; None when interest is off, the config sets the rate, or all is well."""
+    if not payment.interest or payment.base_rate is not None:
+        return None
+    since = base_rate_table_stale_since(today)
+    if since is None:
+        return None
+    last = BASE_RATES[-1][0]
+    return Finding(
+        Level.WARNING,
+        "Basiszinssatz",
+        f"Die eingebaute Tabelle endet mit dem Satz vom {last:%d.%m.%Y}; seitdem ist ein "
+        "neuer Satz erschienen. Die Zahlungserinnerungen nennen Verzugszinsen nach dem "
+        "alten Satz.",
+        f"den aktuellen Satz nachsehen ({BASE_RATE_SOURCE}) und in der Konfiguration unter "
+        "[payment] als base_rate eintragen (z. B. base_rate = 1.27), oder nachfass-bot "
+        "aktualisieren.",
+    )
 
 
 def check_imap(

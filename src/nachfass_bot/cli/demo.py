@@ -26,7 +26,12 @@ from nachfass_bot.config import Config, parse_config
 from nachfass_bot.domain.models import Kind
 from nachfass_bot.mail.approval import find_token
 from nachfass_bot.texts.compose import address, build_mail, new_message_id, to_bytes
-from nachfass_bot.texts.labels import KIND_LABELS, STATE_LABELS, local_text
+from nachfass_bot.texts.labels import (
+    KIND_LABELS,
+    STATE_LABELS,
+    local_text,
+    steps_text,
+)
 
 ZONE = ZoneInfo("Europe/Berlin")
 START = datetime(2026, 3, 2, 8, 0, tzinfo=ZONE)  # Montag, 2. März 2026
@@ -313,7 +318,7 @@ def summary(world: DemoWorld) -> list[str]:
         where = f", Antwort im Ordner {thread.answered_folder}" if thread.answered_folder else ""
         lines.append(
             f"  Vorgang {thread.id} ({KIND_LABELS[thread.kind]}, {thread.client.name}): "
-            f"{state}{where}, {thread.step} Schritt(e) erledigt"
+            f"{state}{where}, {steps_text(thread.step)} erledigt"
         )
     return lines
 

@@ -100,6 +100,16 @@ class SendingWindow:
         """
         return day.weekday() < 5 and not is_public_holiday(day, self.bundesland)
 
+    def business_day_on_or_after(self, day: date) -> date:
+        """Return ``day`` if it is a business day, else the next one (a deadline that
+        falls on a weekend or a public holiday moves to the next business day, § 193 BGB).
+        """
+        for offset in range(_MAX_SEARCH_DAYS + 1):
+            candidate = day + timedelta(days=offset)
+            if self.is_business_day(candidate):
+                return candidate
+        raise RuntimeError(f"Kein Werktag innerhalb von {_MAX_SEARCH_DAYS} Tagen nach {day}.")
+
     def is_open_day(self, day: date) -> bool:
         """Return True if the bot may send at all on the local calendar ``day``."""
         if day.weekday() not in self.days or is_public_holiday(day, self.bundesland):

@@ -12,7 +12,7 @@ Interest here is simple interest on actual days / 365, rounded to cents.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 # The Basiszinssatz (§ 247 BGB) as published by the Deutsche Bundesbank, each value valid
@@ -27,7 +27,16 @@ BASE_RATES: tuple[tuple[date, Decimal], ...] = (
     (date(2025, 1, 1), Decimal("2.27")),
     (date(2025, 7, 1), Decimal("1.27")),
     (date(2026, 1, 1), Decimal("1.27")),
+    # Not confirmed on bundesbank.de from this workplace (no network): taken from a
+    # late-payment calculator that reads the Bundesbank's rate (B2B 10,52 % from 1 July
+    # 2026, as of 22 November 2026). Check it against the Bundesbank's notice.
+    (date(2026, 7, 1), Decimal("1.52")),
 )
+
+# The table is stale when its last row is more than this many months old: a new rate has
+# been published (each half year) and is missing. A test and ``nachfass-bot check`` say so.
+STALE_AFTER_MONTHS = 7
+BASE_RATE_SOURCE = "Deutsche Bundesbank, bundesbank.de: „Basiszinssatz“ (§ 247 Abs. 2 BGB)"
 
 B2B_POINTS = Decimal("9")  # § 288 Abs. 2 BGB: no consumer involved
 B2C_POINTS = Decimal("5")  # § 288 Abs. 1 BGB
@@ -79,3 +88,12 @@ def late_interest(amount: Decimal, since: date, until: date, rate: Decimal) -> D
         return Decimal("0.00")
     interest = amount * rate / Decimal(100) * Decimal(days) / _DAYS_PER_YEAR
     return interest.quantize(_CENT, rounding=ROUND_HALF_UP)
+
+
+def base_rate_table_stale_since(today: date) -> date | None:
+    """The day the table of :data:`BASE_RATES` went stale (its last row more than
+    :data:`STALE_AFTER_MONTHS` months old), or None while it is current on ``today``."""
+    last = BASE_RATES[-1][0]
+    months = last.month - 1 + STALE_AFTER_MONTHS
+    stale = date(last.year + months // 12, months % 12 + 1, last.day) + timedelta(days=1)
+    return stale if today >= stale else None

@@ -240,6 +240,7 @@ class Client:
     id: int | None = None
     anrede: str | None = None  # "frau" | "herr"; None: never guess a gender
     customer_type: str = "b2b"  # "b2b" | "b2c" (§288 BGB differs)
+    assistant_name: str | None = None  # from the config only: how to greet the assistant
 
 
 @dataclass(frozen=True)

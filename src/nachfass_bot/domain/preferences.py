@@ -11,6 +11,7 @@ du = true
 anrede = "herr"               # "frau" | "herr"; without it nobody's gender is guessed
 type = "b2c"                  # "b2b" (default) | "b2c"
 assistant = "empfang@keller-bau.de"
+assistant_name = "Petra Lange"  # greets the assistant by name (always with Sie)
 [clients."jonas@keller-bau.de".schedule.rechnung]
 step_1 = "7 Tage"
 [payment]
@@ -18,7 +19,7 @@ reminder_days = 10
 interest = false
 flat_fee = false
 base_rate = 1.27
-final_step = "einen gerichtlichen Mahnbescheid beantragen"
+final_step = "mahnbescheid"  # "mahnbescheid" | "inkasso" | "anwalt"
 ```
 Every value is checked at start-up; a step number a playbook does not have is reported.
 """
@@ -40,6 +41,8 @@ _STEP_KEY_RE = re.compile(r"^step_(\d)$")
 _DELAY_HINT = 'muss eine Zahl von Tagen sein, z. B. 8, "8 Tage" oder "3 Werktage"'
 _ANREDEN = ("frau", "herr")
 _CUSTOMER_TYPES = ("b2b", "b2c")
+# What the last reminder may announce: a fixed choice, so no improper threat is configured.
+FINAL_STEPS = ("mahnbescheid", "inkasso", "anwalt")
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,7 @@ class ClientConfig:
     anrede: str | None = None
     customer_type: str | None = None
     assistant: str | None = None
+    assistant_name: str | None = None
     delays: Mapping[Kind, Mapping[int, Delay]] = field(default_factory=lambda: MappingProxyType({}))
 
 
@@ -76,7 +80,7 @@ class PaymentConfig:
     interest: bool = False  # mention §288 BGB late-payment interest in reminders
     flat_fee: bool = False  # mention the 40 € flat fee (§288 (5) BGB, B2B only)
     base_rate: Decimal | None = None  # None: the built-in dated table
-    final_step: str | None = None  # what the owner will do after the last date
+    final_step: str | None = None  # one of FINAL_STEPS: what the owner will do after the last date
     default_terms_days: int = 14  # an invoice that names no due date: issue date + this
 
 
@@ -111,6 +115,7 @@ class Preferences:
             anrede=settings.anrede or thread.client.anrede,
             customer_type=settings.customer_type or thread.client.customer_type,
             assistant_email=settings.assistant or thread.client.assistant_email,
+            assistant_name=settings.assistant_name or thread.client.assistant_name,
         )
         return replace(thread, client=client)
 
@@ -217,6 +222,7 @@ def _parse_client(section: Section, problems: list[str], read: list[Section]) ->
     if assistant is not None and "@" not in assistant:
         section.problem("assistant", "ist keine E-Mail-Adresse")
         assistant = None
+    assistant_name = section.text("assistant_name")
     schedule = _sub(section, "schedule", problems, read)
     delays = {
         kind: MappingProxyType(_parse_delays(_sub(schedule, kind.value, problems, read), kind))
@@ -227,6 +233,7 @@ def _parse_client(section: Section, problems: list[str], read: list[Section]) ->
         anrede=anrede,
         customer_type=customer_type,
         assistant=assistant.lower() if assistant else None,
+        assistant_name=assistant_name.strip() if assistant_name else None,
         delays=MappingProxyType(delays),
     )
 
@@ -236,7 +243,8 @@ def _choice(section: Section, key: str, allowed: tuple[str, ...]) -> str | None:
     if value is None:
         return None
     if value.strip().lower() not in allowed:
-        section.problem(key, "muss " + " oder ".join(f"„{a}“" for a in allowed) + " sein")
+        quoted = [f"„{a}“" for a in allowed]
+        section.problem(key, f"muss {', '.join(quoted[:-1])} oder {quoted[-1]} sein")
         return None
     return value.strip().lower()
 
@@ -245,14 +253,14 @@ def _parse_payment(section: Section) -> PaymentConfig:
     days = section.integer("reminder_days", 10, 7, 30)
     interest = section.boolean("interest", False)
     flat_fee = section.boolean("flat_fee", False)
-    final_step = section.text("final_step")
+    final_step = _choice(section, "final_step", FINAL_STEPS)
     terms = section.integer("default_terms_days", 14, 0, 120)
     return PaymentConfig(
         reminder_days=days or 10,
         interest=bool(interest),
         flat_fee=bool(flat_fee),
         base_rate=_base_rate(section),
-        final_step=final_step.strip() if final_step else None,
+        final_step=final_step,
         default_terms_days=14 if terms is None else terms,
     )
 

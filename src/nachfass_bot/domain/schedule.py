@@ -45,6 +45,9 @@ class Step:
     task: str | None = None
     to_assistant: bool = False
     fallback_task: str | None = None
+    # A few words for the task mail's subject ("anrufen"), after "Aufgabe zu <client>:".
+    task_label: str | None = None
+    fallback_label: str | None = None
 
     def __post_init__(self) -> None:
         if self.action is Action.MAIL and not self.template:
@@ -70,6 +73,7 @@ class DueStep:
     template: str | None  # effective template (None for tasks)
     task: str | None  # effective task text, already filled with the client's name
     due_at: datetime  # aware UTC; MAIL and TASK already moved into the sending window
+    task_label: str | None = None  # the task in a few words, for a subject line
 
 
 # Where the brief gives a range, the value chosen is noted next to the step
@@ -88,6 +92,7 @@ _AUFTRAG: Playbook = (
         Delay(1, business_days=True),
         None,
         task="{name} anrufen und fragen, ob die Unterlagen gut angekommen sind.",
+        task_label="anrufen",
     ),
     # range 7–10 days after the documents: 1 business day + 7 days, so 8–10 days
     Step(1, Action.MAIL, Delay(7), "auftrag_1"),
@@ -97,6 +102,7 @@ _AUFTRAG: Playbook = (
         Delay(3, business_days=True),
         None,
         task="{name} noch einmal anrufen und nach dem Stand fragen (ein Anruf genügt).",
+        task_label="noch einmal anrufen",
     ),
     Step(
         3,
@@ -108,6 +114,7 @@ _AUFTRAG: Playbook = (
             "Eine Assistenz oder „gute Seele“ im Umfeld von {name} ausfindig machen und "
             "freundlich um einen Telefontermin oder einen kurzen Stand bitten."
         ),
+        fallback_label="Assistenz finden",
     ),
     Step(4, Action.MAIL, Delay(7), "auftrag_4"),
     # The brief gives no delay for parking; one more week after the final-clarity mail.
@@ -128,6 +135,7 @@ _RECHNUNG: Playbook = (
             "Die Rechnung an {name} ist weiter offen: bitte über rechtliche Schritte "
             "entscheiden (Mahnbescheid, Inkasso oder weiter abwarten)."
         ),
+        task_label="über rechtliche Schritte entscheiden",
     ),
 )
 
@@ -178,7 +186,8 @@ def next_step(thread: Thread, playbook: Playbook, window: SendingWindow) -> DueS
             due_at = window.next_slot(due_at)
     except OverflowError:  # beyond datetime.max: one such thread must not stop the cycle
         return None
-    return DueStep(thread.step, step, action, template, task, due_at)
+    label = step.fallback_label if action is not step.action else step.task_label
+    return DueStep(thread.step, step, action, template, task, due_at, label)
 
 
 def _delay(thread: Thread, step: Step) -> Delay:

@@ -169,7 +169,7 @@ def _delivery_system_verdict(inbound: Inbound) -> Verdict:
     sender = inbound.from_addr or "unbekannt"
     return Verdict(
         kind=VerdictKind.UNRELATED,
-        reason=f"Mail des Mailsystems {sender}, keine Unzustellbarkeitsmeldung → keine Antwort",
+        reason=f"Mail des Mailsystems {sender}, keine Unzustellbarkeitsmeldung und keine Antwort",
     )
 
 

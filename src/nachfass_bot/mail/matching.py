@@ -212,7 +212,7 @@ def _listens(thread: Thread) -> bool:
 
 
 _RULE_TEXTS = {
-    "reference": "Antwort auf unsere Mail",
+    "reference": "Antwort auf meine Mail",
     "client-address": "Mail von der Kundenadresse",
     "assistant-address": "Mail von der hinterlegten Assistenz",
     "colleague": "Mail aus der Firma des Kunden",
@@ -223,11 +223,11 @@ def _reason(inbound: Inbound, rule: str) -> str:
     """German log line naming the sender, the folder and the rule."""
     sender = inbound.from_addr or "unbekanntem Absender"
     text = (
-        f"Antwort von {sender} im Ordner {inbound.folder} gefunden "
-        f"({_RULE_TEXTS.get(rule, rule)}) → Nachfassen beendet"
+        f"{sender} hat geantwortet ({_RULE_TEXTS.get(rule, rule)}, gefunden im Ordner "
+        f"{inbound.folder}); ich fasse nicht mehr nach."
     )
     if inbound.is_junk_folder:
-        text += ". Achtung: Die Mail lag im Spam-Ordner – bitte den Spam-Filter prüfen"
+        text += " Achtung: Die Mail lag im Spam-Ordner – bitte den Spam-Filter prüfen."
     return text
 
 

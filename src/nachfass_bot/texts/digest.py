@@ -14,6 +14,7 @@ Every thread names its number for ``nachfass-bot show``.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -22,8 +23,10 @@ from email.utils import format_datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_date
+
 from nachfass_bot.texts.compose import address
-from nachfass_bot.texts.render import Texts, format_money, one_line, salutation
+from nachfass_bot.texts.render import LOCALE, Texts, format_money, one_line, salutation
 
 RISK_DAYS = 90  # "money invoiced in the last 90 days"
 TEXT_BAR_WIDTH = 20  # characters of a bar in the text part
@@ -254,11 +257,15 @@ def digest_context(facts: WeekFacts) -> dict[str, Any]:
     """The context of ``digest.txt`` and ``digest.html``: plain dicts and lists, so that
     texts.py cleans every string.
 
-    ``greeting``, ``week_number``, ``start`` and ``end`` (aware datetimes), ``quiet``,
+    ``greeting``, ``week_number`` (the ISO week reviewed: the one most of the seven days
+    belong to), ``period`` ("23. Februar bis 1. März 2026": the seven days before ``end``),
+    ``start`` and ``end`` (aware datetimes), ``quiet``,
     ``headline``, ``spam_count``; the lists ``answers``, ``drafts`` (plus
     ``days_waiting``), ``tasks``, ``notices`` (plus ``label``), ``invoices`` (open only,
     plus ``days_overdue``), ``sent``, ``upcoming`` (plus ``what``) and ``resting``, each
-    entry a dict of the item's fields; ``open_total``; ``risk`` (:class:`RiskRow` fields
+    entry a dict of the item's fields, and a thread at most once per list: ``tasks``,
+    ``notices`` and ``sent`` carry the thread's further items in ``more``; ``open_total``;
+    ``risk`` (:class:`RiskRow` fields
     plus ``open_bar`` and ``billed_bar`` for the text part), ``risk_open_total``,
     ``risk_billed_total``, ``risk_days`` and ``risk_flags`` (German sentences).
     """
@@ -272,28 +279,39 @@ def digest_context(facts: WeekFacts) -> dict[str, Any]:
     rows = risk_rows(facts.invoices, facts.end)
     spam = [answer for answer in facts.answers if answer.in_spam]
     drafts = sorted(facts.drafts, key=lambda draft: (draft.created_at, draft.thread_id))
+    first_day = facts.start.astimezone(zone).date()
+    last_day = (facts.end - timedelta(days=1)).astimezone(zone).date()
     context: dict[str, Any] = {
         "greeting": salutation(facts.owner_name, du=True),
-        "week_number": facts.end.astimezone(zone).isocalendar()[1],
+        "week_number": (first_day + (last_day - first_day) / 2).isocalendar()[1],
+        "period": _period(first_day, last_day),
         "start": facts.start,
         "end": facts.end,
         "quiet": is_quiet(facts),
         "spam_count": len(spam),
-        "answers": [asdict(answer) for answer in facts.answers],
-        "drafts": [_draft_entry(draft, facts.end) for draft in drafts],
-        "tasks": [asdict(task) for task in sorted(facts.tasks, key=lambda task: task.due_at)],
-        "notices": [
-            {**asdict(notice), "label": _NOTICE_LABELS.get(notice.kind, notice.kind)}
-            for notice in facts.notices
-        ],
+        "answers": _once_per_thread(asdict(answer) for answer in facts.answers),
+        "drafts": _once_per_thread(_draft_entry(draft, facts.end) for draft in drafts),
+        "tasks": _once_per_thread(
+            (asdict(task) for task in sorted(facts.tasks, key=lambda task: task.due_at)),
+            merge=True,
+        ),
+        "notices": _once_per_thread(
+            (
+                {**asdict(notice), "label": _NOTICE_LABELS.get(notice.kind, notice.kind)}
+                for notice in facts.notices
+            ),
+            merge=True,
+        ),
         "invoices": invoices,
         "open_total": open_total,
-        "sent": [asdict(item) for item in sorted(facts.sent, key=lambda item: item.at)],
-        "upcoming": [
+        "sent": _once_per_thread(
+            (asdict(item) for item in sorted(facts.sent, key=lambda item: item.at)), merge=True
+        ),
+        "upcoming": _once_per_thread(
             {**asdict(item), "what": _upcoming_text(item)}
             for item in sorted(facts.upcoming, key=lambda item: (item.due_at, item.thread_id))
-        ],
-        "resting": [asdict(item) for item in facts.resting],
+        ),
+        "resting": _once_per_thread(asdict(item) for item in facts.resting),
         "risk": [_risk_entry(row) for row in rows],
         "risk_open_total": sum((row.open_amount for row in rows), Decimal()),
         "risk_billed_total": sum((row.billed_amount for row in rows), Decimal()),
@@ -302,6 +320,34 @@ def digest_context(facts: WeekFacts) -> dict[str, Any]:
     }
     context["headline"] = _headline(facts, context)
     return context
+
+
+def _period(first: date, last: date) -> str:
+    """The seven days as "23. Februar bis 1. März 2026" (a first year only if it differs)."""
+    pattern = "d. MMMM" if first.year == last.year else "d. MMMM y"
+    start = format_date(first, pattern, locale=LOCALE)
+    return f"{start} bis {format_date(last, 'd. MMMM y', locale=LOCALE)}"
+
+
+def _once_per_thread(
+    entries: Iterable[dict[str, Any]], *, merge: bool = False
+) -> list[dict[str, Any]]:
+    """Each thread once, at its first entry. With ``merge`` its later entries go into
+    that entry's ``more`` list (tasks, notices, sent mails); else they are left out.
+    Entries without a thread stay as they are."""
+    result: list[dict[str, Any]] = []
+    by_thread: dict[int, dict[str, Any]] = {}
+    for entry in entries:
+        thread_id = entry.get("thread_id")
+        first = by_thread.get(thread_id) if thread_id is not None else None
+        if first is None:
+            entry = {**entry, "more": []}
+            result.append(entry)
+            if thread_id is not None:
+                by_thread[thread_id] = entry
+        elif merge:
+            first["more"].append(entry)
+    return result
 
 
 def _invoice_entry(invoice: InvoiceItem, today: date) -> dict[str, Any]:

@@ -34,7 +34,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jinja2
-from babel.dates import format_date
+from babel.dates import format_date, get_month_names
 from babel.numbers import format_currency, format_decimal
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -182,6 +182,29 @@ def _clean_block(text: str) -> str:
 def format_date_long(value: date | datetime, zone: ZoneInfo) -> str:
     """Format a date as ``"Dienstag, 12. Januar 2027"``; datetimes are moved to ``zone``."""
     return format_date(_local_date(value, zone), "EEEE, d. MMMM y", locale=LOCALE)
+
+
+def deadline_in(text: str) -> date | None:
+    """The first date written as ``datum`` writes it ("bis Freitag, 10. April 2026") that
+    follows "bis" in ``text``: the deadline a sent mail named; None when there is none."""
+    months = {
+        name.lower(): number for number, name in get_month_names("wide", locale=LOCALE).items()
+    }
+    for match in _DEADLINE_RE.finditer(text):
+        month = months.get(match["month"].lower())
+        if month is None:
+            continue
+        try:
+            return date(int(match["year"]), month, int(match["day"]))
+        except ValueError:
+            continue
+    return None
+
+
+_DEADLINE_RE = re.compile(
+    r"\bbis\s+(?:[A-Za-zÄÖÜäöü]+,\s+)?(?P<day>\d{1,2})\.\s+(?P<month>[A-Za-zÄÖÜäöü]+)\s+"
+    r"(?P<year>\d{4})\b"
+)
 
 
 def format_date_medium(value: date | datetime, zone: ZoneInfo) -> str:
