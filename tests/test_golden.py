@@ -307,18 +307,20 @@ def owner_cases() -> Iterator[Case]:
         client=False,
     )
     yield Case("owner_status", "leer", {"threads": [], "vacation": None}, client=False)
-    yield Case(
-        "owner_bounce_alert",
-        "standard",
-        {
-            "failed": "juergen@praxis-weiss.example, info@praxis-weiss.example",
-            "reason": "Unzustellbar (5.1.1)",
-            "subject": SUBJECT,
-            "thread_id": 42,
-            "client_label": NAME,
-        },
-        client=False,
-    )
+    for label, tag in (("standard", "[NF-3f9a12c4]"), ("ohne-kennzeichen", "")):
+        yield Case(
+            "owner_bounce_alert",
+            label,
+            {
+                "token_tag": tag,
+                "failed": "juergen@praxis-weiss.example, info@praxis-weiss.example",
+                "reason": "Unzustellbar (5.1.1)",
+                "subject": SUBJECT,
+                "thread_id": 42,
+                "client_label": NAME,
+            },
+            client=False,
+        )
 
 
 def tracking_cases() -> Iterator[Case]:
@@ -667,11 +669,16 @@ def test_the_task_mail_names_the_task_the_topic_once_and_its_number(texts: Texts
 
 
 def test_the_bounce_alert_says_how_to_carry_on(texts: Texts) -> None:
-    case = next(case for case in ALL_CASES if case.template == "owner_bounce_alert")
-    body = " ".join(texts.render(case.template, **case.context).body.split())
+    cases = {c.variant: c for c in ALL_CASES if c.template == "owner_bounce_alert"}
+    answerable, legacy = (
+        " ".join(texts.render(c.template, **c.context).body.split())
+        for c in (cases["standard"], cases["ohne-kennzeichen"])
+    )
 
-    assert "nachfass-bot resume 42" in body
-    assert "nachfass-bot track --to neue@adresse.de" in body
+    assert "„weiter neue@adresse.de“" in answerable and "„weiter“" in answerable
+    assert "nachfass-bot resume 42" in answerable
+    assert "nachfass-bot resume 42" in legacy  # an alert without token: the CLI way
+    assert "nachfass-bot track --to neue@adresse.de" in legacy
 
 
 def test_after_the_greeting_the_text_goes_on_in_lower_case() -> None:

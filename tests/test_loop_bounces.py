@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from loophelpers import cli, cli_json, mails_to, track, write_config
+from loophelpers import cli, cli_json, local, mails_to, owner_reply, track, write_config
 from servers import MailAccount, SmtpSink
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -61,8 +61,55 @@ def test_bounce_from_the_client_company_domain_pauses_instead_of_answering(
     to_owner = mails_to(smtp_sink, dovecot.user)
     assert len(to_owner) == 1, [str(m["Subject"]) for m in to_owner]
     assert "kam nicht an" in str(to_owner[0]["Subject"])
-    assert "[NF-" not in str(to_owner[0]["Subject"]), "a paused thread gets no draft"
+    assert "Entwurf" not in str(to_owner[0]["Subject"]), "a paused thread gets no draft"
     assert mails_to(smtp_sink, CLIENT) == []
 
     assert cli(config, "tick", "--now", "2026-03-17T10:30") == 0
     assert len(mails_to(smtp_sink, dovecot.user)) == 1, "still paused a week later"
+
+
+def test_weiter_with_a_new_address_carries_on_there(
+    config: Path, dovecot: MailAccount, smtp_sink: SmtpSink, capsys
+) -> None:
+    thread_id = track(
+        config, capsys, "--kind", "angebot", "--to", CLIENT, "--name", "Jonas Keller",
+        "--subject", "Angebot Relaunch Webseite Keller Bau", "--message-id", OFFER_ID,
+        "--sent-at", "2026-03-02T09:00",
+    )  # fmt: skip
+    dovecot.append("INBOX", (CORPUS / "qmail_client_domain_qp_keller.eml").read_bytes())
+    assert cli(config, "tick", "--now", "2026-03-10T10:30") == 0
+    [alert] = mails_to(smtp_sink, dovecot.user)
+
+    answer = owner_reply(dovecot, alert, "weiter j.keller@keller-bau.de", local("2026-03-10T11:00"))
+    dovecot.append("INBOX", answer)
+    assert cli(config, "tick", "--now", "2026-03-10T11:05") == 0
+
+    shown = cli_json(config, capsys, "show", str(thread_id))
+    assert (shown["state"], shown["client_email"]) == ("open", "j.keller@keller-bau.de")
+    assert shown["tasks"] == []  # the bounce task is done
+    assert "Vorgang 1 geht weiter" in str(mails_to(smtp_sink, dovecot.user)[-1]["Subject"])
+    # The next step comes after its wait from the resumption, to the new address.
+    assert shown["next_due_at"] == "2026-03-18T10:05:00+00:00"
+    assert cli(config, "tick", "--now", "2026-03-18T11:10") == 0
+    [draft] = [m for m in mails_to(smtp_sink, dovecot.user) if "Entwurf" in str(m["Subject"])]
+    assert "j.keller@keller-bau.de" in draft.get_content()
+
+
+def test_weiter_with_a_broken_address_changes_nothing(
+    config: Path, dovecot: MailAccount, smtp_sink: SmtpSink, capsys
+) -> None:
+    thread_id = track(
+        config, capsys, "--kind", "angebot", "--to", CLIENT, "--subject", "Angebot",
+        "--message-id", OFFER_ID, "--sent-at", "2026-03-02T09:00",
+    )  # fmt: skip
+    dovecot.append("INBOX", (CORPUS / "qmail_client_domain_qp_keller.eml").read_bytes())
+    assert cli(config, "tick", "--now", "2026-03-10T10:30") == 0
+    [alert] = mails_to(smtp_sink, dovecot.user)
+
+    answer = owner_reply(dovecot, alert, "weiter j.keller@", local("2026-03-10T11:00"))
+    dovecot.append("INBOX", answer)
+    assert cli(config, "tick", "--now", "2026-03-10T11:05") == 0
+
+    shown = cli_json(config, capsys, "show", str(thread_id))
+    assert (shown["state"], shown["client_email"]) == ("paused", CLIENT)
+    assert "Adresse nicht verstanden" in str(mails_to(smtp_sink, dovecot.user)[-1]["Subject"])

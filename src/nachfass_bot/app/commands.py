@@ -12,12 +12,15 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Protocol
 
 from nachfass_bot.adapters.mailbox import Mailbox
 from nachfass_bot.adapters.store import Store
+from nachfass_bot.app.inbox import BOUNCE_TASK_STEP
 from nachfass_bot.app.outbox import Outbox, mail_ref
+from nachfass_bot.app.threads import resume_thread
 from nachfass_bot.domain.calendar import SendingWindow
 from nachfass_bot.domain.dates import date_window, german_date
 from nachfass_bot.domain.models import (
@@ -40,9 +43,11 @@ from nachfass_bot.domain.models import (
 from nachfass_bot.errors import MailboxError, NachfassError
 from nachfass_bot.mail.approval import (
     Command,
+    ResumeRequest,
     check_reply,
     parse_command,
     parse_owner_request,
+    parse_resume,
     token_tag,
 )
 from nachfass_bot.mail.headers import plain_text
@@ -160,6 +165,10 @@ class OwnerCommands:
         """ "erledigt" or "ok" in answer to a task reminder closes the task, "bezahlt" on an
         invoice's task also closes the invoice as paid; anything else gets a short
         "nicht verstanden" mail that lists the words."""
+        resume = parse_resume(body) if task.step_index == BOUNCE_TASK_STEP else None
+        if resume is not None:
+            self._resume_after_bounce(task, resume, now, report)
+            return
         command = parse_command(body, today=today)
         invoice = self._is_invoice(task.thread_id)
         paid = command.kind is CommandKind.PAID and invoice
@@ -188,6 +197,45 @@ class OwnerCommands:
                 now, "Von Dir als bezahlt markiert (Antwort auf die Aufgabe)",
                 thread_id=task.thread_id, kind=EventKind.OWNER,
             )  # fmt: skip
+
+    def _resume_after_bounce(
+        self, task: Task, resume: ResumeRequest, now: datetime, report: CycleReport
+    ) -> None:
+        """ "weiter" (the address was right) or "weiter neue@adresse.de" in answer to a
+        bounce alert: the thread goes on, at the new address if one was given."""
+        thread = self.store.thread(task.thread_id)
+        if thread is None:
+            return
+        if resume.problem is not None:
+            self.outbox.notify_owner(
+                "owner_alert", now, key=f"not-understood:task {task.id}:{resume.problem}",
+                headline="Adresse nicht verstanden",
+                message=(
+                    f"{resume.problem}. Der Vorgang bleibt pausiert. Antworte bitte noch "
+                    "einmal auf die Mail „kam nicht an“ mit „weiter neue@adresse.de“."
+                ),
+                thread_id=thread.id, client_label=None,
+            )  # fmt: skip
+            return
+        where = ""
+        if resume.address and resume.address != thread.client.email:
+            moved = replace(thread.client, email=resume.address, id=None)
+            self.store.update_thread(thread.id, now, client_id=self.store.upsert_client(moved, now))
+            where = f", ab jetzt an {resume.address}"
+        resume_thread(self.store, thread.id, now)
+        self.store.finish_task(task.id)
+        report.commands += 1
+        text = f"Von Dir fortgesetzt (Antwort „weiter“ auf die Meldung „kam nicht an“){where}"
+        self.store.add_event(now, text, thread_id=thread.id, kind=EventKind.OWNER)
+        self.outbox.notify_owner(
+            "owner_alert", now, key=f"resumed:task {task.id}",
+            headline=f"Vorgang {thread.id} geht weiter",
+            message=(
+                f"Vorgang {thread.id} geht weiter{where}. Der nächste Schritt kommt nach "
+                "seiner Wartezeit; den Entwurf bekommst Du wie immer vorher zum Ok."
+            ),
+            thread_id=thread.id, client_label=None,
+        )  # fmt: skip
 
     def _replies_to_draft(self, inbound: Inbound) -> bool:
         return any(self.store.draft_by_message_id(mid) for mid in inbound.in_reply_to)

@@ -47,11 +47,12 @@ from nachfass_bot.domain.models import (
     MessageRole,
     SeenRole,
     State,
+    TaskState,
     Thread,
     VerdictKind,
 )
 from nachfass_bot.errors import MailboxError
-from nachfass_bot.mail.approval import find_token
+from nachfass_bot.mail.approval import find_token, new_token, token_tag
 from nachfass_bot.mail.inbound import parse_inbound
 from nachfass_bot.mail.judge import Verdict, judge_inbound, needs_body
 from nachfass_bot.mail.matching import Match, answer_keys, answer_time, match_synced
@@ -401,9 +402,7 @@ class InboxReader:
         if thread is None or thread.state not in LISTENING_STATES:
             return
         self.store.update_thread(thread.id, now, state=State.PAUSED)
-        self.store.add_task(
-            thread_id=thread.id, step_index=BOUNCE_TASK_STEP, text=BOUNCE_TASK, due_at=now, now=now
-        )
+        token = self._bounce_task_token(thread.id, now)
         failed = ", ".join(verdict.failed_recipients) or "unbekannt"
         self.store.add_event(
             now,
@@ -417,6 +416,7 @@ class InboxReader:
             "owner_bounce_alert",
             now,
             key=f"bounce:thread {thread.id}:{mail_ref(inbound)}",
+            token_tag=token_tag(token) if token else "",
             failed=failed,
             reason=verdict.reason,
             subject=thread.subject,
@@ -427,6 +427,20 @@ class InboxReader:
     def cancel_drafts(self, thread_id: int, now: datetime, why: str) -> None:
         """Drop the thread's drafts that have not started sending."""
         cancel_drafts(self.store, thread_id, now, why)
+
+    def _bounce_task_token(self, thread_id: int, now: datetime) -> str | None:
+        """The token of the thread's bounce task, which the alert carries so that the
+        owner can answer it ("weiter neue@adresse.de"); a task from an earlier bounce
+        keeps its token (a row from before tokens has none)."""
+        token = new_token()
+        added = self.store.add_task(
+            thread_id=thread_id, step_index=BOUNCE_TASK_STEP, text=BOUNCE_TASK, due_at=now,
+            now=now, token=token,
+        )  # fmt: skip
+        if added:
+            return token
+        open_tasks = self.store.tasks(TaskState.OPEN, thread_id)
+        return next((t.token for t in open_tasks if t.step_index == BOUNCE_TASK_STEP), None)
 
     # -- the Sent folder ----------------------------------------------------------------------
 

@@ -28,6 +28,8 @@ import authres.dmarc
 
 from nachfass_bot.domain.dates import in_date_window
 from nachfass_bot.domain.models import CommandKind
+from nachfass_bot.errors import InvalidAddress
+from nachfass_bot.mail.address import parse_address
 from nachfass_bot.mail.headers import (
     all_raw_headers,
     authentication_results,
@@ -285,6 +287,34 @@ def parse_owner_request(subject: str, body: str, *, today: date) -> Command | No
                 return Command(CommandKind.UNKNOWN, text=line)
             return Command(CommandKind.VACATION, until=until)
     return None
+
+
+_RESUME_RE = re.compile(r"^(?:weiter|fortsetzen)\b[\s:,]*(?P<rest>.*)$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ResumeRequest:
+    """ "weiter" in answer to a bounce alert: go on, at ``address`` when one is given;
+    ``problem`` (German) when the address given is none."""
+
+    address: str | None = None
+    problem: str | None = None
+
+
+def parse_resume(body: str) -> ResumeRequest | None:
+    """ "weiter" or "weiter neue@adresse.de" on the first line of the own text above the
+    quote; None for anything else. The address is checked by :func:`parse_address`."""
+    own = strip_quote(body).strip()
+    match = _RESUME_RE.match(own.splitlines()[0].strip()) if own else None
+    if match is None:
+        return None
+    rest = match["rest"].strip().rstrip(".!")
+    if not rest:
+        return ResumeRequest()
+    try:
+        return ResumeRequest(address=parse_address(rest))
+    except InvalidAddress as exc:
+        return ResumeRequest(problem=str(exc))
 
 
 def _future_date(day: int, month: int, year: str | None, today: date) -> date | None:
