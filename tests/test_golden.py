@@ -311,8 +311,23 @@ def tracking_cases() -> Iterator[Case]:
     )
 
 
+def payment_cases() -> Iterator[Case]:
+    """The question about a credit without an invoice number (app/payments.py)."""
+    for label, numbers, amount in (
+        ("eine-rechnung", ["2026-014"], Decimal("1190.00")),
+        ("zwei-rechnungen", ["2026-011", "2026-014"], Decimal("1785.00")),
+    ):
+        yield Case(
+            "owner_payment_question",
+            label,
+            {"token_tag": "[NF-3f9a12c4]", "payer": "PRAXIS WEISS", "amount": amount,
+             "booked": date(2026, 3, 18), "numbers": numbers},
+            client=False,
+        )  # fmt: skip
+
+
 CLIENT_CASES = tuple(client_cases())
-ALL_CASES = (*CLIENT_CASES, *owner_cases(), *tracking_cases())
+ALL_CASES = (*CLIENT_CASES, *owner_cases(), *tracking_cases(), *payment_cases())
 
 
 @pytest.fixture(scope="module")
