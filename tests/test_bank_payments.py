@@ -293,3 +293,30 @@ def test_logs_carry_no_iban_and_no_purpose_at_info(
     for secret in ("DE02120300000000202051", "DE91100000000123456789", "Honorar Lektorat",
                    "vielen Dank", "Praxis Dr."):  # fmt: skip
         assert secret not in text
+
+
+def test_the_digest_lists_the_weeks_payments_and_unmatched_credits(
+    store: Store, payments: Payments, tmp_path: Path
+) -> None:
+    from nachfass_bot.app.digest_facts import gather_week
+    from nachfass_bot.config import parse_config
+    from nachfass_bot.texts.digest import render_digest
+
+    sparkasse_invoices(store)
+    payments.import_files([BANK / "camt053_v02_sparkasse.xml"], NOW)
+    config = parse_config(
+        {"owner": {"name": "Anna Berger", "email": OWNER.email, "signature": "Anna"},
+         "imap": {"host": "h", "username": "u", "password_env": "X"},
+         "smtp": {"host": "h", "username": "u", "password_env": "X"}},
+        tmp_path / "config.toml",
+    )  # fmt: skip
+
+    digest = render_digest(gather_week(store, config, NOW.replace(day=23)), Texts())
+
+    assert "ZAHLUNGEN DIESE WOCHE (4, zusammen 2.423,00 €)" in digest.text
+    assert "Rechnung 2026-015, 400,00 € am 18.03.2026 (Kontoauszug)" in digest.text
+    assert "NICHT ZUGEORDNETE GUTSCHRIFTEN (1)" in digest.text
+    assert "JOERG BRANDT: 714,00 €" in digest.text
+    assert "Zahlungen diese Woche" in digest.html
+    assert "DE68210501700012345678" not in digest.text + digest.html
+    assert "Rechnung 2026-015 über 800,00 €" in digest.text  # what is open, not 1.200,00 €
