@@ -148,7 +148,7 @@ class Payments:
     ) -> FileResult:
         if self.ledger.file_state(digest) == FileState.BROKEN:
             return FileResult(name, FileState.BROKEN, problem=problem)
-        log.warning("statement file %s… not readable; reported to the owner", digest[:12])
+        log.warning("statement file %s… not readable; remembered, not read again", digest[:12])
         with self.store.atomic():
             self.ledger.record_file(digest, name, FileState.BROKEN, now, problem=problem)
             self.store.add_event(now, f"{problem} → nicht eingelesen", kind=EventKind.ERROR)

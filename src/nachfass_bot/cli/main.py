@@ -799,17 +799,17 @@ def bank_import(opts: _Options, files: tuple[Path, ...]) -> None:
     config = opts.config()
     with open_store(config) as store:
         results = build_payments(config, store).import_files(files, datetime.now(UTC))
-    broken = False
+    broken = 0
     for result in results:
         if result.state == "broken":
-            broken = True
+            broken += 1
             click.echo(f"{result.problem}", err=True)
         elif result.state == "known":
             click.echo(f"{result.name}: schon eingelesen, nichts geändert.")
         else:
             click.echo(f"{result.name}: {import_summary(result)}")
     if broken:
-        sys.exit(1)
+        raise NachfassError(f"{broken} von {len(results)} Dateien nicht eingelesen")
 
 
 _MATCH_WORDS = {
