@@ -4,6 +4,7 @@ the owner's own payments (issue 13 point 4). No mail server: the outbox only que
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -320,3 +321,71 @@ def test_the_digest_lists_the_weeks_payments_and_unmatched_credits(
     assert "Zahlungen diese Woche" in digest.html
     assert "DE68210501700012345678" not in digest.text + digest.html
     assert "Rechnung 2026-015 über 800,00 €" in digest.text  # what is open, not 1.200,00 €
+
+
+@pytest.mark.parametrize(
+    ("line", "amount"),
+    [("bezahlt 500", "500.00"), ("Bezahlt 1.190,00 €", "1190.00"), ("bezahlt: 1190.00", "1190.00"),
+     ("bezahlt 1190,00", "1190.00"), ("bezahlt", None), ("bezahlt 1,190.00", "refused")],
+)  # fmt: skip
+def test_bezahlt_with_an_amount_is_a_partial_payment(line: str, amount: str | None) -> None:
+    from nachfass_bot.domain.models import CommandKind
+    from nachfass_bot.mail.approval import parse_command
+
+    command = parse_command(f"{line}\n\n> Entwurf", today=date(2026, 3, 19))
+
+    if amount == "refused":
+        assert command.kind is CommandKind.UNKNOWN
+    else:
+        assert command.kind is CommandKind.PAID
+        assert command.amount == (Decimal(amount) if amount else None)
+
+
+def _bank_config(tmp_path: Path, bank: dict[str, object]) -> BankConfig:
+    from nachfass_bot.config import parse_config
+
+    data = {
+        "owner": {"name": "Anna Berger", "email": OWNER.email, "signature": "Anna"},
+        "imap": {"host": "h", "username": "u", "password_env": "X"},
+        "smtp": {"host": "h", "username": "u", "password_env": "X"},
+        "bank": bank,
+    }
+    return parse_config(data, tmp_path / "config.toml").bank
+
+
+def test_bank_config_reads_folder_preset_and_columns(tmp_path: Path) -> None:
+    from nachfass_bot.domain.bankcsv import SPARKASSE_CAMT_V2
+
+    assert _bank_config(tmp_path, {}) == BankConfig()
+    folder = _bank_config(tmp_path, {"import_dir": "Auszüge"}).import_dir
+    assert folder == tmp_path / "Auszüge"
+    preset = _bank_config(tmp_path, {"csv": {"preset": "sparkasse-csv-camt-v2"}})
+    assert preset.csv == SPARKASSE_CAMT_V2
+    own = _bank_config(
+        tmp_path,
+        {"csv": {"booked": "Datum", "amount": "Betrag (EUR)", "payer": "Name",
+                 "purpose": "Zweck", "encoding": "utf-8", "delimiter": ","}},
+    ).csv  # fmt: skip
+    assert (own.booked, own.amount, own.encoding, own.delimiter) == (
+        "Datum", "Betrag (EUR)", "utf-8", ",",
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("bank", "message"),
+    [
+        ({"csv": {"preset": "dkb"}}, "[bank.csv] preset „dkb“ ist keine bekannte Vorlage"),
+        ({"csv": {"booked": "Datum"}}, "[bank.csv] amount fehlt"),
+        ({"csv": {"booked": "D", "amount": "B", "payer": "N", "purpose": "Z",
+                  "encoding": "latin9"}}, "[bank.csv] encoding muss cp1252"),
+        ({"import_dirr": "x"}, "Meintest du „import_dir“?"),
+        ({"csv": {"preset": "sparkasse-csv-camt-v2", "booked": "Datum"}}, "entweder eine Vorlage"),
+    ],
+)  # fmt: skip
+def test_bank_config_problems_are_german(
+    tmp_path: Path, bank: dict[str, object], message: str
+) -> None:
+    from nachfass_bot.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        _bank_config(tmp_path, bank)
