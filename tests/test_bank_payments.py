@@ -389,3 +389,17 @@ def test_bank_config_problems_are_german(
 
     with pytest.raises(ConfigError, match=re.escape(message)):
         _bank_config(tmp_path, bank)
+
+
+def test_a_partial_payment_withdraws_an_approved_mail_with_the_old_amount(
+    store: Store, payments: Payments
+) -> None:
+    thread_id = invoice(store, "2026-015", "1200.00", "anna@keller-design.de", "Anna Keller")
+    draft_id = waiting_draft(store, thread_id)
+    store.set_draft_state(draft_id, DraftState.APPROVED, NOW)
+
+    payments.import_files([BANK / "camt053_v02_sparkasse.xml"], NOW)
+
+    draft = store.draft(draft_id)
+    assert draft is not None and draft.state is DraftState.CANCELLED
+    assert store.thread(thread_id).open_amount == Decimal("800.00")  # type: ignore[union-attr]

@@ -287,6 +287,7 @@ class Payments:
             thread_id=invoice.thread_id,
             kind=EventKind.INFO,
         )
+        withdraw_approved(self.store, invoice.thread_id, now)
 
     def _ask(self, match: PaymentMatch, now: datetime) -> None:
         booking = match.booking
@@ -437,6 +438,22 @@ def close_paid(store: Store, thread_id: int, reason: str, now: datetime) -> None
     store.add_event(now, reason, thread_id=thread_id, kind=EventKind.INFO)
 
 
+def withdraw_approved(store: Store, thread_id: int, now: datetime) -> None:
+    """A partial payment came after the owner approved a mail that names the old amount:
+    that mail must not go out. It is cancelled, and the step is drafted again (with the
+    open remainder) by the next decide; a draft still waiting for the owner is rendered
+    again when she approves it (``commands._refreshed``)."""
+    for draft in store.drafts([DraftState.APPROVED], thread_id):
+        store.set_draft_state(draft.id, DraftState.CANCELLED, now)
+        store.add_event(
+            now,
+            f"Freigegebene Mail für Schritt {draft.step_number} zurückgehalten: sie nennt den "
+            "alten Betrag; der Schritt wird mit dem offenen Rest neu entworfen",
+            thread_id=thread_id,
+            kind=EventKind.INFO,
+        )
+
+
 def record_owner_payment(
     store: Store, thread: Thread, amount: Decimal, paid_on: date, now: datetime, how: str
 ) -> Decimal:
@@ -460,4 +477,5 @@ def record_owner_payment(
                 thread_id=thread.id,
                 kind=EventKind.OWNER,
             )
+            withdraw_approved(store, thread.id, now)
     return remainder
