@@ -150,7 +150,15 @@ def test_bank_import_and_forget_from_the_command_line(
     config: Path, dovecot: MailAccount, smtp_sink: SmtpSink, capsys
 ) -> None:
     track_invoice(config, capsys, "2026-014", "1190.00")
+    other = track_invoice(config, capsys, "2026-020", "1190.00")
     capsys.readouterr()
+    assert cli(config, "paid", str(other), "--amount", "500,00") == 0
+    assert "500,00 € eingetragen, offen bleiben 690,00 €" in capsys.readouterr().out
+    assert cli(config, "show", str(other)) == 0
+    shown = capsys.readouterr().out
+    assert "Zahlungen" in shown and "500,00 € (von Dir eingetragen)" in shown
+    assert "Noch offen" in shown and "690,00 €" in shown
+    assert cli(config, "paid", str(other), "--amount", "1,190.00") == 2  # refused at the door
 
     assert cli(config, "bank", "import", str(BANK / "camt053_v02_sparkasse.xml")) == 0
     assert "6 Buchungen, 6 neu: 1 bezahlt" in capsys.readouterr().out
