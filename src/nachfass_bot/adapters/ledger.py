@@ -1,8 +1,8 @@
 """Bank data in the store: bookings, statement files, payments, questions to the owner
 (docs/DESIGN.md, "Bank statements"). The tables are migration 9 of ``store.py``; this
 module reads and writes them over the same connection, inside the caller's
-:meth:`Store.atomic`. Bank data never leaves this file: nothing is written back to a
-bank, and ``forget`` deletes bookings for good.
+:meth:`Store.atomic`. Bookings stay in the local store: nothing is written back to a
+bank, and ``forget`` deletes them for good.
 """
 
 from __future__ import annotations
