@@ -76,6 +76,7 @@ THREE_INVOICES = (
     },
     *ONE_INVOICE,
 )
+PARTLY_PAID = ({**ONE_INVOICE[0], "paid": Decimal("500.00")},)
 INTEREST = {"rate": Decimal("10.27"), "base_rate": Decimal("1.27"), "b2b": True}
 FLAT_FEE = Decimal("40.00")
 
@@ -159,13 +160,20 @@ def earlier_mails(template: str) -> dict[str, Any]:
     return keys
 
 
+def _owed(invoice: dict[str, Any]) -> dict[str, Any]:
+    """An invoice as the texts get it: what is still open after the payments so far."""
+    paid = invoice.get("paid", Decimal("0.00"))
+    due = invoice["amount"] - paid
+    return {**invoice, "invoice_total": invoice["amount"], "paid": paid, "amount_due": due}
+
+
 def payment_keys(
     template: str, invoices: tuple[dict[str, Any], ...], interest: bool, final_step: bool
 ) -> dict[str, Any]:
     default_from = {"rechnung_2": date(2026, 4, 11), "rechnung_3": date(2026, 4, 11)}
     return {
-        "invoices": [{**invoice, "amount_due": invoice["amount"]} for invoice in invoices],
-        "total": sum((invoice["amount"] for invoice in invoices), Decimal("0")),
+        "invoices": [_owed(invoice) for invoice in invoices],
+        "total": sum((_owed(invoice)["amount_due"] for invoice in invoices), Decimal("0")),
         "default_from": default_from.get(template),
         "new_due_date": NEW_DUE_DATES[template],
         "interest": dict(INTEREST) if interest else None,
@@ -190,7 +198,11 @@ def client_cases() -> Iterator[Case]:
         extra = {"expenses": Decimal("850.00") if expenses else None}
         variant = f"{label}_{'mit' if expenses else 'ohne'}-kosten"
         yield Case("auftrag_4_absage", variant, {**context, **extra, **earlier_mails("auftrag_4")})
-    invoice_sets = (("1-rechnung", ONE_INVOICE), ("3-rechnungen", THREE_INVOICES))
+    invoice_sets = (
+        ("1-rechnung", ONE_INVOICE),
+        ("3-rechnungen", THREE_INVOICES),
+        ("teilbezahlt", PARTLY_PAID),
+    )
     for template in PAYMENT_TEMPLATES:
         interest_options = (False,) if template == "rechnung_1" else (False, True)
         step_options = (False, True) if template == "rechnung_3" else (False,)
@@ -366,8 +378,23 @@ def tracking_cases() -> Iterator[Case]:
     )
 
 
+def payment_cases() -> Iterator[Case]:
+    """The question about a credit without an invoice number (app/payments.py)."""
+    for label, numbers, amount in (
+        ("eine-rechnung", ["2026-014"], Decimal("1190.00")),
+        ("zwei-rechnungen", ["2026-011", "2026-014"], Decimal("1785.00")),
+    ):
+        yield Case(
+            "owner_payment_question",
+            label,
+            {"token_tag": "[NF-3f9a12c4]", "payer": "PRAXIS WEISS", "amount": amount,
+             "booked": date(2026, 3, 18), "numbers": numbers},
+            client=False,
+        )  # fmt: skip
+
+
 CLIENT_CASES = tuple(client_cases())
-ALL_CASES = (*CLIENT_CASES, *owner_cases(), *tracking_cases())
+ALL_CASES = (*CLIENT_CASES, *owner_cases(), *tracking_cases(), *payment_cases())
 
 
 @pytest.fixture(scope="module")

@@ -67,6 +67,8 @@ def invoice(
         "invoice_date": issued,
         "amount": Decimal(amount),
         "amount_due": Decimal(amount),
+        "invoice_total": Decimal(amount),
+        "paid": Decimal("0.00"),
         "due_date": due,
     }
 
@@ -638,6 +640,7 @@ def test_owner_spam_alert(texts: Texts, label: str) -> None:
 def test_owner_bounce_alert(texts: Texts) -> None:
     mail = texts.render(
         "owner_bounce_alert",
+        token_tag="",
         failed="juergen@weiss.example, info@weiss.example",
         reason="Unzustellbar (5.1.1)",
         subject="Website-Relaunch",
@@ -665,6 +668,7 @@ def test_owner_alert_subjects_stay_short(texts: Texts, template: str) -> None:
         thread_id=1,
         failed="a@b.example",
         reason="?",
+        token_tag="[NF-3f9a12c4e5b6a7d8c9e0]",
     )
 
     assert len(mail.subject) < 78

@@ -27,6 +27,7 @@ from types import MappingProxyType
 from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from nachfass_bot.domain.bankcsv import PRESETS, SPARKASSE_CAMT_V2, CsvMapping
 from nachfass_bot.domain.calendar import GERMAN_SUBDIVISIONS, parse_days, parse_hours
 from nachfass_bot.domain.models import TrackingMode
 from nachfass_bot.domain.preferences import Preferences, parse_preferences
@@ -210,6 +211,15 @@ class DigestConfig:
     at: time = time(8, 0)
 
 
+@dataclass(frozen=True)
+class BankConfig:
+    """``[bank]``: the folder the cycle imports statements from (None: none) and how a
+    CSV export is laid out (``[bank.csv]``: a preset or the columns)."""
+
+    import_dir: Path | None = None
+    csv: CsvMapping = SPARKASSE_CAMT_V2
+
+
 def _empty_mapping() -> Mapping[str, Any]:
     return MappingProxyType({})
 
@@ -229,6 +239,7 @@ class Config:
     preferences: Preferences = field(default_factory=Preferences, hash=False)
     digest: DigestConfig = field(default_factory=DigestConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    bank: BankConfig = field(default_factory=BankConfig)
 
 
 def default_config_path(env: Mapping[str, str] | None = None) -> Path:
@@ -327,8 +338,12 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
     top = Section("", data, problems)
     sections = {
         name: Section(name, data.get(name), problems)
-        for name in ("owner", "imap", "smtp", "store", "sending", "mailbox", "digest", "tracking")
-    }
+        for name in (
+            "owner", "imap", "smtp", "store", "sending", "mailbox", "digest", "tracking", "bank",
+        )
+    }  # fmt: skip
+    bank_csv = Section("bank.csv", sections["bank"].data.get("csv"), problems)
+    sections["bank"].known.add("csv")
     owner = _parse_owner(sections["owner"])
     imap = _parse_server(sections["imap"], default_port=993, default_security="ssl")
     smtp = _parse_server(sections["smtp"], default_port=587, default_security="starttls")
@@ -337,12 +352,14 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
     mailbox = _parse_mailbox(sections["mailbox"])
     digest = _parse_digest(sections["digest"])
     tracking = _parse_tracking(sections["tracking"])
+    bank = _parse_bank(sections["bank"], bank_csv, path.parent)
     templates_dir = _optional_path(top, "templates_dir", path.parent)
     preferences, nested = parse_preferences(top, problems)
-    _report_unknown_keys(top, [*sections.values(), *nested], problems)
+    _report_unknown_keys(top, [*sections.values(), bank_csv, *nested], problems)
     if problems:
         raise _config_error(path, problems)
     assert owner and imap and smtp and store and sending and mailbox and digest and tracking
+    assert bank
     return Config(
         path=path,
         owner=owner,
@@ -355,6 +372,7 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
         preferences=preferences,
         digest=digest,
         tracking=tracking,
+        bank=bank,
     )
 
 
@@ -606,6 +624,65 @@ def _parse_tracking(section: Section) -> TrackingConfig | None:
     if mode is None or max_recipients is None:
         return None
     return TrackingConfig(sent=mode, address=address, max_recipients=max_recipients)
+
+
+_CSV_COLUMNS = ("booked", "amount", "payer", "purpose")
+_CSV_OPTIONAL = ("value_date", "iban", "currency", "reference", "end_to_end")
+_CSV_ENCODINGS = ("cp1252", "utf-8", "utf-8-sig")
+
+
+def _parse_bank(section: Section, csv_section: Section, base: Path) -> BankConfig | None:
+    """``[bank]``: ``import_dir`` (``~`` expanded, relative to the config file);
+    ``[bank.csv]``: ``preset`` (e.g. "sparkasse-csv-camt-v2") or the columns."""
+    import_dir = _optional_path(section, "import_dir", base)
+    if import_dir is not None and import_dir.exists() and not import_dir.is_dir():
+        section.problem("import_dir", f"ist kein Ordner: {import_dir}")
+        return None
+    mapping = _parse_bank_csv(csv_section)
+    if mapping is None:
+        return None
+    return BankConfig(import_dir=import_dir, csv=mapping)
+
+
+def _parse_bank_csv(section: Section) -> CsvMapping | None:
+    preset = section.text("preset")
+    named = {key: section.text(key) for key in (*_CSV_COLUMNS, *_CSV_OPTIONAL)}
+    delimiter = section.text("delimiter", ";")
+    decimal_comma = section.boolean("decimal_comma", True)
+    encoding = section.text("encoding", "cp1252")
+    date_format = section.text("date_format", "%d.%m.%Y")
+    given = [key for key, value in named.items() if value is not None]
+    if preset is not None:
+        if preset.strip().lower() not in PRESETS:
+            known = ", ".join(f'"{name}"' for name in PRESETS)
+            section.problem("preset", f"„{preset}“ ist keine bekannte Vorlage (bekannt: {known})")
+            return None
+        if given:
+            section.problem(given[0], "passt nicht zu preset: entweder eine Vorlage oder Spalten")
+            return None
+        return PRESETS[preset.strip().lower()]
+    if not given and not section.data:
+        return SPARKASSE_CAMT_V2
+    missing = [key for key in _CSV_COLUMNS if named[key] is None]
+    for key in missing:
+        section.problem(key, "fehlt: ohne preset braucht es die Spalten booked, amount, payer "
+                        "und purpose")  # fmt: skip
+    if encoding is not None and encoding.strip().lower() not in _CSV_ENCODINGS:
+        section.problem("encoding", f"muss {', '.join(_CSV_ENCODINGS)} sein, nicht „{encoding}“")
+        return None
+    if delimiter is not None and len(delimiter) != 1:
+        section.problem("delimiter", f'muss genau ein Zeichen sein, z. B. ";", nicht „{delimiter}“')
+        return None
+    if missing or None in (delimiter, decimal_comma, encoding, date_format):
+        return None
+    assert delimiter and encoding and date_format and decimal_comma is not None
+    return CsvMapping(
+        booked=str(named["booked"]), amount=str(named["amount"]), payer=str(named["payer"]),
+        purpose=str(named["purpose"]), value_date=named["value_date"], iban=named["iban"],
+        currency=named["currency"], reference=named["reference"],
+        end_to_end=named["end_to_end"], delimiter=delimiter, decimal_comma=decimal_comma,
+        encoding=encoding.strip().lower(), date_format=date_format,
+    )  # fmt: skip
 
 
 _CLOCK_TIME = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*$")

@@ -249,6 +249,60 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX recognitions_token ON recognitions(token);
     """,
+    # 9: payments (docs/DESIGN.md, "Bank statements"). Every statement line is stored once
+    # by its key, with the verdict of the matcher; every statement file once by its
+    # SHA-256 (a broken one too, so it is reported once); money received per invoice
+    # thread (from the bank or the owner's word), whose sum leaves the open remainder;
+    # questions to the owner about a credit without an invoice number, by token.
+    """
+    CREATE TABLE bookings (
+        key TEXT PRIMARY KEY,
+        booked TEXT NOT NULL,
+        value_date TEXT NOT NULL,
+        amount TEXT NOT NULL,
+        currency TEXT NOT NULL,
+        payer TEXT NOT NULL,
+        payer_iban TEXT,
+        purpose TEXT NOT NULL,
+        reference TEXT,
+        end_to_end TEXT,
+        reversal INTEGER NOT NULL,
+        file TEXT NOT NULL,
+        verdict TEXT NOT NULL,
+        imported_at TEXT NOT NULL
+    );
+    CREATE INDEX bookings_reference ON bookings(reference);
+    CREATE INDEX bookings_end_to_end ON bookings(end_to_end);
+    CREATE TABLE statement_files (
+        hash TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        state TEXT NOT NULL,
+        problem TEXT,
+        bookings INTEGER NOT NULL DEFAULT 0,
+        imported_at TEXT NOT NULL
+    );
+    CREATE TABLE payments (
+        id INTEGER PRIMARY KEY,
+        thread_id INTEGER NOT NULL REFERENCES threads(id),
+        amount TEXT NOT NULL,
+        paid_on TEXT NOT NULL,
+        source TEXT NOT NULL,
+        booking_key TEXT,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX payments_thread ON payments(thread_id);
+    CREATE INDEX payments_booking ON payments(booking_key);
+    CREATE TABLE payment_questions (
+        id INTEGER PRIMARY KEY,
+        token TEXT NOT NULL UNIQUE,
+        booking_key TEXT NOT NULL,
+        thread_ids TEXT NOT NULL,
+        state TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX payment_questions_booking ON payment_questions(booking_key);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -494,7 +548,24 @@ class Store:
         )
         rows = list(self.db.query(sql, args))
         ids_by_thread = self._message_ids_by_thread([row["id"] for row in rows])
-        return [_thread_from_row(row, ids_by_thread.get(row["id"], set())) for row in rows]
+        paid = self._paid_by_thread([row["id"] for row in rows])
+        return [
+            _thread_from_row(row, ids_by_thread.get(row["id"], set()), paid.get(row["id"]))
+            for row in rows
+        ]
+
+    def _paid_by_thread(self, thread_ids: list[int]) -> dict[int, Decimal]:
+        """The sum of the payments recorded per thread (Decimal, never SQL's float sum)."""
+        result: dict[int, Decimal] = {}
+        if not thread_ids:
+            return result
+        marks = ", ".join("?" for _ in thread_ids)
+        sql = f"SELECT thread_id, amount FROM payments WHERE thread_id IN ({marks})"
+        for row in self.db.query(sql, thread_ids):
+            result[row["thread_id"]] = result.get(row["thread_id"], Decimal(0)) + Decimal(
+                row["amount"]
+            )
+        return result
 
     def _message_ids_by_thread(self, thread_ids: list[int]) -> dict[int, set[str]]:
         result: dict[int, set[str]] = {}
@@ -1043,7 +1114,9 @@ def _required_dt(text: str) -> datetime:
     return moment
 
 
-def _thread_from_row(row: dict[str, Any], message_ids: set[str]) -> Thread:
+def _thread_from_row(
+    row: dict[str, Any], message_ids: set[str], paid: Decimal | None = None
+) -> Thread:
     client = Client(
         id=row["client_id"],
         email=row["email"],
@@ -1072,6 +1145,7 @@ def _thread_from_row(row: dict[str, Any], message_ids: set[str]) -> Thread:
         message_ids=frozenset(message_ids),
         source=Source(row["source"]),
         first_delay_days=row["first_delay_days"],
+        paid_amount=(paid or Decimal(0)).quantize(Decimal("0.01")),
     )
 
 

@@ -14,12 +14,15 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Protocol
 
+from nachfass_bot.adapters.ledger import Ledger
 from nachfass_bot.adapters.mailbox import Mailbox
 from nachfass_bot.adapters.store import Store
 from nachfass_bot.app.inbox import BOUNCE_TASK_STEP
 from nachfass_bot.app.outbox import Outbox, mail_ref
+from nachfass_bot.app.payments import Payments, record_owner_payment
 from nachfass_bot.app.threads import resume_thread
 from nachfass_bot.domain.calendar import SendingWindow
 from nachfass_bot.domain.dates import date_window, german_date
@@ -79,12 +82,15 @@ class OwnerCommands:
         window: SendingWindow,
         fresh_text: Callable[[Draft, datetime], RenderedMail | None] | None = None,
         tracker: TrackerReplies | None = None,
+        payments: Payments | None = None,
     ) -> None:
         self.store = store
         self.outbox = outbox
         self.window = window
         self.fresh_text = fresh_text
         self.tracker = tracker
+        self.payments = payments
+        self.ledger = Ledger(store)
 
     def apply(self, mailbox: Mailbox, now: datetime, report: CycleReport) -> None:
         """Carry out every queued command; a mailbox error leaves it queued."""
@@ -128,6 +134,9 @@ class OwnerCommands:
                 self._task_command(task, body, today, now, report)
             elif token and (listed := self.store.recognitions_by_token(token)) and self.tracker:
                 if self.tracker.apply_reply(listed, body, inbound, now):
+                    report.commands += 1
+            elif token and self.payments and (asked := self.ledger.question_by_token(token)):
+                if self.payments.apply_answer(asked, body, inbound, now):
                     report.commands += 1
             elif token or self._replies_to_draft(inbound):
                 self.warn_rejected(
@@ -339,6 +348,8 @@ class OwnerCommands:
             self._postpone(draft, command.days, command.until, now)
         elif command.kind is CommandKind.EDIT:
             self._approve(draft, now, body=command.text)
+        elif command.kind is CommandKind.PAID and command.amount is not None:
+            self._partly_paid(draft, command.amount, inbound, now)
         elif command.kind is CommandKind.PAID and self._is_invoice(draft.thread_id):
             self._close(
                 draft, State.PAID, "Du hast „bezahlt“ geantwortet; die Rechnung ist erledigt.", now
@@ -369,9 +380,13 @@ class OwnerCommands:
         )
 
     def _refreshed(self, draft: Draft, now: datetime) -> dict[str, object]:
-        """An older draft gets today's dates (a payment date must not lie in the past);
-        the owner's wording is the template's, so only such dates can differ."""
-        if self.fresh_text is None or now - draft.created_at < STALE_DRAFT:
+        """An older draft gets today's dates (a payment date must not lie in the past), and
+        a draft made before a payment came names the open remainder, not the old amount;
+        the owner's wording is the template's, so only such facts can differ."""
+        if self.fresh_text is None:
+            return {}
+        paid_since = self.ledger.paid_since(draft.thread_ids, draft.created_at)
+        if now - draft.created_at < STALE_DRAFT and not paid_since:
             return {}
         try:
             fresh = self.fresh_text(draft, now)
@@ -388,6 +403,28 @@ class OwnerCommands:
         for thread_id in draft.thread_ids:
             self.store.update_thread(thread_id, now, state=state)
             self.store.add_event(now, reason, thread_id=thread_id, kind=EventKind.APPROVAL)
+
+    def _partly_paid(self, draft: Draft, amount: Decimal, inbound: Inbound, now: datetime) -> None:
+        """ "bezahlt 500": the amount is recorded for the draft's (first) invoice. The draft
+        asked for the old amount, so it is cancelled; the same step is drafted again in
+        this cycle's decide, naming the open remainder (or not at all, once paid)."""
+        thread = self.store.thread(draft.thread_id)
+        if thread is None or thread.kind is not Kind.RECHNUNG:
+            self._not_understood(draft, Command(CommandKind.UNKNOWN, text="bezahlt"), inbound, now)
+            return
+        self.store.set_draft_state(draft.id, DraftState.CANCELLED, now)
+        today = now.astimezone(self.window.zone).date()
+        remainder = record_owner_payment(
+            self.store, thread, amount, today, now, "Du hast „bezahlt“ mit Betrag geantwortet"
+        )
+        if remainder > 0:
+            self.store.add_event(
+                now,
+                f"Entwurf für Schritt {draft.step_number} verworfen: er kommt neu, mit dem "
+                "offenen Rest",
+                thread_id=thread.id,
+                kind=EventKind.APPROVAL,
+            )
 
     def _is_invoice(self, thread_id: int) -> bool:
         thread = self.store.thread(thread_id)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
+from nachfass_bot.adapters.ledger import Ledger
 from nachfass_bot.adapters.mailbox import JUNK_NAMES
 from nachfass_bot.adapters.store import Store
 from nachfass_bot.app.engine import sending_window
@@ -24,18 +25,22 @@ from nachfass_bot.domain.models import (
     DraftState,
     EventKind,
     Kind,
+    PaymentSource,
     State,
     TaskState,
     Thread,
 )
+from nachfass_bot.domain.payments import MatchKind
 from nachfass_bot.domain.preferences import Preferences
 from nachfass_bot.domain.schedule import due_step
 from nachfass_bot.texts.digest import (
     RISK_DAYS,
     AnswerItem,
+    CreditItem,
     DraftItem,
     InvoiceItem,
     NoticeItem,
+    PaymentItem,
     RestItem,
     SentItem,
     TaskItem,
@@ -70,7 +75,35 @@ def gather_week(store: Store, config: Config, now: datetime) -> WeekFacts:
         invoices=tuple(invoice_items(threads.values(), now)),
         notices=tuple(notice_items(store, threads, start, now)),
         resting=tuple(rest_items(threads.values(), start, now, window)),
+        payments=tuple(payment_items(store, start, now)),
+        unmatched=tuple(unmatched_items(store, start, now)),
     )
+
+
+def payment_items(store: Store, start: datetime, end: datetime) -> list[PaymentItem]:
+    """Money recorded for invoices in the week ("Zahlungen diese Woche")."""
+    return [
+        PaymentItem(
+            thread_id=row.payment.thread_id,
+            client=row.client,
+            invoice_no=row.invoice_no or "ohne Nummer",
+            amount=row.payment.amount,
+            paid_on=row.payment.paid_on,
+            from_bank=row.payment.source is PaymentSource.BANK,
+        )
+        for row in Ledger(store).payments_between(start, end)
+    ]
+
+
+def unmatched_items(store: Store, start: datetime, end: datetime) -> list[CreditItem]:
+    """Credits imported in the week that pay no invoice, and those the owner said "nein"
+    to; open questions are listed once answered."""
+    return [
+        CreditItem(
+            booked=stored.booking.booked, amount=stored.booking.amount, payer=stored.booking.payer
+        )
+        for stored in Ledger(store).bookings_between(start, end, [MatchKind.UNMATCHED])
+    ]
 
 
 def is_junk_folder(folder: str, configured: Collection[str] = ()) -> bool:
@@ -234,6 +267,7 @@ def invoice_items(threads: Collection[Thread], now: datetime) -> list[InvoiceIte
                 client=client_label(thread),
                 invoice_no=thread.invoice_no or "ohne Nummer",
                 amount=thread.amount,
+                open_amount=thread.open_amount,
                 due_date=thread.due_date,
                 billed_at=thread.started_at,
                 open=is_open,

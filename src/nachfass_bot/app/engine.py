@@ -21,6 +21,7 @@ from nachfass_bot.app.commands import OwnerCommands
 from nachfass_bot.app.guard import GuardedMailbox, GuardedTransport, MailInTransaction
 from nachfass_bot.app.inbox import InboxReader
 from nachfass_bot.app.outbox import Outbox
+from nachfass_bot.app.payments import Payments
 from nachfass_bot.app.tracking import SentTracker
 from nachfass_bot.config import Config
 from nachfass_bot.domain.calendar import SendingWindow
@@ -94,12 +95,16 @@ class Engine:
         self.tracker = SentTracker(
             config=config, store=store, outbox=self.outbox, window=self.window
         )
+        self.payments = Payments(
+            store=store, outbox=self.outbox, window=self.window, bank=config.bank
+        )
         self.commands = OwnerCommands(
             store=store,
             outbox=self.outbox,
             window=self.window,
             fresh_text=self.fresh_text,
             tracker=self.tracker,
+            payments=self.payments,
         )
         self.owner_email = self.outbox.owner_email
         self.preferences = config.preferences
@@ -131,6 +136,8 @@ class Engine:
             self.poll(mailbox, folders, now, report)
             # The owner's word first: "urlaub bis …" must hold before anything is drafted.
             self.commands.apply(mailbox, now, report)
+            # Statements in [bank] import_dir: a paid invoice must not get its next step.
+            self.payments.import_folder(now, report)
             self.advance(now, report)
             self.mail_new_drafts(now, report)
             self.outbox.send_notices(now)  # alerts, tasks and drafts, as they were decided

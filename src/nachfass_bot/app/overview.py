@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from nachfass_bot.adapters.ledger import Ledger
 from nachfass_bot.adapters.store import Store, to_iso
 from nachfass_bot.domain.calendar import SendingWindow
 from nachfass_bot.domain.models import ACTIVE_DRAFT_STATES, State, TaskState, Thread
@@ -53,6 +54,7 @@ def thread_summary(
         "draft_state": drafts[0].state if drafts else None,
         "invoice_no": thread.invoice_no,
         "amount": str(thread.amount) if thread.amount is not None else None,
+        "open_amount": str(thread.open_amount) if thread.open_amount is not None else None,
         "due_date": thread.due_date.isoformat() if thread.due_date else None,
         "source": str(thread.source),
     }
@@ -66,6 +68,14 @@ def thread_detail(
     detail["events"] = [
         {"at": to_iso(event.at), "kind": event.kind, "text": event.text}
         for event in store.events(thread.id)
+    ]
+    detail["payments"] = [
+        {
+            "paid_on": payment.paid_on.isoformat(),
+            "amount": str(payment.amount),
+            "source": str(payment.source),
+        }
+        for payment in Ledger(store).payments(thread.id)
     ]
     detail["tasks"] = [
         {"id": task.id, "due_at": to_iso(task.due_at), "text": task.text, "state": task.state}

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from nachfass_bot.adapters.store import Store
 from nachfass_bot.app.inbox import answer_from_synced_mail
+from nachfass_bot.app.payments import record_owner_payment
 from nachfass_bot.domain.dates import check_date, check_moment
 from nachfass_bot.domain.models import (
     CANCELLABLE_DRAFT_STATES,
@@ -270,11 +271,17 @@ _SOURCE_NOTES = {
 }
 
 
-def mark_paid(store: Store, thread_id: int, now: datetime) -> Thread:
-    """Close an invoice as paid; NotAnInvoice for any other kind of thread."""
+def mark_paid(store: Store, thread_id: int, now: datetime, amount: Decimal | None = None) -> Thread:
+    """Close an invoice as paid; NotAnInvoice for any other kind of thread. With
+    ``amount`` (``paid ID --amount 500,00``) that much is recorded as received: less than
+    open is a partial payment (the thread stays as it is, later mails name the open
+    remainder), the rest or more closes it as paid."""
     thread = _existing(store, thread_id)
     if thread.kind is not Kind.RECHNUNG:
         raise NotAnInvoice(thread_id)
+    if amount is not None:
+        record_owner_payment(store, thread, amount, now.date(), now, "Von Dir eingetragen")
+        return _existing(store, thread_id)
     return _set_state(store, thread_id, State.PAID, now)
 
 

@@ -18,7 +18,9 @@ from nachfass_bot.adapters.mailbox import Mailbox
 from nachfass_bot.adapters.retry import run_with_retry
 from nachfass_bot.adapters.smtp import CaptureTransport, SmtpTransport, Transport
 from nachfass_bot.adapters.store import Store, opened
-from nachfass_bot.app.engine import Engine
+from nachfass_bot.app.engine import Engine, sending_window
+from nachfass_bot.app.outbox import Outbox
+from nachfass_bot.app.payments import Payments
 from nachfass_bot.app.weekly import send_if_due
 from nachfass_bot.config import Config
 from nachfass_bot.domain.models import CycleReport
@@ -38,6 +40,15 @@ def open_store(config: Config) -> Iterator[Store]:
 def build_texts(config: Config) -> Texts:
     """The mail texts in the owner's time zone, with the owner's own templates first."""
     return Texts(timezone=config.sending.timezone, override_dir=config.templates_dir)
+
+
+def build_payments(config: Config, store: Store) -> Payments:
+    """``bank import`` outside the cycle: no mail is sent here (no password is read);
+    a question to the owner waits in the notice outbox for the next cycle."""
+    outbox = Outbox(
+        owner=config.owner, store=store, transport=CaptureTransport(), texts=build_texts(config)
+    )
+    return Payments(store=store, outbox=outbox, window=sending_window(config), bank=config.bank)
 
 
 def smtp_transport(config: Config) -> SmtpTransport:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -15,6 +17,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from nachfass_bot.adapters.importfile import read_table_text
+from nachfass_bot.adapters.ledger import Ledger
 from nachfass_bot.adapters.retry import first_delay_from_env
 from nachfass_bot.adapters.store import Store
 from nachfass_bot.app.digest_facts import gather_week
@@ -22,6 +25,7 @@ from nachfass_bot.app.engine import sending_window
 from nachfass_bot.app.importing import Duplicate, check_rows, import_threads, plan_import
 from nachfass_bot.app.importrows import parse_table
 from nachfass_bot.app.overview import thread_detail, thread_summary
+from nachfass_bot.app.payments import FileResult
 from nachfass_bot.app.preview import preview_message
 from nachfass_bot.app.recognise import Proposal
 from nachfass_bot.app.scanning import apply_scan, find_sent, scan_sent
@@ -40,6 +44,7 @@ from nachfass_bot.app.threads import (
 from nachfass_bot.app.weekly import send_digest, send_if_due
 from nachfass_bot.app.wiring import (
     build_engine,
+    build_payments,
     build_preview_engine,
     build_texts,
     build_watcher,
@@ -64,8 +69,10 @@ from nachfass_bot.cli.views import (
     threads_table,
 )
 from nachfass_bot.config import Config, load_config, resolve_config_path
-from nachfass_bot.domain.dates import check_moment
+from nachfass_bot.domain.dates import check_moment, german_date
 from nachfass_bot.domain.models import CycleReport, Kind, Source, State, Thread
+from nachfass_bot.domain.money import parse_amount
+from nachfass_bot.domain.payments import MatchKind
 from nachfass_bot.errors import (
     ConfigError,
     IncompleteInvoice,
@@ -76,6 +83,7 @@ from nachfass_bot.errors import (
 )
 from nachfass_bot.texts.digest import render_digest
 from nachfass_bot.texts.labels import KIND_LABELS, local_text
+from nachfass_bot.texts.render import format_money
 
 log = logging.getLogger("nachfass_bot")
 
@@ -368,6 +376,17 @@ def _due(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError as exc:
         raise click.BadParameter(f"„{text}“ ist kein Datum wie 2026-03-31") from exc
+
+
+def _any_day(text: str) -> date:
+    """``31.03.2026`` or ``2026-03-31``."""
+    try:
+        if match := re.fullmatch(r"\s*(\d{1,2})\.(\d{1,2})\.(\d{4})\s*", text):
+            day, month, year = (int(part) for part in match.groups())
+            return date(year, month, day)
+        return date.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise click.BadParameter(f"„{text}“ ist kein Datum wie 31.03.2026 oder 2026-03-31") from exc
 
 
 def _sent_at(text: str) -> datetime:
@@ -743,10 +762,86 @@ def _owner_says(command: str, change_thread: _OwnerWord, help_text: str) -> None
         click.echo(f"Vorgang {thread_id} {OUTCOMES[thread.state]}.")
 
 
-_owner_says("paid", mark_paid, "Eine Rechnung als bezahlt schließen.")
+@cli.command(
+    help="Eine Rechnung als bezahlt schließen, oder mit --amount eine Teilzahlung eintragen."
+)
+@click.argument("thread_id", type=ROW_ID)
+@click.option(
+    "--amount", help="Eingegangener Betrag, z. B. 500,00 (weniger als offen: Teilzahlung)."
+)
+@click.pass_obj
+def paid(opts: _Options, thread_id: int, amount: str | None) -> None:
+    config = opts.config()
+    value = parse_amount(amount) if amount is not None else None
+    with open_store(config) as store:
+        thread = mark_paid(store, thread_id, datetime.now(UTC), value)
+    if thread.state is State.PAID or value is None:
+        click.echo(f"Vorgang {thread_id} {OUTCOMES[State.PAID]}.")
+        return
+    rest = format_money(thread.open_amount or Decimal(0))
+    click.echo(f"Vorgang {thread_id}: {format_money(value)} eingetragen, offen bleiben {rest}.")
+
+
 _owner_says("close", close_thread, "Einen Vorgang schließen (kein Nachfassen mehr).")
 _owner_says("pause", pause_thread, "Einen Vorgang anhalten, bis Du ihn fortsetzt.")
 _owner_says("resume", resume_thread, "Einen pausierten oder beendeten Vorgang wieder aufnehmen.")
+
+
+@cli.group(help="Kontoauszüge: Zahlungen erkennen (CAMT.053, MT940, CSV).")
+def bank() -> None:
+    pass
+
+
+@bank.command(name="import", help="Kontoauszüge einlesen und Zahlungen den Rechnungen zuordnen.")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.pass_obj
+def bank_import(opts: _Options, files: tuple[Path, ...]) -> None:
+    config = opts.config()
+    with open_store(config) as store:
+        results = build_payments(config, store).import_files(files, datetime.now(UTC))
+    broken = 0
+    for result in results:
+        if result.state == "broken":
+            broken += 1
+            click.echo(f"{result.problem}", err=True)
+        elif result.state == "known":
+            click.echo(f"{result.name}: schon eingelesen, nichts geändert.")
+        else:
+            click.echo(f"{result.name}: {import_summary(result)}")
+    if broken:
+        raise NachfassError(f"{broken} von {len(results)} Dateien nicht eingelesen")
+
+
+_MATCH_WORDS = {
+    MatchKind.EXACT: "bezahlt",
+    MatchKind.COMBINED: "zusammen bezahlt",
+    MatchKind.PARTIAL: "Teilzahlung",
+    MatchKind.OVERPAID: "überzahlt",
+    MatchKind.QUESTION: "Frage an Dich",
+    MatchKind.REVERSAL: "Rückbuchung",
+    MatchKind.UNMATCHED: "nicht zugeordnet",
+    MatchKind.DEBIT: "Lastschrift/Ausgang",
+}
+
+
+def import_summary(result: FileResult) -> str:
+    """``12 Buchungen, 10 neu: 2 bezahlt, 1 Frage an Dich, 7 nicht zugeordnet``."""
+    text = f"{result.bookings} Buchungen, {result.new} neu"
+    kinds = [f"{count} {_MATCH_WORDS[kind]}" for kind, count in result.kinds.items()]
+    return text + (": " + ", ".join(kinds) if kinds else "")
+
+
+@bank.command(name="forget", help="Gespeicherte Buchungen vor einem Tag löschen.")
+@click.option(
+    "--before", required=True, help="Tag (TT.MM.JJJJ oder JJJJ-MM-TT): ältere Buchungen löschen."
+)
+@click.pass_obj
+def bank_forget(opts: _Options, before: str) -> None:
+    config = opts.config()
+    day = _any_day(before)
+    with open_store(config) as store:
+        count = Ledger(store).forget(day)
+    click.echo(f"{count} Buchungen vor dem {german_date(day)} gelöscht.")
 
 
 @cli.command(help="Eine Aufgabe (Anruf, Entscheidung) als erledigt markieren.")

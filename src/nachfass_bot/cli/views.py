@@ -128,7 +128,20 @@ def thread_view(detail: dict[str, Any], window: SendingWindow, now: datetime) ->
         due_date = date.fromisoformat(detail["due_date"]) if detail["due_date"] else None
         due = f", zahlbar bis {format_date_short(due_date, window.zone)}" if due_date else ""
         facts.add_row("Rechnung", f"{detail['invoice_no']} über {_amount(detail)}{due}")
+    payments = detail.get("payments") or []
+    if payments and detail.get("open_amount") is not None:
+        facts.add_row("Noch offen", format_money(Decimal(detail["open_amount"])))
     parts: list[RenderableType] = [title, facts]
+    if payments:
+        parts.append(Text("\nZahlungen", style="bold"))
+        parts.extend(
+            Text(
+                f"  • {format_date_short(date.fromisoformat(p['paid_on']), window.zone)}: "
+                f"{format_money(Decimal(p['amount']))} "
+                f"({'Kontoauszug' if p['source'] == 'bank' else 'von Dir eingetragen'})"
+            )
+            for p in payments
+        )
     if detail["tasks"]:
         parts.append(Text("\nOffene Aufgaben", style="bold"))
         parts.extend(

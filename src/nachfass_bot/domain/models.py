@@ -265,6 +265,57 @@ class Thread:
     message_ids: frozenset[str] = field(default_factory=frozenset)
     source: Source = Source.CLI  # how the thread came to be
     first_delay_days: int | None = None  # the tracking tag's "+10tage": the first step's delay
+    paid_amount: Decimal = Decimal("0.00")  # rechnung: the sum of the payments recorded
+
+    @property
+    def open_amount(self) -> Decimal | None:
+        """What is still to be paid of an invoice (never below zero); None without an
+        amount."""
+        if self.amount is None:
+            return None
+        return max(self.amount - self.paid_amount, Decimal("0.00"))
+
+
+class PaymentSource(enum.StrEnum):
+    """Who said that money came (docs/DESIGN.md, "Bank statements")."""
+
+    BANK = "bank"  # a credit on an imported statement
+    OWNER = "owner"  # `paid ID --amount`, or "bezahlt 500" in answer to a draft
+
+
+@dataclass(frozen=True)
+class Payment:
+    """Money received for one invoice thread. ``booking_key`` names the statement line
+    (:attr:`nachfass_bot.domain.payments.Booking.key`) for a payment from the bank."""
+
+    id: int
+    thread_id: int
+    amount: Decimal
+    paid_on: date
+    source: PaymentSource
+    booking_key: str | None = None
+
+
+class QuestionState(enum.StrEnum):
+    """A credit the owner is asked about: does it pay this invoice?"""
+
+    OPEN = "open"
+    YES = "yes"  # the owner said "ja": the invoices are paid
+    NO = "no"  # the owner said "nein": the credit stays unmatched
+    DROPPED = "dropped"  # reversed or forgotten before the owner answered
+
+
+@dataclass(frozen=True)
+class PaymentQuestion:
+    """A credit without an invoice number that fits one client's open invoice(s); the
+    owner answers its mail (token in the subject) with ja or nein."""
+
+    id: int
+    token: str
+    booking_key: str
+    thread_ids: tuple[int, ...]
+    state: QuestionState
+    created_at: datetime
 
 
 @dataclass(frozen=True)

@@ -22,13 +22,15 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 import authres
 import authres.dmarc
 
 from nachfass_bot.domain.dates import in_date_window
 from nachfass_bot.domain.models import CommandKind
-from nachfass_bot.errors import InvalidAddress
+from nachfass_bot.domain.money import parse_amount
+from nachfass_bot.errors import InvalidAddress, InvalidAmount
 from nachfass_bot.mail.address import parse_address
 from nachfass_bot.mail.headers import (
     all_raw_headers,
@@ -148,6 +150,7 @@ class Command:
     until: date | None = None
     text: str = ""
     unclear_cut: bool = False
+    amount: Decimal | None = None  # PAID: "bezahlt 500" is a partial payment of 500,00 €
 
 
 _WORDS: dict[str, CommandKind] = {
@@ -178,6 +181,9 @@ _LATER_DATE_RE = re.compile(
     r"(?:\.(?P<year>\d{4}|\d{2})?)?[\W_]*$"
 )
 MAX_LATER_DAYS = 365
+_PAID_AMOUNT_RE = re.compile(
+    r"^bezahlt\s*:?\s+(?P<amount>(?:€\s*)?\d[\d.,\s]*(?:\s*(?:€|eur))?)[\s.!]*$"
+)
 
 
 def _first_line(top: str) -> str:
@@ -224,13 +230,14 @@ def parse_command(body: str, *, today: date, draft_body: str = "", token: str = 
 
     Only the first non-empty line of the own text counts, case-insensitive, trailing
     punctuation and emoji ignored: ok/okay/ja/senden/yes → APPROVE; stop/stopp/nein/no →
-    STOP; bezahlt → PAID; "später 7", "spaeter 7 Tage", "später 2 Wochen" → LATER with
-    ``days`` (1–365); "später 12.01." → LATER ``until`` the next 12 January on or after
-    ``today``; "später 12.01.2027" → that date (a past date, or one outside the date
-    window of :mod:`nachfass_bot.domain.dates`, is UNKNOWN). A whole mail that opens with
-    a greeting is EDIT with ``text`` = the own text — only when it was cut cleanly, else
-    UNKNOWN with ``unclear_cut``. Anything else, e.g. "ok, aber bitte ändere den zweiten
-    Satz", is UNKNOWN with ``text`` = the own text, for the caller to show.
+    STOP; bezahlt → PAID; "bezahlt 500", "bezahlt 1.190,00 €" → PAID with ``amount`` (a
+    partial payment, read by :func:`parse_amount`); "später 7", "spaeter 7 Tage", "später 2
+    Wochen" → LATER with ``days`` (1–365); "später 12.01." → LATER ``until`` the next 12
+    January on or after ``today``; "später 12.01.2027" → that date (a past date, or one
+    outside the date window of :mod:`nachfass_bot.domain.dates`, is UNKNOWN). A whole mail
+    that opens with a greeting is EDIT with ``text`` = the own text — only when it was cut
+    cleanly, else UNKNOWN with ``unclear_cut``. Anything else, e.g. "ok, aber bitte ändere
+    den zweiten Satz", is UNKNOWN with ``text`` = the own text, for the caller to show.
     """
     own = own_text(body, draft_body=draft_body, token=token)
     top = own.text
@@ -238,6 +245,12 @@ def parse_command(body: str, *, today: date, draft_body: str = "", token: str = 
     kind = _word_command(line)
     if kind is not None:
         return Command(kind)
+    paid = _PAID_AMOUNT_RE.match(line)
+    if paid is not None:
+        try:
+            return Command(CommandKind.PAID, amount=parse_amount(paid.group("amount")))
+        except InvalidAmount:
+            return Command(CommandKind.UNKNOWN, text=top)
     until = _later_date(line, today)
     if until is not None:
         return Command(CommandKind.LATER, until=until)

@@ -120,6 +120,33 @@ class InvoiceItem:
     due_date: date | None
     billed_at: datetime
     open: bool
+    open_amount: Decimal | None = None  # less than ``amount`` after a partial payment
+
+    @property
+    def still_open(self) -> Decimal:
+        return self.amount if self.open_amount is None else self.open_amount
+
+
+@dataclass(frozen=True)
+class PaymentItem:
+    """Money recorded for an invoice in the week: from a statement or the owner's word."""
+
+    thread_id: int
+    client: str
+    invoice_no: str
+    amount: Decimal
+    paid_on: date
+    from_bank: bool
+
+
+@dataclass(frozen=True)
+class CreditItem:
+    """A credit on an imported statement that pays no invoice (no purpose, no IBAN: bank
+    data stays in the store)."""
+
+    booked: date
+    amount: Decimal
+    payer: str
 
 
 @dataclass(frozen=True)
@@ -162,6 +189,8 @@ class WeekFacts:
     invoices: tuple[InvoiceItem, ...] = ()
     notices: tuple[NoticeItem, ...] = ()
     resting: tuple[RestItem, ...] = ()
+    payments: tuple[PaymentItem, ...] = ()
+    unmatched: tuple[CreditItem, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -203,7 +232,7 @@ def risk_rows(invoices: tuple[InvoiceItem, ...], end: datetime) -> list[RiskRow]
     for invoice in invoices:
         names.setdefault(invoice.client_key, invoice.client)
         if invoice.open:
-            open_by[invoice.client_key] += invoice.amount
+            open_by[invoice.client_key] += invoice.still_open
         if since <= invoice.billed_at <= end:
             billed_by[invoice.client_key] += invoice.amount
     open_total, billed_total = sum(open_by.values(), Decimal()), sum(billed_by.values(), Decimal())
@@ -240,6 +269,8 @@ def is_quiet(facts: WeekFacts) -> bool:
             facts.upcoming,
             facts.notices,
             facts.resting,
+            facts.payments,
+            facts.unmatched,
             [invoice for invoice in facts.invoices if invoice.open],
         )
     )
@@ -264,10 +295,11 @@ def digest_context(facts: WeekFacts) -> dict[str, Any]:
     ``days_waiting``), ``tasks``, ``notices`` (plus ``label``), ``invoices`` (open only,
     plus ``days_overdue``), ``sent``, ``upcoming`` (plus ``what``) and ``resting``, each
     entry a dict of the item's fields, and a thread at most once per list: ``tasks``,
-    ``notices`` and ``sent`` carry the thread's further items in ``more``; ``open_total``;
-    ``risk`` (:class:`RiskRow` fields
-    plus ``open_bar`` and ``billed_bar`` for the text part), ``risk_open_total``,
-    ``risk_billed_total``, ``risk_days`` and ``risk_flags`` (German sentences).
+    ``notices`` and ``sent`` carry the thread's further items in ``more``; ``payments``
+    (money recorded in the week) with ``payments_total`` and ``unmatched`` (credits that
+    paid no invoice); ``open_total``; ``risk`` (:class:`RiskRow` fields plus ``open_bar``
+    and ``billed_bar`` for the text part), ``risk_open_total``, ``risk_billed_total``,
+    ``risk_days`` and ``risk_flags`` (German sentences).
     """
     zone = ZoneInfo(facts.timezone)
     today = facts.end.astimezone(zone).date()
@@ -312,6 +344,9 @@ def digest_context(facts: WeekFacts) -> dict[str, Any]:
             for item in sorted(facts.upcoming, key=lambda item: (item.due_at, item.thread_id))
         ),
         "resting": _once_per_thread(asdict(item) for item in facts.resting),
+        "payments": [asdict(item) for item in facts.payments],
+        "payments_total": sum((item.amount for item in facts.payments), Decimal()),
+        "unmatched": [asdict(item) for item in facts.unmatched],
         "risk": [_risk_entry(row) for row in rows],
         "risk_open_total": sum((row.open_amount for row in rows), Decimal()),
         "risk_billed_total": sum((row.billed_amount for row in rows), Decimal()),
@@ -352,7 +387,7 @@ def _once_per_thread(
 
 def _invoice_entry(invoice: InvoiceItem, today: date) -> dict[str, Any]:
     days = (today - invoice.due_date).days if invoice.due_date else 0
-    return {**asdict(invoice), "days_overdue": days}
+    return {**asdict(invoice), "amount": invoice.still_open, "days_overdue": days}
 
 
 def _draft_entry(draft: DraftItem, end: datetime) -> dict[str, Any]:

@@ -146,13 +146,18 @@ def _payment_context(
 
 
 def _invoice(thread: Thread, window: SendingWindow) -> dict[str, Any]:
-    amount = thread.amount if thread.amount is not None else Decimal("0")
+    """One invoice as a payment mail names it. ``amount_due`` (and ``amount``) is what is
+    still open (the invoice total less the payments recorded): a mail never asks for
+    money that came already. ``invoice_total`` and ``paid`` are the two parts."""
+    total = thread.amount if thread.amount is not None else Decimal("0")
+    open_amount = thread.open_amount if thread.open_amount is not None else total
     return {
         "invoice_no": thread.invoice_no or "",
         "invoice_date": thread.started_at.astimezone(window.zone).date(),
-        "amount": amount,
-        # What is still open; the texts ask for this (partial payments will lower it).
-        "amount_due": amount,
+        "amount": open_amount,
+        "amount_due": open_amount,
+        "invoice_total": total,
+        "paid": thread.paid_amount,
         "due_date": thread.due_date or thread.started_at.astimezone(window.zone).date(),
     }
 
