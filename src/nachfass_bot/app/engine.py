@@ -145,6 +145,7 @@ class Engine:
             junk_override=box.junk_folder,
             sent_override=box.sent_folder,
             extra=box.extra_folders,
+            namespace=mailbox.namespace(),
         )
 
     # -- poll -------------------------------------------------------------------------
