@@ -90,7 +90,13 @@ class Engine:
         self.open_mailbox = open_mailbox
         self.window = sending_window(config)
         guarded = GuardedTransport(transport, store)  # no SMTP inside a transaction
-        self.outbox = Outbox(owner=config.owner, store=store, transport=guarded, texts=texts)
+        self.outbox = Outbox(
+            owner=config.owner,
+            store=store,
+            transport=guarded,
+            texts=texts,
+            sent_copy=config.mailbox.sent_copy,
+        )
         self.tracker = SentTracker(
             config=config, store=store, outbox=self.outbox, window=self.window
         )
