@@ -29,6 +29,7 @@ from nachfass_bot.adapters.mailbox import (
     choose_folders,
     find_all_mail,
 )
+from nachfass_bot.cli.service import toml_value
 from nachfass_bot.config import Config, MailboxConfig, ServerConfig
 from nachfass_bot.errors import ConfigError, LoginFailed, MailboxError
 
@@ -151,7 +152,7 @@ def folder_findings(
                 "Alle Nachrichten",
                 f"„{all_mail}“ wird nicht beobachtet: eine Antwort, die Du archivierst, "
                 "bevor der Bot sie liest, bemerkt er nicht",
-                f"Wenn Du das willst: extra_folders = [{_toml_string(all_mail)}] in [mailbox].",
+                f"Wenn Du das willst: extra_folders = [{toml_value(all_mail)}] in [mailbox].",
             )
         )
     return findings
@@ -179,17 +180,11 @@ def _folder_advice(key: str, folders: FolderSet, listing: Sequence[FolderInfo]) 
     )
     if not candidates:
         return f"Lege den Ordner in Deinem Mailprogramm an und trage ihn in [mailbox] {key} ein."
-    shown = ", ".join(_toml_string(name) for name in candidates[:8])
-    example = f"{key} = {_toml_string(candidates[0])}"
+    shown = ", ".join(toml_value(name) for name in candidates[:8])
+    example = f"{key} = {toml_value(candidates[0])}"
     return (
         f"Trage ihn in [mailbox] ein, genau so geschrieben, z. B. {example} (vorhanden: {shown})."
     )
-
-
-def _toml_string(text: str) -> str:
-    """``text`` as a TOML basic string."""
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped}"'
 
 
 def check_smtp(server: ServerConfig, timeout: float = CHECK_TIMEOUT) -> Finding:
