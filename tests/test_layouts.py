@@ -16,7 +16,9 @@ import pytest
 from loophelpers import cli, cli_json, local, mail, mails_to, owner_reply, track, write_config
 from nachfass_bot.adapters.imap import ImapMailbox
 from nachfass_bot.adapters.mailbox import Namespace
+from nachfass_bot.app.inbox import seen_key
 from nachfass_bot.config import ServerConfig
+from nachfass_bot.mail.inbound import parse_inbound
 from servers import CuttingProxy, MailAccount, SmtpSink
 
 CLIENT = "jonas.keller@keller-bau.test"
@@ -195,3 +197,53 @@ def _message_id(raw: bytes) -> str:
         for line in header.splitlines()
         if line.lower().startswith("message-id:")
     )
+
+
+# -- Gmail's extension, where offered (X-GM-EXT-1) ------------------------------------------
+
+
+class _GmailClient:
+    """Just enough of an IMAPClient to answer a header fetch the way Gmail does."""
+
+    normalise_times = True
+
+    def __init__(self, gmail_ids: dict[int, int], offered: bool) -> None:
+        self.gmail_ids = gmail_ids
+        self.offered = offered
+        self.requested: list[list[str]] = []
+
+    def has_capability(self, name: str) -> bool:
+        return self.offered and name == "X-GM-EXT-1"
+
+    def select_folder(self, folder: str, readonly: bool = False) -> dict[bytes, int]:
+        return {b"UIDVALIDITY": 1, b"UIDNEXT": 10}
+
+    def search(self, criteria: list[str]) -> list[int]:
+        return sorted(self.gmail_ids)
+
+    def fetch(self, uids: list[int], items: list[str]) -> dict[int, dict[bytes, object]]:
+        self.requested.append(items)
+        header = b"Subject: Rechnung\r\nFrom: kunde@example.test\r\n\r\n"
+        answer: dict[int, dict[bytes, object]] = {}
+        for uid in uids:
+            answer[uid] = {b"BODY[HEADER.FIELDS (SUBJECT FROM)]": header}
+            if "X-GM-MSGID" in items:
+                answer[uid][b"X-GM-MSGID"] = self.gmail_ids[uid]
+        return answer
+
+
+@pytest.mark.parametrize("offered", [True, False])
+def test_gmail_message_ids_tell_copies_apart_where_offered(offered: bool) -> None:
+    """Two mails without Message-ID and with the same header fields: with X-GM-EXT-1 the
+    copies of one (UIDs 1 and 3) share a key and the other (UID 2) has its own; without
+    the extension nothing is asked for that the server does not offer."""
+    client = _GmailClient({1: 1001, 2: 1002, 3: 1001}, offered)
+    mailbox = ImapMailbox(client)  # type: ignore[arg-type]
+    batch = next(mailbox.fetch_headers("[Gmail]/Alle Nachrichten", 1, ["SUBJECT", "FROM"]))
+    keys = [seen_key(parse_inbound(h.header, folder="x", uid=h.uid), h.header) for h in batch]
+
+    assert ("X-GM-MSGID" in client.requested[0]) == offered
+    if offered:
+        assert keys[0] == keys[2] != keys[1]
+    else:
+        assert keys[0] == keys[1] == keys[2]
