@@ -20,7 +20,7 @@ from nachfass_bot.adapters.store import Store
 from nachfass_bot.app.commands import OwnerCommands
 from nachfass_bot.app.guard import GuardedMailbox, GuardedTransport, MailInTransaction
 from nachfass_bot.app.inbox import InboxReader
-from nachfass_bot.app.outbox import Outbox
+from nachfass_bot.app.outbox import SENT_COPY_WAIT, Outbox
 from nachfass_bot.app.tracking import SentTracker
 from nachfass_bot.config import Config
 from nachfass_bot.domain.calendar import SendingWindow
@@ -83,6 +83,7 @@ class Engine:
         texts: Texts,
         transport: Transport,
         open_mailbox: Callable[[], Mailbox],
+        sent_copy_wait: float = SENT_COPY_WAIT,
     ) -> None:
         self.config = config
         self.store = store
@@ -96,6 +97,7 @@ class Engine:
             transport=guarded,
             texts=texts,
             sent_copy=config.mailbox.sent_copy,
+            sent_copy_wait=sent_copy_wait,
         )
         self.tracker = SentTracker(
             config=config, store=store, outbox=self.outbox, window=self.window

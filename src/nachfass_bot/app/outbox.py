@@ -72,9 +72,11 @@ class Outbox:
         transport: Transport,
         texts: Texts,
         sent_copy: SentCopy = SentCopy.AUTO,
+        sent_copy_wait: float = SENT_COPY_WAIT,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.sent_copy = sent_copy
+        self.sent_copy_wait = sent_copy_wait
         self.sleep = sleep
         self.owner = owner
         self.owner_email = owner.email.lower()
@@ -392,11 +394,11 @@ class Outbox:
     ) -> bool:
         """Whether the provider filed the mail in ``folder`` itself, by its Message-ID.
 
-        The first client mail of a store waits up to :data:`SENT_COPY_WAIT` seconds for
-        the provider's copy, and the answer is remembered; a provider that did not file
-        that one is looked at once, without waiting, from then on."""
+        The first client mail of a store waits up to ``sent_copy_wait`` seconds for the
+        provider's copy, and the answer is remembered; a provider that did not file that
+        one is looked at once, without waiting, from then on."""
         learned = self.store.setting(SettingKey.SENT_COPY_BY)
-        polls = 0 if learned == "bot" else round(SENT_COPY_WAIT / SENT_COPY_POLL)
+        polls = 0 if learned == "bot" else round(self.sent_copy_wait / SENT_COPY_POLL)
         found = self._look_for(mailbox, folder, message_id, polls)
         if learned is None:
             self.store.set_setting(SettingKey.SENT_COPY_BY, "server" if found else "bot", now)
