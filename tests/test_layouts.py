@@ -247,3 +247,25 @@ def test_gmail_message_ids_tell_copies_apart_where_offered(offered: bool) -> Non
         assert keys[0] == keys[2] != keys[1]
     else:
         assert keys[0] == keys[1] == keys[2]
+
+
+def test_check_finds_cyrus_folders_and_names_them_as_listed(
+    tmp_path: Path, layout_servers, monkeypatch, capsys
+) -> None:
+    """The case of the issue: ``INBOX.Gesendet`` and ``INBOX.Spam`` without SPECIAL-USE are
+    found, and a configured name without the prefix is accepted."""
+    account = layout_servers.account("cyrus")
+    sink = SmtpSink(deliver_to=account)
+    sink.start()
+    try:
+        config = write_config(
+            tmp_path, account, sink, monkeypatch, '\n[mailbox]\nsent_folder = "Gesendet"\n'
+        )
+        capsys.readouterr()
+        code = cli(config, "check")
+        out = capsys.readouterr().out
+    finally:
+        sink.stop()
+    assert code == 0, out
+    assert "„INBOX.Spam“ wird auf Antworten geprüft" in out
+    assert "„INBOX.Gesendet“: Deine eigenen Mails" in out
