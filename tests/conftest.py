@@ -10,6 +10,9 @@ Mail servers (see ``tests/servers.py``):
   ``dovecot.password``, never a fixed address.
 - ``smtp_sink`` (function): an ``SmtpSink`` that delivers mail for ``dovecot.user`` into
   that account's INBOX.
+- ``laid_out`` and ``laid_out_sink`` (function, parametrised): the same for each server
+  layout of ``servers.LAYOUTS`` (Dovecot's own, Cyrus/Courier, Gmail, Outlook); one
+  Dovecot per layout for the session. Only the core loop tests use them.
 
 Without Dovecot's IMAP server (the ``dovecot`` binary and its ``imap`` executable from
 dovecot-imapd) the IMAP tests are skipped, unless the CI environment variable is set: then
@@ -38,7 +41,14 @@ from hypothesis import HealthCheck, settings
 
 import sqlite_watch
 from nachfass_bot.adapters.store import Store
-from servers import DovecotServer, MailAccount, SmtpSink, find_dovecot_imap, find_program
+from servers import (
+    LAYOUTS,
+    DovecotServer,
+    MailAccount,
+    SmtpSink,
+    find_dovecot_imap,
+    find_program,
+)
 
 SQLITE_WATCH = sqlite_watch.install()
 
@@ -87,6 +97,51 @@ def dovecot_server(dovecot_binary: str) -> Iterator[DovecotServer]:
 @pytest.fixture
 def dovecot(dovecot_server: DovecotServer) -> MailAccount:
     return dovecot_server.add_account()
+
+
+class LayoutServers:
+    """One Dovecot per layout for the whole session, started when first asked for; the
+    default layout is the session's ``dovecot_server``."""
+
+    def __init__(self, default: DovecotServer) -> None:
+        self._servers = {default.layout.name: default}
+        self._started: list[DovecotServer] = []
+
+    def account(self, name: str) -> MailAccount:
+        if name not in self._servers:
+            server = DovecotServer(layout=LAYOUTS[name])
+            server.start()
+            self._started.append(server)
+            self._servers[name] = server
+        return self._servers[name].add_account()
+
+    def stop(self) -> None:
+        for server in self._started:
+            server.stop()
+
+
+@pytest.fixture(scope="session")
+def layout_servers(dovecot_server: DovecotServer) -> Iterator[LayoutServers]:
+    servers = LayoutServers(dovecot_server)
+    yield servers
+    servers.stop()
+
+
+@pytest.fixture(params=sorted(LAYOUTS))
+def laid_out(request: pytest.FixtureRequest, layout_servers: LayoutServers) -> MailAccount:
+    """A fresh account on the Dovecot of each layout in turn (``tests/servers.py``,
+    ``LAYOUTS``): the same test runs against every way a server presents the folders."""
+    return layout_servers.account(request.param)
+
+
+@pytest.fixture
+def laid_out_sink(laid_out: MailAccount) -> Iterator[SmtpSink]:
+    """An ``SmtpSink`` delivering to ``laid_out``, filing Sent copies where its layout's
+    provider does."""
+    sink = SmtpSink(deliver_to=laid_out)
+    sink.start()
+    yield sink
+    sink.stop()
 
 
 @pytest.fixture

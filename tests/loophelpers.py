@@ -23,9 +23,19 @@ PASSWORD_ENV = "NACHFASS_TEST_PASSWORT"
 
 
 def write_config(
-    directory: Path, account: MailAccount, sink: SmtpSink, monkeypatch: pytest.MonkeyPatch
+    directory: Path,
+    account: MailAccount,
+    sink: SmtpSink,
+    monkeypatch: pytest.MonkeyPatch,
+    more: str = "",
 ) -> Path:
-    """A config file that points the bot at the test Dovecot and SMTP sink."""
+    """A config file that points the bot at the test Dovecot and SMTP sink; ``more`` is
+    TOML appended as it is (e.g. a ``[mailbox]`` section). Without a ``[mailbox]`` of its
+    own the config says ``sent_copy = "bot"``: the test server never files a sent mail
+    itself, so the bot need not wait for such a copy (tests/test_sent_copy.py and the
+    layouts test that wait)."""
+    if "[mailbox]" not in more:
+        more = '\n[mailbox]\nsent_copy = "bot"\n' + more
     monkeypatch.setenv(PASSWORD_ENV, account.password)
     path = directory / "config.toml"
     path.write_text(
@@ -51,7 +61,8 @@ password_env = "{PASSWORD_ENV}"
 
 [store]
 path = "nachfass.db"
-""",
+"""
+        + more,
         encoding="utf-8",
     )
     return path

@@ -61,6 +61,99 @@ class ServerError(RuntimeError):
     """A test server could not be started, stopped or used."""
 
 
+@dataclass(frozen=True)
+class Layout:
+    """How a server presents the owner's folders: namespace, names and SPECIAL-USE.
+
+    ``folders`` are written without the namespace prefix and with ``separator``; each
+    names its role (``junk``, ``sent``, ``drafts``, ``trash``, ``all``, ``extra``) and
+    whether Dovecot advertises it with a SPECIAL-USE flag. ``all_mail``: INBOX and Sent
+    copies land there too (Gmail's ``\\All``). ``files_sent``: the SMTP sink files mail
+    the owner submits in Sent itself, as Gmail and Microsoft 365 do.
+    """
+
+    name: str
+    separator: str
+    prefix: str
+    folders: tuple[tuple[str, str, bool], ...]  # (name, role, advertised as special-use)
+    files_sent: bool = False
+
+    def folder(self, role: str) -> str:
+        """The full IMAP name (with prefix) of the folder with ``role``; INBOX is INBOX."""
+        if role == "inbox":
+            return "INBOX"
+        for name, folder_role, _special in self.folders:
+            if folder_role == role:
+                return self.prefix + name
+        raise KeyError(f"layout {self.name} has no {role} folder")
+
+    def has(self, role: str) -> bool:
+        return any(folder_role == role for _name, folder_role, _special in self.folders)
+
+
+_SPECIAL_USE = {"junk": "Junk", "sent": "Sent", "drafts": "Drafts", "trash": "Trash", "all": "All"}
+
+# The layouts the core loop tests run against (tests/test_layouts.py).
+LAYOUTS: dict[str, Layout] = {
+    # Dovecot's defaults, with SPECIAL-USE: what the rest of the suite uses.
+    "dovecot": Layout(
+        "dovecot",
+        "/",
+        "",
+        (
+            ("Junk", "junk", True),
+            ("Sent", "sent", True),
+            ("Drafts", "drafts", True),
+            ("Trash", "trash", True),
+        ),
+    ),
+    # Cyrus and Courier: personal namespace "INBOX." with "." as delimiter, German names,
+    # no SPECIAL-USE (MAILFACTS.md, "Servers and providers seen in the wild").
+    "cyrus": Layout(
+        "cyrus",
+        ".",
+        "INBOX.",
+        (
+            ("Spam", "junk", False),
+            ("Gesendet", "sent", False),
+            ("Entwürfe", "drafts", False),
+            ("Papierkorb", "trash", False),
+        ),
+    ),
+    # Gmail in German: "[Gmail]/…" with SPECIAL-USE, All Mail (\All) shows every mail
+    # of INBOX and Sent again, and mail submitted over SMTP is filed in Sent by the server.
+    "gmail": Layout(
+        "gmail",
+        "/",
+        "",
+        (
+            ("[Gmail]/Spam", "junk", True),
+            ("[Gmail]/Gesendet", "sent", True),
+            ("[Gmail]/Entwürfe", "drafts", True),
+            ("[Gmail]/Papierkorb", "trash", True),
+            ("[Gmail]/Alle Nachrichten", "all", True),
+        ),
+        files_sent=True,
+    ),
+    # Outlook.com / Microsoft 365 in German: no SPECIAL-USE (MAILFACTS.md), names with
+    # umlauts travel in modified UTF-7, the server files SMTP mail in Sent itself.
+    "outlook": Layout(
+        "outlook",
+        "/",
+        "",
+        (
+            ("Junk-E-Mail", "junk", False),
+            ("Gesendete Elemente", "sent", False),
+            ("Entwürfe", "drafts", False),
+            ("Gelöschte Elemente", "trash", False),
+            ("Aufträge", "extra", False),
+        ),
+        files_sent=True,
+    ),
+}
+DEFAULT_LAYOUT = LAYOUTS["dovecot"]
+
+
 def free_port() -> int:
     """Return a TCP port on 127.0.0.1 that was free a moment ago."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -140,11 +233,19 @@ def wait_gone(pids: Iterable[int], timeout: float) -> bool:
 class MailAccount:
     """One IMAP login on a test server, with helpers to seed and inspect its mailboxes."""
 
-    def __init__(self, host: str, port: int, user: str, password: str) -> None:
+    def __init__(
+        self, host: str, port: int, user: str, password: str, layout: Layout = DEFAULT_LAYOUT
+    ) -> None:
         self.host = host
         self.port = port
         self.user = user
         self.password = password
+        self.layout = layout
+
+    def folder(self, role: str) -> str:
+        """The IMAP name of this account's folder with ``role`` (``inbox``, ``junk``,
+        ``sent``, …) in its server's layout."""
+        return self.layout.folder(role)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.user!r} at {self.host}:{self.port})"
@@ -173,8 +274,12 @@ class MailAccount:
         wall clock); a mail without a readable Date gets the server's now.
         """
         when = msg_time if msg_time is not None else _header_date(raw)
+        targets = [folder]
+        if self.layout.has("all") and folder in (self.folder("inbox"), self.folder("sent")):
+            targets.append(self.folder("all"))  # Gmail shows it again in All Mail
         with self.client() as imap:
-            imap.append(folder, raw, flags=flags, msg_time=when)
+            for target in targets:
+                imap.append(target, raw, flags=flags, msg_time=when)
 
     def messages(self, folder: str) -> list[bytes]:
         """Full RFC 822 text of all messages in ``folder``, in UID order; \\Seen is not set."""
@@ -221,8 +326,9 @@ class DovecotServer(MailAccount):
         workdir: Path | None = None,
         user: str = DEFAULT_OWNER,
         password: str | None = None,
+        layout: Layout = DEFAULT_LAYOUT,
     ) -> None:
-        super().__init__(LOOPBACK, free_port(), user, password or secrets.token_urlsafe(12))
+        super().__init__(LOOPBACK, free_port(), user, password or secrets.token_urlsafe(12), layout)
         self.workdir = workdir
         self._own_workdir = workdir is None
         self._dovecot = find_program("dovecot")
@@ -258,7 +364,7 @@ class DovecotServer(MailAccount):
         try:
             self._prepare_workdir()
             version = dovecot_version(self._dovecot)
-            self.config_path.write_text(render_config(version, self._dir, self.port))
+            self.config_path.write_text(render_config(version, self._dir, self.port, self.layout))
             self._write_account(self.user, self.password)
             self._launch(self._dovecot)
             self._master_pid = self._wait_ready()
@@ -305,7 +411,7 @@ class DovecotServer(MailAccount):
             user = f"{local}-{self._account_count}@{domain}"
         password = password or secrets.token_urlsafe(12)
         self._write_account(user, password)
-        return MailAccount(self.host, self.port, user, password)
+        return MailAccount(self.host, self.port, user, password, self.layout)
 
     def fill_inbox(self, account: MailAccount, mails: Iterable[bytes]) -> int:
         """Write ``mails`` straight into the account's Maildir INBOX (``cur``, read), as
@@ -413,10 +519,12 @@ class DovecotServer(MailAccount):
         self.stop()
 
 
-def render_config(version: tuple[int, int], workdir: Path, port: int) -> str:
+def render_config(
+    version: tuple[int, int], workdir: Path, port: int, layout: Layout = DEFAULT_LAYOUT
+) -> str:
     """A complete dovecot.conf for ``version``; only auth and storage syntax differ."""
     header = _config_header_24(workdir) if version >= (2, 4) else _config_header_23(workdir)
-    return header + _config_common(workdir, port)
+    return header + _config_common(workdir, port, layout)
 
 
 def _config_header_23(workdir: Path) -> str:
@@ -456,17 +564,19 @@ userdb users {{
 """
 
 
-def _config_common(workdir: Path, port: int) -> str:
+def _config_common(workdir: Path, port: int, layout: Layout = DEFAULT_LAYOUT) -> str:
     """Settings whose syntax is the same in Dovecot 2.3 and 2.4.
 
     SPECIAL-USE is advertised by Dovecot itself once a mailbox has ``special_use`` set.
     The imaps listener gets port 0 (off) so no instance binds 993; pop3/lmtp are not in
-    ``protocols`` and doveadm has no TCP listener by default.
+    ``protocols`` and doveadm has no TCP listener by default. The namespace's
+    ``separator``, ``prefix`` and ``mailbox`` blocks (names without the prefix, quoted)
+    are the layout's; both generations take these short names inside the block.
     """
     mailboxes = "".join(
-        f"  mailbox {name} {{\n    special_use = \\{name}\n    auto = subscribe\n  }}\n"
-        for name in ("Junk", "Sent", "Drafts", "Trash")
+        _mailbox_block(name, role, special) for name, role, special in layout.folders
     )
+    prefix = f"  prefix = {layout.prefix}\n" if layout.prefix else ""
     return f"""\
 protocols = imap
 listen = {LOOPBACK}
@@ -481,8 +591,8 @@ default_internal_user = {INTERNAL_USER}
 first_valid_uid = 1
 namespace inbox {{
   inbox = yes
-  separator = /
-{mailboxes}}}
+  separator = {layout.separator}
+{prefix}{mailboxes}}}
 service imap-login {{
   inet_listener imap {{
     port = {port}
@@ -497,6 +607,12 @@ service anvil {{
   }}
 }}
 """
+
+
+def _mailbox_block(name: str, role: str, special: bool) -> str:
+    """One auto-created, subscribed mailbox; SPECIAL-USE only where the layout has it."""
+    use = f"    special_use = \\{_SPECIAL_USE[role]}\n" if special else ""
+    return f'  mailbox "{name}" {{\n{use}    auto = subscribe\n  }}\n'
 
 
 @dataclass(frozen=True)
@@ -520,9 +636,11 @@ class SmtpSink:
     """An aiosmtpd server on 127.0.0.1 that records mail and can answer scripted errors.
 
     Mail whose RCPT includes ``deliver_to.user`` is also appended to that account's INBOX
-    before the sink answers 250. Without ``require_auth`` any AUTH PLAIN/LOGIN succeeds
-    and none is needed; with ``require_auth=(user, password)`` only those credentials
-    succeed and MAIL FROM before AUTH gets 530. No TLS: AUTH works over plain loopback.
+    before the sink answers 250; where the account's layout ``files_sent`` (Gmail,
+    Microsoft 365), mail from that user is filed in its Sent folder as well. Without
+    ``require_auth`` any AUTH PLAIN/LOGIN succeeds and none is needed; with
+    ``require_auth=(user, password)`` only those credentials succeed and MAIL FROM
+    before AUTH gets 530. No TLS: AUTH works over plain loopback.
     """
 
     def __init__(
@@ -645,6 +763,12 @@ def _delivered_copy(owner: MailAccount, mail: CapturedMail) -> bytes | None:
     return None
 
 
+def _files_in_sent(owner: MailAccount, mail: CapturedMail) -> bool:
+    """Whether the server files this submitted mail in the owner's Sent folder itself:
+    Gmail and Microsoft 365 do so for every mail the account sends over SMTP."""
+    return owner.layout.files_sent and mail.mail_from.lower() == owner.user.lower()
+
+
 class _SinkHandler:
     """aiosmtpd hooks: scripted failures, auth enforcement, capture and INBOX delivery."""
 
@@ -687,6 +811,11 @@ class _SinkHandler:
                 await asyncio.to_thread(owner.append, "INBOX", delivered)
             except Exception as exc:
                 return f"451 4.3.0 delivery to the test IMAP server failed: {exc}"
+        if owner is not None and _files_in_sent(owner, mail):
+            try:
+                await asyncio.to_thread(owner.append, owner.folder("sent"), mail.raw, [b"\\Seen"])
+            except Exception as exc:
+                return f"451 4.3.0 filing in Sent on the test IMAP server failed: {exc}"
         self.sink.record(mail)
         if self.sink.on_accept is not None:
             await asyncio.to_thread(self.sink.on_accept, mail)

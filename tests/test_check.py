@@ -103,9 +103,9 @@ def test_a_configured_folder_that_does_not_exist(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    config = write_config(tmp_path, dovecot, smtp_sink, monkeypatch)
-    with config.open("a", encoding="utf-8") as handle:
-        handle.write('\n[mailbox]\njunk_folder = "Spam"\n')
+    config = write_config(
+        tmp_path, dovecot, smtp_sink, monkeypatch, '\n[mailbox]\njunk_folder = "Spam"\n'
+    )
 
     code, out = run_check(config, capsys)
 

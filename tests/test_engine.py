@@ -434,7 +434,8 @@ def test_move_spam_replies_moves_the_answer_to_inbox(
     tmp_path: Path, dovecot: MailAccount, smtp_sink: SmtpSink, store: Store, monkeypatch
 ) -> None:
     path = write_config(tmp_path, dovecot, smtp_sink, monkeypatch)
-    path.write_text(path.read_text() + "\n[mailbox]\nmove_spam_replies = true\n")
+    text = path.read_text()
+    path.write_text(text.replace("[mailbox]\n", "[mailbox]\nmove_spam_replies = true\n", 1))
     config = load_config(path)
     engine = build_engine(config, store, build_texts(config))
     thread_id = add_offer(store, local("2026-03-03T10:15"))

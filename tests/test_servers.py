@@ -16,7 +16,7 @@ import pytest
 from imapclient.exceptions import LoginError
 from imapclient.imapclient import DRAFTS, JUNK, SEEN, SENT, TRASH
 
-from servers import DovecotServer, MailAccount, SmtpSink, pid_alive, render_config
+from servers import LAYOUTS, DovecotServer, MailAccount, SmtpSink, pid_alive, render_config
 
 UMLAUT_SUBJECT = "Rückfrage zur Rechnung Nr. 2026-017 – Größe, Maße, Grüße"
 
@@ -181,3 +181,27 @@ def test_dovecot_24_config_uses_24_syntax(tmp_path: Path) -> None:
     assert "passdb users {" in lines and "userdb users {" in lines
     for old in ("mail_location", "disable_plaintext_auth", "args =", "%u", "passdb {"):
         assert old not in config
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+@pytest.mark.parametrize("version", [(2, 3), (2, 4)])
+def test_every_layout_renders_both_dovecot_generations(
+    tmp_path: Path, layout: str, version: tuple[int, int]
+) -> None:
+    """Each layout writes its namespace and mailboxes the same way in 2.3 and 2.4 (short
+    names inside the blocks); only the header differs. The installed generation is
+    started for real by the layout tests; the other one is checked here by its syntax."""
+    chosen = LAYOUTS[layout]
+    config = render_config(version, tmp_path, 10143, chosen)
+    lines = config.splitlines()
+
+    first = "dovecot_config_version = 2.4.0" if version >= (2, 4) else "disable_plaintext_auth = no"
+    assert lines[0] == first
+    assert f"  separator = {chosen.separator}" in lines
+    assert (f"  prefix = {chosen.prefix}" in lines) == bool(chosen.prefix)
+    for name, _role, special in chosen.folders:
+        block = lines.index(f'  mailbox "{name}" {{')
+        assert lines[block + 1].startswith("    special_use = \\") == special
+    if version >= (2, 4):
+        for old in ("mail_location", "disable_plaintext_auth", "%u"):
+            assert old not in config

@@ -12,6 +12,8 @@ import pytest
 from nachfass_bot.cli.main import main
 from nachfass_bot.cli.service import unit_text, user_unit_dir
 from nachfass_bot.config import load_config, parse_config
+from nachfass_bot.domain.models import SentCopy
+from nachfass_bot.domain.providers import PRESETS, Preset, preset_for_address, preset_named
 from nachfass_bot.errors import ConfigError
 
 EXAMPLE = Path(__file__).parents[1] / "config.example.toml"
@@ -201,3 +203,98 @@ def test_password_command_needs_no_hint(tmp_path: Path, config_file: Path) -> No
     assert "password_command" in unit
     assert "EnvironmentFile" not in unit
     assert os.environ["NACHFASS_IMAP_PASSWORT"] not in unit
+
+
+# -- init with a provider preset (issue 12, point 2) -----------------------------------------
+
+
+@pytest.mark.parametrize("preset", PRESETS, ids=lambda preset: preset.key)
+def test_init_with_a_provider_fills_in_a_config_the_bot_accepts(
+    tmp_path: Path, xdg: Path, capsys: pytest.CaptureFixture[str], preset: Preset
+) -> None:
+    target = tmp_path / f"{preset.key}.toml"
+    address = f"anna@{preset.domains[0] if preset.domains else 'berger-design.de'}"
+    code, out, _err = run(
+        capsys, "--config", str(target), "init", "--provider", preset.key, "--address", address
+    )
+
+    assert code == 0, out
+    assert f"Voreinstellungen für {preset.name}" in out
+    config = load_config(target)
+    assert (config.imap.host, config.imap.port, config.imap.security) == (
+        preset.imap.host,
+        preset.imap.port,
+        preset.imap.security,
+    )
+    assert (config.smtp.host, config.smtp.port, config.smtp.security) == (
+        preset.smtp.host,
+        preset.smtp.port,
+        preset.smtp.security,
+    )
+    assert config.owner.email == config.imap.username == config.smtp.username == address
+    # folder names only as hints: a wrong active name would stop the bot at start-up
+    assert (config.mailbox.junk_folder, config.mailbox.sent_folder) == (None, None)
+    text = target.read_text(encoding="utf-8")
+    for hint in (preset.junk_folder, preset.sent_folder):
+        assert hint is None or f'_folder = "{hint}"   # so heißt' in text
+    assert config.mailbox.sent_copy is (SentCopy.SERVER if preset.files_sent else SentCopy.AUTO)
+    assert ("kennt keine Adressen mit „+“" in out) == (not preset.plus_addressing)
+    assert ("nur noch OAuth2" in out) == (preset.auth == "oauth2")
+
+
+@pytest.mark.parametrize(
+    ("address", "key"),
+    [
+        ("anna.berger@gmx.de", "gmx"),
+        ("Anna@WEB.DE", "webde"),
+        ("anna@t-online.de", "telekom"),
+        ("anna@googlemail.com", "gmail"),
+        ("anna@outlook.de", "microsoft"),
+        ("anna@icloud.com", "icloud"),
+        ("anna@posteo.de", "posteo"),
+        ("anna@mailbox.org", "mailboxorg"),
+        ("anna@berger-design.de", None),
+    ],
+)
+def test_the_provider_is_guessed_from_the_address(address: str, key: str | None) -> None:
+    preset = preset_for_address(address)
+    assert (preset.key if preset else None) == key
+
+
+def test_init_guesses_the_provider_from_the_address(
+    tmp_path: Path, xdg: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "config.toml"
+    code, out, _err = run(capsys, "--config", str(target), "init", "--address", "anna@web.de")
+    assert code == 0
+    assert "Voreinstellungen für WEB.DE" in out
+    assert "POP3/IMAP-Abruf" in out
+    assert '# junk_folder = "Spamverdacht"' in target.read_text(encoding="utf-8")
+
+
+def test_init_with_an_own_domain_fills_in_the_address_only(
+    tmp_path: Path, xdg: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "config.toml"
+    code, out, _err = run(capsys, "--config", str(target), "init", "--address", "anna@berger.de")
+    assert code == 0
+    assert "Voreinstellungen" not in out
+    config = load_config(target)
+    assert config.owner.email == config.imap.username == "anna@berger.de"
+    assert config.imap.host == "imap.example.de"
+
+
+def test_init_with_an_unknown_provider_names_the_known_ones(
+    tmp_path: Path, xdg: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "config.toml"
+    code, _out, err = run(capsys, "--config", str(target), "init", "--provider", "aol")
+    assert code == 1
+    assert "„aol“ kenne ich nicht" in err and "gmx" in err
+    assert not target.exists()
+
+
+def test_presets_are_named_once_and_by_every_alias() -> None:
+    assert len({preset.key for preset in PRESETS}) == len(PRESETS) >= 10
+    for name in ("GMX", "web.de", "T-Online", "1und1", "STRATO", "google", "M365", "apple"):
+        assert preset_named(name) is not None, name

@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from nachfass_bot.domain.bankcsv import PRESETS, SPARKASSE_CAMT_V2, CsvMapping
 from nachfass_bot.domain.calendar import GERMAN_SUBDIVISIONS, parse_days, parse_hours
-from nachfass_bot.domain.models import TrackingMode
+from nachfass_bot.domain.models import SentCopy, TrackingMode
 from nachfass_bot.domain.preferences import Preferences, parse_preferences
 from nachfass_bot.domain.tomlsection import Section
 from nachfass_bot.errors import ConfigError
@@ -185,6 +185,7 @@ class MailboxConfig:
     extra_folders: tuple[str, ...] = ()
     poll_minutes: int = 5
     move_spam_replies: bool = False
+    sent_copy: SentCopy = SentCopy.AUTO
 
 
 @dataclass(frozen=True)
@@ -587,11 +588,14 @@ def _parse_mailbox(section: Section) -> MailboxConfig | None:
     extra_folders = section.text_list("extra_folders")
     poll_minutes = section.integer("poll_minutes", 5, 1, 24 * 60)
     move_spam_replies = section.boolean("move_spam_replies", False)
+    sent_copy = _parse_sent_copy(section)
     invalid = any(
         key in section.data and value is None
         for key, value in (("junk_folder", junk_folder), ("sent_folder", sent_folder))
     )
     if invalid or extra_folders is None or poll_minutes is None or move_spam_replies is None:
+        return None
+    if sent_copy is None:
         return None
     return MailboxConfig(
         junk_folder=junk_folder,
@@ -599,7 +603,25 @@ def _parse_mailbox(section: Section) -> MailboxConfig | None:
         extra_folders=extra_folders,
         poll_minutes=poll_minutes,
         move_spam_replies=move_spam_replies,
+        sent_copy=sent_copy,
     )
+
+
+def _parse_sent_copy(section: Section) -> SentCopy | None:
+    """``sent_copy`` = auto | server | bot (docs/DESIGN.md, "Exactly-once sending")."""
+    text = section.text("sent_copy", "auto")
+    if text is None:
+        return None
+    try:
+        return SentCopy(text.strip().lower())
+    except ValueError:
+        section.problem(
+            "sent_copy",
+            'muss "auto" (der Bot legt eine Kopie in Gesendet ab, wenn der Anbieter es '
+            'nicht tut), "server" (der Anbieter legt sie selbst ab) oder "bot" (der '
+            f"Anbieter tut es nie, der Bot legt sie gleich ab) sein, nicht „{text}“",
+        )
+        return None
 
 
 def _parse_tracking(section: Section) -> TrackingConfig | None:

@@ -22,7 +22,7 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
 from imapclient.util import to_unicode
 
-from nachfass_bot.adapters.mailbox import FetchedHeader, FolderInfo, FolderStatus
+from nachfass_bot.adapters.mailbox import FetchedHeader, FolderInfo, FolderStatus, Namespace
 from nachfass_bot.config import ServerConfig
 from nachfass_bot.errors import LoginFailed, MailboxError
 
@@ -84,11 +84,28 @@ class ImapMailbox:
                 self._client.shutdown()
 
     def list_folders(self) -> list[FolderInfo]:
+        """LIST "" "*"; imapclient decodes modified UTF-7 names (RFC 3501 §5.1.3)."""
         rows = self._call(self._client.list_folders)
         return [
-            FolderInfo(name=to_unicode(name), flags=frozenset(to_unicode(f) for f in flags))
-            for flags, _delimiter, name in rows
+            FolderInfo(
+                name=to_unicode(name),
+                flags=frozenset(to_unicode(f) for f in flags),
+                delimiter=to_unicode(delimiter) if delimiter else None,
+            )
+            for flags, delimiter, name in rows
         ]
+
+    def namespace(self) -> Namespace:
+        """The first personal namespace (RFC 2342); without NAMESPACE, no prefix and the
+        delimiter LIST gives for INBOX."""
+        if self._call(self._client.has_capability, "NAMESPACE"):
+            personal = self._call(self._client.namespace).personal or ()
+            if personal:
+                prefix, delimiter = personal[0]
+                return Namespace(to_unicode(prefix or ""), to_unicode(delimiter or "/"))
+        rows = self._call(self._client.list_folders, "", "INBOX")
+        delimiter = next((to_unicode(d) for _flags, d, _name in rows if d), "/")
+        return Namespace("", delimiter)
 
     def folder_status(self, folder: str) -> FolderStatus:
         """SELECT (again) and read UIDVALIDITY/UIDNEXT: re-selecting makes the server show
@@ -102,14 +119,22 @@ class ImapMailbox:
     def fetch_headers(
         self, folder: str, first_uid: int, fields: Sequence[str], batch_size: int = 500
     ) -> Iterator[list[FetchedHeader]]:
-        """The header fields and INTERNALDATE, in one FETCH per batch."""
+        """The header fields and INTERNALDATE, in one FETCH per batch.
+
+        Where the server offers Gmail's ``X-GM-EXT-1``, ``X-GM-MSGID`` is fetched too and
+        put in front of the header block as an ``X-GM-MSGID`` field: the copies of one
+        mail in INBOX, Sent and All Mail share it, two mails never do — so a mail without
+        Message-ID is still seen once per role (its key is a hash of the header block)."""
         self._select(folder)
         request = "BODY.PEEK[HEADER.FIELDS ({})]".format(" ".join(fields).upper())
+        items = [request, "INTERNALDATE"]
+        if self._client.has_capability("X-GM-EXT-1"):
+            items.append("X-GM-MSGID")
         uids = sorted(u for u in self._call(self._client.search, ["UID", f"{first_uid}:*"]))
         uids = [u for u in uids if u >= first_uid]  # "n:*" always yields the highest UID
         for start in range(0, len(uids), batch_size):
             chunk = uids[start : start + batch_size]
-            response = self._call(self._client.fetch, chunk, [request, "INTERNALDATE"])
+            response = self._call(self._client.fetch, chunk, items)
             yield [_fetched(uid, response.get(uid, {})) for uid in chunk]
 
     def fetch_message(self, folder: str, uid: int) -> bytes | None:
@@ -120,8 +145,22 @@ class ImapMailbox:
         return bytes(raw) if raw is not None else None
 
     def append(self, folder: str, raw: bytes, when: datetime, seen: bool = True) -> None:
+        """APPEND, after leaving a read-only selected mailbox: Courier refuses APPEND to
+        the mailbox selected with EXAMINE ("Current box is selected READ-ONLY")."""
+        self._leave_selected()
         flags = [b"\\Seen"] if seen else []
         self._call(self._client.append, folder, raw, flags, when)
+
+    def _leave_selected(self) -> None:
+        """UNSELECT where offered (RFC 3691), else CLOSE: a mailbox selected read-only
+        is never expunged by CLOSE (RFC 3501 §6.4.2)."""
+        if self._selected is None:
+            return
+        if self._client.has_capability("UNSELECT"):
+            self._call(self._client.unselect_folder)
+        else:
+            self._call(self._client.close_folder)
+        self._selected = None
 
     # -- IDLE (RFC 2177) ---------------------------------------------------------------
 
@@ -223,7 +262,11 @@ def _fetched(uid: int, data: dict[bytes, Any]) -> FetchedHeader:
         received = received.astimezone(UTC) if received.tzinfo else received.replace(tzinfo=UTC)
     else:
         received = None
-    return FetchedHeader(uid, _header_bytes(data), received)
+    header = _header_bytes(data)
+    gmail_id = data.get(b"X-GM-MSGID")
+    if gmail_id is not None:
+        header = b"X-GM-MSGID: " + str(int(gmail_id)).encode("ascii") + b"\r\n" + header
+    return FetchedHeader(uid, header, received)
 
 
 def _header_bytes(data: dict[bytes, Any]) -> bytes:

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from nachfass_bot.adapters.mailbox import FetchedHeader, FolderInfo, FolderStatus
+from nachfass_bot.adapters.mailbox import FetchedHeader, FolderInfo, FolderStatus, Namespace
 from nachfass_bot.errors import MailboxError
 
 _UIDLIST = "nachfass-uidlist.json"
@@ -37,7 +37,10 @@ class MaildirMailbox:
 
     def list_folders(self) -> list[FolderInfo]:
         names = ["INBOX", *self._box.list_folders()]
-        return [FolderInfo(name, frozenset({_SPECIAL.get(name, "")} - {""})) for name in names]
+        return [FolderInfo(name, frozenset({_SPECIAL.get(name, "")} - {""}), ".") for name in names]
+
+    def namespace(self) -> Namespace:
+        return Namespace(prefix="", delimiter=".")
 
     def folder_status(self, folder: str) -> FolderStatus:
         uids = self._uids(folder)

@@ -12,7 +12,7 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from nachfass_bot.adapters.ledger import Ledger
-from nachfass_bot.adapters.mailbox import JUNK_NAMES
+from nachfass_bot.adapters.mailbox import JUNK_NAMES, matches_known
 from nachfass_bot.adapters.store import Store
 from nachfass_bot.app.engine import sending_window
 from nachfass_bot.config import Config
@@ -110,10 +110,9 @@ def is_junk_folder(folder: str, configured: Collection[str] = ()) -> bool:
     """True for the configured junk folder and the usual junk names (Spam, Junk-E-Mail,
     Unerwünscht, ``[Gmail]/Spam`` …). The store keeps the folder name only, not the
     server's ``\\Junk`` flag, so a junk folder with an unusual name needs the config."""
-    lower = folder.lower()
-    if lower in {name.lower() for name in (*configured, *JUNK_NAMES)}:
+    if matches_known(folder, (*configured, *JUNK_NAMES)):  # INBOX.Spam too
         return True
-    return any(word in lower for word in _JUNK_WORDS)
+    return any(word in folder.lower() for word in _JUNK_WORDS)
 
 
 def sent_items(

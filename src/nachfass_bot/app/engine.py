@@ -20,7 +20,7 @@ from nachfass_bot.adapters.store import Store
 from nachfass_bot.app.commands import OwnerCommands
 from nachfass_bot.app.guard import GuardedMailbox, GuardedTransport, MailInTransaction
 from nachfass_bot.app.inbox import InboxReader
-from nachfass_bot.app.outbox import Outbox
+from nachfass_bot.app.outbox import SENT_COPY_WAIT, Outbox
 from nachfass_bot.app.payments import Payments
 from nachfass_bot.app.tracking import SentTracker
 from nachfass_bot.config import Config
@@ -84,6 +84,7 @@ class Engine:
         texts: Texts,
         transport: Transport,
         open_mailbox: Callable[[], Mailbox],
+        sent_copy_wait: float = SENT_COPY_WAIT,
     ) -> None:
         self.config = config
         self.store = store
@@ -91,7 +92,14 @@ class Engine:
         self.open_mailbox = open_mailbox
         self.window = sending_window(config)
         guarded = GuardedTransport(transport, store)  # no SMTP inside a transaction
-        self.outbox = Outbox(owner=config.owner, store=store, transport=guarded, texts=texts)
+        self.outbox = Outbox(
+            owner=config.owner,
+            store=store,
+            transport=guarded,
+            texts=texts,
+            sent_copy=config.mailbox.sent_copy,
+            sent_copy_wait=sent_copy_wait,
+        )
         self.tracker = SentTracker(
             config=config, store=store, outbox=self.outbox, window=self.window
         )
@@ -152,6 +160,7 @@ class Engine:
             junk_override=box.junk_folder,
             sent_override=box.sent_folder,
             extra=box.extra_folders,
+            namespace=mailbox.namespace(),
         )
 
     # -- poll -------------------------------------------------------------------------

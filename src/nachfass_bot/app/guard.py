@@ -15,7 +15,13 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from email.message import EmailMessage
 
-from nachfass_bot.adapters.mailbox import FetchedHeader, FolderInfo, FolderStatus, Mailbox
+from nachfass_bot.adapters.mailbox import (
+    FetchedHeader,
+    FolderInfo,
+    FolderStatus,
+    Mailbox,
+    Namespace,
+)
 from nachfass_bot.adapters.smtp import Transport
 from nachfass_bot.adapters.store import Store
 
@@ -41,6 +47,10 @@ class GuardedMailbox:
     def list_folders(self) -> list[FolderInfo]:
         check_no_transaction(self._store, "IMAP LIST")
         return self._inner.list_folders()
+
+    def namespace(self) -> Namespace:
+        check_no_transaction(self._store, "IMAP NAMESPACE")
+        return self._inner.namespace()
 
     def folder_status(self, folder: str) -> FolderStatus:
         check_no_transaction(self._store, "IMAP SELECT")

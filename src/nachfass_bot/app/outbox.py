@@ -23,6 +23,8 @@ in the event log, a doubled one would be noise.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
@@ -40,6 +42,8 @@ from nachfass_bot.domain.models import (
     MessageRole,
     Notice,
     NoticeState,
+    SentCopy,
+    SettingKey,
     Thread,
     smtp_attempts_key,
 )
@@ -51,14 +55,29 @@ log = logging.getLogger(__name__)
 
 MAX_TEMPORARY_ATTEMPTS = 5  # 4xx answers before a draft or a notice counts as failed
 RETRY_BASE = timedelta(minutes=5)
+# How long to look for the copy a provider files in Sent itself before APPENDing one:
+# Gmail and Microsoft 365 file it within a second of the SMTP "250" (observed).
+SENT_COPY_WAIT = 2.0
+SENT_COPY_POLL = 0.5
 
 
 class Outbox:
     """Sends through one transport and records every Message-ID it used."""
 
     def __init__(
-        self, *, owner: OwnerConfig, store: Store, transport: Transport, texts: Texts
+        self,
+        *,
+        owner: OwnerConfig,
+        store: Store,
+        transport: Transport,
+        texts: Texts,
+        sent_copy: SentCopy = SentCopy.AUTO,
+        sent_copy_wait: float = SENT_COPY_WAIT,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        self.sent_copy = sent_copy
+        self.sent_copy_wait = sent_copy_wait
+        self.sleep = sleep
         self.owner = owner
         self.owner_email = owner.email.lower()
         self.store = store
@@ -353,17 +372,50 @@ class Outbox:
         thread_id: int,
         now: datetime,
     ) -> None:
+        """One copy in Sent: none where the provider files SMTP mail itself
+        (``sent_copy = "server"``), at once where it never does (``"bot"``); else look
+        for the provider's copy first, then APPEND.
+        A failure is only logged: the mail went out."""
+        if self.sent_copy is SentCopy.SERVER:
+            return
         if sent_folder is None:
             self.store.add_event(
                 now, "Kein Gesendet-Ordner gefunden: keine Kopie abgelegt", thread_id=thread_id
             )
             return
         try:
+            if self.sent_copy is SentCopy.AUTO and self._filed_by_server(
+                mailbox, sent_folder, str(message["Message-ID"]), now
+            ):
+                return
             mailbox.append(sent_folder, to_bytes(message), now)
         except MailboxError as exc:
             self.store.add_event(
                 now, f"Kopie nicht im Ordner {sent_folder} abgelegt: {exc}", thread_id=thread_id
             )
+
+    def _filed_by_server(
+        self, mailbox: Mailbox, folder: str, message_id: str, now: datetime
+    ) -> bool:
+        """Whether the provider filed the mail in ``folder`` itself, by its Message-ID.
+
+        The first client mail of a store waits up to ``sent_copy_wait`` seconds for the
+        provider's copy, and the answer is remembered; a provider that did not file that
+        one is looked at once, without waiting, from then on."""
+        learned = self.store.setting(SettingKey.SENT_COPY_BY)
+        polls = 0 if learned == "bot" else round(self.sent_copy_wait / SENT_COPY_POLL)
+        found = self._look_for(mailbox, folder, message_id, polls)
+        if learned is None:
+            self.store.set_setting(SettingKey.SENT_COPY_BY, "server" if found else "bot", now)
+        return found
+
+    def _look_for(self, mailbox: Mailbox, folder: str, message_id: str, polls: int) -> bool:
+        for attempt in range(polls + 1):
+            if mailbox.contains_message_id(folder, message_id):
+                return True
+            if attempt < polls:
+                self.sleep(SENT_COPY_POLL)
+        return False
 
 
 def _tried_again(notice: Notice, exc: DeliveryError) -> bool:

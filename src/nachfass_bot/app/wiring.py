@@ -19,7 +19,7 @@ from nachfass_bot.adapters.retry import run_with_retry
 from nachfass_bot.adapters.smtp import CaptureTransport, SmtpTransport, Transport
 from nachfass_bot.adapters.store import Store, opened
 from nachfass_bot.app.engine import Engine, sending_window
-from nachfass_bot.app.outbox import Outbox
+from nachfass_bot.app.outbox import SENT_COPY_WAIT, Outbox
 from nachfass_bot.app.payments import Payments
 from nachfass_bot.app.weekly import send_if_due
 from nachfass_bot.config import Config
@@ -66,7 +66,10 @@ def build_engine(
     open_mailbox: Callable[[], Mailbox] | None = None,
 ) -> Engine:
     """The engine for ``config``: IMAP and SMTP from the config, passwords read now,
-    unless a mailbox or transport is given (the demo's Maildir, the preview's capture)."""
+    unless a mailbox or transport is given (the demo's Maildir, the preview's capture).
+    Only a provider's IMAP server may file a sent mail in Sent by itself: with a mailbox
+    of its own the engine never waits for that copy."""
+    sent_copy_wait = SENT_COPY_WAIT if open_mailbox is None else 0.0
     if open_mailbox is None:
         open_mailbox = _imap_connector(config)
     if transport is None:
@@ -77,6 +80,7 @@ def build_engine(
         texts=texts,
         transport=transport,
         open_mailbox=open_mailbox,
+        sent_copy_wait=sent_copy_wait,
     )
 
 

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import socket
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import Enum
@@ -21,7 +21,16 @@ import aiosmtplib
 from imapclient.exceptions import CapabilityError
 
 from nachfass_bot.adapters.imap import ImapMailbox
-from nachfass_bot.adapters.mailbox import FolderSet, Mailbox, choose_folders
+from nachfass_bot.adapters.mailbox import (
+    PLAIN_NAMESPACE,
+    FolderInfo,
+    FolderSet,
+    Mailbox,
+    Namespace,
+    choose_folders,
+    find_all_mail,
+)
+from nachfass_bot.cli.service import toml_value
 from nachfass_bot.config import Config, MailboxConfig, ServerConfig
 from nachfass_bot.domain.interest import (
     BASE_RATE_SOURCE,
@@ -114,22 +123,28 @@ def check_imap(
         findings = [Finding(Level.OK, title, f"angemeldet als {server.username}")]
         try:
             listing = mailbox.list_folders()
+            namespace = mailbox.namespace()
             folders = choose_folders(
                 listing,
                 junk_override=box.junk_folder,
                 sent_override=box.sent_folder,
                 extra=box.extra_folders,
+                namespace=namespace,
             )
         except ConfigError as exc:
             fix = "Trage in [mailbox] einen der vorhandenen Ordnernamen ein (genau so geschrieben)."
             return [*findings, Finding(Level.ERROR, "Ordner", str(exc), fix)]
         except MailboxError as exc:
             return [*findings, Finding(Level.ERROR, "Ordner", str(exc))]
-    return [*findings, *folder_findings(folders)]
+    return [*findings, *folder_findings(folders, listing, namespace)]
 
 
-def folder_findings(folders: FolderSet) -> list[Finding]:
-    """The watched folders in German, with a warning where one could not be found."""
+def folder_findings(
+    folders: FolderSet, listing: Sequence[FolderInfo] = (), namespace: Namespace = PLAIN_NAMESPACE
+) -> list[Finding]:
+    """The watched folders in German, with a warning where one could not be found. The
+    advice names folders of ``listing`` exactly as the server lists them, so that the
+    value it suggests is one the bot accepts."""
     findings = [Finding(Level.OK, "Posteingang", f"„{folders.inbox}“ wird beobachtet")]
     if folders.junk:
         findings.append(
@@ -141,7 +156,7 @@ def folder_findings(folders: FolderSet) -> list[Finding]:
                 Level.WARNING,
                 "Spam-Ordner",
                 "nicht gefunden: eine Antwort im Spam würde übersehen",
-                'Trage den Namen in [mailbox] junk_folder ein, z. B. junk_folder = "Spam".',
+                _folder_advice("junk_folder", folders, listing),
             )
         )
     if folders.sent:
@@ -158,12 +173,52 @@ def folder_findings(folders: FolderSet) -> list[Finding]:
                 Level.WARNING,
                 "Gesendet",
                 "nicht gefunden: Mails, die Du selbst schreibst, bemerkt der Bot nicht",
-                'Trage den Namen in [mailbox] sent_folder ein, z. B. sent_folder = "Gesendet".',
+                _folder_advice("sent_folder", folders, listing),
             )
         )
     for name in folders.extra:
         findings.append(Finding(Level.OK, "Weiterer Ordner", f"„{name}“ wird beobachtet"))
+    all_mail = find_all_mail(listing, namespace)
+    if all_mail and all_mail not in folders.extra:
+        findings.append(
+            Finding(
+                Level.OK,
+                "Alle Nachrichten",
+                f"„{all_mail}“ wird nicht beobachtet: eine Antwort, die Du archivierst, "
+                "bevor der Bot sie liest, bemerkt er nicht",
+                f"Wenn Du das willst: extra_folders = [{toml_value(all_mail)}] in [mailbox].",
+            )
+        )
     return findings
+
+
+# Parts of a folder name that make it the likely junk or Sent folder, put first in advice.
+_ADVICE_HINTS = {
+    "junk_folder": ("spam", "junk", "unerw", "bulk"),
+    "sent_folder": ("sent", "gesendet"),
+}
+
+
+def _folder_advice(key: str, folders: FolderSet, listing: Sequence[FolderInfo]) -> str:
+    """Which ``[mailbox] key`` values would work: the server's own folder names (never
+    one the bot would reject as missing)."""
+    taken = {folders.inbox, folders.junk, folders.sent, *folders.extra}
+    hints = _ADVICE_HINTS[key]
+    candidates = sorted(
+        (
+            info.name
+            for info in listing
+            if info.name not in taken and "\\noselect" not in {f.lower() for f in info.flags}
+        ),
+        key=lambda name: not any(hint in name.casefold() for hint in hints),
+    )
+    if not candidates:
+        return f"Lege den Ordner in Deinem Mailprogramm an und trage ihn in [mailbox] {key} ein."
+    shown = ", ".join(toml_value(name) for name in candidates[:8])
+    example = f"{key} = {toml_value(candidates[0])}"
+    return (
+        f"Trage ihn in [mailbox] ein, genau so geschrieben, z. B. {example} (vorhanden: {shown})."
+    )
 
 
 def check_smtp(server: ServerConfig, timeout: float = CHECK_TIMEOUT) -> Finding:

@@ -73,6 +73,7 @@ from nachfass_bot.domain.dates import check_moment, german_date
 from nachfass_bot.domain.models import CycleReport, Kind, Source, State, Thread
 from nachfass_bot.domain.money import parse_amount
 from nachfass_bot.domain.payments import MatchKind
+from nachfass_bot.domain.providers import PRESETS, Preset, preset_for_address, preset_named
 from nachfass_bot.errors import (
     ConfigError,
     IncompleteInvoice,
@@ -666,11 +667,34 @@ def digest_command(opts: _Options, now: str | None, mode: str, html_path: Path |
 
 
 @cli.command(help="Eine kommentierte Konfiguration anlegen (überschreibt nie eine vorhandene).")
+@click.option(
+    "--provider",
+    "provider_name",
+    metavar="NAME",
+    help="Voreinstellungen eines Anbieters: " + ", ".join(p.key for p in PRESETS) + ".",
+)
+@click.option(
+    "--address",
+    metavar="ADRESSE",
+    help="Deine E-Mail-Adresse; daran erkenne ich den Anbieter, wenn --provider fehlt.",
+)
 @click.pass_obj
-def init(opts: _Options) -> None:
+def init(opts: _Options, provider_name: str | None, address: str | None) -> None:
     target = resolve_config_path(opts.config_path).absolute()
-    written = write_initial_config(target, date.today())
+    if address is None and provider_name is None and sys.stdin.isatty():
+        address = (
+            click.prompt(
+                "Deine E-Mail-Adresse (leer lassen: später eintragen)",
+                default="",
+                show_default=False,
+            ).strip()
+            or None
+        )
+    preset = _chosen_preset(provider_name, address)
+    written = write_initial_config(target, date.today(), preset, address)
     click.echo(f"Konfiguration angelegt: {written}")
+    if preset is not None:
+        _echo_preset(preset)
     click.echo("So geht es weiter:")
     click.echo("  1. Öffne die Datei und trage Name, Adresse, Signatur und deine Mail-Server ein.")
     click.echo(
@@ -687,6 +711,40 @@ def init(opts: _Options) -> None:
         "deine Adresse mit +nachfass)."
     )
     click.echo("  5. Starte den Dienst: nachfass-bot service install (oder nachfass-bot run)")
+
+
+def _chosen_preset(provider_name: str | None, address: str | None) -> Preset | None:
+    """``--provider`` wins; else the provider guessed from the address's domain."""
+    if provider_name is not None:
+        preset = preset_named(provider_name)
+        if preset is None:
+            known = ", ".join(p.key for p in PRESETS)
+            raise NachfassError(
+                f"Den Anbieter „{provider_name}“ kenne ich nicht (bekannt: {known})."
+            )
+        return preset
+    return preset_for_address(address) if address else None
+
+
+def _echo_preset(preset: Preset) -> None:
+    """What the owner must know about her provider before ``check`` can pass."""
+    click.echo(f"Voreinstellungen für {preset.name}: Server, Ports und Ordner sind eingetragen.")
+    if preset.needs:
+        click.echo(f"  Vorher nötig: {preset.needs}.")
+    if preset.auth == "oauth2":
+        click.echo(
+            f"  Achtung: {preset.name} nimmt für IMAP und SMTP nur noch OAuth2 an. Das kann "
+            "diese Version noch nicht; die Anmeldung mit Passwort wird abgelehnt."
+        )
+    if not preset.plus_addressing:
+        click.echo(
+            f"  {preset.name} kennt keine Adressen mit „+“: trage in [tracking] address eine "
+            "eigene Adresse für Bcc-Kopien ein."
+        )
+    if preset.files_sent:
+        click.echo(
+            '  Der Anbieter legt gesendete Mails selbst in Gesendet ab: sent_copy = "server".'
+        )
 
 
 @cli.command(help="Anmeldung bei IMAP und SMTP prüfen und die beobachteten Ordner zeigen.")

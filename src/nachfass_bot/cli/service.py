@@ -9,12 +9,14 @@ Passwords are never written into the unit: it only names the variables, as a com
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
 
 from nachfass_bot.config import Config
+from nachfass_bot.domain.providers import Preset
 from nachfass_bot.errors import NachfassError
 from nachfass_bot.resources import bundled_path
 
@@ -153,20 +155,123 @@ def example_config_path() -> Path:
     return bundled_path(EXAMPLE_NAME)
 
 
-def init_text(today: date) -> str:
-    """The example config with a note on top saying where it came from and what next."""
+def init_text(today: date, preset: Preset | None = None, address: str | None = None) -> str:
+    """The example config with a note on top saying where it came from and what next;
+    with a provider ``preset`` (and the owner's ``address``) its values filled in."""
     example = example_config_path().read_text(encoding="utf-8")
     note = (
         f"# Angelegt von „nachfass-bot init“ am {today:%d.%m.%Y}. Trage deine Daten ein und\n"
         "# prüfe sie dann mit „nachfass-bot check“.\n#\n"
     )
+    if preset is not None:
+        note += f"# Voreinstellungen für {preset.name} sind schon eingetragen.\n#\n"
+        example = fill_in(example, preset_values(preset, address))
+    elif address:
+        example = fill_in(example, _address_values(address))
     return note + example
 
 
-def write_initial_config(target: Path, today: date) -> Path:
+def toml_value(value: str | int | bool | Sequence[str]) -> str:
+    """``value`` written as TOML: a basic string (escaped), number, boolean or list."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return "[" + ", ".join(toml_value(item) for item in value) + "]"
+
+
+class Hint(str):
+    """A value written as a comment: a folder name the bot finds by itself anyway, shown
+    so the owner sees it (a wrong active name would stop the bot at start-up)."""
+
+    __slots__ = ()
+
+
+Values = dict[str, dict[str, str | int | bool | Sequence[str]]]
+
+
+def _address_values(address: str) -> Values:
+    return {
+        "owner": {"email": address},
+        "imap": {"username": address},
+        "smtp": {"username": address},
+    }
+
+
+def preset_values(preset: Preset, address: str | None) -> Values:
+    """What a provider preset sets, section by section."""
+    values = _address_values(address) if address else {"imap": {}, "smtp": {}}
+    for section, server in (("imap", preset.imap), ("smtp", preset.smtp)):
+        values[section].update(host=server.host, port=server.port, security=server.security)
+    mailbox: dict[str, str | int | bool | Sequence[str]] = {
+        "sent_copy": "server" if preset.files_sent else "auto"
+    }
+    if preset.junk_folder:
+        mailbox["junk_folder"] = Hint(preset.junk_folder)
+    if preset.sent_folder:
+        mailbox["sent_folder"] = Hint(preset.sent_folder)
+    values["mailbox"] = mailbox
+    return values
+
+
+_ASSIGNMENT = re.compile(r"^(#\s*)?(?P<key>[a-z_]+)\s*=\s*(?P<value>[^#]*?)(?P<comment>\s+#.*)?$")
+
+
+def fill_in(text: str, values: Values) -> str:
+    """``text`` (the example config) with ``values`` set: a key's line in its section,
+    commented out or not, gets the value (an active line keeps its comment); a key the
+    section has no line for goes right below the section's header."""
+    lines = text.splitlines()
+    present = {(section, match.group("key")) for section, match in _assignments(lines)}
+    out: list[str] = []
+    for (section, match), line in zip(_assignments_or_none(lines), lines, strict=True):
+        header = _SECTION.match(line)
+        if header:
+            wanted = values.get(header.group(1), {})
+            missing = [key for key in wanted if (header.group(1), key) not in present]
+            out.extend([line, *(_assign(key, wanted[key]) for key in missing)])
+        elif match is not None and match.group("key") in values.get(section, {}):
+            key = match.group("key")
+            comment = "" if match.group(1) else match.group("comment") or ""
+            out.append(_assign(key, values[section][key]) + comment)
+        else:
+            out.append(line)
+    return "\n".join(out) + ("\n" if text.endswith("\n") else "")
+
+
+def _assign(key: str, value: str | int | bool | Sequence[str]) -> str:
+    if isinstance(value, Hint):
+        return f"# {key} = {toml_value(str(value))}   # so heißt der Ordner dort meist"
+    return f"{key} = {toml_value(value)}"
+
+
+_SECTION = re.compile(r"^\[([a-z_.]+)\]\s*$")
+
+
+def _assignments_or_none(lines: Sequence[str]) -> list[tuple[str, re.Match[str] | None]]:
+    """Per line: the section it is in and its ``key = value`` match (also commented)."""
+    section = ""
+    result: list[tuple[str, re.Match[str] | None]] = []
+    for line in lines:
+        header = _SECTION.match(line)
+        if header:
+            section = header.group(1)
+        result.append((section, None if header else _ASSIGNMENT.match(line)))
+    return result
+
+
+def _assignments(lines: Sequence[str]) -> list[tuple[str, re.Match[str]]]:
+    return [(section, m) for section, m in _assignments_or_none(lines) if m is not None]
+
+
+def write_initial_config(
+    target: Path, today: date, preset: Preset | None = None, address: str | None = None
+) -> Path:
     """Write the commented config to ``target``; never replaces an existing file."""
     try:
-        text = init_text(today)
+        text = init_text(today, preset, address)
     except OSError as exc:
         raise NachfassError(f"Die Beispiel-Konfiguration fehlt in der Installation: {exc}") from exc
     try:

@@ -170,6 +170,9 @@ class SettingKey(enum.StrEnum):
     # When the bot first read the Sent folder for tracking (ISO moment): older mail is
     # history, left to `scan`, never tracked by the cycle.
     TRACKING_SINCE = "tracking_since"
+    # Who filed the first client mail's copy in Sent ("server" or "bot"), learned once
+    # under ``[mailbox] sent_copy = "auto"``: only an unknown or "server" answer waits.
+    SENT_COPY_BY = "sent_copy_by"
 
 
 class Source(enum.StrEnum):
@@ -180,6 +183,14 @@ class Source(enum.StrEnum):
     CLI = "cli"  # `nachfass-bot track`
     SCAN = "scan"  # `nachfass-bot scan --apply`
     IMPORT = "import"  # `nachfass-bot import FILE.csv`
+
+
+class SentCopy(enum.StrEnum):
+    """``[mailbox] sent_copy``: who files a sent client mail in the Sent folder."""
+
+    AUTO = "auto"  # look for the server's copy (a short wait), else APPEND one
+    SERVER = "server"  # the provider files SMTP mail itself (Gmail, Microsoft 365, iCloud)
+    BOT = "bot"  # the provider never does: APPEND at once, no look and no wait
 
 
 class TrackingMode(enum.StrEnum):
