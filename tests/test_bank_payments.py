@@ -62,10 +62,17 @@ def payments(store: Store, inbox: Path) -> Payments:
     return Payments(store=store, outbox=outbox, window=WINDOW, bank=BankConfig(import_dir=inbox))
 
 
-def invoice(store: Store, number: str, amount: str, email: str, name: str | None) -> int:
+def invoice(
+    store: Store,
+    number: str,
+    amount: str,
+    email: str,
+    name: str | None,
+    sent: datetime = datetime(2026, 3, 2, 9, 0, tzinfo=UTC),
+) -> int:
     new = NewThread(
         kind=Kind.RECHNUNG, email=email, subject=f"Rechnung {number}", name=name,
-        started_at=datetime(2026, 3, 2, 9, 0, tzinfo=UTC), invoice_no=number,
+        started_at=sent, invoice_no=number,
         amount=Decimal(amount), due_date=date(2026, 3, 16),
     )  # fmt: skip
     return store_new_thread(store, new, datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
@@ -121,6 +128,22 @@ def test_a_statement_pays_part_pays_combines_and_asks(
     assert {store.thread(ids[n]).state for n in ("016", "017")} == {State.PAID}  # type: ignore[union-attr]
     assert len(notices(store, "payment-question:")) == 1
     assert store.thread(ids["lena"]).state is State.OPEN  # type: ignore[union-attr]
+
+
+def test_a_booking_never_pays_an_invoice_sent_weeks_after_it(
+    store: Store, payments: Payments, inbox: Path
+) -> None:
+    """The Sparkasse statement's 1.190,00 € of 18 March names 2026-014; an invoice of
+    that number mailed in November is another one (numbers start again each year)."""
+    late = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+    later = invoice(store, "2026-014", "1190.00", "juergen@praxis-weiss.de", "Jürgen Weiß", late)
+    shutil.copy(BANK / "camt053_v02_sparkasse.xml", inbox)
+
+    payments.import_folder(NOW, CycleReport())
+
+    thread = store.thread(later)
+    assert thread is not None and thread.state is State.OPEN
+    assert thread.open_amount == Decimal("1190.00")
 
 
 def test_a_file_imported_twice_or_overlapping_changes_nothing(

@@ -21,7 +21,7 @@ import hashlib
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -56,6 +56,9 @@ log = logging.getLogger(__name__)
 
 # Invoice threads a credit can still pay: every state but paid and closed.
 PAYABLE_STATES = (State.OPEN, State.ANSWERED, State.PAUSED, State.RESTING, State.PARKED)
+# An invoice may be dated and mailed some days apart: a booking up to this long before
+# the mail was sent can still pay it (never one weeks before: that is another invoice).
+ISSUE_SLACK = timedelta(days=7)
 
 
 @dataclass
@@ -199,7 +202,7 @@ class Payments:
         if self.ledger.has_booking(booking.key):
             return None  # an overlapping statement, or the same file again
         earlier = self.ledger.earlier_credits(booking) if booking.amount <= 0 else []
-        match = match_credit(booking, self.open_invoices(), earlier=earlier)
+        match = match_credit(booking, self.open_invoices(before=booking.booked), earlier=earlier)
         self.ledger.add_booking(booking, match.kind, source, now)
         log.info("booking %s: %s", booking.key[:20], match.kind)
         if match.kind in (MatchKind.EXACT, MatchKind.COMBINED, MatchKind.OVERPAID):
@@ -212,8 +215,11 @@ class Payments:
             self._reversed(booking, match.reverses, now)
         return match
 
-    def open_invoices(self) -> list[OpenInvoice]:
-        """Invoice threads that still wait for money, with their open remainder."""
+    def open_invoices(self, before: date | None = None) -> list[OpenInvoice]:
+        """Invoice threads that still wait for money, with their open remainder; with
+        ``before``, only those sent by then (a booking cannot pay an invoice written
+        after it; ``ISSUE_SLACK`` allows for an invoice dated before it was mailed)."""
+        latest = before + ISSUE_SLACK if before is not None else None
         return [
             OpenInvoice(
                 thread_id=thread.id,
@@ -227,6 +233,7 @@ class Payments:
             and thread.invoice_no
             and (open_amount := thread.open_amount) is not None
             and open_amount > 0
+            and (latest is None or thread.started_at.date() <= latest)
         ]
 
     # -- effects ---------------------------------------------------------------------------
