@@ -349,7 +349,7 @@ def tracking_cases() -> Iterator[Case]:
         **offer, "number": 2, "kind_label": "Rechnung", "client": "Praxis Weiß",
         "email": "praxis@weiss.example", "subject": "Rechnung 2026-014",
         "invoice_no": "2026-014", "amount": Decimal("1190.00"), "due_date": date(2026, 3, 16),
-        "due_from_terms": True, "terms_days": 14, "first_step": "Erste Zahlungserinnerung",
+        "due_from_terms": True, "terms_days": 14, "first_step": "Erste Nachfrage zur Zahlung",
         "first_step_at": "Mi 18.03.", "du": False, "guessed_du": True,
     }  # fmt: skip
     unreadable = {

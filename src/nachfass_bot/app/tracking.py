@@ -61,7 +61,7 @@ ENVELOPE_FIELDS = ("Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-T
 _FIRST_STEP_NAMES = {
     Kind.ANGEBOT: "Erste Nachfrage",
     Kind.AUFTRAG: "Erste Nachfrage",
-    Kind.RECHNUNG: "Erste Zahlungserinnerung",
+    Kind.RECHNUNG: "Erste Nachfrage zur Zahlung",
 }
 
 
