@@ -160,6 +160,8 @@ def test_bank_import_and_forget_from_the_command_line(
     shown = capsys.readouterr().out
     assert "Zahlungen" in shown and "500,00 € (von Dir eingetragen)" in shown
     assert "Noch offen" in shown and "690,00 €" in shown
+    assert cli(config, "list") == 0
+    assert "690,00 € von 1.190,00 €" in capsys.readouterr().out  # what is open, of what
     assert cli(config, "paid", str(other), "--amount", "1,190.00") == 2  # refused at the door
 
     assert cli(config, "bank", "import", str(BANK / "camt053_v02_sparkasse.xml")) == 0

@@ -85,6 +85,17 @@ def _amount(row: dict[str, Any]) -> str:
     return format_money(Decimal(row["amount"])) if row["amount"] else ""
 
 
+def _open_of_total(row: dict[str, Any]) -> str:
+    """An invoice's amount; after a partial payment what is open of it ("800,00 € von
+    1.200,00 €"). A paid or closed invoice shows its amount."""
+    open_amount, total = row.get("open_amount"), row["amount"]
+    if not total or open_amount is None or row["state"] in ("paid", "closed"):
+        return _amount(row)
+    if Decimal(open_amount) == Decimal(total):
+        return _amount(row)
+    return f"{format_money(Decimal(open_amount))} von {format_money(Decimal(total))}"
+
+
 def threads_table(rows: list[dict[str, Any]], window: SendingWindow) -> Table:
     """``list``: one line per thread (rows from :func:`thread_summary`)."""
     table = Table(title="Vorgänge", title_justify="left", header_style="bold")
@@ -103,7 +114,7 @@ def threads_table(rows: list[dict[str, Any]], window: SendingWindow) -> Table:
             row["subject"],
             Text(state_text(row), style=style),
             str(row["step"]),
-            _amount(row),
+            _open_of_total(row),
             local_text(_moment(row["next_due_at"]), window),
         )
     return table
