@@ -12,6 +12,7 @@ from loophelpers import local, mail, mails_to, owner_reply, write_config
 from nachfass_bot.adapters.imap import ImapMailbox
 from nachfass_bot.adapters.store import Store
 from nachfass_bot.app.engine import Engine
+from nachfass_bot.app.threads import resume_thread
 from nachfass_bot.app.wiring import build_engine, build_texts
 from nachfass_bot.config import load_config
 from nachfass_bot.domain.models import Client, Kind, State
@@ -292,8 +293,19 @@ def test_temporary_smtp_refusal_is_retried_and_permanent_one_fails(
     smtp_sink.fail_next(550, "5.1.1 User unknown")
     engine.tick(local("2026-03-18T11:15"))
     assert [d.state for d in store.drafts(["failed"], thread_id)] == ["failed"]
+    assert store.thread(thread_id).state is State.PAUSED, "no step is drafted again by itself"
+    alert = mails_to(smtp_sink, dovecot.user)[-1]
+    assert f"nachfass-bot resume {thread_id}" in alert.get_content()
     engine.tick(local("2026-03-18T11:30"))
     assert len(mails_to(smtp_sink, CLIENT)) == 1, "a 5xx is never retried"
+    assert not [e for e in store.events(thread_id) if "UNIQUE" in e.text], "no error each cycle"
+
+    # After "resume" the step is drafted afresh: the failed draft blocks it no more.
+    resume_thread(store, thread_id, local("2026-03-18T12:00"))
+    drafted = len(mails_to(smtp_sink, dovecot.user))
+    engine.tick(local("2026-03-25T12:05"))
+    assert len(mails_to(smtp_sink, dovecot.user)) == drafted + 1
+    assert store.drafts(["pending"], thread_id)[0].step_number == 2
 
 
 def crash_while_sending(engine: Engine, store: Store, dovecot, smtp_sink) -> tuple[int, int]:

@@ -303,6 +303,13 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX payment_questions_booking ON payment_questions(booking_key);
     """,
+    # 10: a failed draft (the server refused it for good: nothing went out) no longer
+    # blocks its step; after the owner's ``resume`` the step is drafted afresh.
+    """
+    DROP INDEX drafts_one_per_step;
+    CREATE UNIQUE INDEX drafts_one_per_step ON drafts(thread_id, step_index)
+        WHERE state NOT IN ('cancelled', 'failed');
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

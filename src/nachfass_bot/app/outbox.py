@@ -44,6 +44,7 @@ from nachfass_bot.domain.models import (
     NoticeState,
     SentCopy,
     SettingKey,
+    State,
     Thread,
     smtp_attempts_key,
 )
@@ -342,9 +343,14 @@ class Outbox:
             )
             return
         self.store.set_draft_state(draft.id, DraftState.FAILED, now)
+        for thread_id in draft.thread_ids:  # no step is tried again until the owner says so
+            self.store.update_thread(thread_id, now, state=State.PAUSED)
+        commands = " und ".join(f"„nachfass-bot resume {n}“" for n in draft.thread_ids)
         text = (
             f"Die Mail „{draft.subject}“ an {draft.recipient} konnte nicht gesendet werden "
-            f"({exc}). Bitte prüfe Adresse und Postausgang und schicke sie bei Bedarf selbst."
+            f"({exc}). Ich habe den Vorgang pausiert. Bitte prüfe Adresse und Postausgang; "
+            f"mit {commands} geht es weiter, und ich entwerfe den "
+            "Schritt nach seiner Wartezeit neu."
         )
         self._alert_send_problem(draft, "failed", "gescheitert", text, now)
 
