@@ -15,6 +15,7 @@ from datetime import datetime
 from nachfass_bot.adapters.idle import IdleWatcher
 from nachfass_bot.adapters.imap import ImapMailbox
 from nachfass_bot.adapters.mailbox import Mailbox
+from nachfass_bot.adapters.oauth import login_secret, token_cache_path
 from nachfass_bot.adapters.retry import run_with_retry
 from nachfass_bot.adapters.smtp import CaptureTransport, SmtpTransport, Transport
 from nachfass_bot.adapters.store import Store, opened
@@ -22,7 +23,7 @@ from nachfass_bot.app.engine import Engine, sending_window
 from nachfass_bot.app.outbox import SENT_COPY_WAIT, Outbox
 from nachfass_bot.app.payments import Payments
 from nachfass_bot.app.weekly import send_if_due
-from nachfass_bot.config import Config
+from nachfass_bot.config import Config, ServerConfig
 from nachfass_bot.domain.models import CycleReport
 from nachfass_bot.errors import NachfassError
 from nachfass_bot.texts.render import Texts
@@ -51,10 +52,20 @@ def build_payments(config: Config, store: Store) -> Payments:
     return Payments(store=store, outbox=outbox, window=sending_window(config), bank=config.bank)
 
 
+def server_secret(config: Config, server: ServerConfig) -> str:
+    """The password, or with ``auth = "oauth2"`` an access token (token command, or the
+    built-in flow's cache beside the store, refreshed when due)."""
+    return login_secret(server, token_cache_path(config.store.path))
+
+
 def smtp_transport(config: Config) -> SmtpTransport:
-    """SMTP from the config; the password is read now (once, when it is needed)."""
-    password = config.smtp.password() if config.smtp.username else None
-    return SmtpTransport(config.smtp, password)
+    """SMTP from the config. A password is read now (once, when it is needed); an
+    OAuth2 token before every login, since it expires within the hour."""
+    if not config.smtp.username:
+        return SmtpTransport(config.smtp, None)
+    if config.smtp.auth == "oauth2":
+        return SmtpTransport(config.smtp, lambda: server_secret(config, config.smtp))
+    return SmtpTransport(config.smtp, config.smtp.password())
 
 
 def build_engine(
@@ -86,7 +97,14 @@ def build_engine(
 
 def _imap_connector(config: Config) -> Callable[[], Mailbox]:
     """Opens an IMAP connection per call; the password is read now, once."""
-    password = config.imap.password()
+    password = server_secret(config, config.imap)
+    if config.imap.auth == "oauth2":
+        # Read at once, so a missing sign-in stops the cycle before it starts; every
+        # further connection asks again (tokens expire within the hour).
+        first = [password]
+        return lambda: ImapMailbox.connect(
+            config.imap, first.pop() if first else server_secret(config, config.imap)
+        )
     return lambda: ImapMailbox.connect(config.imap, password)
 
 
@@ -126,7 +144,9 @@ def run_cycle(config: Config, texts: Texts, now: datetime) -> CycleReport:
 def build_watcher(config: Config, wake: Callable[[], None]) -> IdleWatcher:
     """The IMAP IDLE watcher on a connection of its own; the password is read again for
     every reconnect."""
-    return IdleWatcher(lambda: ImapMailbox.connect(config.imap, config.imap.password()), wake)
+    return IdleWatcher(
+        lambda: ImapMailbox.connect(config.imap, server_secret(config, config.imap)), wake
+    )
 
 
 def weekly_digest_job(config: Config, texts: Texts) -> Callable[[datetime], None]:
