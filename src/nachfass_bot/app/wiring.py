@@ -15,7 +15,7 @@ from datetime import datetime
 from nachfass_bot.adapters.idle import IdleWatcher
 from nachfass_bot.adapters.imap import ImapMailbox
 from nachfass_bot.adapters.mailbox import Mailbox
-from nachfass_bot.adapters.oauth import login_secret, token_cache_path
+from nachfass_bot.adapters.oauth import TokenCache, login_secret, sign_in, token_cache_path
 from nachfass_bot.adapters.retry import run_with_retry
 from nachfass_bot.adapters.smtp import CaptureTransport, SmtpTransport, Transport
 from nachfass_bot.adapters.store import Store, opened
@@ -25,7 +25,7 @@ from nachfass_bot.app.payments import Payments
 from nachfass_bot.app.weekly import send_if_due
 from nachfass_bot.config import Config, ServerConfig
 from nachfass_bot.domain.models import CycleReport
-from nachfass_bot.errors import NachfassError
+from nachfass_bot.errors import NachfassError, SignInNeeded
 from nachfass_bot.texts.render import Texts
 
 
@@ -56,6 +56,22 @@ def server_secret(config: Config, server: ServerConfig) -> str:
     """The password, or with ``auth = "oauth2"`` an access token (token command, or the
     built-in flow's cache beside the store, refreshed when due)."""
     return login_secret(server, token_cache_path(config.store.path))
+
+
+def sign_in_once(config: Config, say: Callable[[str], None]) -> list[str]:
+    """``auth login``: the built-in OAuth2 sign-in for every server section that uses it,
+    once per provider and account (IMAP and SMTP of one account share the tokens).
+    Returns the sections signed in; none when no section has ``oauth_provider``."""
+    cache = TokenCache(token_cache_path(config.store.path))
+    done: dict[tuple[object, str], str] = {}
+    for server in (config.imap, config.smtp):
+        if server.auth != "oauth2" or server.oauth is None:
+            continue
+        account = (server.oauth, server.username.strip().lower())
+        if account not in done:
+            sign_in(server, cache, say=say)
+            done[account] = server.section
+    return list(done.values())
 
 
 def smtp_transport(config: Config) -> SmtpTransport:
@@ -138,7 +154,36 @@ def run_cycle(config: Config, texts: Texts, now: datetime) -> CycleReport:
     """The daemon's cycle: its own store connection (SQLite connections belong to one
     thread) and an engine with passwords read again."""
     with open_store(config) as store:
-        return build_engine(config, store, texts).tick(now)
+        return build_signed_in_engine(config, store, texts, now).tick(now)
+
+
+def build_signed_in_engine(config: Config, store: Store, texts: Texts, now: datetime) -> Engine:
+    """:func:`build_engine`; when the provider no longer accepts the OAuth2 sign-in, the
+    owner is told once by mail (:func:`alert_sign_in`) before the error goes up."""
+    try:
+        return build_engine(config, store, texts)
+    except SignInNeeded as exc:
+        if exc.revoked:
+            alert_sign_in(config, store, texts, exc, now)
+        raise
+
+
+def alert_sign_in(
+    config: Config, store: Store, texts: Texts, problem: SignInNeeded, now: datetime
+) -> None:
+    """One owner alert per refused refresh token (notice key ``sign-in:<hash>``),
+    through the notice outbox. If SMTP signs in with the same refused token, the alert
+    waits in the outbox and goes out after the next ``auth login``."""
+    outbox = Outbox(owner=config.owner, store=store, transport=smtp_transport(config), texts=texts)
+    with store.atomic():
+        outbox.notify_owner(
+            "owner_alert",
+            now,
+            key=f"sign-in:{problem.key}",
+            headline="Anmeldung beim Mailanbieter erneuern",
+            message=str(problem),
+        )
+    outbox.send_notices(now, key_prefix="sign-in:")
 
 
 def build_watcher(config: Config, wake: Callable[[], None]) -> IdleWatcher:

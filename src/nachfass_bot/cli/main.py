@@ -46,11 +46,13 @@ from nachfass_bot.app.wiring import (
     build_engine,
     build_payments,
     build_preview_engine,
+    build_signed_in_engine,
     build_texts,
     build_watcher,
     check_startup,
     open_store,
     run_cycle,
+    sign_in_once,
     smtp_transport,
     tick_with_retry,
     weekly_digest_job,
@@ -498,7 +500,7 @@ def tick(opts: _Options, now: str | None) -> None:
     config = opts.config()
     moment = _parse_now(now, config)
     with single_instance(config.store.path), open_store(config) as store:
-        engine = build_engine(config, store, build_texts(config))
+        engine = build_signed_in_engine(config, store, build_texts(config), moment)
         if sys.stderr.isatty():
             engine.inbox.progress = _show_progress
         report = tick_with_retry(engine, moment, first_delay_from_env())
@@ -776,6 +778,33 @@ def _finding_text(finding: Finding) -> str:
     if finding.fix:
         text += f"\n    So behebst du es: {finding.fix}"
     return text
+
+
+@cli.group(help="Anmeldung per OAuth2 (Microsoft 365, Outlook.com, Gmail).")
+def auth() -> None:
+    pass
+
+
+@auth.command(
+    name="login",
+    help="Einmal beim Mailanbieter anmelden (oauth_provider in [imap]/[smtp]); danach "
+    "erneuert nachfass-bot das Zugangstoken selbst.",
+)
+@click.pass_obj
+def auth_login(opts: _Options) -> None:
+    config = opts.config()
+    signed_in = sign_in_once(config, click.echo)
+    if not signed_in:
+        raise NachfassError(
+            'Kein Abschnitt meldet sich selbst an: dafür in [imap] (und [smtp]) auth = "oauth2" '
+            'und oauth_provider = "microsoft" oder "google" eintragen. Mit token_command '
+            "holt das dort genannte Programm das Token, eine Anmeldung hier braucht es nicht."
+        )
+    sections = " und ".join(f"[{name}]" for name in signed_in)
+    click.echo(
+        f"Angemeldet ({sections}). Die Anmeldedaten liegen mit Rechten 600 neben der "
+        "Datenbank; nachfass-bot erneuert das Zugangstoken von selbst."
+    )
 
 
 @cli.group(help="nachfass-bot als Hintergrunddienst (systemd) einrichten.")
