@@ -182,6 +182,7 @@ def alert_sign_in(
             key=f"sign-in:{problem.key}",
             headline="Anmeldung beim Mailanbieter erneuern",
             message=str(problem),
+            thread_id=None,
         )
     outbox.send_notices(now, key_prefix="sign-in:")
 
