@@ -12,14 +12,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
-from nachfass_bot.adapters.idle import IdleWatcher
+from nachfass_bot.adapters.idle import IdleWatcher, Watchers
 from nachfass_bot.adapters.imap import ImapMailbox
 from nachfass_bot.adapters.mailbox import Mailbox
 from nachfass_bot.adapters.oauth import TokenCache, login_secret, sign_in, token_cache_path
 from nachfass_bot.adapters.retry import run_with_retry
 from nachfass_bot.adapters.smtp import CaptureTransport, SmtpTransport, Transport
 from nachfass_bot.adapters.store import Store, opened
-from nachfass_bot.app.engine import Engine, sending_window
+from nachfass_bot.app.engine import Engine, sending_window, watched_folders
 from nachfass_bot.app.outbox import SENT_COPY_WAIT, Outbox
 from nachfass_bot.app.payments import Payments
 from nachfass_bot.app.weekly import send_if_due
@@ -187,12 +187,19 @@ def alert_sign_in(
     outbox.send_notices(now, key_prefix="sign-in:")
 
 
-def build_watcher(config: Config, wake: Callable[[], None]) -> IdleWatcher:
-    """The IMAP IDLE watcher on a connection of its own; the password is read again for
-    every reconnect."""
-    return IdleWatcher(
-        lambda: ImapMailbox.connect(config.imap, server_secret(config, config.imap)), wake
-    )
+def build_watcher(config: Config, wake: Callable[[], None]) -> Watchers:
+    """IMAP IDLE on INBOX and on the junk folder, each on a connection of its own (IDLE
+    sees only the selected mailbox): an answer the provider filed as spam wakes the cycle
+    as fast as one in INBOX. The password or token is read again for every reconnect;
+    the junk folder is found on each connection as the cycle finds it."""
+
+    def connect() -> ImapMailbox:
+        return ImapMailbox.connect(config.imap, server_secret(config, config.imap))
+
+    def junk(mailbox: ImapMailbox) -> str | None:
+        return watched_folders(config.mailbox, mailbox).junk
+
+    return Watchers([IdleWatcher(connect, wake), IdleWatcher(connect, wake, folder=junk)])
 
 
 def weekly_digest_job(config: Config, texts: Texts) -> Callable[[datetime], None]:
