@@ -21,7 +21,7 @@ from pathlib import Path
 import imapclient
 import pytest
 
-from loophelpers import cli
+from loophelpers import cli, write_config
 from nachfass_bot.adapters.imap import ImapMailbox
 from nachfass_bot.adapters.oauth import (
     TokenCache,
@@ -57,6 +57,13 @@ def imap_server(account: MailAccount, **values: object) -> ServerConfig:
     }
     fields.update(values)
     return ServerConfig(**fields)  # type: ignore[arg-type]
+
+
+def smtp_server(sink: SmtpSink, user: str) -> ServerConfig:
+    return ServerConfig(
+        host=sink.host, port=sink.port, security="none", username=user,
+        password_env=None, password_command=None, section="smtp", auth="oauth2",
+    )  # fmt: skip
 
 
 def client_for(oauth: OAuthServer) -> OAuthClient:
@@ -147,10 +154,7 @@ def test_smtp_sends_with_a_fresh_token_per_login(
     sink = SmtpSink(bearer=oauth_server, bearer_mechanisms=offered)
     sink.start()
     try:
-        server = ServerConfig(
-            host=sink.host, port=sink.port, security="none", username=user,
-            password_env=None, password_command=None, section="smtp", auth="oauth2",
-        )  # fmt: skip
+        server = smtp_server(sink, user)
         asked: list[str] = []
 
         def token() -> str:
@@ -175,10 +179,7 @@ def test_smtp_refused_token_is_a_permanent_refusal_and_a_failing_source_is_tempo
     sink = SmtpSink(bearer=oauth_server)
     sink.start()
     try:
-        server = ServerConfig(
-            host=sink.host, port=sink.port, security="none", username=user,
-            password_env=None, password_command=None, section="smtp", auth="oauth2",
-        )  # fmt: skip
+        server = smtp_server(sink, user)
         with pytest.raises(DeliveryError) as refused:
             SmtpTransport(server, "at-ungültig", timeout=10).send(message(user))
 
@@ -203,44 +204,13 @@ def test_sasl_initial_responses() -> None:
 # -- token_command end to end ---------------------------------------------------------------
 
 
-def write_oauth_config(
-    tmp_path: Path, account: MailAccount, sink: SmtpSink, imap_auth: str, smtp_auth: str
-) -> Path:
-    path = tmp_path / "config.toml"
-    path.write_text(
-        f"""
-[owner]
-name = "Anna Berger"
-email = "{account.user}"
-signature = "Viele Grüße\\nAnna Berger"
-
-[imap]
-host = "{account.host}"
-port = {account.port}
-security = "none"
-username = "{account.user}"
-{imap_auth}
-
-[smtp]
-host = "{sink.host}"
-port = {sink.port}
-security = "none"
-username = "{account.user}"
-{smtp_auth}
-
-[store]
-path = "nachfass.db"
-
-[mailbox]
-sent_copy = "bot"
-""",
-        encoding="utf-8",
-    )
-    return path
-
-
 def test_token_command_signs_in_to_dovecot_and_smtp_end_to_end(
-    tmp_path: Path, oauth_dovecot: MailAccount, oauth_server: OAuthServer, capsys, caplog
+    tmp_path: Path,
+    oauth_dovecot: MailAccount,
+    oauth_server: OAuthServer,
+    capsys,
+    caplog,
+    monkeypatch,
 ) -> None:
     """``check`` and ``tick`` log in with whatever the command prints, asked anew for
     every login, and the token shows up in no output and no log line."""
@@ -256,7 +226,9 @@ def test_token_command_signs_in_to_dovecot_and_smtp_end_to_end(
         )
         command = json.dumps(f"{sys.executable} {script}")
         source = f'auth = "oauth2"\ntoken_command = {command}'
-        config = write_oauth_config(tmp_path, oauth_dovecot, sink, source, source)
+        config = write_config(
+            tmp_path, oauth_dovecot, sink, monkeypatch, imap_auth=source, smtp_auth=source
+        )
         caplog.set_level(logging.DEBUG)
         assert cli(config, "check") == 0, capsys.readouterr()
         assert cli(config, "tick") == 0
@@ -370,15 +342,12 @@ def test_revoked_sign_in_alerts_the_owner_once_through_the_notice_outbox(
     sink = SmtpSink(deliver_to=oauth_dovecot)
     sink.start()
     try:
-        monkeypatch.setenv("NACHFASS_TEST_SMTP", "egal")
         imap_auth = (
             'auth = "oauth2"\noauth_provider = "google"\noauth_client_id = "nachfass-test"\n'
             f'oauth_authorize_url = "{oauth_server.url}/authorize"\n'
             f'oauth_token_url = "{oauth_server.url}/token"'
         )
-        config_path = write_oauth_config(
-            tmp_path, oauth_dovecot, sink, imap_auth, 'password_env = "NACHFASS_TEST_SMTP"'
-        )
+        config_path = write_config(tmp_path, oauth_dovecot, sink, monkeypatch, imap_auth=imap_auth)
         config = load_config(config_path)
         assert config.imap.oauth is not None
         refresh = oauth_server.issue_refresh(oauth_dovecot.user)

@@ -476,17 +476,27 @@ def _parse_server(
 
 
 def _parse_auth(section: Section) -> AuthMethod | None:
-    value = section.text("auth", "password")
+    return _parse_choice(
+        section,
+        "auth",
+        "password",
+        _AUTH_METHODS,
+        'muss "password" (Passwort oder App-Passwort) oder "oauth2" (Anmeldung mit '
+        "Zugangstoken, z. B. Microsoft 365 und Gmail) sein",
+    )
+
+
+def _parse_choice(
+    section: Section, key: str, default: str, choices: Mapping[str, _T], rule: str
+) -> _T | None:
+    """One of ``choices`` (case and blanks ignored); else the ``rule`` as the problem."""
+    value = section.text(key, default)
     if value is None:
         return None
-    method = _AUTH_METHODS.get(value.strip().lower())
-    if method is None:
-        section.problem(
-            "auth",
-            'muss "password" (Passwort oder App-Passwort) oder "oauth2" (Anmeldung mit '
-            f"Zugangstoken, z. B. Microsoft 365 und Gmail) sein, nicht „{value}“",
-        )
-    return method
+    choice = choices.get(value.strip().lower())
+    if choice is None:
+        section.problem(key, f"{rule}, nicht „{value}“")
+    return choice
 
 
 def _refuse_keys(section: Section, keys: Sequence[str], why: str) -> None:
@@ -572,17 +582,13 @@ def _is_safe_url(url: str) -> bool:
 
 
 def _parse_security(section: Section, default: Security) -> Security | None:
-    value = section.text("security", default)
-    if value is None:
-        return None
-    security = _SECURITY_MODES.get(value.strip().lower())
-    if security is None:
-        section.problem(
-            "security",
-            'muss "ssl" (meist Port 993/465), "starttls" (meist Port 587/143) '
-            f'oder "none" sein, nicht „{value}“',
-        )
-    return security
+    return _parse_choice(
+        section,
+        "security",
+        default,
+        _SECURITY_MODES,
+        'muss "ssl" (meist Port 993/465), "starttls" (meist Port 587/143) oder "none" sein',
+    )
 
 
 def _parse_password_source(section: Section) -> tuple[str | None, str | None] | None:
