@@ -86,8 +86,11 @@ def test_example_file_loads(monkeypatch: pytest.MonkeyPatch) -> None:
     assert config.store.path == EXAMPLE.parent / "nachfass.db"
 
 
+_OAUTH_LINE = re.compile(r"^# (auth|token_command|oauth_[a-z_]+) = .*\n", re.MULTILINE)
+
+
 def test_example_file_commented_keys_are_known(tmp_path: Path) -> None:
-    text = EXAMPLE.read_text(encoding="utf-8")
+    text = _OAUTH_LINE.sub("", EXAMPLE.read_text(encoding="utf-8"))  # the other way, below
     text = re.sub(r"^# (?=[a-z_]+ = )", "", text, flags=re.MULTILINE)
     text = text.replace('password_env = "NACHFASS_IMAP_PASSWORT"\n', "")
     path = tmp_path / "config.toml"
@@ -100,6 +103,20 @@ def test_example_file_commented_keys_are_known(tmp_path: Path) -> None:
         "Spam",
         "Gesendete Objekte",
     )
+
+
+def test_example_file_oauth_lines_make_a_valid_config(tmp_path: Path) -> None:
+    """Uncommented as the comments say: [imap] signs in by itself, [smtp] by a command."""
+    text = EXAMPLE.read_text(encoding="utf-8")
+    text = re.sub(r"^password_(env|command) = .*\n", "", text, flags=re.MULTILINE)
+    text = re.sub(r"^# (?=(auth|token_command|oauth_[a-z_]+) = )", "", text, flags=re.MULTILINE)
+    text = text.replace('token_command = "oama access erika@mustermann-text.de"\n', "", 1)
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    config = load_config(path)
+    assert config.imap.oauth is not None and config.imap.oauth.provider == "microsoft"
+    assert config.imap.oauth.client_secret_env == "NACHFASS_OAUTH_SECRET"
+    assert config.smtp.token_command == "oama access erika@mustermann-text.de"
 
 
 # --- defaults and paths -------------------------------------------------------------

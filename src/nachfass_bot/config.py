@@ -509,6 +509,7 @@ def _refuse_keys(section: Section, keys: Sequence[str], why: str) -> None:
 
 def _parse_token_source(section: Section) -> tuple[str | None, OAuthClient | None] | None:
     """``(token_command, oauth)`` for ``auth = "oauth2"``: exactly one of the two."""
+    section.known.update(_OAUTH_KEYS)  # a conflict is reported once, not as unknown keys
     for key in _INLINE_PASSWORD_KEYS:
         section.forbid(key, "— Passwörter gehören nicht in die Datei")
     _refuse_keys(section, _PASSWORD_KEYS, 'passt nicht zu auth = "oauth2" (dort gilt ein Token)')

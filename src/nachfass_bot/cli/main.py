@@ -699,10 +699,17 @@ def init(opts: _Options, provider_name: str | None, address: str | None) -> None
         _echo_preset(preset)
     click.echo("So geht es weiter:")
     click.echo("  1. Öffne die Datei und trage Name, Adresse, Signatur und deine Mail-Server ein.")
-    click.echo(
-        "  2. Passwörter kommen nicht in die Datei: setze die Umgebungsvariablen aus "
-        "password_env (z. B. export NACHFASS_IMAP_PASSWORT='…') oder nutze password_command."
-    )
+    if preset is not None and preset.auth == "oauth2":
+        click.echo(
+            "  2. Richte das Programm aus token_command ein (oder die eingebaute Anmeldung, "
+            "dann einmal: nachfass-bot auth login)."
+        )
+    else:
+        click.echo(
+            "  2. Passwörter kommen nicht in die Datei: setze die Umgebungsvariablen aus "
+            "password_env (z. B. export NACHFASS_IMAP_PASSWORT='…') oder nutze "
+            "password_command."
+        )
     click.echo("  3. Prüfe alles mit: nachfass-bot check")
     click.echo(
         "  4. Hol, was schon offen ist: nachfass-bot scan zeigt Angebote und Rechnungen der "
@@ -735,8 +742,10 @@ def _echo_preset(preset: Preset) -> None:
         click.echo(f"  Vorher nötig: {preset.needs}.")
     if preset.auth == "oauth2":
         click.echo(
-            f"  Achtung: {preset.name} nimmt für IMAP und SMTP nur noch OAuth2 an. Das kann "
-            "diese Version noch nicht; die Anmeldung mit Passwort wird abgelehnt."
+            f"  {preset.name} nimmt für IMAP und SMTP nur noch OAuth2 an: eingetragen ist "
+            'token_command = "oama access …" (oama oder pizauth vorher einrichten). Oder '
+            "die eingebaute Anmeldung: oauth_provider und oauth_client_id eintragen, "
+            "token_command entfernen, dann einmal „nachfass-bot auth login“ (README)."
         )
     if not preset.plus_addressing:
         click.echo(

@@ -189,6 +189,12 @@ class Hint(str):
     __slots__ = ()
 
 
+class Off(str):
+    """A line to comment out: a password source where the preset signs in with OAuth2."""
+
+    __slots__ = ()
+
+
 Values = dict[str, dict[str, str | int | bool | Sequence[str]]]
 
 
@@ -205,6 +211,15 @@ def preset_values(preset: Preset, address: str | None) -> Values:
     values = _address_values(address) if address else {"imap": {}, "smtp": {}}
     for section, server in (("imap", preset.imap), ("smtp", preset.smtp)):
         values[section].update(host=server.host, port=server.port, security=server.security)
+        if preset.auth == "oauth2":
+            # A token program is the way that works without an app registration of one's
+            # own; the built-in sign-in is in the example's comments and the README.
+            user = address or "anna@example.de"
+            values[section].update(
+                password_env=Off(f"NACHFASS_{section.upper()}_PASSWORT"),
+                auth="oauth2",
+                token_command=f"oama access {user}",
+            )
     mailbox: dict[str, str | int | bool | Sequence[str]] = {
         "sent_copy": "server" if preset.files_sent else "auto"
     }
@@ -242,6 +257,8 @@ def fill_in(text: str, values: Values) -> str:
 
 
 def _assign(key: str, value: str | int | bool | Sequence[str]) -> str:
+    if isinstance(value, Off):
+        return f'# {key} = {toml_value(str(value))}   # nicht bei auth = "oauth2"'
     if isinstance(value, Hint):
         return f"# {key} = {toml_value(str(value))}   # so heißt der Ordner dort meist"
     return f"{key} = {toml_value(value)}"
