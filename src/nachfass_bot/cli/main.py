@@ -60,7 +60,12 @@ from nachfass_bot.app.wiring import (
 from nachfass_bot.cli.checkup import Finding, Level, run_checkup
 from nachfass_bot.cli.clitext import use_german
 from nachfass_bot.cli.daemon import clock_from, run_forever, single_instance, utc_now
-from nachfass_bot.cli.service import ENABLE_COMMANDS, install_unit, write_initial_config
+from nachfass_bot.cli.service import (
+    ENABLE_COMMANDS,
+    install_unit,
+    secret_variables,
+    write_initial_config,
+)
 from nachfass_bot.cli.views import (
     import_table,
     output_console,
@@ -828,9 +833,9 @@ def service_install(opts: _Options, force: bool) -> None:
     config = opts.config()
     unit = install_unit(config, force=force)
     click.echo(f"Dienst angelegt: {unit}")
-    variables = [s.password_env for s in (config.imap, config.smtp) if s.password_env]
+    variables = secret_variables(config)
     if variables:
-        names = ", ".join(dict.fromkeys(variables))
+        names = ", ".join(variables)
         click.echo(
             f"Der Dienst braucht die Passwort-Variablen {names}: wie sie hineinkommen, "
             "steht als Kommentar in der Datei (dort nie ein Passwort eintragen)."

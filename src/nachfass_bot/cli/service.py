@@ -59,11 +59,21 @@ def script_path() -> Path:
     )
 
 
+def secret_variables(config: Config) -> list[str]:
+    """The environment variables the service needs: passwords and an OAuth2 client
+    secret (Google), each once."""
+    names = [
+        name
+        for server in (config.imap, config.smtp)
+        for name in (server.password_env, server.oauth.client_secret_env if server.oauth else None)
+        if name
+    ]
+    return list(dict.fromkeys(names))
+
+
 def unit_text(config: Config, script: Path) -> str:
     """The text of the systemd user unit for ``config``."""
-    variables = [
-        server.password_env for server in (config.imap, config.smtp) if server.password_env
-    ]
+    variables = secret_variables(config)
     exec_start = _command_line([str(script), "--config", str(config.path), "run"])
     lines = [
         "# nachfass-bot als Dienst für Deinen Benutzer (systemd --user),",
