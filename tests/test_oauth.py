@@ -21,7 +21,7 @@ from pathlib import Path
 import imapclient
 import pytest
 
-from loophelpers import cli, write_config
+from loophelpers import PASSWORD_ENV, cli, write_config
 from nachfass_bot.adapters.imap import ImapMailbox
 from nachfass_bot.adapters.oauth import (
     TokenCache,
@@ -448,3 +448,57 @@ def test_microsoft_silent_refresh_and_revocation(
     with pytest.raises(SignInNeeded, match="auth login") as info:
         cache.access_token(MICROSOFT, "anna@firma.de")
     assert info.value.revoked is (outcome == "revoked")
+
+
+def revoked_setup(
+    tmp_path: Path, account: MailAccount, oauth_server: OAuthServer, sink: SmtpSink, monkeypatch
+) -> Path:
+    """A config whose IMAP signs in by the built-in flow with a refused refresh token."""
+    imap_auth = (
+        'auth = "oauth2"\noauth_provider = "google"\noauth_client_id = "nachfass-test"\n'
+        f'oauth_token_url = "{oauth_server.url}/token"'
+    )
+    path = write_config(tmp_path, account, sink, monkeypatch, imap_auth=imap_auth)
+    config = load_config(path)
+    assert config.imap.oauth is not None
+    refresh = oauth_server.issue_refresh(account.user)
+    oauth_server.revoke(refresh)
+    TokenCache(token_cache_path(config.store.path)).store(
+        config.imap.oauth, account.user, {"refresh_token": refresh}
+    )
+    return path
+
+
+def test_run_refuses_to_start_with_a_revoked_sign_in_and_alerts_the_owner(
+    tmp_path: Path, oauth_dovecot: MailAccount, oauth_server: OAuthServer, capsys, monkeypatch
+) -> None:
+    """Under systemd nobody reads the terminal: the alert goes out at start-up too."""
+    sink = SmtpSink(deliver_to=oauth_dovecot)
+    sink.start()
+    try:
+        config = revoked_setup(tmp_path, oauth_dovecot, oauth_server, sink, monkeypatch)
+        assert cli(config, "run", "--interval", "60") == 1
+    finally:
+        sink.stop()
+    assert "auth login" in capsys.readouterr().err
+    assert [m.message["Subject"] for m in sink.messages] == [
+        "nachfass-bot: Anmeldung beim Mailanbieter erneuern"
+    ]
+
+
+def test_an_alert_that_cannot_be_sent_never_hides_the_sign_in_problem(
+    tmp_path: Path, oauth_dovecot: MailAccount, oauth_server: OAuthServer, capsys, monkeypatch
+) -> None:
+    """The SMTP password is missing as well: the owner reads about the sign-in, which is
+    what she must fix first, and the alert's own failure is a warning in the log."""
+    sink = SmtpSink(deliver_to=oauth_dovecot)
+    sink.start()
+    try:
+        config = revoked_setup(tmp_path, oauth_dovecot, oauth_server, sink, monkeypatch)
+        monkeypatch.delenv(PASSWORD_ENV)
+        assert cli(config, "tick") == 1
+    finally:
+        sink.stop()
+    err = capsys.readouterr().err
+    assert "nimmt die Anmeldung" in err and "auth login" in err
+    assert sink.messages == []

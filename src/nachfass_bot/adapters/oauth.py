@@ -431,11 +431,11 @@ def _microsoft_silent(
 ) -> tuple[str, dict[str, Any]]:
     """msal's silent acquisition: the cached access token, or a refreshed one."""
     serialized = str(entry.get("msal", ""))
-    app = _microsoft_app(client, serialized)
-    accounts = app.get_accounts(username=username)
-    if not accounts:
-        raise _not_signed_in(client, username)
-    try:
+    try:  # msal may ask Microsoft already while it is built (authority discovery)
+        app = _microsoft_app(client, serialized)
+        accounts = app.get_accounts(username=username)
+        if not accounts:
+            raise _not_signed_in(client, username)
         result = app.acquire_token_silent_with_error(list(MICROSOFT_SCOPES), account=accounts[0])
     except (OSError, ValueError) as exc:  # requests' errors are OSErrors
         raise MailboxError(

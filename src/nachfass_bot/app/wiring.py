@@ -8,6 +8,7 @@ next cycle.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -27,6 +28,8 @@ from nachfass_bot.config import Config, ServerConfig
 from nachfass_bot.domain.models import CycleReport
 from nachfass_bot.errors import NachfassError, SignInNeeded
 from nachfass_bot.texts.render import Texts
+
+log = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -143,11 +146,12 @@ def tick_with_retry(engine: Engine, now: datetime, first_delay: float) -> CycleR
     return report
 
 
-def check_startup(config: Config, texts: Texts) -> None:
+def check_startup(config: Config, texts: Texts, now: datetime) -> None:
     """Open the store and log into the mailbox once: a missing password or a refused
-    login raises here, before a daemon starts."""
+    login raises here, before a daemon starts (a refused OAuth2 sign-in alerts the owner
+    first: a service restarted by systemd has nobody reading its terminal)."""
     with open_store(config) as store:
-        build_engine(config, store, texts).open_mailbox().close()
+        build_signed_in_engine(config, store, texts, now).open_mailbox().close()
 
 
 def run_cycle(config: Config, texts: Texts, now: datetime) -> CycleReport:
@@ -164,7 +168,10 @@ def build_signed_in_engine(config: Config, store: Store, texts: Texts, now: date
         return build_engine(config, store, texts)
     except SignInNeeded as exc:
         if exc.revoked:
-            alert_sign_in(config, store, texts, exc, now)
+            try:
+                alert_sign_in(config, store, texts, exc, now)
+            except NachfassError as problem:  # the sign-in error is the one to report
+                log.warning("the owner could not be told about the sign-in: %s", problem)
         raise
 
 

@@ -542,7 +542,7 @@ def run(opts: _Options, interval: int | None, now: str | None) -> None:
     if not opts.verbose:
         logging.getLogger().setLevel(logging.INFO)
     texts = build_texts(config)
-    check_startup(config, texts)
+    check_startup(config, texts, clock())
 
     def cycle(now: datetime) -> None:
         log.info("cycle done: %s", _report_text(run_cycle(config, texts, now)))
