@@ -45,6 +45,7 @@ from servers import (
     LAYOUTS,
     DovecotServer,
     MailAccount,
+    OAuthServer,
     SmtpSink,
     find_dovecot_imap,
     find_program,
@@ -97,6 +98,30 @@ def dovecot_server(dovecot_binary: str) -> Iterator[DovecotServer]:
 @pytest.fixture
 def dovecot(dovecot_server: DovecotServer) -> MailAccount:
     return dovecot_server.add_account()
+
+
+@pytest.fixture(scope="session")
+def oauth_server() -> Iterator[OAuthServer]:
+    """A local OAuth2 provider: introspection for Dovecot, token endpoint for refresh."""
+    server = OAuthServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def oauth_dovecot_server(dovecot_binary: str, oauth_server: OAuthServer) -> Iterator[DovecotServer]:
+    """A Dovecot that also takes OAuth2 tokens (XOAUTH2, OAUTHBEARER), checked with
+    ``oauth_server``'s introspection endpoint; passwords work as usual."""
+    server = DovecotServer(introspection_url=f"{oauth_server.url}/introspect")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def oauth_dovecot(oauth_dovecot_server: DovecotServer) -> MailAccount:
+    return oauth_dovecot_server.add_account()
 
 
 class LayoutServers:

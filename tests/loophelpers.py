@@ -28,15 +28,20 @@ def write_config(
     sink: SmtpSink,
     monkeypatch: pytest.MonkeyPatch,
     more: str = "",
+    *,
+    imap_auth: str | None = None,
+    smtp_auth: str | None = None,
 ) -> Path:
     """A config file that points the bot at the test Dovecot and SMTP sink; ``more`` is
     TOML appended as it is (e.g. a ``[mailbox]`` section). Without a ``[mailbox]`` of its
     own the config says ``sent_copy = "bot"``: the test server never files a sent mail
     itself, so the bot need not wait for such a copy (tests/test_sent_copy.py and the
-    layouts test that wait)."""
+    layouts test that wait). ``imap_auth``/``smtp_auth`` replace a section's
+    ``password_env`` line (e.g. ``auth = "oauth2"`` with a ``token_command``)."""
     if "[mailbox]" not in more:
         more = '\n[mailbox]\nsent_copy = "bot"\n' + more
     monkeypatch.setenv(PASSWORD_ENV, account.password)
+    password = f'password_env = "{PASSWORD_ENV}"'
     path = directory / "config.toml"
     path.write_text(
         f"""
@@ -50,14 +55,14 @@ host = "{account.host}"
 port = {account.port}
 security = "none"
 username = "{account.user}"
-password_env = "{PASSWORD_ENV}"
+{imap_auth or password}
 
 [smtp]
 host = "{sink.host}"
 port = {sink.port}
 security = "none"
 username = "{account.user}"
-password_env = "{PASSWORD_ENV}"
+{smtp_auth or password}
 
 [store]
 path = "nachfass.db"

@@ -18,12 +18,15 @@ owner's Dovecot INBOX, the way a real MTA would.
 from __future__ import annotations
 
 import asyncio
+import base64
 import collections
 import contextlib
 import email
 import email.policy
 import email.utils
+import hashlib
 import hmac
+import json
 import os
 import pwd
 import re
@@ -35,10 +38,12 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Literal
 
@@ -327,8 +332,10 @@ class DovecotServer(MailAccount):
         user: str = DEFAULT_OWNER,
         password: str | None = None,
         layout: Layout = DEFAULT_LAYOUT,
+        introspection_url: str | None = None,
     ) -> None:
         super().__init__(LOOPBACK, free_port(), user, password or secrets.token_urlsafe(12), layout)
+        self.introspection_url = introspection_url
         self.workdir = workdir
         self._own_workdir = workdir is None
         self._dovecot = find_program("dovecot")
@@ -364,7 +371,9 @@ class DovecotServer(MailAccount):
         try:
             self._prepare_workdir()
             version = dovecot_version(self._dovecot)
-            self.config_path.write_text(render_config(version, self._dir, self.port, self.layout))
+            self.config_path.write_text(
+                render_config(version, self._dir, self.port, self.layout, self.introspection_url)
+            )
             self._write_account(self.user, self.password)
             self._launch(self._dovecot)
             self._master_pid = self._wait_ready()
@@ -520,23 +529,74 @@ class DovecotServer(MailAccount):
 
 
 def render_config(
-    version: tuple[int, int], workdir: Path, port: int, layout: Layout = DEFAULT_LAYOUT
+    version: tuple[int, int],
+    workdir: Path,
+    port: int,
+    layout: Layout = DEFAULT_LAYOUT,
+    introspection_url: str | None = None,
 ) -> str:
-    """A complete dovecot.conf for ``version``; only auth and storage syntax differ."""
-    header = _config_header_24(workdir) if version >= (2, 4) else _config_header_23(workdir)
-    return header + _config_common(workdir, port, layout)
+    """A complete dovecot.conf for ``version``; only auth and storage syntax differ.
+
+    With ``introspection_url`` the server also takes OAuth2 bearer tokens (XOAUTH2 and
+    OAUTHBEARER, RFC 7628) and asks that endpoint whether a token is valid and whose it
+    is (RFC 7662 style: ``active`` and ``username``); passwords keep working."""
+    if version >= (2, 4):
+        header = _config_header_24(workdir) + _oauth2_24(introspection_url)
+    else:
+        header = _config_header_23(workdir, introspection_url)
+    mechanisms = "plain login" + (" xoauth2 oauthbearer" if introspection_url else "")
+    return header + _config_common(workdir, port, layout, mechanisms)
 
 
-def _config_header_23(workdir: Path) -> str:
-    """Dovecot 2.3 (Debian 12): one-letter variables, unnamed auth blocks, mail_location."""
+def _oauth2_settings(introspection_url: str) -> str:
+    """The oauth2 database's settings, the same names in 2.3's args file and in 2.4's
+    ``oauth2 { }`` filter: POST the token to the endpoint, the user is its ``username``,
+    a token counts only while ``active`` is true."""
+    return f"""\
+introspection_mode = post
+introspection_url = {introspection_url}
+force_introspection = yes
+username_attribute = username
+active_attribute = active
+active_value = true
+"""
+
+
+def _oauth2_24(introspection_url: str | None) -> str:
+    """Dovecot 2.4: the mechanisms check tokens through the ``oauth2`` filter; no passdb
+    (doc.dovecot.org, "Open Authentication v2.0 Database", changed in 2.4.0)."""
+    if introspection_url is None:
+        return ""
+    settings = "".join(f"  {line}\n" for line in _oauth2_settings(introspection_url).splitlines())
+    return f"oauth2 {{\n{settings}}}\n"
+
+
+def _config_header_23(workdir: Path, introspection_url: str | None = None) -> str:
+    """Dovecot 2.3 (Debian 12): one-letter variables, unnamed auth blocks, mail_location.
+
+    OAuth2 is a passdb there (driver oauth2, its settings in an args file), used only by
+    the token mechanisms; the passwd-file passdb then serves only PLAIN and LOGIN."""
     users = workdir / "passwd" / "%u"
+    oauth_passdb, password_mechanisms = "", ""
+    if introspection_url is not None:
+        args_file = workdir / "dovecot-oauth2.conf.ext"
+        args_file.write_text(_oauth2_settings(introspection_url))
+        args_file.chmod(0o644)
+        oauth_passdb = f"""\
+passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {args_file}
+}}
+"""
+        password_mechanisms = "  mechanisms = plain login\n"
     return f"""\
 disable_plaintext_auth = no
 mail_location = maildir:~/Maildir
-passdb {{
+{oauth_passdb}passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {users}
-}}
+{password_mechanisms}}}
 userdb {{
   driver = passwd-file
   args = username_format=%u {users}
@@ -564,7 +624,9 @@ userdb users {{
 """
 
 
-def _config_common(workdir: Path, port: int, layout: Layout = DEFAULT_LAYOUT) -> str:
+def _config_common(
+    workdir: Path, port: int, layout: Layout = DEFAULT_LAYOUT, mechanisms: str = "plain login"
+) -> str:
     """Settings whose syntax is the same in Dovecot 2.3 and 2.4.
 
     SPECIAL-USE is advertised by Dovecot itself once a mailbox has ``special_use`` set.
@@ -584,7 +646,7 @@ base_dir = {workdir / "run"}
 state_dir = {workdir / "state"}
 log_path = {workdir / "dovecot.log"}
 ssl = no
-auth_mechanisms = plain login
+auth_mechanisms = {mechanisms}
 auth_failure_delay = 0
 default_login_user = {LOGIN_USER}
 default_internal_user = {INTERNAL_USER}
@@ -647,9 +709,17 @@ class SmtpSink:
         self,
         deliver_to: MailAccount | None = None,
         require_auth: tuple[str, str] | None = None,
+        bearer: OAuthServer | None = None,
+        bearer_mechanisms: Sequence[str] = ("XOAUTH2", "OAUTHBEARER"),
     ) -> None:
         self.deliver_to = deliver_to
         self.require_auth = require_auth
+        # With ``bearer``, AUTH XOAUTH2 and OAUTHBEARER (RFC 7628) check the token with
+        # that server, as a provider's SMTP server does; only ``bearer_mechanisms`` are
+        # offered. Without it neither is offered.
+        self.bearer = bearer
+        self.bearer_mechanisms = tuple(bearer_mechanisms) if bearer else ()
+        self.auth_mechanisms: list[str] = []
         self.host = LOOPBACK
         self.port = free_port()
         self.messages: list[CapturedMail] = []
@@ -677,6 +747,9 @@ class SmtpSink:
             server_hostname="smtp-sink.example.test",
             auth_require_tls=False,
             authenticator=self._authenticate,
+            auth_exclude_mechanism=[
+                m for m in ("XOAUTH2", "OAUTHBEARER") if m not in self.bearer_mechanisms
+            ],
         )
         self._controller.start()
 
@@ -744,7 +817,44 @@ class SmtpSink:
         if ok:
             with self._lock:
                 self.auth_logins.append(login)
+                self.auth_mechanisms.append(mechanism)
         return AuthResult(success=ok, handled=False)
+
+    async def bearer_auth(self, server: Any, args: list[str]) -> AuthResult:
+        """AUTH XOAUTH2 / OAUTHBEARER: the initial response names the user and carries
+        the token; a refused token gets a 334 with a JSON error first (RFC 7628 §3.2.2),
+        and the client's answer to it ends the exchange with 535."""
+        mechanism = args[0].upper()
+        if len(args) > 1:
+            try:
+                initial: Any = base64.b64decode(args[1], validate=True)
+            except ValueError:
+                return AuthResult(success=False, handled=False)
+        else:
+            initial = await server.challenge_auth("")
+        user, token = _bearer_fields(initial if isinstance(initial, bytes) else b"")
+        assert self.bearer is not None
+        owner = self.bearer.owner_of(token)
+        if owner is not None and owner == user.lower():
+            with self._lock:
+                self.auth_logins.append(user)
+                self.auth_mechanisms.append(mechanism)
+            return AuthResult(success=True, handled=False)
+        await server.challenge_auth('{"status":"401","schemes":"bearer"}')
+        return AuthResult(success=False, handled=False)
+
+
+def _bearer_fields(initial: bytes) -> tuple[str, str]:
+    """User and token from an XOAUTH2 or OAUTHBEARER initial response."""
+    user = token = ""
+    for part in initial.decode("utf-8", "replace").split("\x01"):
+        if part.startswith("user="):
+            user = part[5:]
+        elif part.startswith("n,a="):
+            user = part[4:].split(",", 1)[0].replace("=2C", ",").replace("=3D", "=")
+        elif part.startswith("auth=Bearer "):
+            token = part[len("auth=Bearer ") :]
+    return user, token
 
 
 def _delivered_copy(owner: MailAccount, mail: CapturedMail) -> bytes | None:
@@ -774,6 +884,12 @@ class _SinkHandler:
 
     def __init__(self, sink: SmtpSink) -> None:
         self.sink = sink
+
+    async def auth_XOAUTH2(self, server: Any, args: list[str]) -> AuthResult:
+        return await self.sink.bearer_auth(server, args)
+
+    async def auth_OAUTHBEARER(self, server: Any, args: list[str]) -> AuthResult:
+        return await self.sink.bearer_auth(server, args)
 
     async def handle_MAIL(
         self, server: Any, session: Any, envelope: Any, address: str, mail_options: list[str]
@@ -979,3 +1095,151 @@ def _close_quietly(sock: socket.socket) -> None:
         sock.shutdown(socket.SHUT_RDWR)
     with contextlib.suppress(OSError):
         sock.close()
+
+
+class OAuthServer:
+    """A tiny OAuth2 provider on 127.0.0.1 for the tests (http.server in a thread).
+
+    ``/introspect`` answers Dovecot's introspection (RFC 7662 style, POST ``token=…``):
+    ``{"active": true, "username": …}`` for a token it issued and did not revoke.
+    ``/token`` serves the refresh grant (RFC 6749 §6) and the authorization code grant
+    with PKCE (RFC 7636): a refused refresh token gets 400 ``invalid_grant``.
+    ``/authorize`` redirects at once to ``redirect_uri`` with a code, as if the owner had
+    signed in. ``requests`` records every form posted to ``/token``."""
+
+    def __init__(self) -> None:
+        self.host = LOOPBACK
+        self._lock = threading.Lock()
+        self._access: dict[str, str] = {}  # token -> user
+        self._refresh: dict[str, str] = {}  # refresh token -> user
+        self._codes: dict[str, tuple[str, str]] = {}  # code -> (user, challenge)
+        self.requests: list[dict[str, str]] = []
+        self.introspections = 0
+        self.expires_in = 3600
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "start() first"
+        return f"http://{self.host}:{self._server.server_address[1]}"
+
+    def start(self) -> None:
+        owner = self
+
+        class Handler(_OAuthHandler):
+            server_ref = owner
+
+        self._server = ThreadingHTTPServer((self.host, 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def issue(self, user: str) -> str:
+        """A new access token for ``user``."""
+        token = "at-" + secrets.token_urlsafe(24)
+        with self._lock:
+            self._access[token] = user.lower()
+        return token
+
+    def issue_refresh(self, user: str) -> str:
+        token = "rt-" + secrets.token_urlsafe(24)
+        with self._lock:
+            self._refresh[token] = user.lower()
+        return token
+
+    def revoke(self, token: str) -> None:
+        """An access or refresh token no longer counts (the owner removed the app)."""
+        with self._lock:
+            self._access.pop(token, None)
+            self._refresh.pop(token, None)
+
+    def owner_of(self, token: str) -> str | None:
+        with self._lock:
+            return self._access.get(token)
+
+    def introspect(self, token: str) -> dict[str, Any]:
+        with self._lock:
+            self.introspections += 1
+        user = self.owner_of(token)
+        return {"active": True, "username": user} if user else {"active": False}
+
+    def grant(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        with self._lock:
+            self.requests.append(dict(form))
+        kind = form.get("grant_type")
+        if kind == "refresh_token":
+            with self._lock:
+                user = self._refresh.get(form.get("refresh_token", ""))
+            if user is None:
+                return 400, {"error": "invalid_grant", "error_description": "revoked"}
+            return 200, self._tokens(user, refresh=False)
+        if kind == "authorization_code":
+            with self._lock:
+                user, challenge = self._codes.pop(form.get("code", ""), ("", ""))
+            verifier = form.get("code_verifier", "").encode()
+            digest = base64.urlsafe_b64encode(hashlib.sha256(verifier).digest()).rstrip(b"=")
+            if not user or digest.decode() != challenge:
+                return 400, {"error": "invalid_grant"}
+            return 200, self._tokens(user, refresh=True)
+        return 400, {"error": "unsupported_grant_type"}
+
+    def authorize(self, query: dict[str, str]) -> str:
+        code = "code-" + secrets.token_urlsafe(12)
+        with self._lock:
+            self._codes[code] = (query.get("login_hint", "").lower(), query["code_challenge"])
+        params = urllib.parse.urlencode({"code": code, "state": query.get("state", "")})
+        return f"{query['redirect_uri']}?{params}"
+
+    def _tokens(self, user: str, *, refresh: bool) -> dict[str, Any]:
+        answer: dict[str, Any] = {
+            "access_token": self.issue(user),
+            "token_type": "Bearer",
+            "expires_in": self.expires_in,
+        }
+        if refresh:
+            answer["refresh_token"] = self.issue_refresh(user)
+        return answer
+
+
+class _OAuthHandler(BaseHTTPRequestHandler):
+    server_ref: OAuthServer
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", "0"))
+        form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode()))
+        path = urllib.parse.urlsplit(self.path).path
+        if path == "/introspect":
+            self._json(200, self.server_ref.introspect(form.get("token", "")))
+        elif path == "/token":
+            self._json(*self.server_ref.grant(form))
+        else:
+            self._json(404, {"error": "not_found"})
+
+    def do_GET(self) -> None:
+        parts = urllib.parse.urlsplit(self.path)
+        if parts.path != "/authorize":
+            self._json(404, {"error": "not_found"})
+            return
+        query = dict(urllib.parse.parse_qsl(parts.query))
+        self.send_response(302)
+        self.send_header("Location", self.server_ref.authorize(query))
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def _json(self, status: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet."""

@@ -86,8 +86,11 @@ def test_example_file_loads(monkeypatch: pytest.MonkeyPatch) -> None:
     assert config.store.path == EXAMPLE.parent / "nachfass.db"
 
 
+_OAUTH_LINE = re.compile(r"^# (auth|token_command|oauth_[a-z_]+) = .*\n", re.MULTILINE)
+
+
 def test_example_file_commented_keys_are_known(tmp_path: Path) -> None:
-    text = EXAMPLE.read_text(encoding="utf-8")
+    text = _OAUTH_LINE.sub("", EXAMPLE.read_text(encoding="utf-8"))  # the other way, below
     text = re.sub(r"^# (?=[a-z_]+ = )", "", text, flags=re.MULTILINE)
     text = text.replace('password_env = "NACHFASS_IMAP_PASSWORT"\n', "")
     path = tmp_path / "config.toml"
@@ -100,6 +103,20 @@ def test_example_file_commented_keys_are_known(tmp_path: Path) -> None:
         "Spam",
         "Gesendete Objekte",
     )
+
+
+def test_example_file_oauth_lines_make_a_valid_config(tmp_path: Path) -> None:
+    """Uncommented as the comments say: [imap] signs in by itself, [smtp] by a command."""
+    text = EXAMPLE.read_text(encoding="utf-8")
+    text = re.sub(r"^password_(env|command) = .*\n", "", text, flags=re.MULTILINE)
+    text = re.sub(r"^# (?=(auth|token_command|oauth_[a-z_]+) = )", "", text, flags=re.MULTILINE)
+    text = text.replace('token_command = "oama access erika@mustermann-text.de"\n', "", 1)
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    config = load_config(path)
+    assert config.imap.oauth is not None and config.imap.oauth.provider == "microsoft"
+    assert config.imap.oauth.client_secret_env == "NACHFASS_OAUTH_SECRET"
+    assert config.smtp.token_command == "oama access erika@mustermann-text.de"
 
 
 # --- defaults and paths -------------------------------------------------------------
@@ -450,3 +467,85 @@ def test_resolve_prefers_cli_over_env_over_default() -> None:
 def test_resolve_expands_home(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOME", "/home/erika")
     assert resolve_config_path("~/bot.toml", {}) == Path("/home/erika/bot.toml")
+
+
+# -- auth = "oauth2" --------------------------------------------------------------------
+
+
+def oauth(section: str, **values: Any) -> dict[str, Any]:
+    """``minimal()`` with ``section`` switched to OAuth2 and no password source."""
+    data = minimal()
+    data[section] = {
+        key: value for key, value in data[section].items() if not key.startswith("password")
+    }
+    data[section].update({"auth": "oauth2", **values})
+    return data
+
+
+def test_oauth2_with_a_token_command() -> None:
+    config = parse_config(oauth("imap", token_command="oama access erika@outlook.de"), CONFIG_PATH)
+    assert config.imap.auth == "oauth2"
+    assert config.imap.token_command == "oama access erika@outlook.de"
+    assert config.imap.password_env is None and config.imap.oauth is None
+    assert config.smtp.auth == "password"  # each section chooses for itself
+
+
+def test_oauth2_with_the_built_in_flow() -> None:
+    data = oauth("smtp", oauth_provider="Microsoft", oauth_client_id=" 1234-abcd ")
+    client = parse_config(data, CONFIG_PATH).smtp.oauth
+    assert client is not None
+    assert (client.provider, client.client_id, client.tenant) == (
+        "microsoft",
+        "1234-abcd",
+        "common",
+    )
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({}, "[imap] token_command oder oauth_provider fehlt"),
+        ({"token_command": "x", "oauth_provider": "google"}, "nur eins von beiden"),
+        ({"token_command": "x", "password_env": "PW"}, '[imap] password_env passt nicht zu auth'),
+        ({"oauth_provider": "yahoo", "oauth_client_id": "x"}, 'muss "microsoft" oder "google"'),
+        ({"oauth_provider": "google"}, "[imap] oauth_client_id fehlt"),
+        ({"token_command": "x", "oauth_client_id": "y"}, "passt nur zu oauth_provider"),
+        (
+            {"oauth_provider": "google", "oauth_client_id": "x",
+             "oauth_token_url": "http://token.example.de/token"},
+            "muss mit https:// beginnen",
+        ),
+        ({"token_command": "'offen"}, "lässt sich nicht zerlegen"),
+        ({"token_command": "x", "password": "geheim"}, "Passwörter gehören nicht in die Datei"),
+    ],
+)  # fmt: skip
+def test_oauth2_problems_are_german_and_name_the_key(values: dict[str, Any], expected: str) -> None:
+    message = problems_of(oauth("imap", **values))
+    assert expected in message
+    assert "geheim" not in message
+
+
+def test_oauth_keys_are_refused_with_password_auth() -> None:
+    message = problems_of(changed("imap", token_command="oama access x"))
+    assert '[imap] token_command passt nur zu auth = "oauth2"' in message
+
+
+def test_unknown_auth_method() -> None:
+    assert 'muss "password"' in problems_of(changed("imap", auth="kerberos"))
+
+
+def test_loopback_token_url_may_be_plain_http() -> None:
+    data = oauth(
+        "imap", oauth_provider="google", oauth_client_id="x",
+        oauth_token_url="http://127.0.0.1:8080/token",
+    )  # fmt: skip
+    client = parse_config(data, CONFIG_PATH).imap.oauth
+    assert client is not None and client.token_url == "http://127.0.0.1:8080/token"
+
+
+def test_token_command_prints_the_first_line_like_password_command() -> None:
+    command = python_command("print('at-123'); print('zweite Zeile')")
+    assert server(auth="oauth2", token_command=command).token() == "at-123"
+    empty = python_command("pass")
+    with pytest.raises(ConfigError, match="hat kein Zugangstoken ausgegeben"):
+        server(auth="oauth2", token_command=empty).token()

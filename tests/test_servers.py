@@ -205,3 +205,32 @@ def test_every_layout_renders_both_dovecot_generations(
     if version >= (2, 4):
         for old in ("mail_location", "disable_plaintext_auth", "%u"):
             assert old not in config
+
+
+@pytest.mark.parametrize("version", [(2, 3), (2, 4)])
+def test_oauth2_renders_for_both_dovecot_generations(
+    tmp_path: Path, version: tuple[int, int]
+) -> None:
+    """2.3 checks tokens in an ``oauth2`` passdb whose settings are an args file; 2.4 has
+    no passdb for tokens but an ``oauth2 { }`` filter with the same setting names. Both
+    offer XOAUTH2 and OAUTHBEARER beside PLAIN and LOGIN. (The installed generation is
+    started for real by tests/test_oauth.py.)"""
+    url = "http://127.0.0.1:8080/introspect"
+    config = render_config(version, tmp_path, 10143, introspection_url=url)
+    lines = config.splitlines()
+
+    assert "auth_mechanisms = plain login xoauth2 oauthbearer" in lines
+    if version >= (2, 4):
+        start = lines.index("oauth2 {")
+        block = lines[start + 1 : lines.index("}", start)]
+        assert f"  introspection_url = {url}" in block
+        assert "  introspection_mode = post" in block
+        assert "driver = oauth2" not in config and "args =" not in config
+    else:
+        assert "  driver = oauth2" in lines and "  mechanisms = xoauth2 oauthbearer" in lines
+        assert "  mechanisms = plain login" in lines  # passwords keep their own passdb
+        settings = (tmp_path / "dovecot-oauth2.conf.ext").read_text()
+        assert f"introspection_url = {url}" in settings.splitlines()
+    plain = render_config(version, tmp_path, 10143)
+    assert "oauth2 {" not in plain and "driver = oauth2" not in plain
+    assert "auth_mechanisms = plain login" in plain.splitlines()

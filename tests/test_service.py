@@ -240,6 +240,9 @@ def test_init_with_a_provider_fills_in_a_config_the_bot_accepts(
     assert config.mailbox.sent_copy is (SentCopy.SERVER if preset.files_sent else SentCopy.AUTO)
     assert ("kennt keine Adressen mit „+“" in out) == (not preset.plus_addressing)
     assert ("nur noch OAuth2" in out) == (preset.auth == "oauth2")
+    assert (config.imap.auth, config.smtp.auth) == (
+        preset.auth if preset.auth == "oauth2" else "password",
+    ) * 2
 
 
 @pytest.mark.parametrize(

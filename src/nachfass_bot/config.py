@@ -8,6 +8,11 @@ are reported as likely typos with the closest known key.
 Passwords never live in the file: each server names an environment variable
 (``password_env``) or a command that prints the password (``password_command``), read
 only when ``ServerConfig.password`` is called. No message ever contains a password.
+
+With ``auth = "oauth2"`` a server signs in with an OAuth2 access token instead (RFC 7628,
+XOAUTH2 or OAUTHBEARER): from ``token_command`` (oama, pizauth, mutt_oauth2.py print one;
+run for every login, like ``password_command``) or from the built-in flow
+(``oauth_provider``; ``nachfass-bot auth login``, :mod:`nachfass_bot.adapters.oauth`).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import re
 import shlex
 import subprocess
 import tomllib
+import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import time
@@ -35,6 +41,8 @@ from nachfass_bot.domain.tomlsection import Section
 from nachfass_bot.errors import ConfigError
 
 Security = Literal["ssl", "starttls", "none"]
+AuthMethod = Literal["password", "oauth2"]
+OAuthProvider = Literal["microsoft", "google"]
 _T = TypeVar("_T")
 
 _SECURITY_MODES: dict[str, Security] = {"ssl": "ssl", "starttls": "starttls", "none": "none"}
@@ -44,6 +52,13 @@ _TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
 # Keys that would hold a password inline; refused with a pointer to the safe options.
 _INLINE_PASSWORD_KEYS = ("password", "passwort", "passwd", "pass")
 _PASSWORD_COMMAND_TIMEOUT = 30
+_AUTH_METHODS: dict[str, AuthMethod] = {"password": "password", "oauth2": "oauth2"}
+_OAUTH_PROVIDERS: dict[str, OAuthProvider] = {"microsoft": "microsoft", "google": "google"}
+_PASSWORD_KEYS = ("password_env", "password_command")
+_OAUTH_KEYS = (
+    "token_command", "oauth_provider", "oauth_client_id", "oauth_client_secret_env",
+    "oauth_tenant", "oauth_authorize_url", "oauth_token_url",
+)  # fmt: skip
 _TOP_LEVEL_KEYS = ("templates_dir",)
 
 
@@ -57,8 +72,27 @@ class OwnerConfig:
 
 
 @dataclass(frozen=True)
+class OAuthClient:
+    """The built-in OAuth2 sign-in (``oauth_provider``): which provider, which app.
+
+    ``client_secret_env`` names an environment variable (Google's desktop clients have a
+    secret; Microsoft's public clients none). ``authorize_url`` and ``token_url`` replace
+    the provider's endpoints (other providers, the test suite)."""
+
+    provider: OAuthProvider
+    client_id: str
+    client_secret_env: str | None = None
+    tenant: str = "common"
+    authorize_url: str | None = None
+    token_url: str | None = None
+
+
+@dataclass(frozen=True)
 class ServerConfig:
-    """How to reach the IMAP or SMTP server; the password is fetched only on demand."""
+    """How to reach the IMAP or SMTP server; the password is fetched only on demand.
+
+    ``auth = "oauth2"``: the login takes an access token from ``token_command`` or the
+    built-in flow (``oauth``) instead of a password."""
 
     host: str
     port: int
@@ -67,6 +101,17 @@ class ServerConfig:
     password_env: str | None
     password_command: str | None
     section: str = ""  # "imap" or "smtp": names the section in error messages
+    auth: AuthMethod = "password"
+    token_command: str | None = None
+    oauth: OAuthClient | None = None
+
+    def token(self) -> str:
+        """An OAuth2 access token from ``token_command``: split with ``shlex``, run
+        without a shell (timeout 30 s), the first line of its output, exactly as
+        :meth:`password` runs ``password_command``. The token is never put in a message."""
+        if self.token_command is None:
+            raise ConfigError(f"{self._prefix()}token_command fehlt")
+        return self._secret_from_command("token_command", self.token_command, "Zugangstoken")
 
     def password(self, env: Mapping[str, str] | None = None) -> str:
         """Return the password from ``$password_env`` or the output of ``password_command``.
@@ -79,7 +124,7 @@ class ServerConfig:
         if self.password_env is not None:
             return self._password_from_env(os.environ if env is None else env)
         if self.password_command is not None:
-            return self._password_from_command(self.password_command)
+            return self._secret_from_command("password_command", self.password_command)
         raise ConfigError(f"{self._prefix()}password_env oder password_command fehlt")
 
     def _prefix(self) -> str:
@@ -94,11 +139,11 @@ class ServerConfig:
             )
         return value
 
-    def _password_from_command(self, command: str) -> str:
+    def _secret_from_command(self, key: str, command: str, what: str = "Passwort") -> str:
         # Only the program name goes into messages, and library exceptions are not
         # chained (TimeoutExpired shows the whole command line): the command itself
         # might contain a secret (e.g. "printf geheim").
-        label = f"{self._prefix()}password_command"
+        label = f"{self._prefix()}{key}"
         try:
             args = shlex.split(command)
         except ValueError:
@@ -119,18 +164,19 @@ class ServerConfig:
         except subprocess.TimeoutExpired:
             raise ConfigError(
                 f"{label}: „{program}“ hat nach {_PASSWORD_COMMAND_TIMEOUT} Sekunden "
-                "kein Passwort geliefert"
+                f"kein {what} geliefert"
             ) from None
         except OSError as exc:
             reason = exc.strerror or type(exc).__name__
             raise ConfigError(f"{label}: „{program}“ lässt sich nicht starten ({reason})") from None
-        return _password_from_output(label, program, result)
+        return _secret_from_output(label, program, result, what)
 
 
-def _password_from_output(
-    label: str, program: str, result: subprocess.CompletedProcess[bytes]
+def _secret_from_output(
+    label: str, program: str, result: subprocess.CompletedProcess[bytes], what: str
 ) -> str:
-    """Check a finished password command and return the first line of its output."""
+    """Check a finished password or token command and return the first line of its
+    output (``what`` names it in the message)."""
     try:
         output = result.stdout.decode("utf-8")
     except UnicodeDecodeError:
@@ -143,7 +189,7 @@ def _password_from_output(
         )
     lines = output.splitlines()
     if not lines or not lines[0]:
-        raise ConfigError(f"{label}: „{program}“ hat kein Passwort ausgegeben")
+        raise ConfigError(f"{label}: „{program}“ hat kein {what} ausgegeben")
     return lines[0]
 
 
@@ -396,7 +442,14 @@ def _parse_server(
     port = section.integer("port", default_port, 1, 65535)
     security = _parse_security(section, default_security)
     username = section.text("username", required=True)
-    source = _parse_password_source(section)
+    auth = _parse_auth(section)
+    if auth == "oauth2":
+        password_source: tuple[str | None, str | None] | None = (None, None)
+        token_source = _parse_token_source(section)
+    else:
+        password_source = _parse_password_source(section)
+        token_source = (None, None)
+        _refuse_keys(section, _OAUTH_KEYS, 'passt nur zu auth = "oauth2"')
     if host is not None and security == "none" and not _is_loopback(host):
         section.problem(
             "security",
@@ -404,31 +457,139 @@ def _parse_server(
             'unverschlüsselt durchs Netz) — nimm "ssl" oder "starttls"',
         )
         security = None
-    if host is None or port is None or security is None or username is None or source is None:
+    if host is None or port is None or security is None or username is None or auth is None:
+        return None
+    if password_source is None or token_source is None:
         return None
     return ServerConfig(
         host=host.strip(),
         port=port,
         security=security,
         username=username,
-        password_env=source[0],
-        password_command=source[1],
+        password_env=password_source[0],
+        password_command=password_source[1],
         section=section.name,
+        auth=auth,
+        token_command=token_source[0],
+        oauth=token_source[1],
     )
 
 
-def _parse_security(section: Section, default: Security) -> Security | None:
-    value = section.text("security", default)
+def _parse_auth(section: Section) -> AuthMethod | None:
+    return _parse_choice(
+        section,
+        "auth",
+        "password",
+        _AUTH_METHODS,
+        'muss "password" (Passwort oder App-Passwort) oder "oauth2" (Anmeldung mit '
+        "Zugangstoken, z. B. Microsoft 365 und Gmail) sein",
+    )
+
+
+def _parse_choice(
+    section: Section, key: str, default: str, choices: Mapping[str, _T], rule: str
+) -> _T | None:
+    """One of ``choices`` (case and blanks ignored); else the ``rule`` as the problem."""
+    value = section.text(key, default)
     if value is None:
         return None
-    security = _SECURITY_MODES.get(value.strip().lower())
-    if security is None:
+    choice = choices.get(value.strip().lower())
+    if choice is None:
+        section.problem(key, f"{rule}, nicht „{value}“")
+    return choice
+
+
+def _refuse_keys(section: Section, keys: Sequence[str], why: str) -> None:
+    """A problem for each of ``keys`` that is set (values are never echoed)."""
+    for key in keys:
+        if key in section.data:
+            section.known.add(key)
+            section.problem(key, why)
+
+
+def _parse_token_source(section: Section) -> tuple[str | None, OAuthClient | None] | None:
+    """``(token_command, oauth)`` for ``auth = "oauth2"``: exactly one of the two."""
+    section.known.update(_OAUTH_KEYS)  # a conflict is reported once, not as unknown keys
+    for key in _INLINE_PASSWORD_KEYS:
+        section.forbid(key, "— Passwörter gehören nicht in die Datei")
+    _refuse_keys(section, _PASSWORD_KEYS, 'passt nicht zu auth = "oauth2" (dort gilt ein Token)')
+    command = section.text("token_command")
+    provider = section.text("oauth_provider")
+    if "token_command" in section.data and "oauth_provider" in section.data:
+        section.problem("token_command", "und oauth_provider: bitte nur eins von beiden angeben")
+        return None
+    if command is not None:
+        if not _splits(command):
+            section.problem("token_command", "lässt sich nicht zerlegen (Anführungszeichen prüfen)")
+            return None
+        _refuse_keys(section, _OAUTH_KEYS[2:], "passt nur zu oauth_provider")
+        return command, None
+    if provider is None:
+        if not section.broken and "token_command" not in section.data:
+            section.problem(
+                "token_command",
+                'oder oauth_provider fehlt: bei auth = "oauth2" liefert ein Befehl das '
+                'Token (z. B. "oama access anna@example.com") oder der Bot meldet sich '
+                'selbst an (oauth_provider = "microsoft" oder "google")',
+            )
+        return None
+    client = _parse_oauth_client(section, provider)
+    return None if client is None else (None, client)
+
+
+def _parse_oauth_client(section: Section, provider_text: str) -> OAuthClient | None:
+    provider = _OAUTH_PROVIDERS.get(provider_text.strip().lower())
+    client_id = section.text("oauth_client_id", required=True)
+    secret_env = section.text("oauth_client_secret_env")
+    tenant = section.text("oauth_tenant", "common")
+    authorize_url = section.text("oauth_authorize_url")
+    token_url = section.text("oauth_token_url")
+    if provider is None:
         section.problem(
-            "security",
-            'muss "ssl" (meist Port 993/465), "starttls" (meist Port 587/143) '
-            f'oder "none" sein, nicht „{value}“',
+            "oauth_provider", f'muss "microsoft" oder "google" sein, nicht „{provider_text}“'
         )
-    return security
+    if secret_env is not None and not _ENV_NAME_PATTERN.match(secret_env):
+        section.problem(
+            "oauth_client_secret_env",
+            "muss der Name einer Umgebungsvariable sein, z. B. NACHFASS_OAUTH_SECRET",
+        )
+        return None
+    for key, url in (("oauth_authorize_url", authorize_url), ("oauth_token_url", token_url)):
+        if url is not None and not _is_safe_url(url):
+            section.problem(key, "muss mit https:// beginnen (http:// nur für localhost)")
+            return None
+    if provider is None or client_id is None or tenant is None:
+        return None
+    return OAuthClient(
+        provider=provider,
+        client_id=client_id.strip(),
+        client_secret_env=secret_env,
+        tenant=tenant.strip(),
+        authorize_url=authorize_url,
+        token_url=token_url,
+    )
+
+
+def _is_safe_url(url: str) -> bool:
+    """https, or http to a loopback host: a token must never travel in clear text."""
+    try:
+        parts = urllib.parse.urlsplit(url.strip())
+        host = parts.hostname or ""
+    except ValueError:
+        return False
+    if parts.scheme == "https":
+        return bool(host)
+    return parts.scheme == "http" and _is_loopback(host)
+
+
+def _parse_security(section: Section, default: Security) -> Security | None:
+    return _parse_choice(
+        section,
+        "security",
+        default,
+        _SECURITY_MODES,
+        'muss "ssl" (meist Port 993/465), "starttls" (meist Port 587/143) oder "none" sein',
+    )
 
 
 def _parse_password_source(section: Section) -> tuple[str | None, str | None] | None:

@@ -151,3 +151,18 @@ class ImportRefused(InvalidInput):
     def __init__(self, message: str, problems: tuple[str, ...] = ()) -> None:
         super().__init__("\n".join((message, *problems)))
         self.problems = problems
+
+
+class SignInNeeded(LoginFailed):
+    """No usable OAuth2 sign-in: never signed in, or the provider no longer accepts the
+    refresh token (revoked, expired, password changed). ``nachfass-bot auth login`` fixes
+    it; retrying does not.
+
+    ``revoked`` tells a refresh token the provider refused from one that was never
+    there; ``key`` names that refresh token without revealing it (a hash), so the owner
+    is alerted once per refused token."""
+
+    def __init__(self, message: str, *, revoked: bool = False, key: str = "") -> None:
+        super().__init__(message)
+        self.revoked = revoked
+        self.key = key

@@ -1,6 +1,9 @@
-"""Watching INBOX with IMAP IDLE (RFC 2177) so that a client's answer is seen at once.
+"""Watching INBOX and the junk folder with IMAP IDLE (RFC 2177) so that a client's answer
+is seen at once, wherever the provider's filter put it.
 
-An :class:`IdleWatcher` runs in a thread with its own IMAP connection. It decides
+An :class:`IdleWatcher` runs in a thread with its own IMAP connection; IDLE watches only
+the selected mailbox, so the daemon runs one per watched folder (:class:`Watchers`). The
+junk folder's name is found on each connection the way the cycle finds it. It decides
 nothing: when the server announces new mail (``EXISTS`` / ``RECENT``) it calls ``wake``,
 and the daemon runs the normal cycle, whose UID sync finds the new mail. The watcher
 also calls ``wake`` after every (re)connect, because mail may have arrived while no IDLE
@@ -17,9 +20,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from nachfass_bot.adapters.retry import backoff_delays
 from nachfass_bot.errors import LoginFailed, NachfassError
@@ -47,15 +50,22 @@ class IdleMailbox(Protocol):
     def close(self) -> None: ...
 
 
-class IdleWatcher:
-    """Calls ``wake()`` when new mail arrives in ``folder``, until :meth:`stop`."""
+M = TypeVar("M", bound=IdleMailbox)
+
+
+class IdleWatcher(Generic[M]):
+    """Calls ``wake()`` when new mail arrives in ``folder``, until :meth:`stop`.
+
+    ``folder`` is a name, or a function that picks it on each new connection (the junk
+    folder: from the config, SPECIAL-USE or known names); None there means the account
+    has no such folder, and the watcher ends."""
 
     def __init__(
         self,
-        connect: Callable[[], IdleMailbox],
+        connect: Callable[[], M],
         wake: Callable[[], None],
         *,
-        folder: str = "INBOX",
+        folder: str | Callable[[M], str | None] = "INBOX",
         renew_seconds: float = RENEW_SECONDS,
         check_seconds: float = CHECK_SECONDS,
         first_delay: float = FIRST_RECONNECT_DELAY,
@@ -65,6 +75,7 @@ class IdleWatcher:
         self._connect = connect
         self._wake = wake
         self._folder = folder
+        self._label = folder if isinstance(folder, str) else "the junk folder"
         self._renew_seconds = renew_seconds
         self._check_seconds = check_seconds
         self._first_delay = first_delay
@@ -75,7 +86,8 @@ class IdleWatcher:
 
     def start(self) -> None:
         """Run :meth:`run` in a daemon thread."""
-        self._thread = threading.Thread(target=self.run, name="imap-idle", daemon=True)
+        name = f"imap-idle-{self._folder if isinstance(self._folder, str) else 'junk'}"
+        self._thread = threading.Thread(target=self.run, name=name, daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -116,7 +128,7 @@ class IdleWatcher:
     def _pause(self, delay: float, exc: BaseException) -> None:
         if self._stopping.is_set():
             return
-        log.warning("IDLE on %s interrupted: %s; reconnecting in %.0f s", self._folder, exc, delay)
+        log.warning("IDLE on %s interrupted: %s; reconnecting in %.0f s", self._label, exc, delay)
         self._stopping.wait(delay)
 
     def _session(self) -> bool:
@@ -126,17 +138,22 @@ class IdleWatcher:
                 log.info(
                     "the IMAP server offers no IDLE: new mail in %s is found by the "
                     "regular polling only",
-                    self._folder,
+                    self._label,
                 )
                 return False
-            mailbox.start_idle(self._folder)
-            log.info("IDLE on %s: new mail starts a cycle at once", self._folder)
+            folder = self._folder if isinstance(self._folder, str) else self._folder(mailbox)
+            if folder is None:
+                log.info("no junk folder found: IDLE watches INBOX only")
+                return False
+            self._label = folder
+            mailbox.start_idle(folder)
+            log.info("IDLE on %s: new mail starts a cycle at once", folder)
             self._wake()  # catch-up: mail may have come while nobody was listening
             while not self._stopping.is_set():
                 self._idle_until_renewal(mailbox)
                 if not self._stopping.is_set():
-                    log.debug("renewing IDLE on %s", self._folder)
-                    mailbox.start_idle(self._folder)
+                    log.debug("renewing IDLE on %s", folder)
+                    mailbox.start_idle(folder)
         return True
 
     def _idle_until_renewal(self, mailbox: IdleMailbox) -> None:
@@ -149,5 +166,40 @@ class IdleWatcher:
             self._new_mail()
 
     def _new_mail(self) -> None:
-        log.info("new mail in %s: starting a cycle", self._folder)
+        log.info("new mail in %s: starting a cycle", self._label)
         self._wake()
+
+
+class Watcher(Protocol):
+    """What the daemon starts and stops: one watcher or several."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def join(self, timeout: float) -> bool: ...
+
+
+class Watchers:
+    """Several watchers started, stopped and joined as one (INBOX and junk, each on a
+    connection of its own: IDLE sees only the selected mailbox)."""
+
+    def __init__(self, watchers: Sequence[Watcher]) -> None:
+        self._watchers = tuple(watchers)
+
+    def start(self) -> None:
+        for watcher in self._watchers:
+            watcher.start()
+
+    def stop(self) -> None:
+        """Only sets flags; safe in a signal handler."""
+        for watcher in self._watchers:
+            watcher.stop()
+
+    def join(self, timeout: float) -> bool:
+        """Wait for all, ``timeout`` seconds in total; False if one still runs."""
+        deadline = time.monotonic() + timeout
+        stopped = True
+        for watcher in self._watchers:
+            stopped = watcher.join(max(0.0, deadline - time.monotonic())) and stopped
+        return stopped

@@ -46,8 +46,10 @@ class ImapMailbox:
     def connect(cls, server: ServerConfig, password: str, timeout: float = 60) -> ImapMailbox:
         """Connect with the configured security and log in.
 
-        A refused login raises :class:`LoginFailed`, anything else :class:`MailboxError`;
-        either way the socket is closed again.
+        ``password`` is the password, or with ``auth = "oauth2"`` the access token: then
+        the login is OAUTHBEARER (RFC 7628) where the server offers it, else XOAUTH2
+        (Microsoft offers only that). A refused login raises :class:`LoginFailed`,
+        anything else :class:`MailboxError`; either way the socket is closed again.
         """
         context = ssl.create_default_context()
         client: IMAPClient | None = None
@@ -61,7 +63,7 @@ class ImapMailbox:
             )
             if server.security == "starttls":
                 client.starttls(context)
-            client.login(server.username, password)
+            _login(client, server, password)
         except (*_NETWORK_ERRORS, socket.gaierror) as exc:
             if client is not None:
                 with contextlib.suppress(*_NETWORK_ERRORS):
@@ -235,8 +237,24 @@ class ImapMailbox:
             raise MailboxError(f"IMAP-Fehler: {exc}") from exc
 
 
+def _login(client: IMAPClient, server: ServerConfig, secret: str) -> None:
+    """LOGIN with the password, or AUTHENTICATE with the access token (RFC 7628)."""
+    if server.auth != "oauth2":
+        client.login(server.username, secret)
+    elif client.has_capability("AUTH=OAUTHBEARER"):
+        client.oauthbearer_login(server.username, secret)
+    else:
+        client.oauth2_login(server.username, secret)
+
+
 def _connect_error(server: ServerConfig, exc: BaseException) -> MailboxError:
     """The German message for a failed connect or login (never with the password)."""
+    if isinstance(exc, LoginError) and server.auth == "oauth2":
+        return LoginFailed(
+            f"Anmeldung am IMAP-Server {server.host} abgelehnt: das Zugangstoken (OAuth2) für "
+            f"{server.username} gilt nicht — abgelaufen, für ein anderes Konto oder ohne "
+            "IMAP-Berechtigung."
+        )
     if isinstance(exc, LoginError):
         return LoginFailed(
             f"Anmeldung am IMAP-Server {server.host} abgelehnt: Benutzername oder Passwort falsch."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import enum
 import logging
@@ -14,8 +15,13 @@ from typing import Protocol
 
 import aiosmtplib
 
+from nachfass_bot.adapters.oauth import sasl_oauthbearer, sasl_xoauth2
 from nachfass_bot.config import ServerConfig
-from nachfass_bot.errors import DeliveryError
+from nachfass_bot.errors import DeliveryError, NachfassError
+
+Secret = str | Callable[[], str] | None
+_AUTH_CONTINUE = 334
+_AUTH_SUCCESSFUL = 235
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +53,15 @@ class SmtpTransport:
     ``timeout`` bounds each wait for one server answer; ``deadline`` (default three
     times ``timeout``) bounds the whole send, so a server that answers just slowly
     enough at every step cannot hold the cycle for ever.
+
+    ``password`` is the password, or with ``auth = "oauth2"`` the access token; a
+    callable is asked before every login (a token command, a refreshed token).
     """
 
     def __init__(
         self,
         server: ServerConfig,
-        password: str | None,
+        password: Secret,
         timeout: float = 60,
         deadline: float | None = None,
     ) -> None:
@@ -71,12 +80,25 @@ class SmtpTransport:
         server with part or all of the mail: ``uncertain``, never to be retried. A reply
         code to the data is a refusal. Errors after the server's 250 are ignored."""
         progress = _Progress()
+        secret = self._secret()
         try:
-            asyncio.run(self._send(message, progress))
+            asyncio.run(self._send(message, progress, secret))
         except aiosmtplib.SMTPResponseException as exc:
             raise self._refused(exc) from exc
         except (aiosmtplib.SMTPException, OSError) as exc:  # TimeoutError is an OSError
             raise self._broken(exc, progress.phase) from exc
+
+    def _secret(self) -> str | None:
+        """The password or token for this login; a failure to get one is temporary:
+        nothing was sent."""
+        if not callable(self._password):
+            return self._password
+        try:
+            return self._password()
+        except DeliveryError:
+            raise
+        except NachfassError as exc:
+            raise DeliveryError(f"Anmeldung am SMTP-Server {self._server.host}: {exc}") from exc
 
     def _refused(self, exc: aiosmtplib.SMTPResponseException) -> DeliveryError:
         """The server answered with an error code: it did not take the mail."""
@@ -104,13 +126,13 @@ class SmtpTransport:
             f"vor der Übertragung der Mail ({reason})"
         )
 
-    async def _send(self, message: EmailMessage, progress: _Progress) -> None:
+    async def _send(self, message: EmailMessage, progress: _Progress, secret: str | None) -> None:
         sender, recipients = envelope(message)
         client = self._client()
         try:
             async with asyncio.timeout(self._deadline):
                 await client.connect()
-                await self._login(client)
+                await self._login(client, secret)
                 await client.mail(sender)
                 for recipient in recipients:
                     await client.rcpt(recipient)
@@ -146,9 +168,32 @@ class SmtpTransport:
             timeout=self._timeout,
         )
 
-    async def _login(self, client: aiosmtplib.SMTP) -> None:
-        if self._server.username and self._password:
-            await client.login(self._server.username, self._password)
+    async def _login(self, client: aiosmtplib.SMTP, secret: str | None) -> None:
+        if not (self._server.username and secret):
+            return
+        if self._server.auth == "oauth2":
+            await oauth_login(client, self._server.username, secret)
+        else:
+            await client.login(self._server.username, secret)
+
+
+async def oauth_login(client: aiosmtplib.SMTP, username: str, token: str) -> None:
+    """AUTH OAUTHBEARER (RFC 7628) where offered, else XOAUTH2 (Microsoft's only one).
+
+    A refused token comes back as a 334 challenge with a JSON error; the client ends the
+    exchange (``%x01`` for OAUTHBEARER, RFC 7628 §3.2.3, an empty line for XOAUTH2) and
+    the server's final answer is raised."""
+    if client.is_ehlo_or_helo_needed:
+        await client.ehlo()
+    if "oauthbearer" in client.server_auth_methods:
+        mechanism, initial, abort = b"OAUTHBEARER", sasl_oauthbearer(username, token), b"AQ=="
+    else:
+        mechanism, initial, abort = b"XOAUTH2", sasl_xoauth2(username, token), b""
+    response = await client.execute_command(b"AUTH", mechanism, base64.b64encode(initial))
+    if response.code == _AUTH_CONTINUE:
+        response = await client.execute_command(abort)
+    if response.code != _AUTH_SUCCESSFUL:
+        raise aiosmtplib.SMTPAuthenticationError(response.code, response.message)
 
 
 def describe(exc: BaseException, deadline: float) -> str:

@@ -23,7 +23,7 @@ from nachfass_bot.app.inbox import InboxReader
 from nachfass_bot.app.outbox import SENT_COPY_WAIT, Outbox
 from nachfass_bot.app.payments import Payments
 from nachfass_bot.app.tracking import SentTracker
-from nachfass_bot.config import Config
+from nachfass_bot.config import Config, MailboxConfig
 from nachfass_bot.domain.calendar import SendingWindow
 from nachfass_bot.domain.models import (
     ACTIVE_DRAFT_STATES,
@@ -157,14 +157,7 @@ class Engine:
         return report
 
     def folders(self, mailbox: Mailbox) -> FolderSet:
-        box = self.config.mailbox
-        return choose_folders(
-            mailbox.list_folders(),
-            junk_override=box.junk_folder,
-            sent_override=box.sent_folder,
-            extra=box.extra_folders,
-            namespace=mailbox.namespace(),
-        )
+        return watched_folders(self.config.mailbox, mailbox)
 
     # -- poll -------------------------------------------------------------------------
 
@@ -539,4 +532,16 @@ def _rest_reason(thread: Thread, state: State) -> str:
     return (
         f"Von {client_label(thread)} kam keine Antwort: Der Vorgang ist beiseitegelegt, bis "
         "eine Antwort kommt."
+    )
+
+
+def watched_folders(box: MailboxConfig, mailbox: Mailbox) -> FolderSet:
+    """The folders the cycle reads and writes, as this server names them (config first,
+    then SPECIAL-USE, then known names; docs/DESIGN.md, "Folders and providers")."""
+    return choose_folders(
+        mailbox.list_folders(),
+        junk_override=box.junk_folder,
+        sent_override=box.sent_folder,
+        extra=box.extra_folders,
+        namespace=mailbox.namespace(),
     )

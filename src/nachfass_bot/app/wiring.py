@@ -8,24 +8,28 @@ next cycle.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
-from nachfass_bot.adapters.idle import IdleWatcher
+from nachfass_bot.adapters.idle import IdleWatcher, Watchers
 from nachfass_bot.adapters.imap import ImapMailbox
 from nachfass_bot.adapters.mailbox import Mailbox
+from nachfass_bot.adapters.oauth import TokenCache, login_secret, sign_in, token_cache_path
 from nachfass_bot.adapters.retry import run_with_retry
 from nachfass_bot.adapters.smtp import CaptureTransport, SmtpTransport, Transport
 from nachfass_bot.adapters.store import Store, opened
-from nachfass_bot.app.engine import Engine, sending_window
+from nachfass_bot.app.engine import Engine, sending_window, watched_folders
 from nachfass_bot.app.outbox import SENT_COPY_WAIT, Outbox
 from nachfass_bot.app.payments import Payments
 from nachfass_bot.app.weekly import send_if_due
-from nachfass_bot.config import Config
+from nachfass_bot.config import Config, ServerConfig
 from nachfass_bot.domain.models import CycleReport
-from nachfass_bot.errors import NachfassError
+from nachfass_bot.errors import NachfassError, SignInNeeded
 from nachfass_bot.texts.render import Texts
+
+log = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -51,10 +55,36 @@ def build_payments(config: Config, store: Store) -> Payments:
     return Payments(store=store, outbox=outbox, window=sending_window(config), bank=config.bank)
 
 
+def server_secret(config: Config, server: ServerConfig) -> str:
+    """The password, or with ``auth = "oauth2"`` an access token (token command, or the
+    built-in flow's cache beside the store, refreshed when due)."""
+    return login_secret(server, token_cache_path(config.store.path))
+
+
+def sign_in_once(config: Config, say: Callable[[str], None]) -> list[str]:
+    """``auth login``: the built-in OAuth2 sign-in for every server section that uses it,
+    once per provider and account (IMAP and SMTP of one account share the tokens).
+    Returns the sections signed in; none when no section has ``oauth_provider``."""
+    cache = TokenCache(token_cache_path(config.store.path))
+    done: dict[tuple[object, str], str] = {}
+    for server in (config.imap, config.smtp):
+        if server.auth != "oauth2" or server.oauth is None:
+            continue
+        account = (server.oauth, server.username.strip().lower())
+        if account not in done:
+            sign_in(server, cache, say=say)
+            done[account] = server.section
+    return list(done.values())
+
+
 def smtp_transport(config: Config) -> SmtpTransport:
-    """SMTP from the config; the password is read now (once, when it is needed)."""
-    password = config.smtp.password() if config.smtp.username else None
-    return SmtpTransport(config.smtp, password)
+    """SMTP from the config. A password is read now (once, when it is needed); an
+    OAuth2 token before every login, since it expires within the hour."""
+    if not config.smtp.username:
+        return SmtpTransport(config.smtp, None)
+    if config.smtp.auth == "oauth2":
+        return SmtpTransport(config.smtp, lambda: server_secret(config, config.smtp))
+    return SmtpTransport(config.smtp, config.smtp.password())
 
 
 def build_engine(
@@ -86,7 +116,14 @@ def build_engine(
 
 def _imap_connector(config: Config) -> Callable[[], Mailbox]:
     """Opens an IMAP connection per call; the password is read now, once."""
-    password = config.imap.password()
+    password = server_secret(config, config.imap)
+    if config.imap.auth == "oauth2":
+        # Read at once, so a missing sign-in stops the cycle before it starts; every
+        # further connection asks again (tokens expire within the hour).
+        first = [password]
+        return lambda: ImapMailbox.connect(
+            config.imap, first.pop() if first else server_secret(config, config.imap)
+        )
     return lambda: ImapMailbox.connect(config.imap, password)
 
 
@@ -109,24 +146,67 @@ def tick_with_retry(engine: Engine, now: datetime, first_delay: float) -> CycleR
     return report
 
 
-def check_startup(config: Config, texts: Texts) -> None:
+def check_startup(config: Config, texts: Texts, now: datetime) -> None:
     """Open the store and log into the mailbox once: a missing password or a refused
-    login raises here, before a daemon starts."""
+    login raises here, before a daemon starts (a refused OAuth2 sign-in alerts the owner
+    first: a service restarted by systemd has nobody reading its terminal)."""
     with open_store(config) as store:
-        build_engine(config, store, texts).open_mailbox().close()
+        build_signed_in_engine(config, store, texts, now).open_mailbox().close()
 
 
 def run_cycle(config: Config, texts: Texts, now: datetime) -> CycleReport:
     """The daemon's cycle: its own store connection (SQLite connections belong to one
     thread) and an engine with passwords read again."""
     with open_store(config) as store:
-        return build_engine(config, store, texts).tick(now)
+        return build_signed_in_engine(config, store, texts, now).tick(now)
 
 
-def build_watcher(config: Config, wake: Callable[[], None]) -> IdleWatcher:
-    """The IMAP IDLE watcher on a connection of its own; the password is read again for
-    every reconnect."""
-    return IdleWatcher(lambda: ImapMailbox.connect(config.imap, config.imap.password()), wake)
+def build_signed_in_engine(config: Config, store: Store, texts: Texts, now: datetime) -> Engine:
+    """:func:`build_engine`; when the provider no longer accepts the OAuth2 sign-in, the
+    owner is told once by mail (:func:`alert_sign_in`) before the error goes up."""
+    try:
+        return build_engine(config, store, texts)
+    except SignInNeeded as exc:
+        if exc.revoked:
+            try:
+                alert_sign_in(config, store, texts, exc, now)
+            except NachfassError as problem:  # the sign-in error is the one to report
+                log.warning("the owner could not be told about the sign-in: %s", problem)
+        raise
+
+
+def alert_sign_in(
+    config: Config, store: Store, texts: Texts, problem: SignInNeeded, now: datetime
+) -> None:
+    """One owner alert per refused refresh token (notice key ``sign-in:<hash>``),
+    through the notice outbox. If SMTP signs in with the same refused token, the alert
+    waits in the outbox and goes out after the next ``auth login``."""
+    outbox = Outbox(owner=config.owner, store=store, transport=smtp_transport(config), texts=texts)
+    with store.atomic():
+        outbox.notify_owner(
+            "owner_alert",
+            now,
+            key=f"sign-in:{problem.key}",
+            headline="Anmeldung beim Mailanbieter erneuern",
+            message=str(problem),
+            thread_id=None,
+        )
+    outbox.send_notices(now, key_prefix="sign-in:")
+
+
+def build_watcher(config: Config, wake: Callable[[], None]) -> Watchers:
+    """IMAP IDLE on INBOX and on the junk folder, each on a connection of its own (IDLE
+    sees only the selected mailbox): an answer the provider filed as spam wakes the cycle
+    as fast as one in INBOX. The password or token is read again for every reconnect;
+    the junk folder is found on each connection as the cycle finds it."""
+
+    def connect() -> ImapMailbox:
+        return ImapMailbox.connect(config.imap, server_secret(config, config.imap))
+
+    def junk(mailbox: ImapMailbox) -> str | None:
+        return watched_folders(config.mailbox, mailbox).junk
+
+    return Watchers([IdleWatcher(connect, wake), IdleWatcher(connect, wake, folder=junk)])
 
 
 def weekly_digest_job(config: Config, texts: Texts) -> Callable[[datetime], None]:

@@ -30,6 +30,8 @@ from nachfass_bot.adapters.mailbox import (
     choose_folders,
     find_all_mail,
 )
+from nachfass_bot.adapters.oauth import login_secret, token_cache_path
+from nachfass_bot.adapters.smtp import oauth_login
 from nachfass_bot.cli.service import toml_value
 from nachfass_bot.config import Config, MailboxConfig, ServerConfig
 from nachfass_bot.domain.interest import (
@@ -75,8 +77,13 @@ def run_checkup(
     table is current (``today``: the day to judge it on, else the clock's); returns every
     finding."""
     connect = connect_imap or (lambda server, pw: ImapMailbox.connect(server, pw, timeout))
-    findings = check_imap(config.imap, config.mailbox, connect)
-    findings.append(check_smtp(config.smtp, timeout))
+    cache = token_cache_path(config.store.path)
+
+    def secret(server: ServerConfig) -> str:
+        return login_secret(server, cache)
+
+    findings = check_imap(config.imap, config.mailbox, connect, secret)
+    findings.append(check_smtp(config.smtp, timeout, secret))
     stale = check_base_rate(config.preferences.payment, today or date.today())
     if stale is not None:
         findings.append(stale)
@@ -108,12 +115,14 @@ def check_imap(
     server: ServerConfig,
     box: MailboxConfig,
     connect: Callable[[ServerConfig, str], Mailbox],
+    secret: Callable[[ServerConfig], str] = ServerConfig.password,
 ) -> list[Finding]:
-    """Log in, list the folders and pick the watched ones as ``run`` will."""
+    """Log in, list the folders and pick the watched ones as ``run`` will; ``secret``
+    reads the password or OAuth2 token."""
     title = f"IMAP {server.host}:{server.port} ({server.security})"
     try:
-        password = server.password()
-    except ConfigError as exc:
+        password = secret(server)
+    except (ConfigError, MailboxError) as exc:
         return [Finding(Level.ERROR, title, str(exc), _password_fix(server))]
     try:
         mailbox = connect(server, password)
@@ -221,12 +230,16 @@ def _folder_advice(key: str, folders: FolderSet, listing: Sequence[FolderInfo]) 
     )
 
 
-def check_smtp(server: ServerConfig, timeout: float = CHECK_TIMEOUT) -> Finding:
+def check_smtp(
+    server: ServerConfig,
+    timeout: float = CHECK_TIMEOUT,
+    secret: Callable[[ServerConfig], str] = ServerConfig.password,
+) -> Finding:
     """Connect, log in (when a user name is set) and quit, without sending anything."""
     title = f"SMTP {server.host}:{server.port} ({server.security})"
     try:
-        password = server.password() if server.username else None
-    except ConfigError as exc:
+        password = secret(server) if server.username else None
+    except (ConfigError, MailboxError) as exc:
         return Finding(Level.ERROR, title, str(exc), _password_fix(server))
     try:
         asyncio.run(asyncio.wait_for(_smtp_login(server, password, timeout), timeout * 2))
@@ -234,7 +247,7 @@ def check_smtp(server: ServerConfig, timeout: float = CHECK_TIMEOUT) -> Finding:
         return Finding(
             Level.ERROR,
             title,
-            "Anmeldung abgelehnt: Benutzername oder Passwort falsch.",
+            _refused_text(server),
             _login_fix(server),
         )
     except (aiosmtplib.SMTPException, OSError, TimeoutError, _NoStartTls) as exc:
@@ -259,11 +272,19 @@ async def _smtp_login(server: ServerConfig, password: str | None, timeout: float
             if not client.supports_extension("starttls"):
                 raise _NoStartTls
             await client.starttls()
-        if password:
+        if password and server.auth == "oauth2":
+            await oauth_login(client, server.username, password)
+        elif password:
             await client.login(server.username, password)
     finally:
         with contextlib.suppress(aiosmtplib.SMTPException, OSError):
             await client.quit()
+
+
+def _refused_text(server: ServerConfig) -> str:
+    if server.auth == "oauth2":
+        return "Anmeldung abgelehnt: das Zugangstoken (OAuth2) gilt nicht für dieses Konto."
+    return "Anmeldung abgelehnt: Benutzername oder Passwort falsch."
 
 
 def _connect_problem(title: str, server: ServerConfig, exc: MailboxError) -> Finding:
@@ -271,7 +292,7 @@ def _connect_problem(title: str, server: ServerConfig, exc: MailboxError) -> Fin
         return Finding(
             Level.ERROR,
             title,
-            "Anmeldung abgelehnt: Benutzername oder Passwort falsch.",
+            _refused_text(server),
             _login_fix(server),
         )
     return _network_problem(title, server, exc.__cause__ or exc, "IMAP")
@@ -351,6 +372,13 @@ def _tls_fix(server: ServerConfig, section: str) -> str:
 
 
 def _login_fix(server: ServerConfig) -> str:
+    if server.auth == "oauth2":
+        return (
+            f"Prüfe den Benutzernamen „{server.username}“: das Token muss für genau dieses "
+            "Konto gelten und IMAP und SMTP erlauben (Microsoft: IMAP.AccessAsUser.All und "
+            "SMTP.Send; Google: https://mail.google.com/). Bei Microsoft 365 muss der "
+            "Administrator SMTP AUTH für das Postfach erlauben."
+        )
     source = (
         f"die Umgebungsvariable {server.password_env}"
         if server.password_env
@@ -364,6 +392,10 @@ def _login_fix(server: ServerConfig) -> str:
 
 
 def _password_fix(server: ServerConfig) -> str:
+    if server.auth == "oauth2" and server.oauth is None:
+        return "Prüfe token_command: der Befehl muss das Zugangstoken in der ersten Zeile ausgeben."
+    if server.auth == "oauth2":
+        return "Führe „nachfass-bot auth login“ aus und melde Dich einmal an."
     if server.password_env:
         return (
             f"Setze die Variable vor dem Start, z. B. export {server.password_env}='…' "

@@ -2,10 +2,10 @@
 
 The store is the truth; the scheduler only says "now". Each cycle opens its own store
 connection (SQLite connections belong to one thread) and is retried after a dropped
-connection (:mod:`nachfass_bot.adapters.retry`). Where the server offers IMAP IDLE, an
-:class:`~nachfass_bot.adapters.idle.IdleWatcher` asks for a cycle as soon as new mail arrives in
-INBOX; other folders wait for the interval. A SIGTERM/SIGINT lets the running cycle
-finish, stops the watcher and ends the process.
+connection (:mod:`nachfass_bot.adapters.retry`). Where the server offers IMAP IDLE, two
+:class:`~nachfass_bot.adapters.idle.IdleWatcher` ask for a cycle as soon as new mail arrives in
+INBOX or in the junk folder; other folders wait for the interval. A SIGTERM/SIGINT lets
+the running cycle finish, stops the watchers and ends the process.
 
 A second job checks every few minutes (and once at start) whether the weekly digest is
 due. The scheduler only asks; the store decides whether this week's digest already went
@@ -38,7 +38,7 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from nachfass_bot.adapters.idle import IdleWatcher
+from nachfass_bot.adapters.idle import Watcher
 from nachfass_bot.adapters.retry import DEFAULT_FIRST_DELAY, run_with_retry
 from nachfass_bot.adapters.store import lock_problem
 from nachfass_bot.errors import NachfassError
@@ -53,7 +53,7 @@ WATCHER_STOP_SECONDS = 10.0
 Cycle = Callable[[datetime], None]
 Clock = Callable[[], datetime]
 Wake = Callable[[], None]
-WatcherFactory = Callable[[Wake], IdleWatcher]
+WatcherFactory = Callable[[Wake], Watcher]
 
 
 def utc_now() -> datetime:
@@ -196,7 +196,7 @@ def wake_cycle(scheduler: BlockingScheduler, runner: CycleRunner) -> None:
 
 
 def _handle_signals(
-    scheduler: BlockingScheduler, runner: CycleRunner, watcher: IdleWatcher | None
+    scheduler: BlockingScheduler, runner: CycleRunner, watcher: Watcher | None
 ) -> None:
     def stop(signum: int, _frame: FrameType | None) -> None:
         log.info("signal %s: finishing the current cycle, then stopping", signum)

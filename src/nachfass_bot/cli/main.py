@@ -46,11 +46,13 @@ from nachfass_bot.app.wiring import (
     build_engine,
     build_payments,
     build_preview_engine,
+    build_signed_in_engine,
     build_texts,
     build_watcher,
     check_startup,
     open_store,
     run_cycle,
+    sign_in_once,
     smtp_transport,
     tick_with_retry,
     weekly_digest_job,
@@ -58,7 +60,12 @@ from nachfass_bot.app.wiring import (
 from nachfass_bot.cli.checkup import Finding, Level, run_checkup
 from nachfass_bot.cli.clitext import use_german
 from nachfass_bot.cli.daemon import clock_from, run_forever, single_instance, utc_now
-from nachfass_bot.cli.service import ENABLE_COMMANDS, install_unit, write_initial_config
+from nachfass_bot.cli.service import (
+    ENABLE_COMMANDS,
+    install_unit,
+    secret_variables,
+    write_initial_config,
+)
 from nachfass_bot.cli.views import (
     import_table,
     output_console,
@@ -498,7 +505,7 @@ def tick(opts: _Options, now: str | None) -> None:
     config = opts.config()
     moment = _parse_now(now, config)
     with single_instance(config.store.path), open_store(config) as store:
-        engine = build_engine(config, store, build_texts(config))
+        engine = build_signed_in_engine(config, store, build_texts(config), moment)
         if sys.stderr.isatty():
             engine.inbox.progress = _show_progress
         report = tick_with_retry(engine, moment, first_delay_from_env())
@@ -535,7 +542,7 @@ def run(opts: _Options, interval: int | None, now: str | None) -> None:
     if not opts.verbose:
         logging.getLogger().setLevel(logging.INFO)
     texts = build_texts(config)
-    check_startup(config, texts)
+    check_startup(config, texts, clock())
 
     def cycle(now: datetime) -> None:
         log.info("cycle done: %s", _report_text(run_cycle(config, texts, now)))
@@ -697,10 +704,17 @@ def init(opts: _Options, provider_name: str | None, address: str | None) -> None
         _echo_preset(preset)
     click.echo("So geht es weiter:")
     click.echo("  1. Öffne die Datei und trage Name, Adresse, Signatur und deine Mail-Server ein.")
-    click.echo(
-        "  2. Passwörter kommen nicht in die Datei: setze die Umgebungsvariablen aus "
-        "password_env (z. B. export NACHFASS_IMAP_PASSWORT='…') oder nutze password_command."
-    )
+    if preset is not None and preset.auth == "oauth2":
+        click.echo(
+            "  2. Richte das Programm aus token_command ein (oder die eingebaute Anmeldung, "
+            "dann einmal: nachfass-bot auth login)."
+        )
+    else:
+        click.echo(
+            "  2. Passwörter kommen nicht in die Datei: setze die Umgebungsvariablen aus "
+            "password_env (z. B. export NACHFASS_IMAP_PASSWORT='…') oder nutze "
+            "password_command."
+        )
     click.echo("  3. Prüfe alles mit: nachfass-bot check")
     click.echo(
         "  4. Hol, was schon offen ist: nachfass-bot scan zeigt Angebote und Rechnungen der "
@@ -733,8 +747,10 @@ def _echo_preset(preset: Preset) -> None:
         click.echo(f"  Vorher nötig: {preset.needs}.")
     if preset.auth == "oauth2":
         click.echo(
-            f"  Achtung: {preset.name} nimmt für IMAP und SMTP nur noch OAuth2 an. Das kann "
-            "diese Version noch nicht; die Anmeldung mit Passwort wird abgelehnt."
+            f"  {preset.name} nimmt für IMAP und SMTP nur noch OAuth2 an: eingetragen ist "
+            'token_command = "oama access …" (oama oder pizauth vorher einrichten). Oder '
+            "die eingebaute Anmeldung: oauth_provider und oauth_client_id eintragen, "
+            "token_command entfernen, dann einmal „nachfass-bot auth login“ (README)."
         )
     if not preset.plus_addressing:
         click.echo(
@@ -778,6 +794,33 @@ def _finding_text(finding: Finding) -> str:
     return text
 
 
+@cli.group(help="Anmeldung per OAuth2 (Microsoft 365, Outlook.com, Gmail).")
+def auth() -> None:
+    pass
+
+
+@auth.command(
+    name="login",
+    help="Einmal beim Mailanbieter anmelden (oauth_provider in [imap]/[smtp]); danach "
+    "erneuert nachfass-bot das Zugangstoken selbst.",
+)
+@click.pass_obj
+def auth_login(opts: _Options) -> None:
+    config = opts.config()
+    signed_in = sign_in_once(config, click.echo)
+    if not signed_in:
+        raise NachfassError(
+            'Kein Abschnitt meldet sich selbst an: dafür in [imap] (und [smtp]) auth = "oauth2" '
+            'und oauth_provider = "microsoft" oder "google" eintragen. Mit token_command '
+            "holt das dort genannte Programm das Token, eine Anmeldung hier braucht es nicht."
+        )
+    sections = " und ".join(f"[{name}]" for name in signed_in)
+    click.echo(
+        f"Angemeldet ({sections}). Die Anmeldedaten liegen mit Rechten 600 neben der "
+        "Datenbank; nachfass-bot erneuert das Zugangstoken von selbst."
+    )
+
+
 @cli.group(help="nachfass-bot als Hintergrunddienst (systemd) einrichten.")
 def service() -> None:
     pass
@@ -790,9 +833,9 @@ def service_install(opts: _Options, force: bool) -> None:
     config = opts.config()
     unit = install_unit(config, force=force)
     click.echo(f"Dienst angelegt: {unit}")
-    variables = [s.password_env for s in (config.imap, config.smtp) if s.password_env]
+    variables = secret_variables(config)
     if variables:
-        names = ", ".join(dict.fromkeys(variables))
+        names = ", ".join(variables)
         click.echo(
             f"Der Dienst braucht die Passwort-Variablen {names}: wie sie hineinkommen, "
             "steht als Kommentar in der Datei (dort nie ein Passwort eintragen)."

@@ -59,11 +59,21 @@ def script_path() -> Path:
     )
 
 
+def secret_variables(config: Config) -> list[str]:
+    """The environment variables the service needs: passwords and an OAuth2 client
+    secret (Google), each once."""
+    names = [
+        name
+        for server in (config.imap, config.smtp)
+        for name in (server.password_env, server.oauth.client_secret_env if server.oauth else None)
+        if name
+    ]
+    return list(dict.fromkeys(names))
+
+
 def unit_text(config: Config, script: Path) -> str:
     """The text of the systemd user unit for ``config``."""
-    variables = [
-        server.password_env for server in (config.imap, config.smtp) if server.password_env
-    ]
+    variables = secret_variables(config)
     exec_start = _command_line([str(script), "--config", str(config.path), "run"])
     lines = [
         "# nachfass-bot als Dienst für Deinen Benutzer (systemd --user),",
@@ -189,6 +199,12 @@ class Hint(str):
     __slots__ = ()
 
 
+class Off(str):
+    """A line to comment out: a password source where the preset signs in with OAuth2."""
+
+    __slots__ = ()
+
+
 Values = dict[str, dict[str, str | int | bool | Sequence[str]]]
 
 
@@ -205,6 +221,15 @@ def preset_values(preset: Preset, address: str | None) -> Values:
     values = _address_values(address) if address else {"imap": {}, "smtp": {}}
     for section, server in (("imap", preset.imap), ("smtp", preset.smtp)):
         values[section].update(host=server.host, port=server.port, security=server.security)
+        if preset.auth == "oauth2":
+            # A token program is the way that works without an app registration of one's
+            # own; the built-in sign-in is in the example's comments and the README.
+            user = address or "anna@example.de"
+            values[section].update(
+                password_env=Off(f"NACHFASS_{section.upper()}_PASSWORT"),
+                auth="oauth2",
+                token_command=f"oama access {user}",
+            )
     mailbox: dict[str, str | int | bool | Sequence[str]] = {
         "sent_copy": "server" if preset.files_sent else "auto"
     }
@@ -242,6 +267,8 @@ def fill_in(text: str, values: Values) -> str:
 
 
 def _assign(key: str, value: str | int | bool | Sequence[str]) -> str:
+    if isinstance(value, Off):
+        return f'# {key} = {toml_value(str(value))}   # nicht bei auth = "oauth2"'
     if isinstance(value, Hint):
         return f"# {key} = {toml_value(str(value))}   # so heißt der Ordner dort meist"
     return f"{key} = {toml_value(value)}"

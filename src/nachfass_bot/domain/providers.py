@@ -116,7 +116,7 @@ PRESETS: tuple[Preset, ...] = (
         auth="app-password",
         plus_addressing=True,  # MAILFACTS.md
         files_sent=True,  # MAILFACTS.md
-        needs="Bestätigung in zwei Schritten und ein App-Passwort (OAuth2 folgt)",
+        needs="Bestätigung in zwei Schritten und ein App-Passwort, oder OAuth2 (README)",
         source="MAILFACTS.md; hosts from Google's IMAP help, not re-checked here",
     ),
     Preset(
@@ -130,7 +130,11 @@ PRESETS: tuple[Preset, ...] = (
         files_sent=True,  # MAILFACTS.md
         junk_folder="Junk-E-Mail",  # MAILFACTS.md; no SPECIAL-USE
         sent_folder="Gesendete Elemente",  # MAILFACTS.md
-        needs="OAuth2 (Microsoft nimmt keine Passwörter mehr an; kommt in einer späteren Version)",
+        needs=(
+            "OAuth2: Microsoft nimmt keine Passwörter mehr an — ein Programm wie oama oder "
+            "pizauth für token_command, oder eine eigene App-Registrierung für "
+            "„nachfass-bot auth login“ (README)"
+        ),
         source="MAILFACTS.md; hosts from Microsoft's IMAP/SMTP help, not re-checked here",
     ),
     Preset(
