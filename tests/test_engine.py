@@ -552,26 +552,3 @@ def test_a_mail_gone_before_its_body_is_read_is_judged_whole_where_it_went(
     thread = store.thread(thread_id)
     assert thread.state is State.PAUSED
     assert thread.answered_at is None
-
-
-def test_a_draft_mail_the_server_refused_is_mailed_once_more_an_hour_later(
-    engine: Engine, store: Store, dovecot: MailAccount, smtp_sink: SmtpSink
-) -> None:
-    thread_id = add_offer(store, local("2026-03-03T10:15"))
-    smtp_sink.fail_next(550, "5.7.1 Relaying denied")
-    engine.tick(local("2026-03-11T10:30"))
-    assert mails_to(smtp_sink, dovecot.user) == []
-    [draft] = store.drafts(["pending"], thread_id)
-
-    engine.tick(local("2026-03-11T11:00"))  # not yet: half an hour
-    assert mails_to(smtp_sink, dovecot.user) == []
-    engine.tick(local("2026-03-11T11:35"))
-    [again] = mails_to(smtp_sink, dovecot.user)
-    assert again["Message-ID"] == draft.draft_message_id, "an answer to it finds the draft"
-    assert again.get_content().startswith("(Noch einmal:")
-    engine.tick(local("2026-03-11T13:00"))
-    assert len(mails_to(smtp_sink, dovecot.user)) == 1, "once more, not every hour"
-
-    dovecot.append("INBOX", owner_reply(dovecot, again, "ok", local("2026-03-11T13:10")))
-    engine.tick(local("2026-03-11T13:20"))
-    assert len(mails_to(smtp_sink, CLIENT)) == 1

@@ -34,7 +34,6 @@ from nachfass_bot.domain.models import (
     DraftState,
     EventKind,
     Kind,
-    NoticeState,
     SettingKey,
     State,
     Thread,
@@ -49,8 +48,6 @@ from nachfass_bot.texts.render import RenderedMail, Texts
 
 log = logging.getLogger(__name__)
 
-LOST_DRAFT_RETRY = timedelta(hours=1)  # a draft mail that failed is sent again after this
-AGAIN_NOTE = "(Noch einmal: diese Mail kam beim ersten Versuch vielleicht nicht an.)\n\n"
 REMINDER_DEADLINE_DAYS = 10  # a payment reminder asks for payment within this many days
 
 # What the cycle was doing when one thread failed (the log's words), and how the event
@@ -405,28 +402,6 @@ class Engine:
         for draft in self.store.drafts([DraftState.NEW]):
             with self._isolated(draft.thread_id, MAILING_DRAFT, now, report):
                 self._mail_draft(draft, now, report)
-        self._mail_lost_drafts_again(now)
-
-    def _mail_lost_drafts_again(self, now: datetime) -> None:
-        """A draft whose mail to the owner ended ``failed`` or ``unclear`` is mailed once
-        more, an hour later at the earliest (a second copy of a mail that did arrive
-        costs the owner a glance; a draft nobody sees waits for ever)."""
-        for draft in self.store.drafts([DraftState.PENDING]):
-            first = self.store.notice(f"draft:{draft.id}")
-            if first is None or first.state not in (NoticeState.FAILED, NoticeState.UNCLEAR):
-                continue
-            if now - first.created_at < LOST_DRAFT_RETRY:
-                continue
-            queued = self.store.add_notice(
-                key=f"draft:{draft.id}:again", subject=first.subject,
-                body=AGAIN_NOTE + first.body, message_id=draft.draft_message_id, now=now,
-                thread_id=draft.thread_id,
-            )  # fmt: skip
-            if queued:
-                self.store.add_event(
-                    now, "Die Mail mit dem Entwurf kam vielleicht nicht bei Dir an; ich "
-                    "schicke sie noch einmal.", thread_id=draft.thread_id, kind=EventKind.DRAFT,
-                )  # fmt: skip
 
     def _mail_draft(self, draft: Draft, now: datetime, report: CycleReport) -> None:
         thread = self.store.thread(draft.thread_id)
