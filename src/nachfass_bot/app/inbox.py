@@ -55,7 +55,14 @@ from nachfass_bot.errors import MailboxError
 from nachfass_bot.mail.approval import find_token, new_token, token_tag
 from nachfass_bot.mail.inbound import parse_inbound
 from nachfass_bot.mail.judge import Verdict, judge_inbound, needs_body
-from nachfass_bot.mail.matching import Match, answer_keys, answer_time, match_synced
+from nachfass_bot.mail.matching import (
+    Match,
+    ThreadIndex,
+    answer_keys,
+    answer_time,
+    index_threads,
+    match_synced,
+)
 from nachfass_bot.texts.labels import client_label, local_text, moment_text
 from nachfass_bot.texts.render import format_date_long
 
@@ -69,10 +76,12 @@ _UNREADABLE = (ValueError, LookupError, TypeError, AttributeError, UnicodeError)
 
 @dataclass(frozen=True)
 class _Known:
-    """What a sync compares each mail with; reloaded after a mail changed it."""
+    """What a sync compares each mail with; reloaded after a mail changed it. ``index``
+    looks threads up by Message-ID, address and domain, and holds ``own_ids`` folded."""
 
     own_ids: frozenset[str]
     threads: tuple[Thread, ...]
+    index: ThreadIndex
 
 
 # Verdicts of mails a thread created later may count as its answer: no machine mail, not
@@ -162,10 +171,9 @@ class InboxReader:
             )
 
     def _known(self) -> _Known:
-        return _Known(
-            own_ids=frozenset(self.store.own_message_ids()),
-            threads=tuple(self.store.threads(sorted(LISTENING_STATES))),
-        )
+        own_ids = frozenset(self.store.own_message_ids())
+        threads = tuple(self.store.threads(sorted(LISTENING_STATES)))
+        return _Known(own_ids=own_ids, threads=threads, index=index_threads(threads, own_ids))
 
     # -- inbound folders ------------------------------------------------------------------
 
@@ -206,9 +214,7 @@ class InboxReader:
 
     def _needs_body(self, inbound: Inbound, known: _Known) -> bool:
         try:
-            return needs_body(
-                inbound, known.threads, owner_email=self.owner_email, own_message_ids=known.own_ids
-            )
+            return needs_body(inbound, known.index, owner_email=self.owner_email)
         except _UNREADABLE:
             return False  # the judgement skips the mail with an error event
 
@@ -290,16 +296,13 @@ class InboxReader:
         answered_draft = self._answered_draft(inbound)
         if answered_draft:
             self._warn_foreign_command(inbound, answered_draft, now)
-        owner, own = self.owner_email, known.own_ids
-        if not needs_body(inbound, known.threads, owner_email=owner, own_message_ids=own):
+        if not needs_body(inbound, known.index, owner_email=self.owner_email):
             return VerdictKind.UNRELATED
         raw = bodies.get(inbound.uid)
         if raw is None:  # not downloaded: another process changed the threads meanwhile
             log.warning("mail %s/%s not read whole, counted unrelated", inbound.folder, inbound.uid)
             return VerdictKind.UNRELATED
-        verdict = judge_inbound(
-            inbound, raw, threads=known.threads, owner_email=owner, own_message_ids=own
-        )
+        verdict = judge_inbound(inbound, raw, threads=known.index, owner_email=self.owner_email)
         self._apply(verdict, inbound, now, report)
         return verdict.kind
 
@@ -517,7 +520,7 @@ def _written_to(mail: Inbound, known: _Known) -> list[Thread]:
     recipients = set(mail.to_addrs)
     return [
         thread
-        for thread in known.threads
+        for thread in known.index.written_to(recipients)
         if thread.state is State.OPEN
         and ({thread.client.email, thread.client.assistant_email} & recipients)
     ]

@@ -37,8 +37,8 @@ mail synced before the thread existed (from the store's index of header facts), 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from nachfass_bot.domain.models import LISTENING_STATES, Inbound, Thread
@@ -49,8 +49,11 @@ __all__ = [
     "FREEMAIL_DOMAINS",
     "AnswerKeys",
     "Match",
+    "ThreadIndex",
     "answer_keys",
     "answer_time",
+    "fold_ids",
+    "index_threads",
     "match_inbound",
     "match_synced",
     "related_threads",
@@ -105,11 +108,16 @@ def _fold(value: str | None) -> str:
     return (value or "").strip().casefold()
 
 
-def _context(owner_email: str, own_message_ids: Collection[str]) -> _Context:
-    return _Context(
-        owner_email=_fold(owner_email),
-        own_message_ids=frozenset(_fold(message_id) for message_id in own_message_ids),
-    )
+def fold_ids(message_ids: Iterable[str]) -> frozenset[str]:
+    """Message-IDs in the form the guards compare (:func:`_fold`), once per cycle."""
+    return frozenset(_fold(message_id) for message_id in message_ids)
+
+
+def _context(
+    owner_email: str, own_message_ids: Collection[str], folded: frozenset[str] = frozenset()
+) -> _Context:
+    own = fold_ids(own_message_ids) | folded if own_message_ids else folded
+    return _Context(owner_email=_fold(owner_email), own_message_ids=own)
 
 
 # --- mail guards: True means "this mail answers nothing" -------------------------------
@@ -244,7 +252,7 @@ def _match_thread(inbound: Inbound, thread: Thread) -> Match | None:
 
 def match_inbound(
     inbound: Inbound,
-    threads: Sequence[Thread],
+    threads: Sequence[Thread] | ThreadIndex,
     *,
     owner_email: str,
     own_message_ids: Collection[str] = (),
@@ -259,7 +267,8 @@ def match_inbound(
     only by reference. Rules per thread, first wins: ``reference``, ``client-address``,
     ``assistant-address``, ``colleague``.
     """
-    context = _context(owner_email, own_message_ids)
+    folded = threads.own_message_ids if isinstance(threads, ThreadIndex) else frozenset()
+    context = _context(owner_email, own_message_ids, folded)
     if any(guard(inbound, context) for guard in MAIL_GUARDS):
         return []
     return related_threads(
@@ -269,17 +278,93 @@ def match_inbound(
 
 def related_threads(
     inbound: Inbound,
-    threads: Sequence[Thread],
+    threads: Sequence[Thread] | ThreadIndex,
     *,
     owner_email: str,
     own_message_ids: Collection[str] = (),
 ) -> list[Match]:
-    """Like :func:`match_inbound`, but machine mail counts: whose threads a mail concerns."""
-    context = _context(owner_email, own_message_ids)
+    """Like :func:`match_inbound`, but machine mail counts: whose threads a mail concerns.
+
+    ``threads`` may be a :class:`ThreadIndex` built once per cycle: then only the threads
+    the mail's references, sender and sender domain name are asked, and its own
+    Message-IDs count besides ``own_message_ids``. The result is the same either way.
+    """
+    folded = threads.own_message_ids if isinstance(threads, ThreadIndex) else frozenset()
+    context = _context(owner_email, own_message_ids, folded)
     if any(guard(inbound, context) for guard in IDENTITY_GUARDS):
         return []
-    found = (_match_thread(inbound, thread) for thread in threads)
+    asked = threads.candidates(inbound) if isinstance(threads, ThreadIndex) else threads
+    found = (_match_thread(inbound, thread) for thread in asked)
     return [match for match in found if match is not None]
+
+
+@dataclass(frozen=True, eq=False)
+class ThreadIndex:
+    """The known threads of one cycle, looked up by what :data:`THREAD_RULES` compare.
+
+    Built once per cycle (and again after a mail changed the threads) by
+    :func:`index_threads`; matching a mail then costs a few dictionary look-ups instead
+    of a comparison with every thread. Only listening threads are indexed: the others
+    match nothing. ``threads`` keeps every thread given, in order.
+    """
+
+    threads: tuple[Thread, ...]
+    own_message_ids: frozenset[str]  # folded (:func:`fold_ids`)
+    by_reference: Mapping[str, tuple[int, ...]] = field(repr=False)  # msg-id → positions
+    by_sender: Mapping[str, tuple[int, ...]] = field(repr=False)  # client, assistant
+    by_domain: Mapping[str, tuple[int, ...]] = field(repr=False)  # company domain
+    newest_start: datetime | None = None
+
+    def candidates(self, inbound: Inbound) -> list[Thread]:
+        """The listening threads any thread rule could accept for ``inbound`` (a superset
+        of the matches), in the order of :attr:`threads`."""
+        positions: set[int] = set()
+        for reference in (*inbound.in_reply_to, *inbound.references):
+            positions.update(self.by_reference.get(_fold(reference), ()))
+        if inbound.from_addr:
+            positions.update(self.by_sender.get(_fold(inbound.from_addr), ()))
+            positions.update(self.by_domain.get(_domain(inbound.from_addr), ()))
+        return [self.threads[position] for position in sorted(positions)]
+
+    def written_to(self, addresses: Iterable[str]) -> list[Thread]:
+        """Listening threads whose client or assistant address is one of ``addresses``
+        (folded, a superset for the caller's exact test), in the order of :attr:`threads`."""
+        positions: set[int] = set()
+        for address in addresses:
+            positions.update(self.by_sender.get(_fold(address), ()))
+        return [self.threads[position] for position in sorted(positions)]
+
+
+def index_threads(threads: Iterable[Thread], own_message_ids: Iterable[str] = ()) -> ThreadIndex:
+    """One :class:`ThreadIndex` over ``threads`` and the bot's own Message-IDs."""
+    ordered = tuple(threads)
+    references: dict[str, list[int]] = {}
+    senders: dict[str, list[int]] = {}
+    domains: dict[str, list[int]] = {}
+    for position, thread in enumerate(ordered):
+        if not _listens(thread):
+            continue
+        for message_id in {_fold(message_id) for message_id in thread.message_ids}:
+            references.setdefault(message_id, []).append(position)
+        addresses = {_fold(thread.client.email)}
+        if thread.client.assistant_email:
+            addresses.add(_fold(thread.client.assistant_email))
+        for address in addresses:
+            senders.setdefault(address, []).append(position)
+        if company := _company_domain(thread):
+            domains.setdefault(company, []).append(position)
+    return ThreadIndex(
+        threads=ordered,
+        own_message_ids=fold_ids(own_message_ids),
+        by_reference=_frozen(references),
+        by_sender=_frozen(senders),
+        by_domain=_frozen(domains),
+        newest_start=max((thread.started_at for thread in ordered), default=None),
+    )
+
+
+def _frozen(lookup: dict[str, list[int]]) -> dict[str, tuple[int, ...]]:
+    return {key: tuple(positions) for key, positions in lookup.items()}
 
 
 def match_synced(inbound: Inbound, thread: Thread) -> Match | None:
