@@ -303,6 +303,26 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX payment_questions_booking ON payment_questions(booking_key);
     """,
+    # Which threads a draft covers (its own and the further invoices of one payment
+    # mail), indexed by thread: "the drafts of thread N" is a look-up, not a LIKE scan.
+    """
+    CREATE TABLE draft_threads (
+        thread_id INTEGER NOT NULL,
+        draft_id INTEGER NOT NULL REFERENCES drafts(id),
+        PRIMARY KEY (thread_id, draft_id)
+    ) WITHOUT ROWID;
+    INSERT OR IGNORE INTO draft_threads (thread_id, draft_id) SELECT thread_id, id FROM drafts;
+    WITH RECURSIVE split(draft_id, rest, item) AS (
+        SELECT id, extra_thread_ids || ',', '' FROM drafts WHERE extra_thread_ids != ''
+        UNION ALL
+        SELECT draft_id, substr(rest, instr(rest, ',') + 1),
+               substr(rest, 1, instr(rest, ',') - 1)
+        FROM split WHERE rest != ''
+    )
+    INSERT OR IGNORE INTO draft_threads (thread_id, draft_id)
+        SELECT CAST(item AS INTEGER), draft_id FROM split WHERE item != '';
+    CREATE INDEX drafts_state ON drafts(state);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -654,6 +674,10 @@ class Store:
         }
         with self.atomic():
             draft_id = self._insert("drafts", record)
+            self.db.conn.executemany(
+                "INSERT OR IGNORE INTO draft_threads (thread_id, draft_id) VALUES (?, ?)",
+                [(covered, draft_id) for covered in (thread_id, *extra_thread_ids)],
+            )
             self.record_message_id(draft_message_id, MessageRole.DRAFT, now, thread_id=thread_id)
         return draft_id
 
@@ -670,12 +694,29 @@ class Store:
         return rows[0] if rows else None
 
     def drafts(self, states: Sequence[DraftState], thread_id: int | None = None) -> list[Draft]:
+        """Drafts in ``states``, oldest first; with ``thread_id`` only those covering that
+        thread (its own drafts and payment mails that name it among further invoices)."""
         marks = ", ".join("?" for _ in states)
         where, args = f"state IN ({marks})", list[Any](states)
         if thread_id is not None:
-            covers = "(thread_id = ? OR (',' || extra_thread_ids || ',') LIKE ?)"
-            where, args = f"{where} AND {covers}", [*args, thread_id, f"%,{thread_id},%"]
+            covers = "id IN (SELECT draft_id FROM draft_threads WHERE thread_id = ?)"
+            where, args = f"{where} AND {covers}", [*args, thread_id]
         return self._draft_rows(where, args)
+
+    def drafts_by_thread(self, states: Sequence[DraftState]) -> dict[int, list[Draft]]:
+        """Every thread's drafts in ``states`` (as :meth:`drafts` with ``thread_id`` would
+        give them, oldest first), from one query: for views and cycles over all threads."""
+        marks = ", ".join("?" for _ in states)
+        sql = (
+            "SELECT dt.thread_id AS covered, d.* FROM drafts d "
+            "JOIN draft_threads dt ON dt.draft_id = d.id "
+            f"WHERE d.state IN ({marks}) ORDER BY d.id"
+        )
+        result: dict[int, list[Draft]] = {}
+        for row in self.db.query(sql, list[Any](states)):
+            covered = row.pop("covered")
+            result.setdefault(covered, []).append(_draft_from_row(row))
+        return result
 
     def set_draft_state(
         self, draft_id: int, state: DraftState, now: datetime, **fields: Any

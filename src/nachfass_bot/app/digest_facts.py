@@ -206,9 +206,10 @@ def upcoming_items(
 ) -> list[UpcomingItem]:
     """What the bot does in the coming seven days (or has overdue), thread by thread."""
     items = []
+    active = store.drafts_by_thread(ACTIVE_DRAFT_STATES)  # one query, not one per thread
     for stored in store.threads([State.OPEN]):
         thread = preferences.refine(stored)
-        drafts = store.drafts(ACTIVE_DRAFT_STATES, thread.id)
+        drafts = active.get(thread.id)
         if drafts:
             draft = drafts[0]
             if draft.state is DraftState.APPROVED and (draft.send_after or now) < now + WEEK:

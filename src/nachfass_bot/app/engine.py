@@ -199,10 +199,11 @@ class Engine:
         thread whose due time cannot be computed is paused (:meth:`quarantine`)."""
         report = report if report is not None else CycleReport()
         result = []
+        waiting = self.store.drafts_by_thread(ACTIVE_DRAFT_STATES)  # one query for all
         for stored in self.store.threads([State.OPEN]):
             with self._isolated(stored.id, PLANNING, now, report):
                 thread = self.preferences.refine(stored)
-                if self.store.drafts(ACTIVE_DRAFT_STATES, thread.id):
+                if waiting.get(thread.id):
                     continue
                 due = due_step(thread, self.window, self.preferences.playbook(thread))
                 if due is not None and due.due_at <= now:

@@ -24,7 +24,7 @@ from nachfass_bot.app.digest_facts import gather_week
 from nachfass_bot.app.engine import sending_window
 from nachfass_bot.app.importing import Duplicate, check_rows, import_threads, plan_import
 from nachfass_bot.app.importrows import parse_table
-from nachfass_bot.app.overview import thread_detail, thread_summary
+from nachfass_bot.app.overview import thread_detail, thread_summaries, thread_summary
 from nachfass_bot.app.payments import FileResult
 from nachfass_bot.app.preview import preview_message
 from nachfass_bot.app.recognise import Proposal
@@ -558,9 +558,7 @@ def list_threads(opts: _Options, as_json: bool) -> None:
     config = opts.config()
     window = sending_window(config)
     with open_store(config) as store:
-        rows = [
-            thread_summary(store, window, thread, config.preferences) for thread in store.threads()
-        ]
+        rows = thread_summaries(store, window, config.preferences)
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
