@@ -530,12 +530,14 @@ class Store:
         rows = self._thread_rows("t.id = ?", [thread_id])
         return rows[0] if rows else None
 
-    def threads(self, states: Sequence[State] | None = None) -> list[Thread]:
-        """All threads, optionally only those in ``states``, oldest first."""
-        if not states:
-            return self._thread_rows("1 = 1", [])
-        marks = ", ".join("?" for _ in states)
-        return self._thread_rows(f"t.state IN ({marks})", [str(s) for s in states])
+    def threads(self, states: Sequence[State] | None = None, *, after: int = 0) -> list[Thread]:
+        """All threads, optionally only those in ``states`` and with an id above
+        ``after`` (those created since), oldest first."""
+        where, args = "t.id > ?", list[Any]([after])
+        if states:
+            marks = ", ".join("?" for _ in states)
+            where, args = f"{where} AND t.state IN ({marks})", [after, *map(str, states)]
+        return self._thread_rows(where, args)
 
     def thread_keys(self) -> dict[tuple[str, str, str], int]:
         """Every thread by (client address, subject, invoice number), folded as an import

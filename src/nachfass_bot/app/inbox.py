@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from functools import partial
@@ -76,11 +76,11 @@ _UNREADABLE = (ValueError, LookupError, TypeError, AttributeError, UnicodeError)
 
 @dataclass(frozen=True)
 class _Known:
-    """What a sync compares each mail with; reloaded after a mail changed it. ``index``
-    looks threads up by Message-ID, address and domain, and holds ``own_ids`` folded."""
+    """What a sync compares each mail with; refreshed after a mail changed it. ``index``
+    looks the listening threads up by Message-ID, address and domain, and holds
+    ``own_ids`` folded."""
 
     own_ids: frozenset[str]
-    threads: tuple[Thread, ...]
     index: ThreadIndex
 
 
@@ -172,8 +172,20 @@ class InboxReader:
 
     def _known(self) -> _Known:
         own_ids = frozenset(self.store.own_message_ids())
-        threads = tuple(self.store.threads(sorted(LISTENING_STATES)))
-        return _Known(own_ids=own_ids, threads=threads, index=index_threads(threads, own_ids))
+        threads = self.store.threads(sorted(LISTENING_STATES))
+        return _Known(own_ids=own_ids, index=index_threads(threads, own_ids))
+
+    def _refresh(self, known: _Known, thread_ids: Iterable[int]) -> _Known:
+        """``known`` after a mail changed the threads ``thread_ids`` (and perhaps created
+        some): what :meth:`_known` would read, reading only those threads again, the ones
+        created since, and our own Message-IDs: a reload per answer would cost a read of
+        every thread (docs/DESIGN.md, "The cycle")."""
+        own_ids = frozenset(self.store.own_message_ids())
+        changed: dict[int, Thread | None] = {tid: self.store.thread(tid) for tid in thread_ids}
+        newest = max(known.index.rank, default=0)
+        for thread in self.store.threads(sorted(LISTENING_STATES), after=newest):
+            changed[thread.id] = thread
+        return _Known(own_ids=own_ids, index=known.index.updated(changed, own_ids))
 
     # -- inbound folders ------------------------------------------------------------------
 
@@ -244,12 +256,12 @@ class InboxReader:
                 # folder it was moved to is judged in full.
                 log.info("mail %s/%s vanished before its body was read", folder, uid)
                 continue
-            verdict = self._judge_safely(inbound, bodies, known, now, report)
+            verdict, touched = self._judge_safely(inbound, bodies, known, now, report)
             self.store.mark_seen(key, SeenRole.INBOUND, folder, uid, verdict, now)
             if _may_answer_later(inbound, verdict):
                 index.append((key, inbound))
             if verdict not in _NOTHING_CHANGED:
-                known = self._known()
+                known = self._refresh(known, touched)
         self.store.add_synced_mails(index)
 
     def _queue_command(self, key: str, mail: Inbound, known: _Known, now: datetime) -> None:
@@ -268,7 +280,7 @@ class InboxReader:
 
     def _judge_safely(
         self, inbound: Inbound, bodies: Bodies, known: _Known, now: datetime, report: CycleReport
-    ) -> VerdictKind:
+    ) -> tuple[VerdictKind, tuple[int, ...]]:
         try:
             return self._judge(inbound, bodies, known, now, report)
         except _UNREADABLE as exc:
@@ -279,32 +291,33 @@ class InboxReader:
                 f"Mail im Ordner {inbound.folder} (UID {inbound.uid}) nicht lesbar, übersprungen",
                 kind=EventKind.ERROR,
             )
-            return VerdictKind.ERROR
+            return VerdictKind.ERROR, ()
 
     def _judge(
         self, inbound: Inbound, bodies: Bodies, known: _Known, now: datetime, report: CycleReport
-    ) -> VerdictKind:
-        """Decide what one inbound mail is, act on it; returns the seen-verdict. Runs in
-        the batch's transaction: the body comes from ``bodies``, never from the server."""
+    ) -> tuple[VerdictKind, tuple[int, ...]]:
+        """Decide what one inbound mail is, act on it; returns the seen-verdict and the
+        threads it may have changed. Runs in the batch's transaction: the body comes
+        from ``bodies``, never from the server."""
         if inbound.message_id in known.own_ids:
-            return VerdictKind.OWN
+            return VerdictKind.OWN, ()
         if inbound.from_addr == self.owner_email:
             # A command among them is queued by _queue_command; a copy to the tracking
             # address may start a thread; never an answer.
             self._consider(inbound, bodies, now, in_sent=False)
-            return VerdictKind.OWNER
+            return VerdictKind.OWNER, ()
         answered_draft = self._answered_draft(inbound)
         if answered_draft:
             self._warn_foreign_command(inbound, answered_draft, now)
         if not needs_body(inbound, known.index, owner_email=self.owner_email):
-            return VerdictKind.UNRELATED
+            return VerdictKind.UNRELATED, ()
         raw = bodies.get(inbound.uid)
         if raw is None:  # not downloaded: another process changed the threads meanwhile
             log.warning("mail %s/%s not read whole, counted unrelated", inbound.folder, inbound.uid)
-            return VerdictKind.UNRELATED
+            return VerdictKind.UNRELATED, ()
         verdict = judge_inbound(inbound, raw, threads=known.index, owner_email=self.owner_email)
         self._apply(verdict, inbound, now, report)
-        return verdict.kind
+        return verdict.kind, verdict.thread_ids
 
     def _apply(
         self, verdict: Verdict, inbound: Inbound, now: datetime, report: CycleReport
@@ -462,9 +475,10 @@ class InboxReader:
             verdict = VerdictKind.OWN
             if mail.message_id not in known.own_ids and mail.from_addr == self.owner_email:
                 verdict = VerdictKind.OWNER_SENT
-                restarted = [self._restart_clock(t, mail, now) for t in _written_to(mail, known)]
-                if any(restarted):
-                    known = self._known()  # the next mail compares with the new count
+                written = _written_to(mail, known)
+                restarted = [t.id for t in written if self._restart_clock(t, mail, now)]
+                if restarted:
+                    known = self._refresh(known, restarted)  # compare with the new count
             self.store.mark_seen(key, SeenRole.OWNER_MAIL, folder, uid, verdict, now)
 
     def _consider(
