@@ -134,11 +134,11 @@ def measure(count: int) -> dict[str, float]:
             engine = build_engine(config, store, build_texts(config))
             figures = {
                 "tick (5 % due)": timed("tick (5 % due)", lambda: engine.tick(now)),
-                "quiet tick": timed(
-                    "quiet tick", lambda: engine.tick(now + timedelta(minutes=1))
-                ),
+                "quiet tick": timed("quiet tick", lambda: engine.tick(now + timedelta(minutes=1))),
             }
-        figures["list --json"] = timed("list --json", lambda: run_cli(config_path, "list", "--json"))
+        figures["list --json"] = timed(
+            "list --json", lambda: run_cli(config_path, "list", "--json")
+        )
         figures["show"] = timed("show", lambda: run_cli(config_path, "show", str(count // 2)))
         figures["digest --print"] = timed("digest --print", lambda: run_cli(config_path, "digest"))
         return figures
