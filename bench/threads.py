@@ -103,7 +103,7 @@ def timed(label: str, action: Callable[[], Any]) -> float:
     began = time.perf_counter()
     if profiler:
         profiler.runcall(action)
-        pstats.Stats(profiler).sort_stats("tottime").print_stats(20)
+        pstats.Stats(profiler).sort_stats(os.environ.get("PROFILE_SORT", "tottime")).print_stats(20)
     else:
         action()
     seconds = time.perf_counter() - began

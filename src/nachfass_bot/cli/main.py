@@ -11,67 +11,13 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import click
 
-from nachfass_bot.adapters.importfile import read_table_text
-from nachfass_bot.adapters.ledger import Ledger
-from nachfass_bot.adapters.retry import first_delay_from_env
-from nachfass_bot.adapters.store import Store
-from nachfass_bot.app.digest_facts import gather_week
-from nachfass_bot.app.engine import sending_window
-from nachfass_bot.app.importing import Duplicate, check_rows, import_threads, plan_import
-from nachfass_bot.app.importrows import parse_table
-from nachfass_bot.app.overview import thread_detail, thread_summaries, thread_summary
-from nachfass_bot.app.payments import FileResult
-from nachfass_bot.app.preview import preview_message
-from nachfass_bot.app.recognise import Proposal
-from nachfass_bot.app.scanning import apply_scan, find_sent, scan_sent
-from nachfass_bot.app.threads import (
-    OUTCOMES,
-    NewThread,
-    ThreadEntry,
-    close_thread,
-    finish_task,
-    mark_paid,
-    pause_thread,
-    read_entry,
-    resume_thread,
-    track_thread,
-)
-from nachfass_bot.app.weekly import send_digest, send_if_due
-from nachfass_bot.app.wiring import (
-    build_engine,
-    build_payments,
-    build_preview_engine,
-    build_texts,
-    build_watcher,
-    check_startup,
-    open_store,
-    run_cycle,
-    smtp_transport,
-    tick_with_retry,
-    weekly_digest_job,
-)
-from nachfass_bot.cli.checkup import Finding, Level, run_checkup
 from nachfass_bot.cli.clitext import use_german
-from nachfass_bot.cli.daemon import clock_from, run_forever, single_instance, utc_now
-from nachfass_bot.cli.service import ENABLE_COMMANDS, install_unit, write_initial_config
-from nachfass_bot.cli.views import (
-    import_table,
-    output_console,
-    scan_row_json,
-    scan_table,
-    sent_facts_lines,
-    thread_view,
-    threads_table,
-)
-from nachfass_bot.config import Config, load_config, resolve_config_path
-from nachfass_bot.domain.dates import check_moment, german_date
 from nachfass_bot.domain.models import CycleReport, Kind, Source, State, Thread
-from nachfass_bot.domain.money import parse_amount
 from nachfass_bot.domain.payments import MatchKind
 from nachfass_bot.domain.providers import PRESETS, Preset, preset_for_address, preset_named
 from nachfass_bot.errors import (
@@ -82,9 +28,15 @@ from nachfass_bot.errors import (
     NachfassError,
     UnknownThread,
 )
-from nachfass_bot.texts.digest import render_digest
-from nachfass_bot.texts.labels import KIND_LABELS, local_text
-from nachfass_bot.texts.render import format_money
+
+if TYPE_CHECKING:
+    from nachfass_bot.adapters.store import Store
+    from nachfass_bot.app.importing import Duplicate
+    from nachfass_bot.app.payments import FileResult
+    from nachfass_bot.app.recognise import Proposal
+    from nachfass_bot.app.threads import NewThread
+    from nachfass_bot.cli.checkup import Finding
+    from nachfass_bot.config import Config
 
 log = logging.getLogger("nachfass_bot")
 
@@ -95,6 +47,8 @@ class _Options:
     verbose: bool
 
     def config(self) -> Config:
+        from nachfass_bot.config import load_config, resolve_config_path
+
         return load_config(resolve_config_path(self.config_path))
 
 
@@ -189,6 +143,8 @@ def _parse_now(text: str | None, config: Config, option: str = "--now") -> datet
     """``--now`` (or ``--sent-at``): ISO 8601; without an offset it is the owner's local
     time. A moment outside the date window (docs/DESIGN.md, "Input at the door") is
     refused before anything is computed with it."""
+    from nachfass_bot.domain.dates import check_moment
+
     clock = datetime.now(UTC)
     if text is None:
         return clock
@@ -248,6 +204,12 @@ def _at_the_door(option: str, check: Callable[[], _T]) -> _T:
 @click.option("--json", "as_json", is_flag=True, help="Ausgabe als JSON.")
 @click.pass_obj
 def track(opts: _Options, /, **values: Any) -> None:
+    from nachfass_bot.app.engine import sending_window
+    from nachfass_bot.app.overview import thread_summary
+    from nachfass_bot.app.threads import track_thread
+    from nachfass_bot.app.wiring import open_store
+    from nachfass_bot.texts.labels import KIND_LABELS, local_text
+
     config = opts.config()
     now = datetime.now(UTC)
     from_sent = values["from_sent"] is not None or values["from_sent_id"] is not None
@@ -285,6 +247,11 @@ def _thread_from_sent(
 ) -> NewThread:
     """``track --from-sent``: the sent mail's facts, the explicit options on top, shown
     before anything is saved (``--yes`` skips the question)."""
+    from nachfass_bot.app.engine import sending_window
+    from nachfass_bot.app.scanning import find_sent
+    from nachfass_bot.app.wiring import build_engine, build_texts
+    from nachfass_bot.cli.views import sent_facts_lines
+
     engine = build_engine(config, store, build_texts(config))
     kind = Kind(values["kind"]) if values["kind"] else None
     row = find_sent(
@@ -344,6 +311,8 @@ def _new_thread(values: dict[str, Any], config: Config, now: datetime) -> NewThr
     """The options of ``track`` as a NewThread, checked by the app's
     :func:`~nachfass_bot.app.threads.read_entry`; a refusal names its option. Only the
     written form of the dates is read here."""
+    from nachfass_bot.app.threads import ThreadEntry, read_entry
+
     kind = values["kind"]
     due = _due(values["due"]) if kind == Kind.RECHNUNG.value and values["due"] else None
     sent_at = _sent_at(values["sent_at"]) if values["sent_at"] else None
@@ -407,6 +376,13 @@ def _sent_at(text: str) -> datetime:
 )
 @click.pass_obj
 def import_command(opts: _Options, file: Path, dry_run: bool) -> None:
+    from nachfass_bot.adapters.importfile import read_table_text
+    from nachfass_bot.app.engine import sending_window
+    from nachfass_bot.app.importing import check_rows, import_threads, plan_import
+    from nachfass_bot.app.importrows import parse_table
+    from nachfass_bot.app.wiring import open_store
+    from nachfass_bot.cli.views import import_table, output_console
+
     config = opts.config()
     now = datetime.now(UTC)
     window = sending_window(config)
@@ -449,6 +425,12 @@ SCAN_DAYS = 90  # scan without --since: the last three months
 def scan(
     opts: _Options, since: str | None, apply_found: bool, now: str | None, as_json: bool
 ) -> None:
+    from nachfass_bot.app.engine import sending_window
+    from nachfass_bot.app.scanning import apply_scan, scan_sent
+    from nachfass_bot.app.wiring import build_engine, build_texts, open_store
+    from nachfass_bot.cli.daemon import single_instance
+    from nachfass_bot.cli.views import output_console, scan_row_json, scan_table
+
     config = opts.config()
     moment = _parse_now(now, config)
     first_day = _due(since) if since else (moment - timedelta(days=SCAN_DAYS)).date()
@@ -495,6 +477,10 @@ def _show_progress(folder: str, done: int, total: int) -> None:
 @click.option("--now", help="So tun, als wäre es jetzt dieser Zeitpunkt (ISO 8601).")
 @click.pass_obj
 def tick(opts: _Options, now: str | None) -> None:
+    from nachfass_bot.adapters.retry import first_delay_from_env
+    from nachfass_bot.app.wiring import build_engine, build_texts, open_store, tick_with_retry
+    from nachfass_bot.cli.daemon import single_instance
+
     config = opts.config()
     moment = _parse_now(now, config)
     with single_instance(config.store.path), open_store(config) as store:
@@ -530,6 +516,16 @@ def _count(number: int, singular: str, plural: str) -> str:
 )
 @click.pass_obj
 def run(opts: _Options, interval: int | None, now: str | None) -> None:
+    from nachfass_bot.adapters.retry import first_delay_from_env
+    from nachfass_bot.app.wiring import (
+        build_texts,
+        build_watcher,
+        check_startup,
+        run_cycle,
+        weekly_digest_job,
+    )
+    from nachfass_bot.cli.daemon import clock_from, run_forever, single_instance, utc_now
+
     config = opts.config()
     clock = clock_from(_parse_now(now, config)) if now else utc_now
     if not opts.verbose:
@@ -555,6 +551,11 @@ def run(opts: _Options, interval: int | None, now: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Ausgabe als JSON.")
 @click.pass_obj
 def list_threads(opts: _Options, as_json: bool) -> None:
+    from nachfass_bot.app.engine import sending_window
+    from nachfass_bot.app.overview import thread_summaries
+    from nachfass_bot.app.wiring import open_store
+    from nachfass_bot.cli.views import output_console, threads_table
+
     config = opts.config()
     window = sending_window(config)
     with open_store(config) as store:
@@ -573,6 +574,11 @@ def list_threads(opts: _Options, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Ausgabe als JSON.")
 @click.pass_obj
 def show(opts: _Options, thread_id: int, as_json: bool) -> None:
+    from nachfass_bot.app.engine import sending_window
+    from nachfass_bot.app.overview import thread_detail
+    from nachfass_bot.app.wiring import open_store
+    from nachfass_bot.cli.views import output_console, thread_view
+
     config = opts.config()
     window = sending_window(config)
     with open_store(config) as store:
@@ -604,6 +610,9 @@ def demo(keep: Path | None) -> None:
 @click.option("--now", help="So tun, als wäre es jetzt dieser Zeitpunkt (ISO 8601).")
 @click.pass_obj
 def preview(opts: _Options, thread_id: int, step: int | None, now: str | None) -> None:
+    from nachfass_bot.app.preview import preview_message
+    from nachfass_bot.app.wiring import build_preview_engine, build_texts, open_store
+
     config = opts.config()
     moment = _parse_now(now, config)
     with open_store(config) as store:
@@ -642,6 +651,11 @@ def preview(opts: _Options, thread_id: int, step: int | None, now: str | None) -
 )
 @click.pass_obj
 def digest_command(opts: _Options, now: str | None, mode: str, html_path: Path | None) -> None:
+    from nachfass_bot.app.digest_facts import gather_week
+    from nachfass_bot.app.weekly import send_digest, send_if_due
+    from nachfass_bot.app.wiring import build_texts, open_store, smtp_transport
+    from nachfass_bot.texts.digest import render_digest
+
     config = opts.config()
     moment = _parse_now(now, config)
     texts = build_texts(config)
@@ -678,6 +692,9 @@ def digest_command(opts: _Options, now: str | None, mode: str, html_path: Path |
 )
 @click.pass_obj
 def init(opts: _Options, provider_name: str | None, address: str | None) -> None:
+    from nachfass_bot.cli.service import write_initial_config
+    from nachfass_bot.config import resolve_config_path
+
     target = resolve_config_path(opts.config_path).absolute()
     if address is None and provider_name is None and sys.stdin.isatty():
         address = (
@@ -748,6 +765,9 @@ def _echo_preset(preset: Preset) -> None:
 @cli.command(help="Anmeldung bei IMAP und SMTP prüfen und die beobachteten Ordner zeigen.")
 @click.pass_obj
 def check(opts: _Options) -> None:
+    from nachfass_bot.cli.checkup import Level, run_checkup
+    from nachfass_bot.config import load_config, resolve_config_path
+
     path = resolve_config_path(opts.config_path)
     click.echo(f"Prüfe {path} …")
     try:
@@ -769,6 +789,8 @@ def check(opts: _Options) -> None:
 
 
 def _finding_text(finding: Finding) -> str:
+    from nachfass_bot.cli.checkup import Level
+
     mark = {Level.OK: "✓", Level.WARNING: "!", Level.ERROR: "✗"}[finding.level]
     text = f"{mark} {finding.title}: {finding.detail}"
     if finding.fix:
@@ -785,6 +807,8 @@ def service() -> None:
 @click.option("--force", is_flag=True, help="Einen vorhandenen Dienst ersetzen.")
 @click.pass_obj
 def service_install(opts: _Options, force: bool) -> None:
+    from nachfass_bot.cli.service import ENABLE_COMMANDS, install_unit
+
     config = opts.config()
     unit = install_unit(config, force=force)
     click.echo(f"Dienst angelegt: {unit}")
@@ -801,10 +825,22 @@ def service_install(opts: _Options, force: bool) -> None:
     click.echo("Protokoll ansehen: journalctl --user -u nachfass-bot -f")
 
 
-_OwnerWord = Callable[[Store, int, datetime], Thread]
+_OwnerWord = Callable[["Store", int, datetime], Thread]
 
 
-def _owner_says(command: str, change_thread: _OwnerWord, help_text: str) -> None:
+def _owner_word(command: str) -> _OwnerWord:
+    """What ``close``, ``pause`` and ``resume`` do, imported when one of them runs."""
+    from nachfass_bot.app.threads import close_thread, pause_thread, resume_thread
+
+    words: dict[str, _OwnerWord] = {
+        "close": close_thread,
+        "pause": pause_thread,
+        "resume": resume_thread,
+    }
+    return words[command]
+
+
+def _owner_says(command: str, help_text: str) -> None:
     """``nachfass-bot <command> THREAD_ID``: the owner's word on a thread
     (docs/DESIGN.md, "Thread states")."""
 
@@ -812,9 +848,12 @@ def _owner_says(command: str, change_thread: _OwnerWord, help_text: str) -> None
     @click.argument("thread_id", type=ROW_ID)
     @click.pass_obj
     def change(opts: _Options, thread_id: int) -> None:
+        from nachfass_bot.app.threads import OUTCOMES
+        from nachfass_bot.app.wiring import open_store
+
         config = opts.config()
         with open_store(config) as store:
-            thread = change_thread(store, thread_id, datetime.now(UTC))
+            thread = _owner_word(command)(store, thread_id, datetime.now(UTC))
         click.echo(f"Vorgang {thread_id} {OUTCOMES[thread.state]}.")
 
 
@@ -827,6 +866,11 @@ def _owner_says(command: str, change_thread: _OwnerWord, help_text: str) -> None
 )
 @click.pass_obj
 def paid(opts: _Options, thread_id: int, amount: str | None) -> None:
+    from nachfass_bot.app.threads import OUTCOMES, mark_paid
+    from nachfass_bot.app.wiring import open_store
+    from nachfass_bot.domain.money import parse_amount
+    from nachfass_bot.texts.render import format_money
+
     config = opts.config()
     value = parse_amount(amount) if amount is not None else None
     with open_store(config) as store:
@@ -838,9 +882,9 @@ def paid(opts: _Options, thread_id: int, amount: str | None) -> None:
     click.echo(f"Vorgang {thread_id}: {format_money(value)} eingetragen, offen bleiben {rest}.")
 
 
-_owner_says("close", close_thread, "Einen Vorgang schließen (kein Nachfassen mehr).")
-_owner_says("pause", pause_thread, "Einen Vorgang anhalten, bis Du ihn fortsetzt.")
-_owner_says("resume", resume_thread, "Einen pausierten oder beendeten Vorgang wieder aufnehmen.")
+_owner_says("close", "Einen Vorgang schließen (kein Nachfassen mehr).")
+_owner_says("pause", "Einen Vorgang anhalten, bis Du ihn fortsetzt.")
+_owner_says("resume", "Einen pausierten oder beendeten Vorgang wieder aufnehmen.")
 
 
 @cli.group(help="Kontoauszüge: Zahlungen erkennen (CAMT.053, MT940, CSV).")
@@ -852,6 +896,8 @@ def bank() -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.pass_obj
 def bank_import(opts: _Options, files: tuple[Path, ...]) -> None:
+    from nachfass_bot.app.wiring import build_payments, open_store
+
     config = opts.config()
     with open_store(config) as store:
         results = build_payments(config, store).import_files(files, datetime.now(UTC))
@@ -893,6 +939,10 @@ def import_summary(result: FileResult) -> str:
 )
 @click.pass_obj
 def bank_forget(opts: _Options, before: str) -> None:
+    from nachfass_bot.adapters.ledger import Ledger
+    from nachfass_bot.app.wiring import open_store
+    from nachfass_bot.domain.dates import german_date
+
     config = opts.config()
     day = _any_day(before)
     with open_store(config) as store:
@@ -904,6 +954,9 @@ def bank_forget(opts: _Options, before: str) -> None:
 @click.argument("task_id", type=ROW_ID)
 @click.pass_obj
 def done(opts: _Options, task_id: int) -> None:
+    from nachfass_bot.app.threads import finish_task
+    from nachfass_bot.app.wiring import open_store
+
     config = opts.config()
     with open_store(config) as store:
         finish_task(store, task_id, datetime.now(UTC))
