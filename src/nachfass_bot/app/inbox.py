@@ -70,6 +70,8 @@ log = logging.getLogger(__name__)
 
 BOUNCE_TASK = "E-Mail kam nicht an – bitte anrufen oder Adresse prüfen."
 BOUNCE_TASK_STEP = -1  # tasks of a step use the step index; a bounce task has its own slot
+# Parsed headers kept between reading a batch's bodies and handling it (batches are 500).
+_PARSE_CACHE_SIZE = 2000
 # What a mail that breaks the judgement raises; it is skipped, not retried forever.
 _UNREADABLE = (ValueError, LookupError, TypeError, AttributeError, UnicodeError)
 
@@ -132,6 +134,7 @@ class InboxReader:
         self.store = store
         self.move_spam_replies = move_spam_replies
         self._spam_answers: dict[tuple[str, int], str] = {}
+        self._parse_cache: dict[tuple[str, int], tuple[bytes, Inbound]] = {}
         self.outbox = outbox
         self.window = window
         self.owner_email = outbox.owner_email
@@ -198,15 +201,36 @@ class InboxReader:
         known = self._known()
         bodies: dict[int, bytes | None] = {}
         for uid, raw, received in batch:
-            inbound = parse_inbound(
-                raw, folder=folder, uid=uid, is_junk_folder=is_junk, received=received
-            )
+            inbound = self._parsed(raw, folder=folder, uid=uid, is_junk=is_junk, received=received)
             judged = self.store.is_seen(seen_key(inbound, raw), SeenRole.INBOUND)
             if not judged and (
                 self._needs_body(inbound, known) or self._starts_thread(inbound, raw, False)
             ):
                 bodies[uid] = mailbox.fetch_message(folder, uid)
         return bodies
+
+    def _parsed(
+        self,
+        raw: bytes,
+        *,
+        folder: str,
+        uid: int,
+        received: datetime | None,
+        is_junk: bool = False,
+    ) -> Inbound:
+        """The header of one mail parsed once per sync: reading the bodies and handling
+        the batch ask for the same mails, and parsing is most of a first sync's cost."""
+        key = (folder, uid)
+        cached = self._parse_cache.get(key)
+        if cached is not None and cached[0] is raw:
+            return cached[1]
+        inbound = parse_inbound(
+            raw, folder=folder, uid=uid, is_junk_folder=is_junk, received=received
+        )
+        if len(self._parse_cache) >= _PARSE_CACHE_SIZE:
+            self._parse_cache.clear()  # one batch at a time: the older ones are done
+        self._parse_cache[key] = (raw, inbound)
+        return inbound
 
     def _starts_thread(self, mail: Inbound, header: bytes, in_sent: bool) -> bool:
         return self.tracker is not None and self.tracker.wants_body(mail, header, in_sent=in_sent)
@@ -218,7 +242,7 @@ class InboxReader:
         thread (app/tracking.py); the rest of the Sent folder is read by header only."""
         bodies: dict[int, bytes | None] = {}
         for uid, raw, received in batch:
-            mail = parse_inbound(raw, folder=folder, uid=uid, received=received)
+            mail = self._parsed(raw, folder=folder, uid=uid, received=received)
             seen = self.store.is_seen(seen_key(mail, raw), SeenRole.OWNER_MAIL)
             if not seen and self._starts_thread(mail, raw, True):
                 bodies[uid] = mailbox.fetch_message(folder, uid)
@@ -243,9 +267,7 @@ class InboxReader:
         known = self._known()
         index: list[tuple[str, Inbound]] = []
         for uid, raw, received in batch:
-            inbound = parse_inbound(
-                raw, folder=folder, uid=uid, is_junk_folder=is_junk, received=received
-            )
+            inbound = self._parsed(raw, folder=folder, uid=uid, is_junk=is_junk, received=received)
             key = seen_key(inbound, raw)
             self._queue_command(key, inbound, known, now)
             if self.store.is_seen(key, SeenRole.INBOUND):
@@ -465,7 +487,7 @@ class InboxReader:
         an offer, order document or invoice among them starts a thread."""
         known = self._known()
         for uid, raw, received in batch:
-            mail = parse_inbound(raw, folder=folder, uid=uid, received=received)
+            mail = self._parsed(raw, folder=folder, uid=uid, received=received)
             key = seen_key(mail, raw)
             self._queue_command(key, mail, known, now)
             if self.store.is_seen(key, SeenRole.OWNER_MAIL):
