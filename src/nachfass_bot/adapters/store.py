@@ -323,6 +323,12 @@ MIGRATIONS: tuple[str, ...] = (
         SELECT CAST(item AS INTEGER), draft_id FROM split WHERE item != '';
     CREATE INDEX drafts_state ON drafts(state);
     """,
+    # The window a folder was first read from (docs/DESIGN.md, "The cycle"): mail that
+    # arrived before window_since (UIDs below window_uid) was not read. NULL: all was.
+    """
+    ALTER TABLE folders ADD COLUMN window_since TEXT;
+    ALTER TABLE folders ADD COLUMN window_uid INTEGER;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -853,13 +859,41 @@ class Store:
     def save_folder_state(
         self, folder: str, uidvalidity: int, last_uid: int, now: datetime
     ) -> None:
-        record = {
-            "name": folder,
-            "uidvalidity": uidvalidity,
-            "last_uid": last_uid,
-            "updated_at": to_iso(now),
-        }
-        self._table("folders").insert(record, replace=True)
+        """Remember how far ``folder`` is read; its window (:meth:`save_folder_window`)
+        stays as it is."""
+        self.db.execute(
+            "INSERT INTO folders (name, uidvalidity, last_uid, updated_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET uidvalidity = excluded.uidvalidity, "
+            "last_uid = excluded.last_uid, updated_at = excluded.updated_at",
+            [folder, uidvalidity, last_uid, to_iso(now)],
+        )
+
+    def folder_window(self, folder: str) -> tuple[datetime, int] | None:
+        """``(since, first_uid)``: ``folder`` was read from ``first_uid``, the first mail
+        that reached the server on or after ``since``; None when it was read whole."""
+        sql = "SELECT window_since, window_uid FROM folders WHERE name = ?"
+        row = self._first(sql, [folder])
+        if row is None or row["window_since"] is None:
+            return None
+        return _required_dt(row["window_since"]), int(row["window_uid"])
+
+    def save_folder_window(
+        self, folder: str, window: tuple[datetime, int] | None, now: datetime
+    ) -> None:
+        """Record the window ``folder`` is read from (None: from its first mail); the
+        folder's state must be saved already."""
+        since, first_uid = window if window is not None else (None, None)
+        self.db.execute(
+            "UPDATE folders SET window_since = ?, window_uid = ?, updated_at = ? WHERE name = ?",
+            [to_iso(since), first_uid, to_iso(now), folder],
+        )
+
+    def earliest_start(self, states: Sequence[State]) -> datetime | None:
+        """The earliest ``started_at`` among the threads in ``states``; None without any."""
+        marks = ", ".join("?" for _ in states)
+        sql = f"SELECT min(started_at) FROM threads WHERE state IN ({marks})"
+        value = self.db.execute(sql, [str(state) for state in states]).fetchone()[0]
+        return from_iso(value)
 
     def mark_seen(
         self,

@@ -12,7 +12,7 @@ cycle would catch and log as an operational problem — and the test suite fails
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from email.message import EmailMessage
 
 from nachfass_bot.adapters.mailbox import (
@@ -67,6 +67,13 @@ class GuardedMailbox:
             if batch is None:
                 return
             yield batch
+
+    def first_uid_since(self, folder: str, day: date) -> int | None:
+        """The inner mailbox's answer; one that cannot search (a test double) reads the
+        folder from its first mail, as before windows."""
+        check_no_transaction(self._store, "IMAP SEARCH")
+        search = getattr(self._inner, "first_uid_since", None)
+        return search(folder, day) if search is not None else 1
 
     def fetch_message(self, folder: str, uid: int) -> bytes | None:
         check_no_transaction(self._store, "IMAP FETCH of a message")

@@ -33,7 +33,7 @@ from typing import Protocol
 from nachfass_bot.adapters.mailbox import FolderSet, Mailbox
 from nachfass_bot.adapters.store import Store
 from nachfass_bot.app.outbox import Outbox, mail_ref
-from nachfass_bot.app.sync import Batch, Bodies, Progress, sync_folder
+from nachfass_bot.app.sync import WINDOW_MARGIN, Batch, Bodies, Progress, sync_folder
 from nachfass_bot.domain.calendar import SendingWindow
 from nachfass_bot.domain.dates import in_date_window
 from nachfass_bot.domain.models import (
@@ -46,6 +46,7 @@ from nachfass_bot.domain.models import (
     Inbound,
     MessageRole,
     SeenRole,
+    SettingKey,
     State,
     TaskState,
     Thread,
@@ -146,18 +147,30 @@ class InboxReader:
         """Sync the inbound folders, then the Sent folder."""
         if self.tracker is not None:
             self.tracker.begin(now)
+        since = self._window_start(now)
         for folder in folders.inbound:
             is_junk = folder == folders.junk
             handle = partial(
                 self._inbound_batch, folder=folder, is_junk=is_junk, now=now, report=report
             )
             read = partial(self._read_bodies, mailbox, folder=folder, is_junk=is_junk)
-            sync_folder(mailbox, self.store, folder, now, handle, self.progress, read)
+            sync_folder(mailbox, self.store, folder, now, handle, self.progress, read, since)
         if folders.sent and folders.sent not in folders.inbound:
             sent = partial(self._sent_batch, folder=folders.sent, now=now)
             read = partial(self._read_sent_bodies, mailbox, folder=folders.sent)
-            sync_folder(mailbox, self.store, folders.sent, now, sent, self.progress, read)
+            sync_folder(mailbox, self.store, folders.sent, now, sent, self.progress, read, since)
         self._move_spam_answers(mailbox, folders.inbox, now)
+
+    def _window_start(self, now: datetime) -> datetime:
+        """Mail that reached the server before this cannot matter: it is older than every
+        listening thread and than tracking from the Sent folder (which only looks at mail
+        since it began), by :data:`~nachfass_bot.app.sync.WINDOW_MARGIN`."""
+        moments = [now]
+        if (earliest := self.store.earliest_start(sorted(LISTENING_STATES))) is not None:
+            moments.append(earliest)
+        if (tracking := self.store.setting(SettingKey.TRACKING_SINCE)) is not None:
+            moments.append(datetime.fromisoformat(tracking))
+        return min(moments) - WINDOW_MARGIN
 
     def _move_spam_answers(self, mailbox: Mailbox, inbox: str, now: datetime) -> None:
         """With ``move_spam_replies``: client answers found in junk go to INBOX, after the
