@@ -71,6 +71,7 @@ log = logging.getLogger(__name__)
 
 BOUNCE_TASK = "E-Mail kam nicht an – bitte anrufen oder Adresse prüfen."
 BOUNCE_TASK_STEP = -1  # tasks of a step use the step index; a bounce task has its own slot
+_EPOCH_YEAR = 1970  # a thread "started" before this has a broken date: no sync window
 # Parsed headers kept between reading a batch's bodies and handling it (batches are 500).
 _PARSE_CACHE_SIZE = 2000
 # What a mail that breaks the judgement raises; it is skipped, not retried forever.
@@ -161,16 +162,18 @@ class InboxReader:
             sync_folder(mailbox, self.store, folders.sent, now, sent, self.progress, read, since)
         self._move_spam_answers(mailbox, folders.inbox, now)
 
-    def _window_start(self, now: datetime) -> datetime:
+    def _window_start(self, now: datetime) -> datetime | None:
         """Mail that reached the server before this cannot matter: it is older than every
         listening thread and than tracking from the Sent folder (which only looks at mail
-        since it began), by :data:`~nachfass_bot.app.sync.WINDOW_MARGIN`."""
+        since it began), by :data:`~nachfass_bot.app.sync.WINDOW_MARGIN`. None (read all)
+        when a thread claims to have started before 1970: a broken date, no window."""
         moments = [now]
         if (earliest := self.store.earliest_start(sorted(LISTENING_STATES))) is not None:
             moments.append(earliest)
         if (tracking := self.store.setting(SettingKey.TRACKING_SINCE)) is not None:
             moments.append(datetime.fromisoformat(tracking))
-        return min(moments) - WINDOW_MARGIN
+        start = min(moments)
+        return start - WINDOW_MARGIN if start.year >= _EPOCH_YEAR else None
 
     def _move_spam_answers(self, mailbox: Mailbox, inbox: str, now: datetime) -> None:
         """With ``move_spam_replies``: client answers found in junk go to INBOX, after the
