@@ -92,6 +92,7 @@ class Engine:
         self.open_mailbox = open_mailbox
         self.window = sending_window(config)
         guarded = GuardedTransport(transport, store)  # no SMTP inside a transaction
+        self.transport = guarded
         self.outbox = Outbox(
             owner=config.owner,
             store=store,
@@ -137,6 +138,10 @@ class Engine:
         end, never inside a transaction (:mod:`nachfass_bot.app.outbox`); no IMAP or SMTP
         call happens inside one (:mod:`nachfass_bot.app.guard`)."""
         report = report if report is not None else CycleReport()
+        with self.transport.session():  # the cycle's mails share one SMTP connection
+            return self._tick(now, report)
+
+    def _tick(self, now: datetime, report: CycleReport) -> CycleReport:
         self.outbox.settle_interrupted_notices(now)
         with closing(GuardedMailbox(self.open_mailbox(), self.store)) as mailbox:
             folders = self.folders(mailbox)

@@ -11,6 +11,7 @@ cycle would catch and log as an operational problem — and the test suite fails
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from email.message import EmailMessage
@@ -106,3 +107,9 @@ class GuardedTransport:
     def send(self, message: EmailMessage) -> None:
         check_no_transaction(self._store, "SMTP send")
         self._inner.send(message)
+
+    def session(self) -> contextlib.AbstractContextManager[None]:
+        """The inner transport's session (one connection for the mails of a cycle) where
+        it has one; else each mail on its own."""
+        session = getattr(self._inner, "session", None)
+        return session() if session is not None else contextlib.nullcontext()
