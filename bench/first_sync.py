@@ -10,6 +10,7 @@ and measures, each part in a fresh process so that its peak RSS is its own:
   new), then one cycle after a client's answer was APPENDed.
 
     .venv/bin/python bench/first_sync.py [N ...]      # default: 20000
+    WHOLE=1 .venv/bin/python bench/first_sync.py N     # a thread older than every mail
 
 Prints wall time, peak RSS (the kernel's high-water mark, not tracemalloc, which slows
 Python down several times), the bytes Dovecot sent per connection (its "Logged out … out=" log
@@ -29,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -46,7 +47,9 @@ from nachfass_bot.mail.inbound import HEADER_FIELDS
 from servers import DovecotServer, SmtpSink
 
 NOW = datetime.now(UTC).replace(microsecond=0)
-START = NOW - timedelta(days=7)  # the open thread's start
+# The open thread's start: a week ago, or with WHOLE=1 before the oldest mail, so that
+# the sync window covers the whole folder (what every mail costs the bot).
+START = NOW - timedelta(days=420 if os.environ.get("WHOLE") else 7)
 CLIENT = "kunde@firma.test"
 _OUT = re.compile(rb"Logged out in=(\d+) out=(\d+)")
 
@@ -56,10 +59,10 @@ class _Env:
         os.environ[key] = value
 
 
-def newsletters(count: int, user: str) -> list[bytes]:
+def newsletters(count: int, user: str) -> Iterator[bytes]:
     """``count`` newsletters, the newest last, spread over the 400 days before NOW."""
     step = timedelta(days=400) / max(1, count)
-    return [
+    return (
         mail(
             sender=f"news{number % 300}@shop{number % 17}.test",
             to=user,
@@ -68,7 +71,20 @@ def newsletters(count: int, user: str) -> list[bytes]:
             date=NOW - timedelta(days=400) + step * number,
         )
         for number in range(count)
-    ]
+    )
+
+
+def backdate(server: DovecotServer, count: int) -> None:
+    """Give each Maildir file the mtime of its Date: Dovecot takes INTERNALDATE from it,
+    and a real mailbox's old mail arrived long ago (``fill_inbox`` names the files by
+    their number, 1 to ``count``)."""
+    step = timedelta(days=400) / max(1, count)
+    cur = server.workdir / "mail" / server.user / "Maildir" / "cur" if server.workdir else None
+    folder = cur or next((server._dir / "mail").glob("*/Maildir/cur"))
+    for path in folder.iterdir():
+        number = int(path.name.split(".", 1)[0]) - 1_700_000_000 - 1
+        moment = (NOW - timedelta(days=400) + step * number).timestamp()
+        os.utime(path, (moment, moment))
 
 
 def raw_fetch(host: str, port: int, user: str, password: str) -> int:
@@ -166,6 +182,7 @@ def measure(count: int) -> None:
     try:
         began = time.perf_counter()
         server.fill_inbox(server, newsletters(count, server.user))
+        backdate(server, count)
         write_config(work, server, sink, _Env())  # type: ignore[arg-type]
         settings = {
             "host": server.host, "port": server.port, "user": server.user,
@@ -176,7 +193,8 @@ def measure(count: int) -> None:
         # Dovecot indexes the new Maildir at the first SELECT: not part of any figure.
         raw_fetch(server.host, server.port, server.user, server.password)
         _, offset = server_bytes(server.log_path, 0)
-        print(f"{count} mails in INBOX (built in {time.perf_counter() - began:.0f} s), "
+        window = "whole folder" if os.environ.get("WHOLE") else "thread started 7 days ago"
+        print(f"{count} mails in INBOX, {window} (built in {time.perf_counter() - began:.0f} s), "
               f"load {os.getloadavg()[0]:.2f}", flush=True)  # fmt: skip
         raw = run_part("raw", work)
         raw_sent, offset = server_bytes(server.log_path, offset)
