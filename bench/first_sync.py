@@ -156,11 +156,17 @@ def child(part: str, work: Path) -> None:
     print(json.dumps(figures))
 
 
-def server_bytes(log: Path, offset: int) -> tuple[int, int]:
-    """Bytes Dovecot sent in the sessions that logged out after ``offset``; new offset."""
-    data = log.read_bytes()
-    sent = sum(int(match[1]) for match in _OUT.findall(data[offset:]))
-    return sent, len(data)
+def server_bytes(log: Path, offset: int, sessions: int = 1) -> tuple[int, int]:
+    """Bytes Dovecot sent in the sessions that logged out after ``offset``; new offset.
+    Waits (up to 10 s) for ``sessions`` such lines: Dovecot writes them a little after
+    the client is gone, and a late one would count in the next part."""
+    deadline = time.monotonic() + 10
+    while True:
+        data = log.read_bytes()
+        found = _OUT.findall(data[offset:])
+        if len(found) >= sessions or time.monotonic() > deadline:
+            return sum(int(match[1]) for match in found), len(data)
+        time.sleep(0.1)
 
 
 def run_part(part: str, work: Path) -> dict[str, float]:
@@ -199,7 +205,7 @@ def measure(count: int) -> None:
         raw = run_part("raw", work)
         raw_sent, offset = server_bytes(server.log_path, offset)
         bot = run_part("bot", work)
-        bot_sent, offset = server_bytes(server.log_path, offset)
+        bot_sent, offset = server_bytes(server.log_path, offset, sessions=2)
         beyond = bot["first cycle"] - bot["idle cycle"]
         print(f"  raw header fetch  {raw['raw fetch']:7.2f} s  RSS {raw['peak RSS MB']:5.0f} MB"
               f"  server sent {raw_sent / 1e6:6.1f} MB")  # fmt: skip
