@@ -30,7 +30,6 @@ from loophelpers import mail, write_config
 from servers import DovecotServer, SmtpSink
 
 CLI = str(Path(sys.executable).with_name("nachfass-bot"))
-CLIENT = "kunde@firma.test"
 
 
 class _Env:
@@ -67,7 +66,7 @@ def main() -> None:
     for number in range(rounds):
         subprocess.run(
             [CLI, "--config", str(config), "track", "--kind", "angebot", "--to",
-             f"kunde{number}@firma.test", "--subject", f"Angebot {number}",
+             f"kunde{number}@firma{number}.test", "--subject", f"Angebot {number}",
              "--sent-at", started],
             check=True, stdout=subprocess.DEVNULL,
         )  # fmt: skip
@@ -83,7 +82,7 @@ def main() -> None:
         time.sleep(2)  # the watcher enters IDLE after the first cycle
         print(f"load {os.getloadavg()[0]:.2f}")
         for number, thread_id in enumerate(ids):
-            answer = mail(sender=f"kunde{number}@firma.test", to=server.user,
+            answer = mail(sender=f"kunde{number}@firma{number}.test", to=server.user,
                           subject=f"Re: Angebot {number}", body="Passt!\n",
                           date=datetime.now(UTC))  # fmt: skip
             began = time.perf_counter()
