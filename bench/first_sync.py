@@ -1,120 +1,230 @@
-"""Benchmark: the first sync of a big mailbox, then an incremental cycle.
+"""Benchmark: the bot's first sync of a big INBOX against the raw header fetch.
 
-Starts a throwaway Dovecot (the test suite's helper), fills INBOX with N mails written
-straight into its Maildir, and runs the real engine:
+Starts a throwaway Dovecot (the test suite's helper), writes N mails straight into its
+Maildir INBOX (newsletters over the last 400 days, one open thread started a week ago),
+and measures, each part in a fresh process so that its peak RSS is its own:
 
-    .venv/bin/python bench/first_sync.py [N]      # default 20000
+* ``raw``: plain ``imaplib``, one ``UID FETCH`` per 500 mails of the very header fields
+  and INTERNALDATE the bot asks for, nothing parsed: the floor;
+* ``bot``: the real engine's first cycle on a fresh store, then an idle cycle (nothing
+  new), then one cycle after a client's answer was APPENDed.
 
-Prints the time and the peak of Python memory (tracemalloc) for the first cycle, which
-must read headers only and in batches, and for a second cycle with one new mail, which
-must fetch only the new UID. Target: the first cycle's peak memory stays flat (a few MB,
-independent of N); the second cycle takes well under a second.
+    .venv/bin/python bench/first_sync.py [N ...]      # default: 20000
+    WHOLE=1 .venv/bin/python bench/first_sync.py N     # a thread older than every mail
+
+Prints wall time, peak RSS (the kernel's high-water mark, not tracemalloc, which slows
+Python down several times), the bytes Dovecot sent per connection (its "Logged out … out=" log
+lines) and the ratio of the first cycle beyond an idle cycle to the raw fetch.
 """
 
 from __future__ import annotations
 
 import cProfile
+import imaplib
+import json
 import os
 import pstats
-import pwd
+import re
+import resource
+import subprocess
 import sys
 import tempfile
 import time
-import tracemalloc
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from loophelpers import mail
+from loophelpers import mail, write_config
 from nachfass_bot.adapters.store import Store
 from nachfass_bot.app.wiring import build_engine, build_texts
 from nachfass_bot.config import load_config
 from nachfass_bot.domain.models import Client, Kind
+from nachfass_bot.mail.inbound import HEADER_FIELDS
 from servers import DovecotServer, SmtpSink
 
-START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+NOW = datetime.now(UTC).replace(microsecond=0)
+# The open thread's start: a week ago, or with WHOLE=1 before the oldest mail, so that
+# the sync window covers the whole folder (what every mail costs the bot).
+START = NOW - timedelta(days=420 if os.environ.get("WHOLE") else 7)
+CLIENT = "kunde@firma.test"
+_OUT = re.compile(rb"Logged out in=(\d+) out=(\d+)")
 
 
-def fill_maildir(server: DovecotServer, count: int) -> None:
-    """Write ``count`` mails into the account's Maildir/cur, owned by the dovecot user."""
-    home = server.workdir / "mail" / server.user / "Maildir"
-    for sub in ("cur", "new", "tmp"):
-        (home / sub).mkdir(parents=True, exist_ok=True)
-    dovecot = pwd.getpwnam("dovecot")
-    for number in range(count):
-        raw = mail(
+class _Env:
+    def setenv(self, key: str, value: str) -> None:
+        os.environ[key] = value
+
+
+def newsletters(count: int, user: str) -> Iterator[bytes]:
+    """``count`` newsletters, the newest last, spread over the 400 days before NOW."""
+    step = timedelta(days=400) / max(1, count)
+    return (
+        mail(
             sender=f"news{number % 300}@shop{number % 17}.test",
-            to=server.user,
+            to=user,
             subject=f"Angebot der Woche {number}",
             body=("Liebe Kundin, lieber Kunde,\n" + "Rabatt! " * 60 + "\n") * 3,
-            date=START - timedelta(days=400) + timedelta(minutes=number),
+            date=NOW - timedelta(days=400) + step * number,
         )
-        path = home / "cur" / f"{1_700_000_000 + number}.M{number}P1.bench:2,S"
-        path.write_bytes(raw)
-    for root, dirs, files in os.walk(server.workdir / "mail"):
-        for name in [*dirs, *files]:
-            os.chown(Path(root) / name, dovecot.pw_uid, dovecot.pw_gid)
-        os.chown(root, dovecot.pw_uid, dovecot.pw_gid)
+        for number in range(count)
+    )
 
 
-def measure(label: str, action) -> None:
-    """Time and peak memory of ``action``; with PROFILE=1 also a cProfile listing."""
+def backdate(server: DovecotServer, count: int) -> None:
+    """Give each Maildir file the mtime of its Date: Dovecot takes INTERNALDATE from it,
+    and a real mailbox's old mail arrived long ago (``fill_inbox`` names the files by
+    their number, 1 to ``count``)."""
+    step = timedelta(days=400) / max(1, count)
+    cur = server.workdir / "mail" / server.user / "Maildir" / "cur" if server.workdir else None
+    folder = cur or next((server._dir / "mail").glob("*/Maildir/cur"))
+    for path in folder.iterdir():
+        number = int(path.name.split(".", 1)[0]) - 1_700_000_000 - 1
+        moment = (NOW - timedelta(days=400) + step * number).timestamp()
+        os.utime(path, (moment, moment))
+
+
+def raw_fetch(host: str, port: int, user: str, password: str) -> int:
+    """The floor: the bot's header fields of every mail, in batches of 500, unparsed."""
+    fields = " ".join(HEADER_FIELDS).upper()
+    imap = imaplib.IMAP4(host, port)
+    imap.login(user, password)
+    imap.select("INBOX", readonly=True)
+    _typ, data = imap.uid("SEARCH", "ALL")
+    uids = data[0].split()
+    received = 0
+    for start in range(0, len(uids), 500):
+        chunk = b",".join(uids[start : start + 500]).decode()
+        _typ, answer = imap.uid(
+            "FETCH", chunk, f"(BODY.PEEK[HEADER.FIELDS ({fields})] INTERNALDATE)"
+        )
+        received += sum(len(part[1]) for part in answer if isinstance(part, tuple))
+    imap.logout()
+    return received
+
+
+def bot_cycles(work: Path) -> dict[str, float]:
+    """The engine's first cycle on a fresh store, an idle cycle, a cycle with an answer."""
+    config = load_config(work / "config.toml")
+    figures: dict[str, float] = {}
+    with closing(Store.open(config.store.path)) as store:
+        client_id = store.upsert_client(Client(email=CLIENT), START)
+        store.add_thread(
+            kind=Kind.ANGEBOT, client_id=client_id, subject="Angebot", started_at=START, now=START
+        )
+        engine = build_engine(config, store, build_texts(config))
+        figures["first cycle"] = _timed(lambda: engine.tick(NOW))
+        figures["idle cycle"] = _timed(lambda: engine.tick(NOW + timedelta(minutes=1)))
+    return figures
+
+
+def _timed(action: Callable[[], Any]) -> float:
+    """Wall time of ``action``; with PROFILE=1 its cProfile listing goes to stderr."""
     profiler = cProfile.Profile() if os.environ.get("PROFILE") else None
-    tracemalloc.start()
     began = time.perf_counter()
-    if profiler:
-        profiler.enable()
-    report = action()
-    if profiler:
-        profiler.disable()
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
-    seconds = time.perf_counter() - began
-    _current, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    print(f"{label}: {seconds:6.2f} s, peak Python memory {peak / 1e6:6.1f} MB, {report}")
+    if profiler is not None:
+        profiler.runcall(action)
+        pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(25)
+    else:
+        action()
+    return time.perf_counter() - began
 
 
-def main() -> None:
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
+def peak_rss_mb() -> float:
+    """This process's peak RSS (VmHWM): unlike ``ru_maxrss``, which Linux carries over
+    from the parent across fork and exec, it starts afresh in the child."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child(part: str, work: Path) -> None:
+    """One part in this process; prints its figures as JSON."""
+    settings = json.loads((work / "server.json").read_text())
+    os.environ.update(settings["env"])
+    if part == "raw":
+        began = time.perf_counter()
+        size = raw_fetch(settings["host"], settings["port"], settings["user"], settings["password"])
+        figures = {"raw fetch": time.perf_counter() - began, "header bytes": float(size)}
+    else:
+        figures = bot_cycles(work)
+    figures["peak RSS MB"] = peak_rss_mb()
+    print(json.dumps(figures))
+
+
+def server_bytes(log: Path, offset: int, sessions: int = 1) -> tuple[int, int]:
+    """Bytes Dovecot sent in the sessions that logged out after ``offset``; new offset.
+    Waits (up to 10 s) for ``sessions`` such lines: Dovecot writes them a little after
+    the client is gone, and a late one would count in the next part."""
+    deadline = time.monotonic() + 10
+    while True:
+        data = log.read_bytes()
+        found = _OUT.findall(data[offset:])
+        if len(found) >= sessions or time.monotonic() > deadline:
+            return sum(int(match[1]) for match in found), len(data)
+        time.sleep(0.1)
+
+
+def run_part(part: str, work: Path) -> dict[str, float]:
+    output = subprocess.run(
+        [sys.executable, __file__, "--part", part, str(work)],
+        check=True,
+        stdout=subprocess.PIPE,
+        text=True,
+    ).stdout
+    return dict(json.loads(output.strip().splitlines()[-1]))
+
+
+def measure(count: int) -> None:
     server = DovecotServer()
     server.start()
     sink = SmtpSink(deliver_to=server)
     sink.start()
     work = Path(tempfile.mkdtemp(prefix="nachfass-bench-"))
     try:
-        fill_maildir(server, count)
-        os.environ["NACHFASS_TEST_PASSWORT"] = server.password
-        config_path = work / "config.toml"
-
-        class Env:
-            def setenv(self, key: str, value: str) -> None:
-                os.environ[key] = value
-
-        from loophelpers import write_config
-
-        write_config(work, server, sink, Env())
-        config = load_config(config_path)
-        with closing(Store.open(config.store.path)) as store:
-            client_id = store.upsert_client(Client(email="kunde@firma.test"), START)
-            store.add_thread(
-                kind=Kind.ANGEBOT,
-                client_id=client_id,
-                subject="Angebot",
-                started_at=START,
-                now=START,
-            )
-            engine = build_engine(config, store, build_texts(config))
-            print(f"mailbox: {count} mails in INBOX")
-            measure("first cycle  ", lambda: engine.tick(START + timedelta(hours=1)))
-            server.append("INBOX", mail(sender="kunde@firma.test", to=server.user,
-                                        subject="Re: Angebot", body="Passt!\n",
-                                        date=START + timedelta(hours=2)))  # fmt: skip
-            measure("second cycle ", lambda: engine.tick(START + timedelta(hours=3)))
+        began = time.perf_counter()
+        server.fill_inbox(server, newsletters(count, server.user))
+        backdate(server, count)
+        write_config(work, server, sink, _Env())  # type: ignore[arg-type]
+        settings = {
+            "host": server.host, "port": server.port, "user": server.user,
+            "password": server.password,
+            "env": {k: v for k, v in os.environ.items() if k.startswith("NACHFASS")},
+        }  # fmt: skip
+        (work / "server.json").write_text(json.dumps(settings))
+        # Dovecot indexes the new Maildir at the first SELECT: not part of any figure.
+        raw_fetch(server.host, server.port, server.user, server.password)
+        _, offset = server_bytes(server.log_path, 0)
+        window = "whole folder" if os.environ.get("WHOLE") else "thread started 7 days ago"
+        print(f"{count} mails in INBOX, {window} (built in {time.perf_counter() - began:.0f} s), "
+              f"load {os.getloadavg()[0]:.2f}", flush=True)  # fmt: skip
+        raw = run_part("raw", work)
+        raw_sent, offset = server_bytes(server.log_path, offset)
+        bot = run_part("bot", work)
+        bot_sent, offset = server_bytes(server.log_path, offset, sessions=2)
+        beyond = bot["first cycle"] - bot["idle cycle"]
+        print(f"  raw header fetch  {raw['raw fetch']:7.2f} s  RSS {raw['peak RSS MB']:5.0f} MB"
+              f"  server sent {raw_sent / 1e6:6.1f} MB")  # fmt: skip
+        print(f"  bot first cycle   {bot['first cycle']:7.2f} s  RSS {bot['peak RSS MB']:5.0f} MB"
+              f"  server sent {bot_sent / 1e6:6.1f} MB (all cycles)")  # fmt: skip
+        print(f"  bot idle cycle    {bot['idle cycle']:7.2f} s")
+        print(f"  ratio (first - idle) / raw: {beyond / raw['raw fetch']:.2f}, "
+              f"load {os.getloadavg()[0]:.2f}", flush=True)  # fmt: skip
     finally:
         sink.stop()
         server.stop()
+
+
+def main() -> None:
+    if sys.argv[1:2] == ["--part"]:
+        child(sys.argv[2], Path(sys.argv[3]))
+        return
+    for count in [int(arg) for arg in sys.argv[1:]] or [20_000]:
+        measure(count)
 
 
 if __name__ == "__main__":

@@ -41,6 +41,22 @@ def test_help_lists_the_commands() -> None:
         assert command in result.stdout
 
 
+HEAVY_MODULES = ("rich", "babel", "holidays", "apscheduler", "jinja2", "imapclient", "pypdf")
+
+
+def test_the_command_line_imports_heavy_libraries_only_for_a_command() -> None:
+    """``--help`` and every command's parsing load no template engine, calendar, scheduler
+    or mail library: the commands import what they need when they run."""
+    probe = (
+        "import sys, nachfass_bot.cli.main; "
+        f"print(' '.join(m for m in {HEAVY_MODULES!r} if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.split() == []
+
+
 def test_missing_key_gives_one_german_line_and_exit_2(tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
     config.write_text(

@@ -5,6 +5,8 @@
   cannot be parsed is skipped, the loop goes on).
 * A person's reply naming one of our Message-IDs answers that thread, whatever its Date
   (year 0001, 1900, 9999, garbage, none) and whatever its body.
+* The cycle's index of threads (``ThreadIndex``) gives every mail the verdict the list
+  of threads gives it: the index only saves comparisons.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from nachfass_bot.mail.classify import classify_message
 from nachfass_bot.mail.headers import authentication_results, plain_text
 from nachfass_bot.mail.inbound import parse_inbound
 from nachfass_bot.mail.judge import judge_inbound, judge_mail, needs_body
+from nachfass_bot.mail.matching import index_threads
 from nachfass_bot.mail.owntext import own_text
 
 OWNER = "anna@berger-design.test"
@@ -70,6 +73,13 @@ def test_reading_a_mail_never_raises(
     judge_inbound(inbound, raw, threads=known, owner_email=OWNER, own_message_ids=own)
     judge_mail(raw, folder=folder, threads=known, owner_email=OWNER, own_message_ids=own)
     classify_message(raw, received=received)
+    index = index_threads(known, own)
+    assert needs_body(inbound, index, owner_email=OWNER) == needs_body(
+        inbound, known, owner_email=OWNER, own_message_ids=own
+    )
+    assert judge_inbound(inbound, raw, threads=index, owner_email=OWNER) == judge_inbound(
+        inbound, raw, threads=known, owner_email=OWNER, own_message_ids=own
+    )
     text = plain_text(raw)
     authentication_results(raw)
     check_reply(raw, OWNER)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from nachfass_bot.domain.models import Client, Inbound, Kind, State, Thread
+from nachfass_bot.domain.models import LISTENING_STATES, Client, Inbound, Kind, State, Thread
 from nachfass_bot.mail.inbound import parse_inbound
 from nachfass_bot.mail.matching import (
     CLOCK_SKEW,
@@ -15,6 +15,7 @@ from nachfass_bot.mail.matching import (
     Match,
     answer_keys,
     answer_time,
+    index_threads,
     match_inbound,
     match_synced,
     related_threads,
@@ -368,3 +369,42 @@ def test_match_is_frozen() -> None:
     match = Match(thread_id=1, rule="reference", reason="x")
     with pytest.raises(AttributeError):
         match.rule = "other"  # type: ignore[misc]
+
+
+# --- the cycle's index of threads ------------------------------------------------------
+
+
+def _mails() -> list[Inbound]:
+    return [
+        parse_inbound(CLIENT_REPLY, folder="INBOX", uid=1),
+        parse_inbound(GMAIL_VACATION, folder="INBOX", uid=2),
+        _inbound(),
+        _inbound(from_addr="empfang@keller-bau.de"),
+        _inbound(from_addr="chefin@mueller-gmbh.de"),
+        _inbound(from_addr="fremd@example.test", references=(INVOICE_ID.upper(),)),
+    ]
+
+
+def test_the_index_gives_the_answers_of_the_list_of_threads() -> None:
+    index = index_threads(THREADS)
+    for inbound in _mails():
+        assert related_threads(inbound, index, owner_email=OWNER) == related_threads(
+            inbound, THREADS, owner_email=OWNER
+        )
+
+
+def test_an_updated_index_is_the_index_of_the_threads_read_again() -> None:
+    """After an answer (a thread stops listening) and a new thread, the index updated for
+    the changed threads answers as one built afresh over the listening threads."""
+    answered = replace(OFFER, state=State.ANSWERED)
+    new = replace(OTHER_CLIENT, id=20, client=KELLER, message_ids=frozenset({"<n@x>"}))
+    before = [t for t in THREADS if t.state in LISTENING_STATES]
+    after = [t for t in (answered, INVOICE, OTHER_CLIENT, new) if t.state in LISTENING_STATES]
+    updated = index_threads(before, {FOLLOW_UP_ID}).updated({10: answered, 20: new}, ())
+    fresh = index_threads(after)
+    assert len(fresh.threads) == len(before)
+    assert updated.threads == fresh.threads
+    for inbound in _mails():
+        assert related_threads(inbound, updated, owner_email=OWNER) == related_threads(
+            inbound, fresh, owner_email=OWNER
+        )

@@ -5,6 +5,7 @@ at its deadline for the whole send or at its timeout for one answer."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from nachfass_bot.config import Config, load_config
 from nachfass_bot.domain.models import Client, DraftState, Kind
 from nachfass_bot.errors import DeliveryError
 from nachfass_bot.texts.compose import address, build_mail
-from servers import MailAccount, SmtpSink
+from servers import CuttingProxy, MailAccount, SmtpSink
 
 CLIENT = "m.sommer@kanzlei-sommer.test"
 OFFER_ID = "<offer-phases@berger-design.test>"
@@ -149,3 +150,40 @@ def test_a_client_mail_stalled_before_data_is_retried_and_sent_once(
     assert len(mails_to(smtp_sink, CLIENT)) == 1
     assert store.draft(draft.id).state is DraftState.SENT
     assert unclear_alerts(smtp_sink, dovecot.user) == 0
+
+
+# -- one SMTP session for the mails of a cycle ------------------------------------------
+
+
+def numbered_mail(owner: str, number: int) -> EmailMessage:
+    return build_mail(
+        sender=address(owner, "Anna Berger"), recipient=address(CLIENT), subject="Angebot",
+        body="Guten Tag", message_id=f"<session-{number}@example.test>",
+        now=local("2026-03-11T10:00"),
+    )  # fmt: skip
+
+
+def test_mails_of_a_session_share_one_connection_and_login(
+    config: Config, smtp_sink: SmtpSink, dovecot: MailAccount
+) -> None:
+    transport = SmtpTransport(config.smtp, dovecot.password)
+    with transport.session():
+        for number in range(3):
+            transport.send(numbered_mail(dovecot.user, number))
+    transport.send(numbered_mail(dovecot.user, 3))
+    assert len(smtp_sink.messages) == 4
+    assert len(smtp_sink.auth_logins) == 2, "one login for the session, one for the mail after"
+
+
+def test_a_session_whose_connection_the_server_dropped_opens_a_new_one(
+    config: Config, smtp_sink: SmtpSink, dovecot: MailAccount
+) -> None:
+    with CuttingProxy(smtp_sink.host, smtp_sink.port, cut_after_bytes=None) as proxy:
+        server = replace(config.smtp, port=proxy.port)
+        transport = SmtpTransport(server, dovecot.password)
+        with transport.session():
+            transport.send(numbered_mail(dovecot.user, 1))
+            proxy.cut()
+            transport.send(numbered_mail(dovecot.user, 2))
+    assert len(smtp_sink.messages) == 2
+    assert len(proxy.connections) == 2

@@ -124,6 +124,48 @@ def test_one_live_draft_per_step_and_drafts_covering_other_threads(memory_store:
         )
     assert [d.id for d in store.drafts([DraftState.NEW], second)] == [draft_id]
     assert store.draft(draft_id).thread_ids == (first, second)
+    by_thread = store.drafts_by_thread([DraftState.NEW])
+    assert {thread: [d.id for d in found] for thread, found in by_thread.items()} == {
+        first: [draft_id],
+        second: [draft_id],
+    }
+    assert store.drafts_by_thread([DraftState.SENT]) == {}
+
+
+def test_migration_indexes_the_threads_of_existing_drafts(tmp_path: Path) -> None:
+    """Drafts written before the draft_threads table are found per thread afterwards,
+    the further invoices of a payment mail included."""
+    path = tmp_path / "nachfass.db"
+    conn = sqlite3.connect(path)
+    before = next(n for n, script in enumerate(MIGRATIONS) if "draft_threads" in script)
+    for script in MIGRATIONS[:before]:
+        conn.executescript(script)
+    conn.execute(f"PRAGMA user_version = {before}")
+    conn.execute(
+        "INSERT INTO clients (id, email, created_at) VALUES (1, 'k@x.test', ?)", [NOW.isoformat()]
+    )
+    conn.executemany(
+        "INSERT INTO threads (id, kind, client_id, subject, state, started_at, created_at, "
+        "updated_at) VALUES (?, 'rechnung', 1, 'R', 'open', ?, ?, ?)",
+        [(number, *[NOW.isoformat()] * 3) for number in (1, 2, 3, 12)],
+    )
+    conn.executemany(
+        "INSERT INTO drafts (id, thread_id, step_index, step_number, token, state, recipient, "
+        "subject, body, draft_message_id, client_message_id, created_at, updated_at, "
+        "extra_thread_ids) VALUES (?, ?, 0, 1, ?, 'new', 'k@x.test', 'S', 'B', ?, ?, ?, ?, ?)",
+        [
+            (1, 1, "a" * 20, "<d1@x>", "<c1@x>", NOW.isoformat(), NOW.isoformat(), "2,12"),
+            (2, 3, "b" * 20, "<d2@x>", "<c2@x>", NOW.isoformat(), NOW.isoformat(), ""),
+        ],
+    )
+    conn.commit()
+    conn.close()
+    store = Store.open(path)
+    try:
+        found = {n: [d.id for d in store.drafts([DraftState.NEW], n)] for n in (1, 2, 3, 12)}
+        assert found == {1: [1], 2: [1], 3: [2], 12: [1]}
+    finally:
+        store.close()
 
 
 def _one_draft(store: Store) -> int:

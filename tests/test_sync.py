@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from nachfass_bot.adapters.mailbox import FetchedHeader, FolderStatus
 from nachfass_bot.adapters.store import Store
-from nachfass_bot.app.sync import sync_folder
+from nachfass_bot.app.sync import WINDOW_FROM, sync_folder
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -101,3 +101,58 @@ def test_bodies_are_read_before_the_transaction_and_a_failed_read_changes_nothin
         sync_folder(mailbox, store, "INBOX", NOW, handle, read_bodies=read)
     assert handled == {uid: b"body %d" % uid for uid in range(100, 501, 100)}
     assert store.folder_state("INBOX") == (7, 500)
+
+
+class DatedMailbox(ListMailbox):
+    """One mail a day: UID n arrived n days after DAY_ZERO; SEARCH SINCE by that day."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(count)
+        self.searches: list[date] = []
+
+    def arrived(self, uid: int) -> datetime:
+        return DAY_ZERO + timedelta(days=uid)
+
+    def first_uid_since(self, folder: str, day: date) -> int | None:
+        self.searches.append(day)
+        return min((uid for uid in self.uids if self.arrived(uid).date() >= day), default=None)
+
+
+DAY_ZERO = datetime(2020, 1, 1, 12, 0, tzinfo=UTC)
+
+
+def test_a_big_folder_is_read_from_the_window_and_an_earlier_start_reads_back_once(
+    memory_store: Store,
+) -> None:
+    store, mailbox = memory_store, DatedMailbox(WINDOW_FROM + 500)
+    seen: list[int] = []
+
+    def handle(batch, bodies):
+        seen.extend(uid for uid, _raw, _received in batch)
+
+    last = WINDOW_FROM + 500
+    sync_folder(mailbox, store, "INBOX", NOW, handle, since=mailbox.arrived(last - 99))
+    assert seen == list(range(last - 99, last + 1)), "only the window is read"
+    assert store.folder_window("INBOX") == (mailbox.arrived(last - 99), last - 99)
+    assert store.folder_state("INBOX") == (7, last)
+
+    seen.clear()
+    sync_folder(mailbox, store, "INBOX", NOW, handle, since=mailbox.arrived(last - 299))
+    assert seen == list(range(last - 299, last - 99)), "the older range, once"
+    assert store.folder_window("INBOX") == (mailbox.arrived(last - 299), last - 299)
+    assert store.folder_state("INBOX") == (7, last), "reading back leaves the last UID"
+
+    seen.clear()
+    sync_folder(mailbox, store, "INBOX", NOW, handle, since=mailbox.arrived(last - 299))
+    assert seen == []
+
+
+def test_a_small_folder_is_read_whole_whatever_the_window(memory_store: Store) -> None:
+    store, mailbox = memory_store, DatedMailbox(300)
+    seen: list[int] = []
+    sync_folder(
+        mailbox, store, "INBOX", NOW, lambda b, _: seen.extend(h[0] for h in b),
+        since=mailbox.arrived(250),
+    )  # fmt: skip
+    assert seen == list(range(1, 301))
+    assert store.folder_window("INBOX") is None and mailbox.searches == []

@@ -15,7 +15,7 @@ import selectors
 import socket
 import ssl
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from imapclient import IMAPClient
@@ -138,6 +138,12 @@ class ImapMailbox:
             chunk = uids[start : start + batch_size]
             response = self._call(self._client.fetch, chunk, items)
             yield [_fetched(uid, response.get(uid, {})) for uid in chunk]
+
+    def first_uid_since(self, folder: str, day: date) -> int | None:
+        """``UID SEARCH SINCE day`` (RFC 3501 §6.4.4: INTERNALDATE, on the server)."""
+        self._select(folder)
+        found = self._call(self._client.search, ["SINCE", day])
+        return min(found, default=None)
 
     def fetch_message(self, folder: str, uid: int) -> bytes | None:
         self._select(folder)

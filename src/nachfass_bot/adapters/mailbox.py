@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import NamedTuple, Protocol
 
 from imapclient import imap_utf7
@@ -232,6 +232,12 @@ class Mailbox(Protocol):
     ) -> Iterator[list[FetchedHeader]]:
         """Batches of ``(uid, header bytes, INTERNALDATE)`` for every UID >= first_uid, in
         UID order; at least the header ``fields`` named (an adapter may return more)."""
+        ...
+
+    def first_uid_since(self, folder: str, day: date) -> int | None:
+        """The lowest UID of a mail that reached the server on or after ``day``
+        (INTERNALDATE, RFC 3501 §6.4.4 ``SEARCH SINCE``, evaluated by the server); None
+        when there is none. Every mail with a lower UID arrived before ``day``."""
         ...
 
     def fetch_message(self, folder: str, uid: int) -> bytes | None:

@@ -11,7 +11,7 @@ import json
 import mailbox
 import re
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from nachfass_bot.adapters.mailbox import FetchedHeader, FolderInfo, FolderStatus, Namespace
@@ -60,6 +60,16 @@ class MaildirMailbox:
                 header = raw.split(b"\n\n", 1)[0].split(b"\r\n\r\n", 1)[0]
                 batch.append(FetchedHeader(uid, header, _delivered_at(box, key)))
             yield batch
+
+    def first_uid_since(self, folder: str, day: date) -> int | None:
+        """The lowest UID of a file delivered on or after ``day`` (its mtime, in UTC)."""
+        box = self._folder(folder)
+        found = [
+            uid
+            for key, uid in self._uids(folder).items()
+            if (delivered := _delivered_at(box, key)) is None or delivered.date() >= day
+        ]
+        return min(found, default=None)
 
     def fetch_message(self, folder: str, uid: int) -> bytes | None:
         for key, known in self._uids(folder).items():

@@ -8,7 +8,7 @@ import contextlib
 import enum
 import logging
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Protocol
@@ -69,6 +69,29 @@ class SmtpTransport:
         self._password = password
         self._timeout = timeout
         self._deadline = deadline if deadline is not None else timeout * 3
+        self._runner: asyncio.Runner | None = None  # set inside session()
+        self._open: aiosmtplib.SMTP | None = None  # the session's connection
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[None]:
+        """Inside the block, mails share one connection and login: several mail
+        transactions in one SMTP session (RFC 5321 §3.3), as a mail program sends. A
+        connection the server dropped meanwhile is opened again before a mail's
+        envelope; after any failure the connection is dropped, and the next mail opens a
+        new one. QUIT at the end (bounded, its failure ignored)."""
+        if self._runner is not None:
+            yield  # already in a session
+            return
+        self._runner = asyncio.Runner()
+        try:
+            yield
+        finally:
+            runner, client = self._runner, self._open
+            self._runner, self._open = None, None
+            if client is not None:
+                with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+                    runner.run(self._end(client, Phase.ACCEPTED))
+            runner.close()
 
     def send(self, message: EmailMessage) -> None:
         """Deliver ``message``; raises DeliveryError with a German message.
@@ -82,7 +105,10 @@ class SmtpTransport:
         progress = _Progress()
         secret = self._secret()
         try:
-            asyncio.run(self._send(message, progress, secret))
+            if self._runner is not None:
+                self._runner.run(self._send_shared(message, progress, secret))
+            else:
+                asyncio.run(self._send(message, progress, secret))
         except aiosmtplib.SMTPResponseException as exc:
             raise self._refused(exc) from exc
         except (aiosmtplib.SMTPException, OSError) as exc:  # TimeoutError is an OSError
@@ -144,6 +170,42 @@ class SmtpTransport:
         finally:
             await self._end(client, progress.phase)
         log.info("mail %s handed to SMTP server %s", message["Message-ID"], self._server.host)
+
+    async def _send_shared(
+        self, message: EmailMessage, progress: _Progress, secret: str | None
+    ) -> None:
+        """:meth:`_send` on the session's connection, which stays open after a mail the
+        server accepted; the phases mean the same."""
+        sender, recipients = envelope(message)
+        try:
+            async with asyncio.timeout(self._deadline):
+                client = await self._session_client(sender, secret)
+                for recipient in recipients:
+                    await client.rcpt(recipient)
+                progress.phase = Phase.DATA
+                await client.data(message.as_bytes())
+                progress.phase = Phase.ACCEPTED
+        except BaseException:
+            if self._open is not None:
+                self._open.close()
+                self._open = None
+            raise
+        log.info("mail %s handed to SMTP server %s", message["Message-ID"], self._server.host)
+
+    async def _session_client(self, sender: str, secret: str | None) -> aiosmtplib.SMTP:
+        """The session's connection with MAIL FROM given; a connection the server closed
+        since the last mail is replaced once (no mail was begun on it)."""
+        if self._open is not None and self._open.is_connected:
+            try:
+                await self._open.mail(sender)
+                return self._open
+            except (aiosmtplib.SMTPServerDisconnected, ConnectionError):
+                self._open.close()
+        self._open = self._client()
+        await self._open.connect()
+        await self._login(self._open, secret)
+        await self._open.mail(sender)
+        return self._open
 
     async def _end(self, client: aiosmtplib.SMTP, phase: Phase) -> None:
         """QUIT after an accepted mail (bounded, its failure ignored: the mail is

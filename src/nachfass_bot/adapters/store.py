@@ -303,7 +303,33 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX payment_questions_booking ON payment_questions(booking_key);
     """,
-    # 10: a failed draft (the server refused it for good: nothing went out) no longer
+    # 10: which threads a draft covers (its own and the further invoices of one payment
+    # mail), indexed by thread: "the drafts of thread N" is a look-up, not a LIKE scan.
+    """
+    CREATE TABLE draft_threads (
+        thread_id INTEGER NOT NULL,
+        draft_id INTEGER NOT NULL REFERENCES drafts(id),
+        PRIMARY KEY (thread_id, draft_id)
+    ) WITHOUT ROWID;
+    INSERT OR IGNORE INTO draft_threads (thread_id, draft_id) SELECT thread_id, id FROM drafts;
+    WITH RECURSIVE split(draft_id, rest, item) AS (
+        SELECT id, extra_thread_ids || ',', '' FROM drafts WHERE extra_thread_ids != ''
+        UNION ALL
+        SELECT draft_id, substr(rest, instr(rest, ',') + 1),
+               substr(rest, 1, instr(rest, ',') - 1)
+        FROM split WHERE rest != ''
+    )
+    INSERT OR IGNORE INTO draft_threads (thread_id, draft_id)
+        SELECT CAST(item AS INTEGER), draft_id FROM split WHERE item != '';
+    CREATE INDEX drafts_state ON drafts(state);
+    """,
+    # 11: the window a folder was first read from (docs/DESIGN.md, "The cycle"): mail that
+    # arrived before window_since (UIDs below window_uid) was not read. NULL: all was.
+    """
+    ALTER TABLE folders ADD COLUMN window_since TEXT;
+    ALTER TABLE folders ADD COLUMN window_uid INTEGER;
+    """,
+    # 12: a failed draft (the server refused it for good: nothing went out) no longer
     # blocks its step; after the owner's ``resume`` the step is drafted afresh.
     """
     DROP INDEX drafts_one_per_step;
@@ -517,12 +543,14 @@ class Store:
         rows = self._thread_rows("t.id = ?", [thread_id])
         return rows[0] if rows else None
 
-    def threads(self, states: Sequence[State] | None = None) -> list[Thread]:
-        """All threads, optionally only those in ``states``, oldest first."""
-        if not states:
-            return self._thread_rows("1 = 1", [])
-        marks = ", ".join("?" for _ in states)
-        return self._thread_rows(f"t.state IN ({marks})", [str(s) for s in states])
+    def threads(self, states: Sequence[State] | None = None, *, after: int = 0) -> list[Thread]:
+        """All threads, optionally only those in ``states`` and with an id above
+        ``after`` (those created since), oldest first."""
+        where, args = "t.id > ?", list[Any]([after])
+        if states:
+            marks = ", ".join("?" for _ in states)
+            where, args = f"{where} AND t.state IN ({marks})", [after, *map(str, states)]
+        return self._thread_rows(where, args)
 
     def thread_keys(self) -> dict[tuple[str, str, str], int]:
         """Every thread by (client address, subject, invoice number), folded as an import
@@ -661,6 +689,10 @@ class Store:
         }
         with self.atomic():
             draft_id = self._insert("drafts", record)
+            self.db.conn.executemany(
+                "INSERT OR IGNORE INTO draft_threads (thread_id, draft_id) VALUES (?, ?)",
+                [(covered, draft_id) for covered in (thread_id, *extra_thread_ids)],
+            )
             self.record_message_id(draft_message_id, MessageRole.DRAFT, now, thread_id=thread_id)
         return draft_id
 
@@ -677,12 +709,29 @@ class Store:
         return rows[0] if rows else None
 
     def drafts(self, states: Sequence[DraftState], thread_id: int | None = None) -> list[Draft]:
+        """Drafts in ``states``, oldest first; with ``thread_id`` only those covering that
+        thread (its own drafts and payment mails that name it among further invoices)."""
         marks = ", ".join("?" for _ in states)
         where, args = f"state IN ({marks})", list[Any](states)
         if thread_id is not None:
-            covers = "(thread_id = ? OR (',' || extra_thread_ids || ',') LIKE ?)"
-            where, args = f"{where} AND {covers}", [*args, thread_id, f"%,{thread_id},%"]
+            covers = "id IN (SELECT draft_id FROM draft_threads WHERE thread_id = ?)"
+            where, args = f"{where} AND {covers}", [*args, thread_id]
         return self._draft_rows(where, args)
+
+    def drafts_by_thread(self, states: Sequence[DraftState]) -> dict[int, list[Draft]]:
+        """Every thread's drafts in ``states`` (as :meth:`drafts` with ``thread_id`` would
+        give them, oldest first), from one query: for views and cycles over all threads."""
+        marks = ", ".join("?" for _ in states)
+        sql = (
+            "SELECT dt.thread_id AS covered, d.* FROM drafts d "
+            "JOIN draft_threads dt ON dt.draft_id = d.id "
+            f"WHERE d.state IN ({marks}) ORDER BY d.id"
+        )
+        result: dict[int, list[Draft]] = {}
+        for row in self.db.query(sql, list[Any](states)):
+            covered = row.pop("covered")
+            result.setdefault(covered, []).append(_draft_from_row(row))
+        return result
 
     def set_draft_state(
         self, draft_id: int, state: DraftState, now: datetime, **fields: Any
@@ -817,13 +866,41 @@ class Store:
     def save_folder_state(
         self, folder: str, uidvalidity: int, last_uid: int, now: datetime
     ) -> None:
-        record = {
-            "name": folder,
-            "uidvalidity": uidvalidity,
-            "last_uid": last_uid,
-            "updated_at": to_iso(now),
-        }
-        self._table("folders").insert(record, replace=True)
+        """Remember how far ``folder`` is read; its window (:meth:`save_folder_window`)
+        stays as it is."""
+        self.db.execute(
+            "INSERT INTO folders (name, uidvalidity, last_uid, updated_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET uidvalidity = excluded.uidvalidity, "
+            "last_uid = excluded.last_uid, updated_at = excluded.updated_at",
+            [folder, uidvalidity, last_uid, to_iso(now)],
+        )
+
+    def folder_window(self, folder: str) -> tuple[datetime, int] | None:
+        """``(since, first_uid)``: ``folder`` was read from ``first_uid``, the first mail
+        that reached the server on or after ``since``; None when it was read whole."""
+        sql = "SELECT window_since, window_uid FROM folders WHERE name = ?"
+        row = self._first(sql, [folder])
+        if row is None or row["window_since"] is None:
+            return None
+        return _required_dt(row["window_since"]), int(row["window_uid"])
+
+    def save_folder_window(
+        self, folder: str, window: tuple[datetime, int] | None, now: datetime
+    ) -> None:
+        """Record the window ``folder`` is read from (None: from its first mail); the
+        folder's state must be saved already."""
+        since, first_uid = window if window is not None else (None, None)
+        self.db.execute(
+            "UPDATE folders SET window_since = ?, window_uid = ?, updated_at = ? WHERE name = ?",
+            [to_iso(since), first_uid, to_iso(now), folder],
+        )
+
+    def earliest_start(self, states: Sequence[State]) -> datetime | None:
+        """The earliest ``started_at`` among the threads in ``states``; None without any."""
+        marks = ", ".join("?" for _ in states)
+        sql = f"SELECT min(started_at) FROM threads WHERE state IN ({marks})"
+        value = self.db.execute(sql, [str(state) for state in states]).fetchone()[0]
+        return from_iso(value)
 
     def mark_seen(
         self,

@@ -71,7 +71,7 @@ def gather_week(store: Store, config: Config, now: datetime) -> WeekFacts:
         answers=tuple(answer_items(store, threads, start, now, junk)),
         drafts=tuple(draft_items(store, threads, now)),
         tasks=tuple(task_items(store, threads, now)),
-        upcoming=tuple(upcoming_items(store, window, config.preferences, now)),
+        upcoming=tuple(upcoming_items(store, window, config.preferences, now, threads)),
         invoices=tuple(invoice_items(threads.values(), now)),
         notices=tuple(notice_items(store, threads, start, now)),
         resting=tuple(rest_items(threads.values(), start, now, window)),
@@ -202,13 +202,20 @@ def task_items(store: Store, threads: dict[int, Thread], end: datetime) -> list[
 
 
 def upcoming_items(
-    store: Store, window: SendingWindow, preferences: Preferences, now: datetime
+    store: Store,
+    window: SendingWindow,
+    preferences: Preferences,
+    now: datetime,
+    threads: dict[int, Thread] | None = None,
 ) -> list[UpcomingItem]:
-    """What the bot does in the coming seven days (or has overdue), thread by thread."""
+    """What the bot does in the coming seven days (or has overdue), thread by thread;
+    ``threads``: every thread by id, when the caller has read them already."""
     items = []
-    for stored in store.threads([State.OPEN]):
+    active = store.drafts_by_thread(ACTIVE_DRAFT_STATES)  # one query, not one per thread
+    known = threads.values() if threads is not None else store.threads([State.OPEN])
+    for stored in (thread for thread in known if thread.state is State.OPEN):
         thread = preferences.refine(stored)
-        drafts = store.drafts(ACTIVE_DRAFT_STATES, thread.id)
+        drafts = active.get(thread.id)
         if drafts:
             draft = drafts[0]
             if draft.state is DraftState.APPROVED and (draft.send_after or now) < now + WEEK:

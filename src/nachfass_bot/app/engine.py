@@ -92,6 +92,7 @@ class Engine:
         self.open_mailbox = open_mailbox
         self.window = sending_window(config)
         guarded = GuardedTransport(transport, store)  # no SMTP inside a transaction
+        self.transport = guarded
         self.outbox = Outbox(
             owner=config.owner,
             store=store,
@@ -137,6 +138,10 @@ class Engine:
         end, never inside a transaction (:mod:`nachfass_bot.app.outbox`); no IMAP or SMTP
         call happens inside one (:mod:`nachfass_bot.app.guard`)."""
         report = report if report is not None else CycleReport()
+        with self.transport.session():  # the cycle's mails share one SMTP connection
+            return self._tick(now, report)
+
+    def _tick(self, now: datetime, report: CycleReport) -> CycleReport:
         self.outbox.settle_interrupted_notices(now)
         with closing(GuardedMailbox(self.open_mailbox(), self.store)) as mailbox:
             folders = self.folders(mailbox)
@@ -192,10 +197,11 @@ class Engine:
         thread whose due time cannot be computed is paused (:meth:`quarantine`)."""
         report = report if report is not None else CycleReport()
         result = []
+        waiting = self.store.drafts_by_thread(ACTIVE_DRAFT_STATES)  # one query for all
         for stored in self.store.threads([State.OPEN]):
             with self._isolated(stored.id, PLANNING, now, report):
                 thread = self.preferences.refine(stored)
-                if self.store.drafts(ACTIVE_DRAFT_STATES, thread.id):
+                if waiting.get(thread.id):
                     continue
                 due = due_step(thread, self.window, self.preferences.playbook(thread))
                 if due is not None and due.due_at <= now:

@@ -11,8 +11,9 @@ cycle would catch and log as an operational problem — and the test suite fails
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from email.message import EmailMessage
 
 from nachfass_bot.adapters.mailbox import (
@@ -68,6 +69,13 @@ class GuardedMailbox:
                 return
             yield batch
 
+    def first_uid_since(self, folder: str, day: date) -> int | None:
+        """The inner mailbox's answer; one that cannot search (a test double) reads the
+        folder from its first mail, as before windows."""
+        check_no_transaction(self._store, "IMAP SEARCH")
+        search = getattr(self._inner, "first_uid_since", None)
+        return search(folder, day) if search is not None else 1
+
     def fetch_message(self, folder: str, uid: int) -> bytes | None:
         check_no_transaction(self._store, "IMAP FETCH of a message")
         return self._inner.fetch_message(folder, uid)
@@ -99,3 +107,9 @@ class GuardedTransport:
     def send(self, message: EmailMessage) -> None:
         check_no_transaction(self._store, "SMTP send")
         self._inner.send(message)
+
+    def session(self) -> contextlib.AbstractContextManager[None]:
+        """The inner transport's session (one connection for the mails of a cycle) where
+        it has one; else each mail on its own."""
+        session = getattr(self._inner, "session", None)
+        return session() if session is not None else contextlib.nullcontext()

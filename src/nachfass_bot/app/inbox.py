@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from functools import partial
@@ -33,7 +33,7 @@ from typing import Protocol
 from nachfass_bot.adapters.mailbox import FolderSet, Mailbox
 from nachfass_bot.adapters.store import Store
 from nachfass_bot.app.outbox import Outbox, mail_ref
-from nachfass_bot.app.sync import Batch, Bodies, Progress, sync_folder
+from nachfass_bot.app.sync import WINDOW_MARGIN, Batch, Bodies, Progress, sync_folder
 from nachfass_bot.domain.calendar import SendingWindow
 from nachfass_bot.domain.dates import in_date_window
 from nachfass_bot.domain.models import (
@@ -46,6 +46,7 @@ from nachfass_bot.domain.models import (
     Inbound,
     MessageRole,
     SeenRole,
+    SettingKey,
     State,
     TaskState,
     Thread,
@@ -55,7 +56,14 @@ from nachfass_bot.errors import MailboxError
 from nachfass_bot.mail.approval import find_token, new_token, token_tag
 from nachfass_bot.mail.inbound import parse_inbound
 from nachfass_bot.mail.judge import Verdict, judge_inbound, needs_body
-from nachfass_bot.mail.matching import Match, answer_keys, answer_time, match_synced
+from nachfass_bot.mail.matching import (
+    Match,
+    ThreadIndex,
+    answer_keys,
+    answer_time,
+    index_threads,
+    match_synced,
+)
 from nachfass_bot.texts.labels import client_label, local_text, moment_text
 from nachfass_bot.texts.render import format_date_long
 
@@ -63,16 +71,21 @@ log = logging.getLogger(__name__)
 
 BOUNCE_TASK = "E-Mail kam nicht an – bitte anrufen oder Adresse prüfen."
 BOUNCE_TASK_STEP = -1  # tasks of a step use the step index; a bounce task has its own slot
+_EPOCH_YEAR = 1970  # a thread "started" before this has a broken date: no sync window
+# Parsed headers kept between reading a batch's bodies and handling it (batches are 500).
+_PARSE_CACHE_SIZE = 2000
 # What a mail that breaks the judgement raises; it is skipped, not retried forever.
 _UNREADABLE = (ValueError, LookupError, TypeError, AttributeError, UnicodeError)
 
 
 @dataclass(frozen=True)
 class _Known:
-    """What a sync compares each mail with; reloaded after a mail changed it."""
+    """What a sync compares each mail with; refreshed after a mail changed it. ``index``
+    looks the listening threads up by Message-ID, address and domain, and holds
+    ``own_ids`` folded."""
 
     own_ids: frozenset[str]
-    threads: tuple[Thread, ...]
+    index: ThreadIndex
 
 
 # Verdicts of mails a thread created later may count as its answer: no machine mail, not
@@ -123,6 +136,7 @@ class InboxReader:
         self.store = store
         self.move_spam_replies = move_spam_replies
         self._spam_answers: dict[tuple[str, int], str] = {}
+        self._parse_cache: dict[tuple[str, int], tuple[bytes, Inbound]] = {}
         self.outbox = outbox
         self.window = window
         self.owner_email = outbox.owner_email
@@ -134,18 +148,32 @@ class InboxReader:
         """Sync the inbound folders, then the Sent folder."""
         if self.tracker is not None:
             self.tracker.begin(now)
+        since = self._window_start(now)
         for folder in folders.inbound:
             is_junk = folder == folders.junk
             handle = partial(
                 self._inbound_batch, folder=folder, is_junk=is_junk, now=now, report=report
             )
             read = partial(self._read_bodies, mailbox, folder=folder, is_junk=is_junk)
-            sync_folder(mailbox, self.store, folder, now, handle, self.progress, read)
+            sync_folder(mailbox, self.store, folder, now, handle, self.progress, read, since)
         if folders.sent and folders.sent not in folders.inbound:
             sent = partial(self._sent_batch, folder=folders.sent, now=now)
             read = partial(self._read_sent_bodies, mailbox, folder=folders.sent)
-            sync_folder(mailbox, self.store, folders.sent, now, sent, self.progress, read)
+            sync_folder(mailbox, self.store, folders.sent, now, sent, self.progress, read, since)
         self._move_spam_answers(mailbox, folders.inbox, now)
+
+    def _window_start(self, now: datetime) -> datetime | None:
+        """Mail that reached the server before this cannot matter: it is older than every
+        listening thread and than tracking from the Sent folder (which only looks at mail
+        since it began), by :data:`~nachfass_bot.app.sync.WINDOW_MARGIN`. None (read all)
+        when a thread claims to have started before 1970: a broken date, no window."""
+        moments = [now]
+        if (earliest := self.store.earliest_start(sorted(LISTENING_STATES))) is not None:
+            moments.append(earliest)
+        if (tracking := self.store.setting(SettingKey.TRACKING_SINCE)) is not None:
+            moments.append(datetime.fromisoformat(tracking))
+        start = min(moments)
+        return start - WINDOW_MARGIN if start.year >= _EPOCH_YEAR else None
 
     def _move_spam_answers(self, mailbox: Mailbox, inbox: str, now: datetime) -> None:
         """With ``move_spam_replies``: client answers found in junk go to INBOX, after the
@@ -162,10 +190,21 @@ class InboxReader:
             )
 
     def _known(self) -> _Known:
-        return _Known(
-            own_ids=frozenset(self.store.own_message_ids()),
-            threads=tuple(self.store.threads(sorted(LISTENING_STATES))),
-        )
+        own_ids = frozenset(self.store.own_message_ids())
+        threads = self.store.threads(sorted(LISTENING_STATES))
+        return _Known(own_ids=own_ids, index=index_threads(threads, own_ids))
+
+    def _refresh(self, known: _Known, thread_ids: Iterable[int]) -> _Known:
+        """``known`` after a mail changed the threads ``thread_ids`` (and perhaps created
+        some): what :meth:`_known` would read, reading only those threads again, the ones
+        created since, and our own Message-IDs: a reload per answer would cost a read of
+        every thread (docs/DESIGN.md, "The cycle")."""
+        own_ids = frozenset(self.store.own_message_ids())
+        changed: dict[int, Thread | None] = {tid: self.store.thread(tid) for tid in thread_ids}
+        newest = max(known.index.rank, default=0)
+        for thread in self.store.threads(sorted(LISTENING_STATES), after=newest):
+            changed[thread.id] = thread
+        return _Known(own_ids=own_ids, index=known.index.updated(changed, own_ids))
 
     # -- inbound folders ------------------------------------------------------------------
 
@@ -178,15 +217,36 @@ class InboxReader:
         known = self._known()
         bodies: dict[int, bytes | None] = {}
         for uid, raw, received in batch:
-            inbound = parse_inbound(
-                raw, folder=folder, uid=uid, is_junk_folder=is_junk, received=received
-            )
+            inbound = self._parsed(raw, folder=folder, uid=uid, is_junk=is_junk, received=received)
             judged = self.store.is_seen(seen_key(inbound, raw), SeenRole.INBOUND)
             if not judged and (
                 self._needs_body(inbound, known) or self._starts_thread(inbound, raw, False)
             ):
                 bodies[uid] = mailbox.fetch_message(folder, uid)
         return bodies
+
+    def _parsed(
+        self,
+        raw: bytes,
+        *,
+        folder: str,
+        uid: int,
+        received: datetime | None,
+        is_junk: bool = False,
+    ) -> Inbound:
+        """The header of one mail parsed once per sync: reading the bodies and handling
+        the batch ask for the same mails, and parsing is most of a first sync's cost."""
+        key = (folder, uid)
+        cached = self._parse_cache.get(key)
+        if cached is not None and cached[0] is raw:
+            return cached[1]
+        inbound = parse_inbound(
+            raw, folder=folder, uid=uid, is_junk_folder=is_junk, received=received
+        )
+        if len(self._parse_cache) >= _PARSE_CACHE_SIZE:
+            self._parse_cache.clear()  # one batch at a time: the older ones are done
+        self._parse_cache[key] = (raw, inbound)
+        return inbound
 
     def _starts_thread(self, mail: Inbound, header: bytes, in_sent: bool) -> bool:
         return self.tracker is not None and self.tracker.wants_body(mail, header, in_sent=in_sent)
@@ -198,7 +258,7 @@ class InboxReader:
         thread (app/tracking.py); the rest of the Sent folder is read by header only."""
         bodies: dict[int, bytes | None] = {}
         for uid, raw, received in batch:
-            mail = parse_inbound(raw, folder=folder, uid=uid, received=received)
+            mail = self._parsed(raw, folder=folder, uid=uid, received=received)
             seen = self.store.is_seen(seen_key(mail, raw), SeenRole.OWNER_MAIL)
             if not seen and self._starts_thread(mail, raw, True):
                 bodies[uid] = mailbox.fetch_message(folder, uid)
@@ -206,9 +266,7 @@ class InboxReader:
 
     def _needs_body(self, inbound: Inbound, known: _Known) -> bool:
         try:
-            return needs_body(
-                inbound, known.threads, owner_email=self.owner_email, own_message_ids=known.own_ids
-            )
+            return needs_body(inbound, known.index, owner_email=self.owner_email)
         except _UNREADABLE:
             return False  # the judgement skips the mail with an error event
 
@@ -225,9 +283,7 @@ class InboxReader:
         known = self._known()
         index: list[tuple[str, Inbound]] = []
         for uid, raw, received in batch:
-            inbound = parse_inbound(
-                raw, folder=folder, uid=uid, is_junk_folder=is_junk, received=received
-            )
+            inbound = self._parsed(raw, folder=folder, uid=uid, is_junk=is_junk, received=received)
             key = seen_key(inbound, raw)
             self._queue_command(key, inbound, known, now)
             if self.store.is_seen(key, SeenRole.INBOUND):
@@ -238,12 +294,12 @@ class InboxReader:
                 # folder it was moved to is judged in full.
                 log.info("mail %s/%s vanished before its body was read", folder, uid)
                 continue
-            verdict = self._judge_safely(inbound, bodies, known, now, report)
+            verdict, touched = self._judge_safely(inbound, bodies, known, now, report)
             self.store.mark_seen(key, SeenRole.INBOUND, folder, uid, verdict, now)
             if _may_answer_later(inbound, verdict):
                 index.append((key, inbound))
             if verdict not in _NOTHING_CHANGED:
-                known = self._known()
+                known = self._refresh(known, touched)
         self.store.add_synced_mails(index)
 
     def _queue_command(self, key: str, mail: Inbound, known: _Known, now: datetime) -> None:
@@ -262,7 +318,7 @@ class InboxReader:
 
     def _judge_safely(
         self, inbound: Inbound, bodies: Bodies, known: _Known, now: datetime, report: CycleReport
-    ) -> VerdictKind:
+    ) -> tuple[VerdictKind, tuple[int, ...]]:
         try:
             return self._judge(inbound, bodies, known, now, report)
         except _UNREADABLE as exc:
@@ -273,35 +329,33 @@ class InboxReader:
                 f"Mail im Ordner {inbound.folder} (UID {inbound.uid}) nicht lesbar, übersprungen",
                 kind=EventKind.ERROR,
             )
-            return VerdictKind.ERROR
+            return VerdictKind.ERROR, ()
 
     def _judge(
         self, inbound: Inbound, bodies: Bodies, known: _Known, now: datetime, report: CycleReport
-    ) -> VerdictKind:
-        """Decide what one inbound mail is, act on it; returns the seen-verdict. Runs in
-        the batch's transaction: the body comes from ``bodies``, never from the server."""
+    ) -> tuple[VerdictKind, tuple[int, ...]]:
+        """Decide what one inbound mail is, act on it; returns the seen-verdict and the
+        threads it may have changed. Runs in the batch's transaction: the body comes
+        from ``bodies``, never from the server."""
         if inbound.message_id in known.own_ids:
-            return VerdictKind.OWN
+            return VerdictKind.OWN, ()
         if inbound.from_addr == self.owner_email:
             # A command among them is queued by _queue_command; a copy to the tracking
             # address may start a thread; never an answer.
             self._consider(inbound, bodies, now, in_sent=False)
-            return VerdictKind.OWNER
+            return VerdictKind.OWNER, ()
         answered_draft = self._answered_draft(inbound)
         if answered_draft:
             self._warn_foreign_command(inbound, answered_draft, now)
-        owner, own = self.owner_email, known.own_ids
-        if not needs_body(inbound, known.threads, owner_email=owner, own_message_ids=own):
-            return VerdictKind.UNRELATED
+        if not needs_body(inbound, known.index, owner_email=self.owner_email):
+            return VerdictKind.UNRELATED, ()
         raw = bodies.get(inbound.uid)
         if raw is None:  # not downloaded: another process changed the threads meanwhile
             log.warning("mail %s/%s not read whole, counted unrelated", inbound.folder, inbound.uid)
-            return VerdictKind.UNRELATED
-        verdict = judge_inbound(
-            inbound, raw, threads=known.threads, owner_email=owner, own_message_ids=own
-        )
+            return VerdictKind.UNRELATED, ()
+        verdict = judge_inbound(inbound, raw, threads=known.index, owner_email=self.owner_email)
         self._apply(verdict, inbound, now, report)
-        return verdict.kind
+        return verdict.kind, verdict.thread_ids
 
     def _apply(
         self, verdict: Verdict, inbound: Inbound, now: datetime, report: CycleReport
@@ -449,7 +503,7 @@ class InboxReader:
         an offer, order document or invoice among them starts a thread."""
         known = self._known()
         for uid, raw, received in batch:
-            mail = parse_inbound(raw, folder=folder, uid=uid, received=received)
+            mail = self._parsed(raw, folder=folder, uid=uid, received=received)
             key = seen_key(mail, raw)
             self._queue_command(key, mail, known, now)
             if self.store.is_seen(key, SeenRole.OWNER_MAIL):
@@ -459,9 +513,10 @@ class InboxReader:
             verdict = VerdictKind.OWN
             if mail.message_id not in known.own_ids and mail.from_addr == self.owner_email:
                 verdict = VerdictKind.OWNER_SENT
-                restarted = [self._restart_clock(t, mail, now) for t in _written_to(mail, known)]
-                if any(restarted):
-                    known = self._known()  # the next mail compares with the new count
+                written = _written_to(mail, known)
+                restarted = [t.id for t in written if self._restart_clock(t, mail, now)]
+                if restarted:
+                    known = self._refresh(known, restarted)  # compare with the new count
             self.store.mark_seen(key, SeenRole.OWNER_MAIL, folder, uid, verdict, now)
 
     def _consider(
@@ -517,7 +572,7 @@ def _written_to(mail: Inbound, known: _Known) -> list[Thread]:
     recipients = set(mail.to_addrs)
     return [
         thread
-        for thread in known.threads
+        for thread in known.index.written_to(recipients)
         if thread.state is State.OPEN
         and ({thread.client.email, thread.client.assistant_email} & recipients)
     ]

@@ -3,24 +3,25 @@ output), read from the store."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from nachfass_bot.adapters.ledger import Ledger
 from nachfass_bot.adapters.store import Store, to_iso
 from nachfass_bot.domain.calendar import SendingWindow
-from nachfass_bot.domain.models import ACTIVE_DRAFT_STATES, State, TaskState, Thread
+from nachfass_bot.domain.models import ACTIVE_DRAFT_STATES, Draft, State, TaskState, Thread
 from nachfass_bot.domain.preferences import Preferences
 from nachfass_bot.domain.schedule import due_step
 
 
 def next_due_at(
-    store: Store, window: SendingWindow, thread: Thread, preferences: Preferences
+    window: SendingWindow, thread: Thread, preferences: Preferences, drafts: Sequence[Draft]
 ) -> datetime | None:
-    """When the bot acts next on the thread: a waiting draft's send time, else the schedule."""
+    """When the bot acts next on the thread: a waiting draft's send time, else the schedule.
+    ``drafts``: the thread's active drafts, oldest first."""
     if thread.state is not State.OPEN:
         return None
-    drafts = store.drafts(ACTIVE_DRAFT_STATES, thread.id)
     if drafts:
         return drafts[0].send_after
     try:
@@ -32,11 +33,29 @@ def next_due_at(
     return due.due_at if due else None
 
 
+def thread_summaries(
+    store: Store, window: SendingWindow, preferences: Preferences
+) -> list[dict[str, Any]]:
+    """``list``: :func:`thread_summary` of every thread, oldest first, from two queries
+    (threads, active drafts) whatever the number of threads."""
+    drafts = store.drafts_by_thread(ACTIVE_DRAFT_STATES)
+    return [
+        thread_summary(store, window, thread, preferences, drafts.get(thread.id, []))
+        for thread in store.threads()
+    ]
+
+
 def thread_summary(
-    store: Store, window: SendingWindow, thread: Thread, preferences: Preferences
+    store: Store,
+    window: SendingWindow,
+    thread: Thread,
+    preferences: Preferences,
+    drafts: Sequence[Draft] | None = None,
 ) -> dict[str, Any]:
-    """The JSON object of ``list`` and ``show``."""
-    drafts = store.drafts(ACTIVE_DRAFT_STATES, thread.id)
+    """The JSON object of ``list`` and ``show``; ``drafts``, the thread's active drafts,
+    are read from the store when not given."""
+    if drafts is None:
+        drafts = store.drafts(ACTIVE_DRAFT_STATES, thread.id)
     return {
         "id": thread.id,
         "kind": str(thread.kind),
@@ -47,7 +66,7 @@ def thread_summary(
         "du": thread.client.du,
         "subject": thread.subject,
         "started_at": to_iso(thread.started_at),
-        "next_due_at": to_iso(next_due_at(store, window, thread, preferences)),
+        "next_due_at": to_iso(next_due_at(window, thread, preferences, drafts)),
         "answered_at": to_iso(thread.answered_at),
         "answered_folder": thread.answered_folder,
         "paused_until": to_iso(thread.paused_until),

@@ -13,8 +13,8 @@ that drops during a download leaves the store as it was after the last batch.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from datetime import datetime
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import datetime, timedelta
 
 from nachfass_bot.adapters.mailbox import FetchedHeader, Mailbox
 from nachfass_bot.adapters.store import Store
@@ -29,6 +29,12 @@ BodyReader = Callable[[Batch], Bodies]
 BatchHandler = Callable[[Batch, Bodies], None]
 Progress = Callable[[str, int, int], None]  # folder, mails read, mails to read
 PROGRESS_FROM = 2000  # only a sync this long reports its progress
+# A first sync of a folder this big reads only the window that can matter; a smaller one
+# is read whole (it costs little, and the index of synced mail then has all of it).
+WINDOW_FROM = 2000
+# How long before the earliest listening thread's start mail is still read: a thread's
+# start can be a day the owner typed, and SEARCH SINCE counts whole server days.
+WINDOW_MARGIN = timedelta(days=14)
 
 
 def sync_folder(
@@ -39,35 +45,111 @@ def sync_folder(
     handle_batch: BatchHandler,
     progress: Progress | None = None,
     read_bodies: BodyReader | None = None,
+    since: datetime | None = None,
 ) -> None:
     """Hand every batch of ``(uid, header bytes, INTERNALDATE)`` above the stored UID,
     with the bodies ``read_bodies`` downloaded for it beforehand, to ``handle_batch``
     inside one transaction; ``handle_batch`` must not touch the network. A long sync
-    calls ``progress`` after each batch."""
+    calls ``progress`` after each batch.
+
+    ``since``: mail that reached the server before it cannot matter. A first sync of a
+    folder holding at least :data:`WINDOW_FROM` mails then starts at the first UID that
+    arrived since that day (``SEARCH SINCE`` on the server); when a later sync is asked
+    for an earlier ``since`` (a thread with an earlier start), the older range is read
+    once then. Smaller folders are read whole."""
     status = mailbox.folder_status(folder)
     stored = store.folder_state(folder)
-    last_uid = 0
-    if stored and stored[0] == status.uidvalidity:
-        last_uid = stored[1]
-    elif stored:
+    first_sync = stored is None or stored[0] != status.uidvalidity
+    last_uid = 0 if first_sync or stored is None else stored[1]
+    if stored is not None and first_sync:
         store.add_event(
             now,
             f"Im Ordner {folder} hat sich die UIDVALIDITY geändert; ich lese ihn neu.",
             kind=EventKind.SYNC,
         )
+    if first_sync:
+        window = _first_window(mailbox, folder, status.uidnext, since)
+        last_uid = window[1] - 1 if window is not None else 0
+        with store.atomic():
+            store.save_folder_state(folder, status.uidvalidity, last_uid, now)
+            store.save_folder_window(folder, window, now)
     if last_uid + 1 < status.uidnext:
         expected = status.uidnext - 1 - last_uid  # at most; expunged UIDs make it less
-        done = 0
-        for batch in mailbox.fetch_headers(folder, last_uid + 1, HEADER_FIELDS):
-            if not batch:
-                continue
-            bodies = read_bodies(batch) if read_bodies is not None else {}
-            with store.atomic():
-                handle_batch(batch, bodies)
-                last_uid = batch[-1][0]
-                store.save_folder_state(folder, status.uidvalidity, last_uid, now)
-            done += len(batch)
-            if progress is not None and expected >= PROGRESS_FROM:
-                progress(folder, done, max(done, expected))
-    if stored is None or stored[0] != status.uidvalidity:
-        store.save_folder_state(folder, status.uidvalidity, last_uid, now)
+        batches = mailbox.fetch_headers(folder, last_uid + 1, HEADER_FIELDS)
+        _handle_all(batches, store, folder, now, handle_batch, read_bodies, progress, expected,
+                    uidvalidity=status.uidvalidity)  # fmt: skip
+    if not first_sync and since is not None:
+        _read_back(mailbox, store, folder, now, since, handle_batch, read_bodies)
+
+
+def _first_window(
+    mailbox: Mailbox, folder: str, uidnext: int, since: datetime | None
+) -> tuple[datetime, int] | None:
+    """``(since, first UID to read)`` for a folder's first sync, None to read it whole."""
+    if since is None or uidnext - 1 < WINDOW_FROM:
+        return None
+    first = mailbox.first_uid_since(folder, since.date())
+    return (since, uidnext if first is None else first) if first != 1 else None
+
+
+def _read_back(
+    mailbox: Mailbox,
+    store: Store,
+    folder: str,
+    now: datetime,
+    since: datetime,
+    handle_batch: BatchHandler,
+    read_bodies: BodyReader | None,
+) -> None:
+    """Read the mail below the folder's window that arrived since ``since``, once, when
+    ``since`` lies a day or more before the window; then move the window back."""
+    window = store.folder_window(folder)
+    if window is None or since.date() >= window[0].date():
+        return
+    first = mailbox.first_uid_since(folder, since.date())
+    if first is not None and first < window[1]:
+        end = window[1]
+        batches = (
+            [header for header in batch if header[0] < end]
+            for batch in _until(mailbox.fetch_headers(folder, first, HEADER_FIELDS), end)
+        )
+        _handle_all(batches, store, folder, now, handle_batch, read_bodies)
+    with store.atomic():
+        new_first = window[1] if first is None else min(first, window[1])
+        store.save_folder_window(folder, (since, new_first) if new_first > 1 else None, now)
+
+
+def _until(batches: Iterator[Batch], end: int) -> Iterator[Batch]:
+    """The batches up to the one that reaches UID ``end``; the later ones are not fetched."""
+    for batch in batches:
+        yield batch
+        if batch and batch[-1][0] >= end - 1:
+            return
+
+
+def _handle_all(
+    batches: Iterable[Batch],
+    store: Store,
+    folder: str,
+    now: datetime,
+    handle_batch: BatchHandler,
+    read_bodies: BodyReader | None,
+    progress: Progress | None = None,
+    expected: int = 0,
+    *,
+    uidvalidity: int | None = None,
+) -> None:
+    """Each batch: bodies first, then handled in one transaction (with the folder's new
+    last UID when ``uidvalidity`` is given: reading forward, not back)."""
+    done = 0
+    for batch in batches:
+        if not batch:
+            continue
+        bodies = read_bodies(batch) if read_bodies is not None else {}
+        with store.atomic():
+            handle_batch(batch, bodies)
+            if uidvalidity is not None:
+                store.save_folder_state(folder, uidvalidity, batch[-1][0], now)
+        done += len(batch)
+        if progress is not None and expected >= PROGRESS_FROM:
+            progress(folder, done, max(done, expected))

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import click
@@ -78,7 +78,6 @@ from nachfass_bot.cli.views import (
 from nachfass_bot.config import Config, load_config, resolve_config_path
 from nachfass_bot.domain.dates import check_moment, german_date
 from nachfass_bot.domain.models import CycleReport, Kind, Source, State, Thread
-from nachfass_bot.domain.money import parse_amount
 from nachfass_bot.domain.payments import MatchKind
 from nachfass_bot.domain.providers import PRESETS, Preset, preset_for_address, preset_named
 from nachfass_bot.errors import (
@@ -89,9 +88,15 @@ from nachfass_bot.errors import (
     NachfassError,
     UnknownThread,
 )
-from nachfass_bot.texts.digest import render_digest
-from nachfass_bot.texts.labels import KIND_LABELS, local_text
-from nachfass_bot.texts.render import format_money
+
+if TYPE_CHECKING:
+    from nachfass_bot.adapters.store import Store
+    from nachfass_bot.app.importing import Duplicate
+    from nachfass_bot.app.payments import FileResult
+    from nachfass_bot.app.recognise import Proposal
+    from nachfass_bot.app.threads import NewThread
+    from nachfass_bot.cli.checkup import Finding
+    from nachfass_bot.config import Config
 
 log = logging.getLogger("nachfass_bot")
 
@@ -102,6 +107,7 @@ class _Options:
     verbose: bool
 
     def config(self) -> Config:
+
         return load_config(resolve_config_path(self.config_path))
 
 
@@ -196,6 +202,7 @@ def _parse_now(text: str | None, config: Config, option: str = "--now") -> datet
     """``--now`` (or ``--sent-at``): ISO 8601; without an offset it is the owner's local
     time. A moment outside the date window (docs/DESIGN.md, "Input at the door") is
     refused before anything is computed with it."""
+
     clock = datetime.now(UTC)
     if text is None:
         return clock
@@ -255,6 +262,9 @@ def _at_the_door(option: str, check: Callable[[], _T]) -> _T:
 @click.option("--json", "as_json", is_flag=True, help="Ausgabe als JSON.")
 @click.pass_obj
 def track(opts: _Options, /, **values: Any) -> None:
+    from nachfass_bot.app.wiring import open_store
+    from nachfass_bot.texts.labels import KIND_LABELS, local_text
+
     config = opts.config()
     now = datetime.now(UTC)
     from_sent = values["from_sent"] is not None or values["from_sent_id"] is not None
@@ -292,6 +302,8 @@ def _thread_from_sent(
 ) -> NewThread:
     """``track --from-sent``: the sent mail's facts, the explicit options on top, shown
     before anything is saved (``--yes`` skips the question)."""
+    from nachfass_bot.app.wiring import build_texts
+
     engine = build_engine(config, store, build_texts(config))
     kind = Kind(values["kind"]) if values["kind"] else None
     row = find_sent(
@@ -351,6 +363,7 @@ def _new_thread(values: dict[str, Any], config: Config, now: datetime) -> NewThr
     """The options of ``track`` as a NewThread, checked by the app's
     :func:`~nachfass_bot.app.threads.read_entry`; a refusal names its option. Only the
     written form of the dates is read here."""
+
     kind = values["kind"]
     due = _due(values["due"]) if kind == Kind.RECHNUNG.value and values["due"] else None
     sent_at = _sent_at(values["sent_at"]) if values["sent_at"] else None
@@ -414,6 +427,10 @@ def _sent_at(text: str) -> datetime:
 )
 @click.pass_obj
 def import_command(opts: _Options, file: Path, dry_run: bool) -> None:
+    from nachfass_bot.app.engine import sending_window
+    from nachfass_bot.app.wiring import open_store
+    from nachfass_bot.cli.views import output_console
+
     config = opts.config()
     now = datetime.now(UTC)
     window = sending_window(config)
@@ -456,6 +473,10 @@ SCAN_DAYS = 90  # scan without --since: the last three months
 def scan(
     opts: _Options, since: str | None, apply_found: bool, now: str | None, as_json: bool
 ) -> None:
+    from nachfass_bot.app.wiring import build_texts, open_store
+    from nachfass_bot.cli.daemon import single_instance
+    from nachfass_bot.cli.views import output_console
+
     config = opts.config()
     moment = _parse_now(now, config)
     first_day = _due(since) if since else (moment - timedelta(days=SCAN_DAYS)).date()
@@ -502,6 +523,8 @@ def _show_progress(folder: str, done: int, total: int) -> None:
 @click.option("--now", help="So tun, als wäre es jetzt dieser Zeitpunkt (ISO 8601).")
 @click.pass_obj
 def tick(opts: _Options, now: str | None) -> None:
+    from nachfass_bot.app.wiring import open_store
+
     config = opts.config()
     moment = _parse_now(now, config)
     with single_instance(config.store.path), open_store(config) as store:
@@ -537,6 +560,7 @@ def _count(number: int, singular: str, plural: str) -> str:
 )
 @click.pass_obj
 def run(opts: _Options, interval: int | None, now: str | None) -> None:
+
     config = opts.config()
     clock = clock_from(_parse_now(now, config)) if now else utc_now
     if not opts.verbose:
@@ -562,12 +586,13 @@ def run(opts: _Options, interval: int | None, now: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Ausgabe als JSON.")
 @click.pass_obj
 def list_threads(opts: _Options, as_json: bool) -> None:
+    from nachfass_bot.app.overview import thread_summaries
+    from nachfass_bot.app.wiring import open_store
+
     config = opts.config()
     window = sending_window(config)
     with open_store(config) as store:
-        rows = [
-            thread_summary(store, window, thread, config.preferences) for thread in store.threads()
-        ]
+        rows = thread_summaries(store, window, config.preferences)
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
@@ -582,6 +607,9 @@ def list_threads(opts: _Options, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Ausgabe als JSON.")
 @click.pass_obj
 def show(opts: _Options, thread_id: int, as_json: bool) -> None:
+    from nachfass_bot.app.wiring import open_store
+    from nachfass_bot.cli.views import output_console
+
     config = opts.config()
     window = sending_window(config)
     with open_store(config) as store:
@@ -613,6 +641,8 @@ def demo(keep: Path | None) -> None:
 @click.option("--now", help="So tun, als wäre es jetzt dieser Zeitpunkt (ISO 8601).")
 @click.pass_obj
 def preview(opts: _Options, thread_id: int, step: int | None, now: str | None) -> None:
+    from nachfass_bot.app.wiring import open_store
+
     config = opts.config()
     moment = _parse_now(now, config)
     with open_store(config) as store:
@@ -651,6 +681,9 @@ def preview(opts: _Options, thread_id: int, step: int | None, now: str | None) -
 )
 @click.pass_obj
 def digest_command(opts: _Options, now: str | None, mode: str, html_path: Path | None) -> None:
+    from nachfass_bot.app.wiring import build_texts, open_store
+    from nachfass_bot.texts.digest import render_digest
+
     config = opts.config()
     moment = _parse_now(now, config)
     texts = build_texts(config)
@@ -687,6 +720,8 @@ def digest_command(opts: _Options, now: str | None, mode: str, html_path: Path |
 )
 @click.pass_obj
 def init(opts: _Options, provider_name: str | None, address: str | None) -> None:
+    from nachfass_bot.config import resolve_config_path
+
     target = resolve_config_path(opts.config_path).absolute()
     if address is None and provider_name is None and sys.stdin.isatty():
         address = (
@@ -766,6 +801,8 @@ def _echo_preset(preset: Preset) -> None:
 @cli.command(help="Anmeldung bei IMAP und SMTP prüfen und die beobachteten Ordner zeigen.")
 @click.pass_obj
 def check(opts: _Options) -> None:
+    from nachfass_bot.config import load_config, resolve_config_path
+
     path = resolve_config_path(opts.config_path)
     click.echo(f"Prüfe {path} …")
     try:
@@ -787,6 +824,7 @@ def check(opts: _Options) -> None:
 
 
 def _finding_text(finding: Finding) -> str:
+
     mark = {Level.OK: "✓", Level.WARNING: "!", Level.ERROR: "✗"}[finding.level]
     text = f"{mark} {finding.title}: {finding.detail}"
     if finding.fix:
@@ -830,6 +868,7 @@ def service() -> None:
 @click.option("--force", is_flag=True, help="Einen vorhandenen Dienst ersetzen.")
 @click.pass_obj
 def service_install(opts: _Options, force: bool) -> None:
+
     config = opts.config()
     unit = install_unit(config, force=force)
     click.echo(f"Dienst angelegt: {unit}")
@@ -846,10 +885,21 @@ def service_install(opts: _Options, force: bool) -> None:
     click.echo("Protokoll ansehen: journalctl --user -u nachfass-bot -f")
 
 
-_OwnerWord = Callable[[Store, int, datetime], Thread]
+_OwnerWord = Callable[["Store", int, datetime], Thread]
 
 
-def _owner_says(command: str, change_thread: _OwnerWord, help_text: str) -> None:
+def _owner_word(command: str) -> _OwnerWord:
+    """What ``close``, ``pause`` and ``resume`` do, imported when one of them runs."""
+
+    words: dict[str, _OwnerWord] = {
+        "close": close_thread,
+        "pause": pause_thread,
+        "resume": resume_thread,
+    }
+    return words[command]
+
+
+def _owner_says(command: str, help_text: str) -> None:
     """``nachfass-bot <command> THREAD_ID``: the owner's word on a thread
     (docs/DESIGN.md, "Thread states")."""
 
@@ -857,9 +907,11 @@ def _owner_says(command: str, change_thread: _OwnerWord, help_text: str) -> None
     @click.argument("thread_id", type=ROW_ID)
     @click.pass_obj
     def change(opts: _Options, thread_id: int) -> None:
+        from nachfass_bot.app.wiring import open_store
+
         config = opts.config()
         with open_store(config) as store:
-            thread = change_thread(store, thread_id, datetime.now(UTC))
+            thread = _owner_word(command)(store, thread_id, datetime.now(UTC))
         click.echo(f"Vorgang {thread_id} {OUTCOMES[thread.state]}.")
 
 
@@ -872,6 +924,10 @@ def _owner_says(command: str, change_thread: _OwnerWord, help_text: str) -> None
 )
 @click.pass_obj
 def paid(opts: _Options, thread_id: int, amount: str | None) -> None:
+    from nachfass_bot.app.wiring import open_store
+    from nachfass_bot.domain.money import parse_amount
+    from nachfass_bot.texts.render import format_money
+
     config = opts.config()
     value = parse_amount(amount) if amount is not None else None
     with open_store(config) as store:
@@ -883,9 +939,9 @@ def paid(opts: _Options, thread_id: int, amount: str | None) -> None:
     click.echo(f"Vorgang {thread_id}: {format_money(value)} eingetragen, offen bleiben {rest}.")
 
 
-_owner_says("close", close_thread, "Einen Vorgang schließen (kein Nachfassen mehr).")
-_owner_says("pause", pause_thread, "Einen Vorgang anhalten, bis Du ihn fortsetzt.")
-_owner_says("resume", resume_thread, "Einen pausierten oder beendeten Vorgang wieder aufnehmen.")
+_owner_says("close", "Einen Vorgang schließen (kein Nachfassen mehr).")
+_owner_says("pause", "Einen Vorgang anhalten, bis Du ihn fortsetzt.")
+_owner_says("resume", "Einen pausierten oder beendeten Vorgang wieder aufnehmen.")
 
 
 @cli.group(help="Kontoauszüge: Zahlungen erkennen (CAMT.053, MT940, CSV).")
@@ -897,6 +953,7 @@ def bank() -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.pass_obj
 def bank_import(opts: _Options, files: tuple[Path, ...]) -> None:
+
     config = opts.config()
     with open_store(config) as store:
         results = build_payments(config, store).import_files(files, datetime.now(UTC))
@@ -938,6 +995,8 @@ def import_summary(result: FileResult) -> str:
 )
 @click.pass_obj
 def bank_forget(opts: _Options, before: str) -> None:
+    from nachfass_bot.app.wiring import open_store
+
     config = opts.config()
     day = _any_day(before)
     with open_store(config) as store:
@@ -949,6 +1008,8 @@ def bank_forget(opts: _Options, before: str) -> None:
 @click.argument("task_id", type=ROW_ID)
 @click.pass_obj
 def done(opts: _Options, task_id: int) -> None:
+    from nachfass_bot.app.wiring import open_store
+
     config = opts.config()
     with open_store(config) as store:
         finish_task(store, task_id, datetime.now(UTC))

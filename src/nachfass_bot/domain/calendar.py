@@ -46,6 +46,7 @@ def _public_holidays(bundesland: str, year: int) -> holidays.HolidayBase:
     return holidays.country_holidays("DE", subdiv=bundesland, years=year, expand=False)
 
 
+@lru_cache(maxsize=4096)  # a cycle asks about the same few weeks for every thread
 def is_public_holiday(day: date, bundesland: str) -> bool:
     """Return True if ``day`` is a public holiday in the German ``bundesland`` (e.g. "NW")."""
     return day in _public_holidays(bundesland, day.year)

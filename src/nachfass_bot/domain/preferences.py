@@ -108,6 +108,8 @@ class Preferences:
 
     def refine(self, thread: Thread) -> Thread:
         """The thread with the client's config settings on top of what ``track`` stored."""
+        if thread.client.email.lower() not in self.clients:
+            return thread  # nothing configured for this client: the defaults change nothing
         settings = self.client(thread.client.email)
         client = replace(
             thread.client,

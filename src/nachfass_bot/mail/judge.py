@@ -5,6 +5,10 @@ the labelled corpus (``tests/corpus``) use this same function, so what the corpu
 is what the bot does. Reading a body costs a download, so :func:`needs_body` tells from
 the header alone whether a mail can concern any thread at all.
 
+``threads`` is a list of threads or, in the cycle, a
+:class:`~nachfass_bot.mail.matching.ThreadIndex` built once per cycle: the index also
+carries the bot's own Message-IDs, folded once, so ``own_message_ids`` may stay empty.
+
 A mail from a delivery system (``MAILER-DAEMON``, ``postmaster``, MDaemon; see
 :func:`~nachfass_bot.mail.bounces.is_delivery_system`) is never an answer, whatever its
 body and its references say: it is a bounce, a delay notice, or unrelated.
@@ -20,7 +24,7 @@ from nachfass_bot.domain.models import LISTENING_STATES, Inbound, Thread, Verdic
 from nachfass_bot.mail.bounces import is_bounce_subject, is_delivery_system
 from nachfass_bot.mail.classify import Classification, MailKind, classify_message
 from nachfass_bot.mail.inbound import parse_inbound
-from nachfass_bot.mail.matching import Match, related_threads
+from nachfass_bot.mail.matching import Match, ThreadIndex, fold_ids, related_threads
 
 __all__ = ["Verdict", "judge_inbound", "judge_mail", "needs_body"]
 
@@ -43,17 +47,17 @@ def _fold(value: str | None) -> str:
 
 def needs_body(
     inbound: Inbound,
-    threads: Sequence[Thread],
+    threads: Sequence[Thread] | ThreadIndex,
     *,
     owner_email: str,
-    own_message_ids: Collection[str],
+    own_message_ids: Collection[str] = (),
 ) -> bool:
     """True when the mail may concern a thread: related by header, or a bounce candidate
     (machine mail, a delivery-system sender or a bounce subject).
 
     Everything else is unrelated without downloading its body.
     """
-    if _identity(inbound, owner_email, own_message_ids):
+    if _identity(inbound, owner_email, _own_ids(threads, own_message_ids)):
         return False
     if inbound.is_list_mail:
         return False
@@ -82,12 +86,12 @@ def judge_inbound(
     inbound: Inbound,
     raw: bytes,
     *,
-    threads: Sequence[Thread],
+    threads: Sequence[Thread] | ThreadIndex,
     owner_email: str,
-    own_message_ids: Collection[str],
+    own_message_ids: Collection[str] = (),
 ) -> Verdict:
     """Like :func:`judge_mail` for a mail whose header is already parsed."""
-    identity = _identity(inbound, owner_email, own_message_ids)
+    identity = _identity(inbound, owner_email, _own_ids(threads, own_message_ids))
     if identity:
         return Verdict(kind=identity)
     related = related_threads(
@@ -97,7 +101,7 @@ def judge_inbound(
     if classification.kind is MailKind.BULK:
         return Verdict(kind=VerdictKind.UNRELATED, reason=classification.reason)
     if classification.kind in (MailKind.BOUNCE_PERMANENT, MailKind.BOUNCE_DELAY):
-        return _bounce_verdict(classification, threads)
+        return _bounce_verdict(classification, _all(threads))
     if is_delivery_system(inbound.from_addr):
         return _delivery_system_verdict(inbound)
     if classification.kind is MailKind.AUTO_REPLY:
@@ -118,11 +122,21 @@ def judge_inbound(
     return Verdict(kind=VerdictKind.UNRELATED)
 
 
-def _identity(
-    inbound: Inbound, owner_email: str, own_message_ids: Collection[str]
-) -> VerdictKind | None:
-    """OWN for the bot's own mails, OWNER for the owner's, else None."""
-    own = {_fold(message_id) for message_id in own_message_ids}
+def _own_ids(
+    threads: Sequence[Thread] | ThreadIndex, own_message_ids: Collection[str]
+) -> frozenset[str]:
+    """The bot's own Message-IDs, folded: the index's (folded once per cycle) and any
+    given besides."""
+    folded = threads.own_message_ids if isinstance(threads, ThreadIndex) else frozenset()
+    return fold_ids(own_message_ids) | folded if own_message_ids else folded
+
+
+def _all(threads: Sequence[Thread] | ThreadIndex) -> Sequence[Thread]:
+    return threads.threads if isinstance(threads, ThreadIndex) else threads
+
+
+def _identity(inbound: Inbound, owner_email: str, own: frozenset[str]) -> VerdictKind | None:
+    """OWN for the bot's own mails (``own`` folded), OWNER for the owner's, else None."""
     if inbound.message_id and _fold(inbound.message_id) in own:
         return VerdictKind.OWN
     if inbound.from_addr and _fold(inbound.from_addr) == _fold(owner_email):
@@ -130,12 +144,15 @@ def _identity(
     return None
 
 
-def _received(inbound: Inbound, threads: Sequence[Thread]) -> date:
+def _received(inbound: Inbound, threads: Sequence[Thread] | ThreadIndex) -> date:
     """The day the mail was written; without a Date, the newest thread's start."""
     if inbound.date is not None:
         return inbound.date.date()
-    starts = [thread.started_at for thread in threads]
-    return max(starts).date() if starts else date(1970, 1, 1)
+    if isinstance(threads, ThreadIndex):
+        newest = threads.newest_start
+    else:
+        newest = max((thread.started_at for thread in threads), default=None)
+    return newest.date() if newest is not None else date(1970, 1, 1)
 
 
 def _bounce_verdict(classification: Classification, threads: Sequence[Thread]) -> Verdict:

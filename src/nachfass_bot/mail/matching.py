@@ -37,8 +37,8 @@ mail synced before the thread existed (from the store's index of header facts), 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from nachfass_bot.domain.models import LISTENING_STATES, Inbound, Thread
@@ -49,8 +49,11 @@ __all__ = [
     "FREEMAIL_DOMAINS",
     "AnswerKeys",
     "Match",
+    "ThreadIndex",
     "answer_keys",
     "answer_time",
+    "fold_ids",
+    "index_threads",
     "match_inbound",
     "match_synced",
     "related_threads",
@@ -105,11 +108,16 @@ def _fold(value: str | None) -> str:
     return (value or "").strip().casefold()
 
 
-def _context(owner_email: str, own_message_ids: Collection[str]) -> _Context:
-    return _Context(
-        owner_email=_fold(owner_email),
-        own_message_ids=frozenset(_fold(message_id) for message_id in own_message_ids),
-    )
+def fold_ids(message_ids: Iterable[str]) -> frozenset[str]:
+    """Message-IDs in the form the guards compare (:func:`_fold`), once per cycle."""
+    return frozenset(_fold(message_id) for message_id in message_ids)
+
+
+def _context(
+    owner_email: str, own_message_ids: Collection[str], folded: frozenset[str] = frozenset()
+) -> _Context:
+    own = fold_ids(own_message_ids) | folded if own_message_ids else folded
+    return _Context(owner_email=_fold(owner_email), own_message_ids=own)
 
 
 # --- mail guards: True means "this mail answers nothing" -------------------------------
@@ -244,7 +252,7 @@ def _match_thread(inbound: Inbound, thread: Thread) -> Match | None:
 
 def match_inbound(
     inbound: Inbound,
-    threads: Sequence[Thread],
+    threads: Sequence[Thread] | ThreadIndex,
     *,
     owner_email: str,
     own_message_ids: Collection[str] = (),
@@ -259,7 +267,8 @@ def match_inbound(
     only by reference. Rules per thread, first wins: ``reference``, ``client-address``,
     ``assistant-address``, ``colleague``.
     """
-    context = _context(owner_email, own_message_ids)
+    folded = threads.own_message_ids if isinstance(threads, ThreadIndex) else frozenset()
+    context = _context(owner_email, own_message_ids, folded)
     if any(guard(inbound, context) for guard in MAIL_GUARDS):
         return []
     return related_threads(
@@ -269,17 +278,144 @@ def match_inbound(
 
 def related_threads(
     inbound: Inbound,
-    threads: Sequence[Thread],
+    threads: Sequence[Thread] | ThreadIndex,
     *,
     owner_email: str,
     own_message_ids: Collection[str] = (),
 ) -> list[Match]:
-    """Like :func:`match_inbound`, but machine mail counts: whose threads a mail concerns."""
-    context = _context(owner_email, own_message_ids)
+    """Like :func:`match_inbound`, but machine mail counts: whose threads a mail concerns.
+
+    ``threads`` may be a :class:`ThreadIndex` built once per cycle: then only the threads
+    the mail's references, sender and sender domain name are asked, and its own
+    Message-IDs count besides ``own_message_ids``. The result is the same either way.
+    """
+    folded = threads.own_message_ids if isinstance(threads, ThreadIndex) else frozenset()
+    context = _context(owner_email, own_message_ids, folded)
     if any(guard(inbound, context) for guard in IDENTITY_GUARDS):
         return []
-    found = (_match_thread(inbound, thread) for thread in threads)
+    asked = threads.candidates(inbound) if isinstance(threads, ThreadIndex) else threads
+    found = (_match_thread(inbound, thread) for thread in asked)
     return [match for match in found if match is not None]
+
+
+@dataclass(frozen=True, eq=False)
+class ThreadIndex:
+    """The known threads of one cycle, looked up by what :data:`THREAD_RULES` compare.
+
+    Built once per cycle by :func:`index_threads` and kept current with :meth:`updated`
+    after a mail changed a few threads; matching a mail then costs a few dictionary
+    look-ups instead of a comparison with every thread. Only listening threads are
+    indexed: the others match nothing. Lookups name thread ids; the order of the threads
+    given (the store's: oldest first) is kept for every answer.
+    """
+
+    by_id: Mapping[int, Thread] = field(repr=False)  # every thread given, in order
+    own_message_ids: frozenset[str]  # folded (:func:`fold_ids`)
+    rank: Mapping[int, int] = field(repr=False)  # thread id → position in the order
+    by_reference: Mapping[str, tuple[int, ...]] = field(repr=False)  # msg-id → ids
+    by_sender: Mapping[str, tuple[int, ...]] = field(repr=False)  # client, assistant
+    by_domain: Mapping[str, tuple[int, ...]] = field(repr=False)  # company domain
+
+    @property
+    def threads(self) -> tuple[Thread, ...]:
+        """Every thread of the index, in order."""
+        return tuple(self.by_id.values())
+
+    @property
+    def newest_start(self) -> datetime | None:
+        """The latest start among the threads (for a mail without a Date)."""
+        return max((thread.started_at for thread in self.by_id.values()), default=None)
+
+    def candidates(self, inbound: Inbound) -> list[Thread]:
+        """The listening threads any thread rule could accept for ``inbound`` (a superset
+        of the matches), in order."""
+        ids: set[int] = set()
+        for reference in (*inbound.in_reply_to, *inbound.references):
+            ids.update(self.by_reference.get(_fold(reference), ()))
+        if inbound.from_addr:
+            ids.update(self.by_sender.get(_fold(inbound.from_addr), ()))
+            ids.update(self.by_domain.get(_domain(inbound.from_addr), ()))
+        return self._ordered(ids)
+
+    def written_to(self, addresses: Iterable[str]) -> list[Thread]:
+        """Listening threads whose client or assistant address is one of ``addresses``
+        (folded: a superset for the caller's exact test), in order."""
+        ids: set[int] = set()
+        for address in addresses:
+            ids.update(self.by_sender.get(_fold(address), ()))
+        return self._ordered(ids)
+
+    def updated(
+        self, changed: Mapping[int, Thread | None], own_message_ids: Iterable[str]
+    ) -> ThreadIndex:
+        """The index after ``changed`` threads were read again (None: gone), with the
+        current own Message-IDs: as :func:`index_threads` over the listening threads
+        would build it, for the cost of the changed threads only. A thread that no longer
+        listens leaves the index; a new one joins at the end."""
+        by_id, rank = dict(self.by_id), dict(self.rank)
+        lookups = [dict(self.by_reference), dict(self.by_sender), dict(self.by_domain)]
+        for thread_id, thread in changed.items():
+            old = by_id.pop(thread_id, None)
+            if old is not None and _listens(old):
+                for lookup, keys in zip(lookups, _keys(old), strict=True):
+                    for key in keys:
+                        lookup[key] = tuple(i for i in lookup[key] if i != thread_id)
+            if thread is None or not _listens(thread):
+                continue
+            by_id[thread_id] = thread
+            rank.setdefault(thread_id, len(rank))
+            for lookup, keys in zip(lookups, _keys(thread), strict=True):
+                for key in keys:
+                    lookup[key] = (*lookup.get(key, ()), thread_id)
+        ordered = dict(sorted(by_id.items(), key=lambda item: rank[item[0]]))
+        return ThreadIndex(
+            by_id=ordered,
+            own_message_ids=fold_ids(own_message_ids),
+            rank=rank,
+            by_reference=lookups[0],
+            by_sender=lookups[1],
+            by_domain=lookups[2],
+        )
+
+    def _ordered(self, ids: set[int]) -> list[Thread]:
+        found = sorted((self.rank[i], i) for i in ids if i in self.by_id)
+        return [self.by_id[thread_id] for _, thread_id in found]
+
+
+def _keys(thread: Thread) -> tuple[set[str], set[str], set[str]]:
+    """What the thread rules compare for ``thread``: its Message-IDs, the client's and
+    assistant's addresses, its company domain (all folded)."""
+    addresses = {_fold(thread.client.email)}
+    if thread.client.assistant_email:
+        addresses.add(_fold(thread.client.assistant_email))
+    company = _company_domain(thread)
+    return (
+        {_fold(message_id) for message_id in thread.message_ids},
+        addresses,
+        {company} if company else set(),
+    )
+
+
+def index_threads(threads: Iterable[Thread], own_message_ids: Iterable[str] = ()) -> ThreadIndex:
+    """One :class:`ThreadIndex` over ``threads`` (distinct ids) and the bot's own
+    Message-IDs."""
+    by_id = {thread.id: thread for thread in threads}
+    lookups: list[dict[str, list[int]]] = [{}, {}, {}]
+    for thread in by_id.values():
+        if not _listens(thread):
+            continue
+        for lookup, keys in zip(lookups, _keys(thread), strict=True):
+            for key in keys:
+                lookup.setdefault(key, []).append(thread.id)
+    frozen = [{key: tuple(ids) for key, ids in lookup.items()} for lookup in lookups]
+    return ThreadIndex(
+        by_id=by_id,
+        own_message_ids=fold_ids(own_message_ids),
+        rank={thread_id: position for position, thread_id in enumerate(by_id)},
+        by_reference=frozen[0],
+        by_sender=frozen[1],
+        by_domain=frozen[2],
+    )
 
 
 def match_synced(inbound: Inbound, thread: Thread) -> Match | None:
