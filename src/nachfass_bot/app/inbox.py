@@ -509,7 +509,7 @@ class InboxReader:
             if self.store.is_seen(key, SeenRole.OWNER_MAIL):
                 continue
             if self._consider(mail, bodies, now, in_sent=True, header=raw):
-                known = self._known()
+                known = self._refresh(known, ())  # reads only a thread it may have started
             verdict = VerdictKind.OWN
             if mail.message_id not in known.own_ids and mail.from_addr == self.owner_email:
                 verdict = VerdictKind.OWNER_SENT

@@ -56,7 +56,7 @@ def scan_sent(engine: Engine, *, since: date | None, now: datetime) -> list[Scan
     left out."""
     with closing(GuardedMailbox(engine.open_mailbox(), engine.store)) as mailbox:
         sent = _sync(engine, mailbox, now)
-        known = _Known(engine.tracker.tracked_ids(), engine.tracker.clients())
+        known = _Known(*engine.tracker.known_threads())
         headers = [
             h for h in _own_mail(engine, mailbox, sent, since) if _candidate(engine, h, known)
         ]
@@ -99,7 +99,7 @@ def find_sent(
             if by_id or (needle and needle in mail.subject.casefold()):
                 matches.append((header, mail.subject))
         chosen = _one_match(matches, subject or message_id or "")
-        known = _Known(engine.tracker.tracked_ids(), engine.tracker.clients())
+        known = _Known(*engine.tracker.known_threads())
         row = _row(engine, mailbox, sent, chosen, now, known, kind=kind)
     assert row is not None
     return row
@@ -158,10 +158,8 @@ def _candidate(engine: Engine, header: _Header, known: _Known) -> bool:
     mail = parse_inbound(header.raw, folder="", uid=header.uid, received=header.received)
     reader = engine.tracker.reader
     outside = [a for a in mail.to_addrs if a not in (reader.owner_email, reader.tracking_address)]
-    tracked = engine.tracker.tracked_ids()
-    return bool(outside) and not any(
-        ref in tracked for ref in (*mail.in_reply_to, *mail.references)
-    )
+    refs = (*mail.in_reply_to, *mail.references)
+    return bool(outside) and not any(ref in known.tracked_ids for ref in refs)
 
 
 def _row(

@@ -88,6 +88,7 @@ class SentTracker:
         self.preferences: Preferences = config.preferences
         self.owner_email = self.reader.owner_email
         self._since: datetime | None = None  # read by begin(), once per poll
+        self._view: tuple[set[str], dict[str, Client]] | None = None
 
     @property
     def enabled(self) -> bool:
@@ -97,6 +98,7 @@ class SentTracker:
 
     def begin(self, now: datetime) -> None:
         """Remember when tracking began: older sent mail is history, left to ``scan``."""
+        self._view = None
         if not self.enabled:
             return
         since = self.store.setting(SettingKey.TRACKING_SINCE)
@@ -171,6 +173,7 @@ class SentTracker:
         except MailInTransaction:
             raise
         except Exception as exc:
+            self._view = None  # the savepoint rolled back what this mail added to it
             if Store.is_database_error(exc):
                 raise  # the store's problem: the batch is retried by the next cycle
             # One mail that trips the recognition must not stop the sync for all others.
@@ -190,8 +193,8 @@ class SentTracker:
             copy.raw,
             now=now,
             received=copy.mail.received,
-            tracked_message_ids=self.tracked_ids(),
-            clients=self.clients(),
+            tracked_message_ids=self._known_threads()[0],
+            clients=self._known_threads()[1],
         )
         if finding.proposal is None:
             log.info("sent mail %s/%s: %s", copy.mail.folder, copy.mail.uid, finding.reason)
@@ -214,6 +217,7 @@ class SentTracker:
         not_before = self.window.add_business_days(now, VETO_BUSINESS_DAYS)
         with self.store.atomic():
             thread_id = store_new_thread(self.store, proposal.new_thread(source, not_before), now)
+            self._remember(proposal)
             self.store.add_event(now, reason, thread_id=thread_id)
             added = self.store.add_recognition(
                 message_id=proposal.message_id,
@@ -233,11 +237,31 @@ class SentTracker:
                 )  # fmt: skip
         return thread_id
 
-    def tracked_ids(self) -> set[str]:
-        return {mid for thread in self.store.threads() for mid in thread.message_ids}
+    def known_threads(self) -> tuple[set[str], dict[str, Client]]:
+        """The Message-IDs of every thread's conversation and the clients by address, in
+        one read of the threads: what a reply in a tracked thread and a known client's
+        Du or Sie are recognised by."""
+        tracked: set[str] = set()
+        clients: dict[str, Client] = {}
+        for thread in self.store.threads():
+            tracked.update(thread.message_ids)
+            clients[thread.client.email] = thread.client
+        return tracked, clients
 
-    def clients(self) -> dict[str, Client]:
-        return {thread.client.email: thread.client for thread in self.store.threads()}
+    def _known_threads(self) -> tuple[set[str], dict[str, Client]]:
+        """:meth:`known_threads`, read once per poll (:meth:`begin` forgets it) and kept
+        up to date as this poll tracks mail: not one read of every thread per sent mail."""
+        if self._view is None:
+            self._view = self.known_threads()
+        return self._view
+
+    def _remember(self, proposal: Proposal) -> None:
+        """A thread this poll tracked, in the view a later sent mail is judged by."""
+        if self._view is None:
+            return
+        tracked, clients = self._view
+        tracked.add(proposal.message_id)
+        clients[proposal.email] = proposal.new_thread(Source.SENT).client()
 
     # -- 3. after the poll: one confirmation --------------------------------------------------
 
@@ -360,6 +384,7 @@ class SentTracker:
 
     def _track_accepted(self, proposal: Proposal, target: Recognition, now: datetime) -> int:
         thread_id = store_new_thread(self.store, proposal.new_thread(target.source), now)
+        self._remember(proposal)
         self.store.add_event(now, target.reason, thread_id=thread_id)
         self.store.update_recognition(
             target.id, now, state=RecognitionState.TRACKED, thread_id=thread_id
