@@ -166,7 +166,10 @@ class SentTracker:
         if in_sent:
             copy = _Copy(mail, raw, Source.SENT)
         else:
-            copy = _Copy(mail, as_copy_to(raw, self._envelope_copies(header, mail)), Source.BCC)
+            envelope = self._envelope_copies(header, mail)
+            if not envelope:  # downloaded for another reason: a copy, but not to us
+                return
+            copy = _Copy(mail, as_copy_to(raw, envelope), Source.BCC)
         try:
             with self.store.atomic():  # a savepoint: a failure leaves no half a thread
                 self._recognise(copy, now)
