@@ -100,8 +100,9 @@ def test_answer_arriving_in_inbox_or_junk_is_seen_at_once_although_the_interval_
         took = time.monotonic() - appended
     finally:
         daemon.send_signal(signal.SIGTERM)
-        daemon.wait(timeout=30)
+        stopped = _stopped(daemon, 30)
         log.close()
+    assert stopped, f"not stopped within 30 s of SIGTERM:\n{log.text()}"
     err = log.text()
     assert answered, f"not answered within {ANSWER_DEADLINE} s:\n{err}"
     assert took < ANSWER_DEADLINE
@@ -112,6 +113,18 @@ def test_answer_arriving_in_inbox_or_junk_is_seen_at_once_although_the_interval_
     assert "nachfass-bot stopped" in err
     assert "Traceback" not in err
     assert dovecot.password not in err
+
+
+def _stopped(process: subprocess.Popen[str], timeout: float) -> bool:
+    """Whether ``process`` ended within ``timeout``; if not it is killed, so that a hang
+    fails this test alone and leaves no process behind for the next one."""
+    try:
+        process.wait(timeout=timeout)
+        return True
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        return False
 
 
 class DaemonLog:
