@@ -8,6 +8,7 @@ from collections.abc import Callable
 from contextlib import closing
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,10 @@ from nachfass_bot.domain.models import (
     DraftState,
     Inbound,
     Kind,
+    MessageRole,
     NoticeState,
     SeenRole,
+    State,
     VerdictKind,
 )
 from nachfass_bot.errors import StateError, StoreError
@@ -376,3 +379,31 @@ def test_the_synced_mail_index_finds_references_whenever_and_senders_since(
     by_domain = store.synced_mails(references=(), senders=(), domains={"keller.test"}, since=NOW)
     assert {m.message_id for m in by_domain} == {"<client-late@x>", "<colleague@x>"}
     assert store.synced_mails(references=(), senders=(), domains=(), since=NOW) == []
+
+
+def test_more_threads_than_sqlite_binds_variables_are_read_whole(memory_store: Store) -> None:
+    # SQLite allows at most 32,766 bound variables per statement: reading every thread
+    # must not pass their ids as a list (issue 15, many threads).
+    count = 33_500
+    client_id = memory_store.upsert_client(Client(email="viele@firma.test"), NOW)
+    stamp = NOW.isoformat()
+    with memory_store.atomic():
+        memory_store.db.conn.executemany(
+            "INSERT INTO threads (id, kind, client_id, subject, state, step, started_at, "
+            "created_at, updated_at) VALUES (?, 'rechnung', ?, ?, 'open', 0, ?, ?, ?)",
+            [(n, client_id, f"Vorgang {n}", stamp, stamp, stamp) for n in range(1, count + 1)],
+        )
+        memory_store.record_message_id("<last@firma.test>", MessageRole.ORIGINAL, NOW,
+                                       thread_id=count)  # fmt: skip
+        memory_store.db.conn.execute(
+            "INSERT INTO payments (thread_id, amount, paid_on, source, created_at) "
+            "VALUES (?, '12.5', '2026-03-02', 'owner', ?)",
+            [count - 1, stamp],
+        )
+
+    threads = memory_store.threads()
+
+    assert len(threads) == count
+    assert threads[-1].message_ids == {"<last@firma.test>"}
+    assert threads[-2].paid_amount == Decimal("12.50") and threads[0].paid_amount == 0
+    assert len(memory_store.threads([State.OPEN], after=count - 10)) == 10

@@ -351,6 +351,22 @@ _CONVERSATION_ROLES = _sql_list(CONVERSATION_ROLES)
 _OWN_ROLES = _sql_list(OWN_ROLES)
 _DONE_DRAFT_STATES = _sql_list(DONE_DRAFT_STATES)
 
+# What :meth:`Store._thread_rows` reads, in the order :func:`_thread_from_row` unpacks it.
+_THREAD_COLUMNS = (
+    "t.id, t.kind, t.subject, t.state, t.step, t.started_at, t.last_step_at, t.invoice_no, "
+    "t.amount, t.due_date, t.answered_at, t.answered_folder, t.paused_until, t.expenses, "
+    "t.source, t.first_delay_days, "
+    "t.client_id, c.email, c.name, c.du, c.assistant_email, c.anrede, c.customer_type"
+)
+# Enum members by stored value: a dict look-up instead of Enum.__call__ per row (an
+# unknown value still raises the enum's ValueError).
+_KINDS = {str(member): member for member in Kind}
+_STATES = {str(member): member for member in State}
+_SOURCES = {str(member): member for member in Source}
+_NO_IDS: frozenset[str] = frozenset()
+_CENTS = Decimal("0.01")
+_NO_PAYMENT = Decimal("0.00")
+
 
 def to_iso(moment: datetime | None) -> str | None:
     """An aware datetime as an ISO string in UTC (the store keeps only UTC)."""
@@ -576,45 +592,48 @@ class Store:
         self._table("threads").update(thread_id, values)
 
     def _thread_rows(self, where: str, args: list[Any]) -> list[Thread]:
+        """Threads matching ``where`` (columns named ``t.…``), oldest first, from three
+        queries whatever their number: plain tuples, no row dicts (docs/DESIGN.md, "The
+        store"). The Message-IDs and payments are read by the same condition, joined, so
+        no list of thread ids meets SQLite's limit on bound variables."""
         sql = (
-            "SELECT t.*, c.email, c.name, c.du, c.assistant_email, c.anrede, c.customer_type "
-            "FROM threads t "
+            f"SELECT {_THREAD_COLUMNS} FROM threads t "
             f"JOIN clients c ON c.id = t.client_id WHERE {where} ORDER BY t.id"
         )
-        rows = list(self.db.query(sql, args))
-        ids_by_thread = self._message_ids_by_thread([row["id"] for row in rows])
-        paid = self._paid_by_thread([row["id"] for row in rows])
+        rows = self.db.execute(sql, args).fetchall()
+        if not rows:
+            return []
+        ids_by_thread = self._message_ids_by_thread(where, args)
+        paid = self._paid_by_thread(where, args)
+        clients: dict[tuple[Any, ...], Client] = {}  # threads of one client share its value
         return [
-            _thread_from_row(row, ids_by_thread.get(row["id"], set()), paid.get(row["id"]))
+            _thread_from_row(row, ids_by_thread.get(row[0], _NO_IDS), paid.get(row[0]), clients)
             for row in rows
         ]
 
-    def _paid_by_thread(self, thread_ids: list[int]) -> dict[int, Decimal]:
-        """The sum of the payments recorded per thread (Decimal, never SQL's float sum)."""
+    def _paid_by_thread(self, where: str, args: list[Any]) -> dict[int, Decimal]:
+        """The sum of the payments recorded per thread matching ``where`` (Decimal, never
+        SQL's float sum)."""
+        sql = (
+            "SELECT p.thread_id, p.amount FROM payments p "
+            f"JOIN threads t ON t.id = p.thread_id WHERE {where}"
+        )
         result: dict[int, Decimal] = {}
-        if not thread_ids:
-            return result
-        marks = ", ".join("?" for _ in thread_ids)
-        sql = f"SELECT thread_id, amount FROM payments WHERE thread_id IN ({marks})"
-        for row in self.db.query(sql, thread_ids):
-            result[row["thread_id"]] = result.get(row["thread_id"], Decimal(0)) + Decimal(
-                row["amount"]
-            )
+        for thread_id, amount in self.db.execute(sql, args).fetchall():
+            result[thread_id] = result.get(thread_id, Decimal(0)) + Decimal(amount)
         return result
 
-    def _message_ids_by_thread(self, thread_ids: list[int]) -> dict[int, set[str]]:
-        result: dict[int, set[str]] = {}
-        if not thread_ids:
-            return result
-        marks = ", ".join("?" for _ in thread_ids)
+    def _message_ids_by_thread(self, where: str, args: list[Any]) -> dict[int, frozenset[str]]:
         # Only the conversation with the client: a reply to a draft is not a client answer.
         sql = (
-            "SELECT thread_id, message_id FROM message_ids "
-            f"WHERE thread_id IN ({marks}) AND role IN {_CONVERSATION_ROLES}"
+            "SELECT m.thread_id, m.message_id FROM message_ids m "
+            f"JOIN threads t ON t.id = m.thread_id WHERE ({where}) "
+            f"AND m.role IN {_CONVERSATION_ROLES}"
         )
-        for row in self.db.query(sql, thread_ids):
-            result.setdefault(row["thread_id"], set()).add(row["message_id"])
-        return result
+        found: dict[int, set[str]] = {}
+        for thread_id, message_id in self.db.execute(sql, args).fetchall():
+            found.setdefault(thread_id, set()).add(message_id)
+        return {thread_id: frozenset(ids) for thread_id, ids in found.items()}
 
     # -- message ids -----------------------------------------------------------------
 
@@ -1199,37 +1218,49 @@ def _required_dt(text: str) -> datetime:
 
 
 def _thread_from_row(
-    row: dict[str, Any], message_ids: set[str], paid: Decimal | None = None
+    row: tuple[Any, ...],
+    message_ids: frozenset[str],
+    paid: Decimal | None,
+    clients: dict[tuple[Any, ...], Client],
 ) -> Thread:
-    client = Client(
-        id=row["client_id"],
-        email=row["email"],
-        name=row["name"],
-        du=bool(row["du"]),
-        assistant_email=row["assistant_email"],
-        anrede=row["anrede"],
-        customer_type=row["customer_type"],
-    )
+    """A thread from a row of :data:`_THREAD_COLUMNS`; ``clients`` keeps one Client value
+    per distinct client row across a read."""
+    (thread_id, kind, subject, state, step, started_at, last_step_at, invoice_no, amount,
+     due_date, answered_at, answered_folder, paused_until, expenses, source,
+     first_delay_days) = row[:16]  # fmt: skip
+    client_row = row[16:]
+    client = clients.get(client_row)
+    if client is None:
+        client_id, email, name, du, assistant_email, anrede, customer_type = client_row
+        client = clients[client_row] = Client(
+            id=client_id,
+            email=email,
+            name=name,
+            du=bool(du),
+            assistant_email=assistant_email,
+            anrede=anrede,
+            customer_type=customer_type,
+        )
     return Thread(
-        id=row["id"],
-        kind=Kind(row["kind"]),
+        id=thread_id,
+        kind=_KINDS[kind] if kind in _KINDS else Kind(kind),
         client=client,
-        subject=row["subject"],
-        state=State(row["state"]),
-        step=row["step"],
-        started_at=_required_dt(row["started_at"]),
-        last_step_at=from_iso(row["last_step_at"]),
-        invoice_no=row["invoice_no"],
-        amount=Decimal(row["amount"]) if row["amount"] is not None else None,
-        due_date=date.fromisoformat(row["due_date"]) if row["due_date"] else None,
-        answered_at=from_iso(row["answered_at"]),
-        answered_folder=row["answered_folder"],
-        paused_until=from_iso(row["paused_until"]),
-        expenses=Decimal(row["expenses"]) if row["expenses"] is not None else None,
-        message_ids=frozenset(message_ids),
-        source=Source(row["source"]),
-        first_delay_days=row["first_delay_days"],
-        paid_amount=(paid or Decimal(0)).quantize(Decimal("0.01")),
+        subject=subject,
+        state=_STATES[state] if state in _STATES else State(state),
+        step=step,
+        started_at=_required_dt(started_at),
+        last_step_at=from_iso(last_step_at),
+        invoice_no=invoice_no,
+        amount=Decimal(amount) if amount is not None else None,
+        due_date=date.fromisoformat(due_date) if due_date else None,
+        answered_at=from_iso(answered_at),
+        answered_folder=answered_folder,
+        paused_until=from_iso(paused_until),
+        expenses=Decimal(expenses) if expenses is not None else None,
+        message_ids=message_ids,
+        source=_SOURCES[source] if source in _SOURCES else Source(source),
+        first_delay_days=first_delay_days,
+        paid_amount=_NO_PAYMENT if paid is None else paid.quantize(_CENTS),
     )
 
 
