@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 
 from mailstrategies import budget
 from nachfass_bot.cli.main import main
+from nachfass_bot.cli.views import json_rows
 
 OWNER = "anna@berger-design.test"
 CONFIG = f"""
@@ -259,3 +260,18 @@ def test_inputs_that_once_ended_in_a_traceback_get_a_german_answer(
 ) -> None:
     code, out, err = run(config_path, *args)
     check_answer(code, out, err)
+
+
+_SCALARS = st.none() | st.booleans() | st.integers() | st.text() | st.floats(allow_nan=False)
+
+
+@given(
+    st.lists(
+        st.dictionaries(st.text(), _SCALARS | st.lists(st.integers(), max_size=2), max_size=4),
+        max_size=4,
+    )
+)
+@budget(200)
+def test_list_json_is_what_json_dumps_with_indent_writes(rows: list[dict[str, object]]) -> None:
+    # list --json writes its flat rows with the C encoder (cli/views.py json_rows).
+    assert json_rows(rows) == json.dumps(rows, ensure_ascii=False, indent=2)

@@ -497,6 +497,17 @@ class Store:
         the moment when no mail may be fetched or sent."""
         return bool(self.db.conn.in_transaction)
 
+    def change_mark(self) -> tuple[int, int]:
+        """A value that stays equal as long as nothing in the database changed: SQLite's
+        ``data_version`` (commits of other connections) and this connection's
+        ``total_changes`` (its own inserts, updates and deletes). What was read under an
+        equal mark may be used again."""
+        try:
+            version = int(self.db.execute("PRAGMA data_version").fetchone()[0])
+        except sqlite3.Error as exc:
+            raise store_problem(self.path, exc) from exc
+        return version, self.db.conn.total_changes
+
     # -- clients and threads -------------------------------------------------------
 
     def upsert_client(self, client: Client, now: datetime) -> int:
@@ -669,6 +680,17 @@ class Store:
         )
         return [row["message_id"] for row in self.db.query(sql, [thread_id])]
 
+    def is_known_message(self, message_id: str, roles: Collection[MessageRole]) -> bool:
+        """True if ``message_id`` was recognised from the Sent folder or is recorded in
+        one of ``roles``: one query (tracking asks for each mail it may download)."""
+        marks = ", ".join("?" for _ in roles)
+        sql = (
+            "SELECT EXISTS (SELECT 1 FROM recognitions WHERE message_id = ?) OR EXISTS "
+            f"(SELECT 1 FROM message_ids WHERE message_id = ? AND role IN ({marks}))"
+        )
+        row = self.db.execute(sql, [message_id, message_id, *map(str, roles)]).fetchone()
+        return bool(row[0])
+
     def has_message_id(self, message_id: str, role: MessageRole) -> bool:
         sql = "SELECT 1 FROM message_ids WHERE message_id = ? AND role = ?"
         return self._first(sql, [message_id, role]) is not None
@@ -765,6 +787,12 @@ class Store:
         self._table("drafts").update(
             draft_id, {"state": str(state), "updated_at": to_iso(now), **values}
         )
+
+    def drafts_sent_between(self, start: datetime, end: datetime) -> list[Draft]:
+        """Client mails sent (or possibly sent) with ``start <= sent_at < end``, oldest
+        first: the digest's week, not every mail ever sent."""
+        where = f"state IN {_DONE_DRAFT_STATES} AND sent_at >= ? AND sent_at < ?"
+        return self._draft_rows(where, [to_iso(start), to_iso(end)])
 
     def client_mails_since(self, moment: datetime) -> int:
         """Client mails sent (or possibly sent) since ``moment``: for the hourly cap."""

@@ -19,7 +19,6 @@ from nachfass_bot.config import Config
 from nachfass_bot.domain.calendar import SendingWindow
 from nachfass_bot.domain.models import (
     ACTIVE_DRAFT_STATES,
-    DONE_DRAFT_STATES,
     LISTENING_STATES,
     Action,
     DraftState,
@@ -120,9 +119,7 @@ def sent_items(
 ) -> list[SentItem]:
     """Client mails sent in the week; ``unclear`` ones may or may not have gone out."""
     items = []
-    for draft in store.drafts(DONE_DRAFT_STATES):
-        if draft.sent_at is None or not start <= draft.sent_at < end:
-            continue
+    for draft in store.drafts_sent_between(start, end):
         thread = threads.get(draft.thread_id)
         items.append(
             SentItem(

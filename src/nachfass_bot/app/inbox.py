@@ -137,6 +137,7 @@ class InboxReader:
         self.move_spam_replies = move_spam_replies
         self._spam_answers: dict[tuple[str, int], str] = {}
         self._parse_cache: dict[tuple[str, int], tuple[bytes, Inbound]] = {}
+        self._known_read: tuple[tuple[int, int], _Known] | None = None
         self.outbox = outbox
         self.window = window
         self.owner_email = outbox.owner_email
@@ -190,9 +191,18 @@ class InboxReader:
             )
 
     def _known(self) -> _Known:
+        """The listening threads and our own Message-IDs; read again only when the
+        database changed since the last read (:meth:`Store.change_mark`): reading a
+        batch's bodies and handling it ask twice, and reading 10,000 threads is most of
+        a sync's cost."""
+        mark = self.store.change_mark()
+        if self._known_read is not None and self._known_read[0] == mark:
+            return self._known_read[1]
         own_ids = frozenset(self.store.own_message_ids())
         threads = self.store.threads(sorted(LISTENING_STATES))
-        return _Known(own_ids=own_ids, index=index_threads(threads, own_ids))
+        known = _Known(own_ids=own_ids, index=index_threads(threads, own_ids))
+        self._known_read = (mark, known)
+        return known
 
     def _refresh(self, known: _Known, thread_ids: Iterable[int]) -> _Known:
         """``known`` after a mail changed the threads ``thread_ids`` (and perhaps created

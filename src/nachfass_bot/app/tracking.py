@@ -126,12 +126,8 @@ class SentTracker:
         return self._since is not None and moment is not None and moment >= self._since
 
     def _known(self, message_id: str) -> bool:
-        store = self.store
-        return (
-            store.recognition(message_id) is not None
-            or store.has_message_id(message_id, MessageRole.ORIGINAL)
-            or any(store.has_message_id(message_id, role) for role in _BOT_ROLES)
-        )
+        """Recognised before, a thread's original, or the bot's own mail (one query)."""
+        return self.store.is_known_message(message_id, _KNOWN_ROLES)
 
     def _envelope_copies(self, header: bytes, mail: Inbound) -> tuple[str, ...]:
         """The tracking address (with its tags) among the copy's envelope recipients."""
@@ -436,7 +432,9 @@ class SentTracker:
         return done
 
 
-_BOT_ROLES = (MessageRole.SENT, MessageRole.DRAFT, MessageRole.NOTICE)
+# A sent mail with one of these Message-IDs starts no thread: a thread's original, or the
+# bot's own mail.
+_KNOWN_ROLES = (MessageRole.ORIGINAL, MessageRole.SENT, MessageRole.DRAFT, MessageRole.NOTICE)
 
 
 @dataclass(frozen=True)

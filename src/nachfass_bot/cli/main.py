@@ -68,6 +68,7 @@ from nachfass_bot.cli.service import (
 )
 from nachfass_bot.cli.views import (
     import_table,
+    json_rows,
     output_console,
     scan_row_json,
     scan_table,
@@ -594,7 +595,7 @@ def list_threads(opts: _Options, as_json: bool) -> None:
     with open_store(config) as store:
         rows = thread_summaries(store, window, config.preferences)
     if as_json:
-        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        click.echo(json_rows(rows))
         return
     if not rows:
         click.echo("Noch keine Vorgänge. Lege einen mit „nachfass-bot track …“ an.")

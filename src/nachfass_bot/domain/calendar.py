@@ -129,13 +129,15 @@ class SendingWindow:
         Raises ValueError for a naive ``moment``.
         """
         _require_aware(moment)
-        if self.is_open(moment):
+        zone = self.zone
+        local = moment.astimezone(zone)
+        day, clock = local.date(), local.time()
+        open_day = self.is_open_day(day)
+        if open_day and self.start <= clock < self.end:  # is_open(moment), computed once
             return moment.astimezone(UTC)
-        local = moment.astimezone(self.zone)
-        day = local.date()
-        if not (self.is_open_day(day) and local.time() < self.start):
+        if not (open_day and clock < self.start):
             day = self._next_open_day(day)
-        return datetime.combine(day, self.start, tzinfo=self.zone).astimezone(UTC)
+        return datetime.combine(day, self.start, tzinfo=zone).astimezone(UTC)
 
     def add_business_days(self, moment: datetime, n: int) -> datetime:
         """Return the same local wall-clock time ``n`` business days after ``moment``, in UTC.

@@ -89,6 +89,11 @@ class Preferences:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     clients: Mapping[str, ClientConfig] = field(default_factory=lambda: MappingProxyType({}))
     payment: PaymentConfig = field(default_factory=PaymentConfig)
+    # Playbooks by (kind, configured client or None): the values above never change, and
+    # building a playbook per thread was a third of planning 10,000 threads.
+    _playbooks: dict[tuple[Kind, str | None], Playbook] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def client(self, email: str) -> ClientConfig:
         return self.clients.get(email.lower(), ClientConfig())
@@ -101,7 +106,13 @@ class Preferences:
 
     def playbook(self, thread: Thread) -> Playbook:
         """The thread's playbook with the configured delays."""
-        return playbook_for(thread.kind, self.delays(thread.kind, thread.client.email))
+        email = thread.client.email.lower()
+        key = (thread.kind, email if email in self.clients else None)
+        playbook = self._playbooks.get(key)
+        if playbook is None:
+            delays = self.delays(thread.kind, thread.client.email)
+            playbook = self._playbooks[key] = playbook_for(thread.kind, delays)
+        return playbook
 
     def auto_sends(self, thread: Thread, step_number: int) -> bool:
         return step_number in self.schedule.for_kind(thread.kind).auto_send
