@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nachfass_bot.domain.calendar import SendingWindow
 from nachfass_bot.domain.models import Action, Client, Kind, State, Thread
@@ -16,7 +18,9 @@ from nachfass_bot.domain.schedule import (
     DueStep,
     Playbook,
     Step,
+    due_step,
     next_step,
+    not_yet_due,
     playbook_for,
 )
 
@@ -267,3 +271,55 @@ def test_mail_late_in_the_day_is_moved_into_the_window() -> None:
     due = next_step(thread, playbook_for(Kind.ANGEBOT), WINDOW)
     assert due is not None
     assert due.due_at == berlin(2026, 3, 12, 9, 0)
+
+
+# --- the cycle's shortcut --------------------------------------------------------------
+
+_ZONES = ("Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Pacific/Chatham", "UTC")
+
+
+@given(
+    kind=st.sampled_from(Kind),
+    step=st.integers(0, 6),
+    started=st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2040, 1, 1)),
+    last_step=st.none() | st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=60)),
+    due_date=st.none() | st.dates(min_value=date(2000, 1, 1), max_value=date(2040, 1, 1)),
+    first_delay=st.none() | st.integers(0, 30),
+    delays=st.dictionaries(
+        st.integers(0, 5), st.builds(Delay, st.integers(0, 40), st.booleans()), max_size=3
+    ),
+    zone=st.sampled_from(_ZONES),
+    days=st.sampled_from([frozenset({0, 1, 2, 3, 4}), frozenset({5}), frozenset(range(7))]),
+    later=st.timedeltas(min_value=timedelta(days=-2), max_value=timedelta(days=90)),
+)
+@settings(max_examples=400, deadline=None)
+def test_not_yet_due_never_holds_back_a_due_step(
+    kind: Kind,
+    step: int,
+    started: datetime,
+    last_step: timedelta | None,
+    due_date: date | None,
+    first_delay: int | None,
+    delays: dict[int, Delay],
+    zone: str,
+    days: frozenset[int],
+    later: timedelta,
+) -> None:
+    # The cycle skips a thread when not_yet_due says so: then due_step must agree that
+    # nothing is due yet, whatever the delays, business days, window and time zone.
+    started = started.replace(tzinfo=UTC)
+    numbers = {s.number for s in DEFAULT_PLAYBOOKS[kind]}
+    playbook = playbook_for(kind, {n: d for n, d in delays.items() if n in numbers})
+    window = SendingWindow(timezone=zone, days=days)
+    thread = make_thread(
+        kind,
+        step=step,
+        started_at=started,
+        last_step_at=None if last_step is None else started + last_step,
+        due_date=due_date,
+        first_delay_days=first_delay,
+    )
+    now = started + later
+    if not_yet_due(thread, playbook, window, now):
+        due = due_step(thread, window, playbook)
+        assert due is not None and due.due_at > now

@@ -38,7 +38,7 @@ from nachfass_bot.domain.models import (
     State,
     Thread,
 )
-from nachfass_bot.domain.schedule import DueStep, due_step, next_step
+from nachfass_bot.domain.schedule import DueStep, due_step, next_step, not_yet_due
 from nachfass_bot.errors import NachfassError
 from nachfass_bot.mail.approval import new_token, token_tag
 from nachfass_bot.texts.compose import new_message_id
@@ -203,7 +203,10 @@ class Engine:
                 thread = self.preferences.refine(stored)
                 if waiting.get(thread.id):
                     continue
-                due = due_step(thread, self.window, self.preferences.playbook(thread))
+                playbook = self.preferences.playbook(thread)
+                if not_yet_due(thread, playbook, self.window, now):
+                    continue  # most threads of a cycle: no calendar arithmetic for them
+                due = due_step(thread, self.window, playbook)
                 if due is not None and due.due_at <= now:
                     result.append((thread, due))
         return result

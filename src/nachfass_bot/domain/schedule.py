@@ -190,6 +190,25 @@ def next_step(thread: Thread, playbook: Playbook, window: SendingWindow) -> DueS
     return DueStep(thread.step, step, action, template, task, due_at, label)
 
 
+def not_yet_due(thread: Thread, playbook: Playbook, window: SendingWindow, now: datetime) -> bool:
+    """True only when the thread's next step surely is not due at ``now``: its delay
+    counted as whole days from the moment it counts from, less a day, ends after ``now``.
+    A cheap test before :func:`due_step` for a cycle over many threads; exact where it
+    says True, because business days, the sending window and a pause only move a step
+    later, and a calendar day is 24 hours give or take a DST shift. False (ask
+    :func:`due_step`) whenever the thread is not a plain open one or has a pause (whose
+    date :func:`due_step` checks)."""
+    if thread.state is not State.OPEN or not 0 <= thread.step < len(playbook):
+        return False
+    if thread.paused_until is not None:
+        return False
+    days = _delay(thread, playbook[thread.step]).amount - 1
+    try:
+        return _base_time(thread, window) + timedelta(days=days) > now
+    except OverflowError:
+        return False
+
+
 def _delay(thread: Thread, step: Step) -> Delay:
     """The step's delay; the first one as the owner's tag asked (``+10tage``)."""
     if thread.step == 0 and thread.first_delay_days is not None:
