@@ -119,7 +119,8 @@ def sent_items(
 ) -> list[SentItem]:
     """Client mails sent in the week; ``unclear`` ones may or may not have gone out."""
     items = []
-    for draft in store.drafts_sent_between(start, end):
+    for draft in store.drafts_sent_between(start, end):  # the week's, in SQL
+        assert draft.sent_at is not None  # the query asked for a sent_at in the week
         thread = threads.get(draft.thread_id)
         items.append(
             SentItem(
