@@ -19,7 +19,6 @@ import click
 from nachfass_bot.cli.clitext import use_german
 from nachfass_bot.domain.dates import check_moment, german_date
 from nachfass_bot.domain.models import CycleReport, Kind, Source, State, Thread
-from nachfass_bot.domain.payments import MatchKind
 from nachfass_bot.domain.providers import PRESETS, Preset, preset_for_address, preset_named
 from nachfass_bot.errors import (
     ConfigError,
@@ -957,22 +956,22 @@ def bank_import(opts: _Options, files: tuple[Path, ...]) -> None:
         raise NachfassError(f"{broken} von {len(results)} Dateien nicht eingelesen")
 
 
-_MATCH_WORDS = {
-    MatchKind.EXACT: "bezahlt",
-    MatchKind.COMBINED: "zusammen bezahlt",
-    MatchKind.PARTIAL: "Teilzahlung",
-    MatchKind.OVERPAID: "überzahlt",
-    MatchKind.QUESTION: "Frage an Dich",
-    MatchKind.REVERSAL: "Rückbuchung",
-    MatchKind.UNMATCHED: "nicht zugeordnet",
-    MatchKind.DEBIT: "Lastschrift/Ausgang",
-}
-
-
 def import_summary(result: FileResult) -> str:
     """``12 Buchungen, 10 neu: 2 bezahlt, 1 Frage an Dich, 7 nicht zugeordnet``."""
+    from nachfass_bot.domain.payments import MatchKind
+
+    words = {
+        MatchKind.EXACT: "bezahlt",
+        MatchKind.COMBINED: "zusammen bezahlt",
+        MatchKind.PARTIAL: "Teilzahlung",
+        MatchKind.OVERPAID: "überzahlt",
+        MatchKind.QUESTION: "Frage an Dich",
+        MatchKind.REVERSAL: "Rückbuchung",
+        MatchKind.UNMATCHED: "nicht zugeordnet",
+        MatchKind.DEBIT: "Lastschrift/Ausgang",
+    }
     text = f"{result.bookings} Buchungen, {result.new} neu"
-    kinds = [f"{count} {_MATCH_WORDS[kind]}" for kind, count in result.kinds.items()]
+    kinds = [f"{count} {words[kind]}" for kind, count in result.kinds.items()]
     return text + (": " + ", ".join(kinds) if kinds else "")
 
 
