@@ -91,7 +91,7 @@ def test_the_command_line_imports_heavy_libraries_only_for_a_command() -> None:
     assert heavy == []
 
 
-def test_a_command_that_runs_imports_what_it_needs() -> None:
+def test_the_probe_sees_the_libraries_a_command_imports() -> None:
     """The probe above would pass if nothing ever imported the libraries: ``demo``'s
     imports, done the way a command does them, pull the heavy ones in."""
     probe = (
