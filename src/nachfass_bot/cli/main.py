@@ -16,70 +16,9 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from nachfass_bot.adapters.importfile import read_table_text
-from nachfass_bot.adapters.ledger import Ledger
-from nachfass_bot.adapters.retry import first_delay_from_env
-from nachfass_bot.adapters.store import Store
-from nachfass_bot.app.digest_facts import gather_week
-from nachfass_bot.app.engine import sending_window
-from nachfass_bot.app.importing import Duplicate, check_rows, import_threads, plan_import
-from nachfass_bot.app.importrows import parse_table
-from nachfass_bot.app.overview import thread_detail, thread_summary
-from nachfass_bot.app.payments import FileResult
-from nachfass_bot.app.preview import preview_message
-from nachfass_bot.app.recognise import Proposal
-from nachfass_bot.app.scanning import apply_scan, find_sent, scan_sent
-from nachfass_bot.app.threads import (
-    OUTCOMES,
-    NewThread,
-    ThreadEntry,
-    close_thread,
-    finish_task,
-    mark_paid,
-    pause_thread,
-    read_entry,
-    resume_thread,
-    track_thread,
-)
-from nachfass_bot.app.weekly import send_digest, send_if_due
-from nachfass_bot.app.wiring import (
-    build_engine,
-    build_payments,
-    build_preview_engine,
-    build_signed_in_engine,
-    build_texts,
-    build_watcher,
-    check_startup,
-    open_store,
-    run_cycle,
-    sign_in_once,
-    smtp_transport,
-    tick_with_retry,
-    weekly_digest_job,
-)
-from nachfass_bot.cli.checkup import Finding, Level, run_checkup
 from nachfass_bot.cli.clitext import use_german
-from nachfass_bot.cli.daemon import clock_from, run_forever, single_instance, utc_now
-from nachfass_bot.cli.service import (
-    ENABLE_COMMANDS,
-    install_unit,
-    secret_variables,
-    write_initial_config,
-)
-from nachfass_bot.cli.views import (
-    import_table,
-    json_rows,
-    output_console,
-    scan_row_json,
-    scan_table,
-    sent_facts_lines,
-    thread_view,
-    threads_table,
-)
-from nachfass_bot.config import Config, load_config, resolve_config_path
 from nachfass_bot.domain.dates import check_moment, german_date
 from nachfass_bot.domain.models import CycleReport, Kind, Source, State, Thread
-from nachfass_bot.domain.payments import MatchKind
 from nachfass_bot.domain.providers import PRESETS, Preset, preset_for_address, preset_named
 from nachfass_bot.errors import (
     ConfigError,
@@ -108,6 +47,7 @@ class _Options:
     verbose: bool
 
     def config(self) -> Config:
+        from nachfass_bot.config import load_config, resolve_config_path
 
         return load_config(resolve_config_path(self.config_path))
 
@@ -263,6 +203,9 @@ def _at_the_door(option: str, check: Callable[[], _T]) -> _T:
 @click.option("--json", "as_json", is_flag=True, help="Ausgabe als JSON.")
 @click.pass_obj
 def track(opts: _Options, /, **values: Any) -> None:
+    from nachfass_bot.app.engine import sending_window
+    from nachfass_bot.app.overview import thread_summary
+    from nachfass_bot.app.threads import track_thread
     from nachfass_bot.app.wiring import open_store
     from nachfass_bot.texts.labels import KIND_LABELS, local_text
 
@@ -303,7 +246,10 @@ def _thread_from_sent(
 ) -> NewThread:
     """``track --from-sent``: the sent mail's facts, the explicit options on top, shown
     before anything is saved (``--yes`` skips the question)."""
-    from nachfass_bot.app.wiring import build_texts
+    from nachfass_bot.app.engine import sending_window
+    from nachfass_bot.app.scanning import find_sent
+    from nachfass_bot.app.wiring import build_engine, build_texts
+    from nachfass_bot.cli.views import sent_facts_lines
 
     engine = build_engine(config, store, build_texts(config))
     kind = Kind(values["kind"]) if values["kind"] else None
@@ -364,6 +310,7 @@ def _new_thread(values: dict[str, Any], config: Config, now: datetime) -> NewThr
     """The options of ``track`` as a NewThread, checked by the app's
     :func:`~nachfass_bot.app.threads.read_entry`; a refusal names its option. Only the
     written form of the dates is read here."""
+    from nachfass_bot.app.threads import ThreadEntry, read_entry
 
     kind = values["kind"]
     due = _due(values["due"]) if kind == Kind.RECHNUNG.value and values["due"] else None
@@ -428,9 +375,12 @@ def _sent_at(text: str) -> datetime:
 )
 @click.pass_obj
 def import_command(opts: _Options, file: Path, dry_run: bool) -> None:
+    from nachfass_bot.adapters.importfile import read_table_text
     from nachfass_bot.app.engine import sending_window
+    from nachfass_bot.app.importing import check_rows, import_threads, plan_import
+    from nachfass_bot.app.importrows import parse_table
     from nachfass_bot.app.wiring import open_store
-    from nachfass_bot.cli.views import output_console
+    from nachfass_bot.cli.views import import_table, output_console
 
     config = opts.config()
     now = datetime.now(UTC)
@@ -474,9 +424,11 @@ SCAN_DAYS = 90  # scan without --since: the last three months
 def scan(
     opts: _Options, since: str | None, apply_found: bool, now: str | None, as_json: bool
 ) -> None:
-    from nachfass_bot.app.wiring import build_texts, open_store
+    from nachfass_bot.app.engine import sending_window
+    from nachfass_bot.app.scanning import apply_scan, scan_sent
+    from nachfass_bot.app.wiring import build_engine, build_texts, open_store
     from nachfass_bot.cli.daemon import single_instance
-    from nachfass_bot.cli.views import output_console
+    from nachfass_bot.cli.views import output_console, scan_row_json, scan_table
 
     config = opts.config()
     moment = _parse_now(now, config)
@@ -524,7 +476,14 @@ def _show_progress(folder: str, done: int, total: int) -> None:
 @click.option("--now", help="So tun, als wäre es jetzt dieser Zeitpunkt (ISO 8601).")
 @click.pass_obj
 def tick(opts: _Options, now: str | None) -> None:
-    from nachfass_bot.app.wiring import open_store
+    from nachfass_bot.adapters.retry import first_delay_from_env
+    from nachfass_bot.app.wiring import (
+        build_signed_in_engine,
+        build_texts,
+        open_store,
+        tick_with_retry,
+    )
+    from nachfass_bot.cli.daemon import single_instance
 
     config = opts.config()
     moment = _parse_now(now, config)
@@ -561,6 +520,15 @@ def _count(number: int, singular: str, plural: str) -> str:
 )
 @click.pass_obj
 def run(opts: _Options, interval: int | None, now: str | None) -> None:
+    from nachfass_bot.adapters.retry import first_delay_from_env
+    from nachfass_bot.app.wiring import (
+        build_texts,
+        build_watcher,
+        check_startup,
+        run_cycle,
+        weekly_digest_job,
+    )
+    from nachfass_bot.cli.daemon import clock_from, run_forever, single_instance, utc_now
 
     config = opts.config()
     clock = clock_from(_parse_now(now, config)) if now else utc_now
@@ -587,8 +555,10 @@ def run(opts: _Options, interval: int | None, now: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Ausgabe als JSON.")
 @click.pass_obj
 def list_threads(opts: _Options, as_json: bool) -> None:
+    from nachfass_bot.app.engine import sending_window
     from nachfass_bot.app.overview import thread_summaries
     from nachfass_bot.app.wiring import open_store
+    from nachfass_bot.cli.views import json_rows, output_console, threads_table
 
     config = opts.config()
     window = sending_window(config)
@@ -608,8 +578,10 @@ def list_threads(opts: _Options, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Ausgabe als JSON.")
 @click.pass_obj
 def show(opts: _Options, thread_id: int, as_json: bool) -> None:
+    from nachfass_bot.app.engine import sending_window
+    from nachfass_bot.app.overview import thread_detail
     from nachfass_bot.app.wiring import open_store
-    from nachfass_bot.cli.views import output_console
+    from nachfass_bot.cli.views import output_console, thread_view
 
     config = opts.config()
     window = sending_window(config)
@@ -642,7 +614,8 @@ def demo(keep: Path | None) -> None:
 @click.option("--now", help="So tun, als wäre es jetzt dieser Zeitpunkt (ISO 8601).")
 @click.pass_obj
 def preview(opts: _Options, thread_id: int, step: int | None, now: str | None) -> None:
-    from nachfass_bot.app.wiring import open_store
+    from nachfass_bot.app.preview import preview_message
+    from nachfass_bot.app.wiring import build_preview_engine, build_texts, open_store
 
     config = opts.config()
     moment = _parse_now(now, config)
@@ -682,7 +655,9 @@ def preview(opts: _Options, thread_id: int, step: int | None, now: str | None) -
 )
 @click.pass_obj
 def digest_command(opts: _Options, now: str | None, mode: str, html_path: Path | None) -> None:
-    from nachfass_bot.app.wiring import build_texts, open_store
+    from nachfass_bot.app.digest_facts import gather_week
+    from nachfass_bot.app.weekly import send_digest, send_if_due
+    from nachfass_bot.app.wiring import build_texts, open_store, smtp_transport
     from nachfass_bot.texts.digest import render_digest
 
     config = opts.config()
@@ -721,6 +696,7 @@ def digest_command(opts: _Options, now: str | None, mode: str, html_path: Path |
 )
 @click.pass_obj
 def init(opts: _Options, provider_name: str | None, address: str | None) -> None:
+    from nachfass_bot.cli.service import write_initial_config
     from nachfass_bot.config import resolve_config_path
 
     target = resolve_config_path(opts.config_path).absolute()
@@ -802,6 +778,7 @@ def _echo_preset(preset: Preset) -> None:
 @cli.command(help="Anmeldung bei IMAP und SMTP prüfen und die beobachteten Ordner zeigen.")
 @click.pass_obj
 def check(opts: _Options) -> None:
+    from nachfass_bot.cli.checkup import Level, run_checkup
     from nachfass_bot.config import load_config, resolve_config_path
 
     path = resolve_config_path(opts.config_path)
@@ -825,6 +802,7 @@ def check(opts: _Options) -> None:
 
 
 def _finding_text(finding: Finding) -> str:
+    from nachfass_bot.cli.checkup import Level
 
     mark = {Level.OK: "✓", Level.WARNING: "!", Level.ERROR: "✗"}[finding.level]
     text = f"{mark} {finding.title}: {finding.detail}"
@@ -845,6 +823,8 @@ def auth() -> None:
 )
 @click.pass_obj
 def auth_login(opts: _Options) -> None:
+    from nachfass_bot.app.wiring import sign_in_once
+
     config = opts.config()
     signed_in = sign_in_once(config, click.echo)
     if not signed_in:
@@ -869,6 +849,7 @@ def service() -> None:
 @click.option("--force", is_flag=True, help="Einen vorhandenen Dienst ersetzen.")
 @click.pass_obj
 def service_install(opts: _Options, force: bool) -> None:
+    from nachfass_bot.cli.service import ENABLE_COMMANDS, install_unit, secret_variables
 
     config = opts.config()
     unit = install_unit(config, force=force)
@@ -891,6 +872,7 @@ _OwnerWord = Callable[["Store", int, datetime], Thread]
 
 def _owner_word(command: str) -> _OwnerWord:
     """What ``close``, ``pause`` and ``resume`` do, imported when one of them runs."""
+    from nachfass_bot.app.threads import close_thread, pause_thread, resume_thread
 
     words: dict[str, _OwnerWord] = {
         "close": close_thread,
@@ -908,6 +890,7 @@ def _owner_says(command: str, help_text: str) -> None:
     @click.argument("thread_id", type=ROW_ID)
     @click.pass_obj
     def change(opts: _Options, thread_id: int) -> None:
+        from nachfass_bot.app.threads import OUTCOMES
         from nachfass_bot.app.wiring import open_store
 
         config = opts.config()
@@ -925,6 +908,7 @@ def _owner_says(command: str, help_text: str) -> None:
 )
 @click.pass_obj
 def paid(opts: _Options, thread_id: int, amount: str | None) -> None:
+    from nachfass_bot.app.threads import OUTCOMES, mark_paid
     from nachfass_bot.app.wiring import open_store
     from nachfass_bot.domain.money import parse_amount
     from nachfass_bot.texts.render import format_money
@@ -954,6 +938,7 @@ def bank() -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.pass_obj
 def bank_import(opts: _Options, files: tuple[Path, ...]) -> None:
+    from nachfass_bot.app.wiring import build_payments, open_store
 
     config = opts.config()
     with open_store(config) as store:
@@ -971,22 +956,22 @@ def bank_import(opts: _Options, files: tuple[Path, ...]) -> None:
         raise NachfassError(f"{broken} von {len(results)} Dateien nicht eingelesen")
 
 
-_MATCH_WORDS = {
-    MatchKind.EXACT: "bezahlt",
-    MatchKind.COMBINED: "zusammen bezahlt",
-    MatchKind.PARTIAL: "Teilzahlung",
-    MatchKind.OVERPAID: "überzahlt",
-    MatchKind.QUESTION: "Frage an Dich",
-    MatchKind.REVERSAL: "Rückbuchung",
-    MatchKind.UNMATCHED: "nicht zugeordnet",
-    MatchKind.DEBIT: "Lastschrift/Ausgang",
-}
-
-
 def import_summary(result: FileResult) -> str:
     """``12 Buchungen, 10 neu: 2 bezahlt, 1 Frage an Dich, 7 nicht zugeordnet``."""
+    from nachfass_bot.domain.payments import MatchKind
+
+    words = {
+        MatchKind.EXACT: "bezahlt",
+        MatchKind.COMBINED: "zusammen bezahlt",
+        MatchKind.PARTIAL: "Teilzahlung",
+        MatchKind.OVERPAID: "überzahlt",
+        MatchKind.QUESTION: "Frage an Dich",
+        MatchKind.REVERSAL: "Rückbuchung",
+        MatchKind.UNMATCHED: "nicht zugeordnet",
+        MatchKind.DEBIT: "Lastschrift/Ausgang",
+    }
     text = f"{result.bookings} Buchungen, {result.new} neu"
-    kinds = [f"{count} {_MATCH_WORDS[kind]}" for kind, count in result.kinds.items()]
+    kinds = [f"{count} {words[kind]}" for kind, count in result.kinds.items()]
     return text + (": " + ", ".join(kinds) if kinds else "")
 
 
@@ -996,6 +981,7 @@ def import_summary(result: FileResult) -> str:
 )
 @click.pass_obj
 def bank_forget(opts: _Options, before: str) -> None:
+    from nachfass_bot.adapters.ledger import Ledger
     from nachfass_bot.app.wiring import open_store
 
     config = opts.config()
@@ -1009,6 +995,7 @@ def bank_forget(opts: _Options, before: str) -> None:
 @click.argument("task_id", type=ROW_ID)
 @click.pass_obj
 def done(opts: _Options, task_id: int) -> None:
+    from nachfass_bot.app.threads import finish_task
     from nachfass_bot.app.wiring import open_store
 
     config = opts.config()
