@@ -34,7 +34,12 @@ from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from nachfass_bot.domain.bankcsv import PRESETS, SPARKASSE_CAMT_V2, CsvMapping
-from nachfass_bot.domain.calendar import GERMAN_SUBDIVISIONS, parse_days, parse_hours
+from nachfass_bot.domain.calendar import (
+    GERMAN_SUBDIVISIONS,
+    SendingWindow,
+    parse_days,
+    parse_hours,
+)
 from nachfass_bot.domain.models import SentCopy, TrackingMode
 from nachfass_bot.domain.preferences import Preferences, parse_preferences
 from nachfass_bot.domain.tomlsection import Section
@@ -220,6 +225,17 @@ class SendingConfig:
     bundesland: str
     christmas_freeze: bool = True
     max_per_hour: int = 20  # client mails per hour at most
+
+    def window(self) -> SendingWindow:
+        """The sending window as a domain value."""
+        return SendingWindow(
+            timezone=self.timezone,
+            days=self.days,
+            start=self.start,
+            end=self.end,
+            bundesland=self.bundesland,
+            christmas_freeze=self.christmas_freeze,
+        )
 
 
 @dataclass(frozen=True)

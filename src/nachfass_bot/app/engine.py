@@ -62,15 +62,7 @@ _STAGE_TEXTS = {
 
 def sending_window(config: Config) -> SendingWindow:
     """The configured sending window as a domain value."""
-    sending = config.sending
-    return SendingWindow(
-        timezone=sending.timezone,
-        days=sending.days,
-        start=sending.start,
-        end=sending.end,
-        bundesland=sending.bundesland,
-        christmas_freeze=sending.christmas_freeze,
-    )
+    return config.sending.window()
 
 
 class Engine:

@@ -555,14 +555,13 @@ def run(opts: _Options, interval: int | None, now: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Ausgabe als JSON.")
 @click.pass_obj
 def list_threads(opts: _Options, as_json: bool) -> None:
-    from nachfass_bot.app.engine import sending_window
+    from nachfass_bot.adapters.store import opened
     from nachfass_bot.app.overview import thread_summaries
-    from nachfass_bot.app.wiring import open_store
     from nachfass_bot.cli.views import json_rows, output_console, threads_table
 
     config = opts.config()
-    window = sending_window(config)
-    with open_store(config) as store:
+    window = config.sending.window()
+    with opened(config.store.path) as store:  # no engine to load (start-up time)
         rows = thread_summaries(store, window, config.preferences)
     if as_json:
         click.echo(json_rows(rows))
@@ -578,14 +577,13 @@ def list_threads(opts: _Options, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Ausgabe als JSON.")
 @click.pass_obj
 def show(opts: _Options, thread_id: int, as_json: bool) -> None:
-    from nachfass_bot.app.engine import sending_window
+    from nachfass_bot.adapters.store import opened
     from nachfass_bot.app.overview import thread_detail
-    from nachfass_bot.app.wiring import open_store
     from nachfass_bot.cli.views import output_console, thread_view
 
     config = opts.config()
-    window = sending_window(config)
-    with open_store(config) as store:
+    window = config.sending.window()
+    with opened(config.store.path) as store:  # no engine to load (start-up time)
         thread = store.thread(thread_id)
         if thread is None:
             raise UnknownThread(thread_id)

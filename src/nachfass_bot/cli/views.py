@@ -7,18 +7,20 @@ import json
 from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from nachfass_bot.app.importing import Duplicate, PlannedThread
-from nachfass_bot.app.scanning import ScanRow
 from nachfass_bot.domain.calendar import SendingWindow
 from nachfass_bot.domain.models import EventKind, Kind, State, Thread
 from nachfass_bot.texts.labels import DRAFT_LABELS, KIND_LABELS, STATE_LABELS, local_text
 from nachfass_bot.texts.render import format_date_short, format_money
+
+if TYPE_CHECKING:  # for the annotations only: `list` and `show` need not load them
+    from nachfass_bot.app.importing import Duplicate, PlannedThread
+    from nachfass_bot.app.scanning import ScanRow
 
 # -- JSON output --------------------------------------------------------------------------
 

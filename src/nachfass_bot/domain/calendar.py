@@ -157,11 +157,17 @@ class SendingWindow:
         return datetime.combine(day, local.time(), tzinfo=self.zone).astimezone(UTC)
 
     def _next_open_day(self, day: date) -> date:
-        for offset in range(1, _MAX_SEARCH_DAYS + 1):
-            candidate = day + timedelta(days=offset)
-            if self.is_open_day(candidate):
-                return candidate
-        raise RuntimeError(f"Kein Sendetag innerhalb von {_MAX_SEARCH_DAYS} Tagen nach {day}.")
+        return _next_open_day(self, day)
+
+
+@lru_cache(maxsize=4096)  # a cycle over many threads asks about the same few weeks
+def _next_open_day(window: SendingWindow, day: date) -> date:
+    """The first day after ``day`` on which ``window`` is open (a pure function of both)."""
+    for offset in range(1, _MAX_SEARCH_DAYS + 1):
+        candidate = day + timedelta(days=offset)
+        if window.is_open_day(candidate):
+            return candidate
+    raise RuntimeError(f"Kein Sendetag innerhalb von {_MAX_SEARCH_DAYS} Tagen nach {day}.")
 
 
 def parse_days(text: str) -> frozenset[int]:
