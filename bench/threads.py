@@ -5,7 +5,9 @@ Builds a store with N threads (default 1,000 and 10,000 in one run), 5 % of them
 tracked clients, the rest newsletters) on a throwaway Dovecot, then times:
 
 * ``tick`` with 5 % due (the inbox read, drafts made and mailed to the owner),
-* a quiet ``tick`` right after it (nothing new, nothing due),
+* a quiet ``tick`` right after it (nothing due; new in INBOX only the owner's copies of
+  the drafts the due tick mailed),
+* an idle ``tick`` after that (nothing new, nothing due),
 * ``nachfass-bot list --json``, ``show N``, ``digest --print`` as the owner runs them
   (a fresh process each: interpreter start and imports included).
 
@@ -134,7 +136,9 @@ def measure(count: int) -> dict[str, float]:
             engine = build_engine(config, store, build_texts(config))
             figures = {
                 "tick (5 % due)": timed("tick (5 % due)", lambda: engine.tick(now)),
+                # Nothing due; the owner's copies of the due tick's drafts are new in INBOX.
                 "quiet tick": timed("quiet tick", lambda: engine.tick(now + timedelta(minutes=1))),
+                "idle tick": timed("idle tick", lambda: engine.tick(now + timedelta(minutes=2))),
             }
         figures["list --json"] = timed(
             "list --json", lambda: run_cli(config_path, "list", "--json")

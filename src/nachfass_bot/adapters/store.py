@@ -366,6 +366,7 @@ _SOURCES = {str(member): member for member in Source}
 _NO_IDS: frozenset[str] = frozenset()
 _CENTS = Decimal("0.01")
 _NO_PAYMENT = Decimal("0.00")
+_fromiso = datetime.fromisoformat
 
 
 def to_iso(moment: datetime | None) -> str | None:
@@ -1276,14 +1277,14 @@ def _thread_from_row(
         subject=subject,
         state=_STATES[state] if state in _STATES else State(state),
         step=step,
-        started_at=_required_dt(started_at),
-        last_step_at=from_iso(last_step_at),
+        started_at=_fromiso(started_at),  # NOT NULL; inline, not through from_iso (10,000s)
+        last_step_at=_fromiso(last_step_at) if last_step_at is not None else None,
         invoice_no=invoice_no,
         amount=Decimal(amount) if amount is not None else None,
         due_date=date.fromisoformat(due_date) if due_date else None,
-        answered_at=from_iso(answered_at),
+        answered_at=_fromiso(answered_at) if answered_at is not None else None,
         answered_folder=answered_folder,
-        paused_until=from_iso(paused_until),
+        paused_until=_fromiso(paused_until) if paused_until is not None else None,
         expenses=Decimal(expenses) if expenses is not None else None,
         message_ids=message_ids,
         source=_SOURCES[source] if source in _SOURCES else Source(source),
