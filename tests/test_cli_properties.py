@@ -26,8 +26,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mailstrategies import budget
+from nachfass_bot.cli.jsonout import json_rows
 from nachfass_bot.cli.main import main
-from nachfass_bot.cli.views import json_rows
 
 OWNER = "anna@berger-design.test"
 CONFIG = f"""
@@ -273,5 +273,5 @@ _SCALARS = st.none() | st.booleans() | st.integers() | st.text() | st.floats(all
 )
 @budget(200)
 def test_list_json_is_what_json_dumps_with_indent_writes(rows: list[dict[str, object]]) -> None:
-    # list --json writes its flat rows with the C encoder (cli/views.py json_rows).
+    # list --json writes its flat rows with the C encoder (cli/jsonout.py json_rows).
     assert json_rows(rows) == json.dumps(rows, ensure_ascii=False, indent=2)

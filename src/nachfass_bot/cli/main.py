@@ -557,7 +557,7 @@ def run(opts: _Options, interval: int | None, now: str | None) -> None:
 def list_threads(opts: _Options, as_json: bool) -> None:
     from nachfass_bot.adapters.store import opened
     from nachfass_bot.app.overview import thread_summaries
-    from nachfass_bot.cli.views import json_rows, output_console, threads_table
+    from nachfass_bot.cli.jsonout import json_rows
 
     config = opts.config()
     window = config.sending.window()
@@ -566,6 +566,8 @@ def list_threads(opts: _Options, as_json: bool) -> None:
     if as_json:
         click.echo(json_rows(rows))
         return
+    from nachfass_bot.cli.views import output_console, threads_table  # rich: not for JSON
+
     if not rows:
         click.echo("Noch keine Vorgänge. Lege einen mit „nachfass-bot track …“ an.")
         return

@@ -3,7 +3,6 @@ reason), and of ``import --dry-run``."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -21,23 +20,6 @@ from nachfass_bot.texts.render import format_date_short, format_money
 if TYPE_CHECKING:  # for the annotations only: `list` and `show` need not load them
     from nachfass_bot.app.importing import Duplicate, PlannedThread
     from nachfass_bot.app.scanning import ScanRow
-
-# -- JSON output --------------------------------------------------------------------------
-
-_NESTED = (dict, list, tuple)
-
-
-def json_rows(rows: Sequence[dict[str, Any]]) -> str:
-    """``json.dumps(rows, ensure_ascii=False, indent=2)``, byte for byte, at the speed of
-    the C encoder: with ``indent`` the json module encodes in Python, ≈80 µs per row of
-    ``list``. Flat rows (scalar values) are encoded one by one with the indentation as
-    the item separator; anything nested takes the plain way."""
-    if not rows or any(isinstance(value, _NESTED) for row in rows for value in row.values()):
-        return json.dumps(rows, ensure_ascii=False, indent=2)
-    encode = json.JSONEncoder(ensure_ascii=False, separators=(",\n    ", ": ")).encode
-    objects = ("{\n    " + encode(row)[1:-1] + "\n  }" if row else "{}" for row in rows)
-    return "[\n  " + ",\n  ".join(objects) + "\n]"
-
 
 # -- rich output for list and show ---------------------------------------------------------
 
