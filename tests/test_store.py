@@ -407,3 +407,19 @@ def test_more_threads_than_sqlite_binds_variables_are_read_whole(memory_store: S
     assert threads[-1].message_ids == {"<last@firma.test>"}
     assert threads[-2].paid_amount == Decimal("12.50") and threads[0].paid_amount == 0
     assert len(memory_store.threads([State.OPEN], after=count - 10)) == 10
+
+
+def test_the_change_mark_moves_with_every_write_of_this_or_another_connection(
+    tmp_path: Path,
+) -> None:
+    # What the sync read under an equal mark it uses again (app/inbox.py _known).
+    path = tmp_path / "nachfass.db"
+    with closing(Store.open(path)) as store, closing(Store.open(path)) as other:
+        mark = store.change_mark()
+        store.threads()
+        assert store.change_mark() == mark  # reading changes nothing
+        store.set_setting("digest_week", "2026-10", NOW)
+        assert store.change_mark() != mark
+        mark = store.change_mark()
+        other.set_setting("digest_week", "2026-11", NOW)
+        assert store.change_mark() != mark
