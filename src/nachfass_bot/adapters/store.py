@@ -349,6 +349,8 @@ def _sql_list(values: Sequence[str]) -> str:
 
 _CONVERSATION_ROLES = _sql_list(CONVERSATION_ROLES)
 _OWN_ROLES = _sql_list(OWN_ROLES)
+# Keys per "IN (…)" query: well below SQLite's oldest limit of 999 host parameters.
+_KEYS_PER_QUERY = 500
 _DONE_DRAFT_STATES = _sql_list(DONE_DRAFT_STATES)
 
 
@@ -919,6 +921,22 @@ class Store:
             [key, role, folder, uid, verdict, to_iso(now)],
         )
 
+    def mark_seen_many(
+        self,
+        mails: Sequence[tuple[str, str, int]],
+        role: SeenRole,
+        verdict: VerdictKind,
+        now: datetime,
+    ) -> None:
+        """:meth:`mark_seen` for many mails ``(key, folder, uid)`` with one verdict, in
+        one statement: a first sync marks thousands of unrelated mails."""
+        seen_at = to_iso(now)
+        self.db.conn.executemany(
+            "INSERT OR REPLACE INTO seen (key, role, folder, uid, verdict, seen_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [(key, str(role), folder, uid, str(verdict), seen_at) for key, folder, uid in mails],
+        )
+
     def forget_seen(self, key: str, role: SeenRole) -> None:
         """Let the next copy of the mail ``key`` take ``role`` on again."""
         self.db.execute("DELETE FROM seen WHERE key = ? AND role = ?", [key, role])
@@ -932,6 +950,29 @@ class Store:
         """Whether ``role`` of the mail ``key`` was handled (or queued) already."""
         sql = "SELECT 1 FROM seen WHERE key = ? AND role = ?"
         return self._first(sql, [key, role]) is not None
+
+    def seen_keys(self, keys: Collection[str], role: SeenRole) -> set[str]:
+        """Those of ``keys`` whose ``role`` was handled (or queued) already: one query
+        per :data:`_KEYS_PER_QUERY` keys instead of :meth:`is_seen` per mail."""
+        found: set[str] = set()
+        wanted = list(dict.fromkeys(keys))
+        for start in range(0, len(wanted), _KEYS_PER_QUERY):
+            chunk = wanted[start : start + _KEYS_PER_QUERY]
+            marks = ", ".join("?" for _ in chunk)
+            sql = f"SELECT key FROM seen WHERE role = ? AND key IN ({marks})"
+            found.update(row[0] for row in self.db.execute(sql, [str(role), *chunk]))
+        return found
+
+    def drafts_with_message_ids(self, message_ids: Collection[str]) -> set[str]:
+        """Those of ``message_ids`` that are a draft's (:meth:`draft_by_message_id`)."""
+        found: set[str] = set()
+        wanted = list(dict.fromkeys(message_ids))
+        for start in range(0, len(wanted), _KEYS_PER_QUERY):
+            chunk = wanted[start : start + _KEYS_PER_QUERY]
+            marks = ", ".join("?" for _ in chunk)
+            sql = f"SELECT draft_message_id FROM drafts WHERE draft_message_id IN ({marks})"
+            found.update(row[0] for row in self.db.execute(sql, chunk))
+        return found
 
     # -- the index of synced inbound mail ------------------------------------------------
 
