@@ -60,6 +60,7 @@ _CONTROL_RE = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _FIELD = r"([\x21-\x39\x3b-\x7e]+):[ \t]*([^\r\n]*(?:\r\n[ \t][^\r\n]*)*)\r\n"
 _FIELD_RE = re.compile(_FIELD)
 _BLOCK_RE = re.compile(r"(?:[\x21-\x39\x3b-\x7e]+:[^\r\n]*(?:\r\n[ \t][^\r\n]*)*\r\n)*")
+_NULL_PATH_RE = re.compile(r"\s*<\s*>\s*")  # "<>" once whitespace is dropped
 _SENDER_CACHE = 4096  # distinct From values kept: a big folder has few senders
 
 
@@ -109,22 +110,21 @@ def first_look(raw: bytes) -> FirstLook | None:
         decoded = clean_line(decode_words(subject))  # as parse_inbound
     else:
         decoded = subject  # plain ASCII: no subject rule tells it from its clean_line form
-    machine = is_auto_reply_subject(subject.strip()) or any(
-        name in fields for name in MACHINE_FIELDS
-    )
+    machine = not fields.keys().isdisjoint(MACHINE_FIELDS) or is_auto_reply_subject(subject.strip())
     precedence = field_keyword((_first(fields, "precedence") or "").strip())
     if precedence and precedence not in _BULK:
         machine = True  # Precedence: auto_reply, or a keyword a rule may read one day
-    content = (_first(fields, "content-type") or "").lower()
-    if "report" in content or re.sub(r"\s", "", _first(fields, "return-path") or "") == "<>":
-        machine = True  # RFC 3464 / RFC 8098 reports, the null reverse path
+    if "report" in (_first(fields, "content-type") or "").lower():
+        machine = True  # RFC 3464 delivery reports, RFC 8098 read receipts
+    if "return-path" in fields and _NULL_PATH_RE.fullmatch(_first(fields, "return-path") or ""):
+        machine = True  # the null reverse path (RFC 5321 §4.5.5)
     return FirstLook(
         message_id=normalize_message_id(_first(fields, "message-id")),
         from_addr=from_addr,
         date=_date(_first(fields, "date")),
         in_reply_to=message_ids(_first(fields, "in-reply-to")),
         references=message_ids(" ".join(fields.get("references", ()))),
-        is_list_mail=any(name in fields for name in _LIST_FIELDS) or precedence in _BULK,
+        is_list_mail=not fields.keys().isdisjoint(_LIST_FIELDS) or precedence in _BULK,
         machine=machine,
         maybe_command=("[" in decoded or "=?" in decoded) and find_token(decoded) is not None,
         bounce_subject=is_bounce_subject(decoded),
