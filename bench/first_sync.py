@@ -122,12 +122,14 @@ def bot_cycles(work: Path) -> dict[str, float]:
 
 
 def _timed(action: Callable[[], Any]) -> float:
-    """Wall time of ``action``; with PROFILE=1 its cProfile listing goes to stderr."""
+    """Wall time of ``action``; with PROFILE=1 its cProfile listing goes to stderr (by
+    ``PROFILE_SORT``, default tottime)."""
     profiler = cProfile.Profile() if os.environ.get("PROFILE") else None
     began = time.perf_counter()
     if profiler is not None:
         profiler.runcall(action)
-        pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(25)
+        order = os.environ.get("PROFILE_SORT", "tottime")  # or "cumulative"
+        pstats.Stats(profiler, stream=sys.stderr).sort_stats(order).print_stats(25)
     else:
         action()
     return time.perf_counter() - began

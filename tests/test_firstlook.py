@@ -31,6 +31,7 @@ from nachfass_bot.app.outbox import Outbox
 from nachfass_bot.config import OwnerConfig
 from nachfass_bot.domain.calendar import SendingWindow
 from nachfass_bot.domain.models import Client, CycleReport, Kind, MessageRole, State
+from nachfass_bot.mail import headers
 from nachfass_bot.mail.approval import find_token
 from nachfass_bot.mail.bounces import is_bounce_subject, is_delivery_system
 from nachfass_bot.mail.firstlook import first_look
@@ -325,3 +326,34 @@ def test_a_thread_tracked_later_finds_an_answer_that_was_no_candidate(
     assert match is not None and match.rule == "client-address"
     thread = store.thread(thread_id)
     assert thread is not None and thread.state is State.ANSWERED
+
+
+# -- the shortcuts inside the decoding functions ------------------------------------------
+
+_PIECES = (
+    "jonas", "Keller", "x.y", "a@b.de", "<", ">", '"', '"Anna Berger"', "@", ".", " ", "\t",
+    ",", "=?utf-8?q?J=C3=BCrgen?=", "'", "..", "-", "+", "_", "keller-bau.test", "(c)",
+    "[1]", ":", ";", "\\", "ö", "<a@b.de>", "a@b", "@b.de",
+)  # fmt: skip
+
+
+@budget(500)
+@given(st.lists(st.sampled_from(_PIECES), min_size=1, max_size=8).map("".join))
+def test_a_plain_address_reads_as_the_parser_reads_it(value: str) -> None:
+    assert headers.addresses(value) == headers._parsed_addresses(
+        headers._FOLD_RE.sub("", headers._repair_8bit(value))
+    )
+
+
+@budget(500)
+@given(st.lists(st.sampled_from(["<", ">", "@", "a", "b.c", " ", "\t", "x@y", "<a@b>", "(c)",
+                                 '"', ".", "<@>", "@>", "<@", "ü"]),
+                min_size=1, max_size=7).map("".join))  # fmt: skip
+def test_a_single_message_id_reads_as_the_loop_reads_it(value: str) -> None:
+    text = headers._FOLD_RE.sub("", headers._repair_8bit(value))
+    expected: dict[str, None] = {}
+    for found in headers._MSG_ID_RE.finditer(text):
+        inner = found.group(1)
+        if "@" in inner and not inner.startswith("@") and not inner.endswith("@"):
+            expected.setdefault(f"<{inner}>", None)
+    assert headers.message_ids(value) == tuple(expected)

@@ -99,42 +99,48 @@ def split_fields(raw: bytes) -> dict[str, list[str]] | None:
 
 
 def first_look(raw: bytes) -> FirstLook | None:
-    """The first look at one header block (module docstring); None: parse it in full."""
+    """The first look at one header block (module docstring); None: parse it in full.
+    Never raises: whatever trips a decoding function is left to the full parse, which
+    has its own guards."""
+    try:
+        return _look(raw)
+    except Exception:  # the full parse decides, as it always did
+        return None
+
+
+def _look(raw: bytes) -> FirstLook | None:
     fields = split_fields(raw)
     if fields is None:
         return None
-    sender = _first(fields, "from")
+    first = {name: values[0] for name, values in fields.items()}
+    sender = first.get("from")
     from_addr, delivery_system = _sender(sender) if sender is not None else (None, False)
-    subject = _first(fields, "subject") or ""
+    subject = first.get("subject", "")
     if "=?" in subject or not subject.isascii():
         decoded = clean_line(decode_words(subject))  # as parse_inbound
     else:
         decoded = subject  # plain ASCII: no subject rule tells it from its clean_line form
     machine = not fields.keys().isdisjoint(MACHINE_FIELDS) or is_auto_reply_subject(subject.strip())
-    precedence = field_keyword((_first(fields, "precedence") or "").strip())
+    precedence = field_keyword(first.get("precedence", "").strip())
     if precedence and precedence not in _BULK:
         machine = True  # Precedence: auto_reply, or a keyword a rule may read one day
-    if "report" in (_first(fields, "content-type") or "").lower():
+    if "report" in first.get("content-type", "").lower():
         machine = True  # RFC 3464 delivery reports, RFC 8098 read receipts
-    if "return-path" in fields and _NULL_PATH_RE.fullmatch(_first(fields, "return-path") or ""):
+    if _NULL_PATH_RE.fullmatch(first.get("return-path", "-")):
         machine = True  # the null reverse path (RFC 5321 §4.5.5)
+    date = first.get("date")
     return FirstLook(
-        message_id=normalize_message_id(_first(fields, "message-id")),
+        message_id=normalize_message_id(first.get("message-id")),
         from_addr=from_addr,
-        date=_date(_first(fields, "date")),
-        in_reply_to=message_ids(_first(fields, "in-reply-to")),
-        references=message_ids(" ".join(fields.get("references", ()))),
+        date=parse_date(date) if date is not None else None,
+        in_reply_to=message_ids(first.get("in-reply-to")),
+        references=message_ids(" ".join(fields["references"])) if "references" in fields else (),
         is_list_mail=not fields.keys().isdisjoint(_LIST_FIELDS) or precedence in _BULK,
         machine=machine,
         maybe_command=("[" in decoded or "=?" in decoded) and find_token(decoded) is not None,
         bounce_subject=is_bounce_subject(decoded),
         delivery_system=delivery_system,
     )
-
-
-def _first(fields: dict[str, list[str]], name: str) -> str | None:
-    values = fields.get(name)
-    return values[0] if values else None
 
 
 @lru_cache(maxsize=_SENDER_CACHE)
@@ -144,7 +150,3 @@ def _sender(value: str) -> tuple[str | None, bool]:
     folder's mail comes from few senders."""
     found = address(value)
     return found, is_delivery_system(found)
-
-
-def _date(value: str | None) -> datetime | None:
-    return parse_date(value) if value is not None else None

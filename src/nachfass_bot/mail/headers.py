@@ -48,6 +48,8 @@ __all__ = [
 
 _FOLD_RE = re.compile(r"\r?\n(?=[ \t])")
 _MSG_ID_RE = re.compile(r"<\s*([^<>\s]+?)\s*>")
+# One bracketed msg-id and nothing else but blanks: what message_ids finds in it, at once.
+_ONE_MSG_ID_RE = re.compile(r"[ \t]*<([^<>\s@]+@[^<>\s]*[^<>\s@])>[ \t]*")
 _ADDR_SPEC_RE = re.compile(
     r"[^@\s<>\"',;:()\[\]\\]+@[^@\s<>\"',;:()\[\]\\]+\.[^@\s<>\"',;:()\[\]\\]+"
 )
@@ -206,6 +208,8 @@ def message_ids(value: str | None) -> tuple[str, ...]:
     """
     if not value:
         return ()
+    if value.isascii() and (single := _ONE_MSG_ID_RE.fullmatch(value)) is not None:
+        return (f"<{single.group(1)}>",)  # the common case, as the loop below reads it
     text = _FOLD_RE.sub("", _repair_8bit(value))
     seen: dict[str, None] = {}
     for match in _MSG_ID_RE.finditer(text):
