@@ -954,24 +954,23 @@ class Store:
     def seen_keys(self, keys: Collection[str], role: SeenRole) -> set[str]:
         """Those of ``keys`` whose ``role`` was handled (or queued) already: one query
         per :data:`_KEYS_PER_QUERY` keys instead of :meth:`is_seen` per mail."""
-        found: set[str] = set()
-        wanted = list(dict.fromkeys(keys))
-        for start in range(0, len(wanted), _KEYS_PER_QUERY):
-            chunk = wanted[start : start + _KEYS_PER_QUERY]
-            marks = ", ".join("?" for _ in chunk)
-            sql = f"SELECT key FROM seen WHERE role = ? AND key IN ({marks})"
-            found.update(row[0] for row in self.db.execute(sql, [str(role), *chunk]))
-        return found
+        sql = "SELECT key FROM seen WHERE role = ? AND key IN ({marks})"
+        return self._found_among(sql, keys, str(role))
 
     def drafts_with_message_ids(self, message_ids: Collection[str]) -> set[str]:
         """Those of ``message_ids`` that are a draft's (:meth:`draft_by_message_id`)."""
+        sql = "SELECT draft_message_id FROM drafts WHERE draft_message_id IN ({marks})"
+        return self._found_among(sql, message_ids)
+
+    def _found_among(self, sql: str, values: Collection[str], *args: str) -> set[str]:
+        """The first column of ``sql`` run over ``values`` in chunks (``{marks}``: the
+        chunk's placeholders, after ``args``)."""
         found: set[str] = set()
-        wanted = list(dict.fromkeys(message_ids))
+        wanted = list(dict.fromkeys(values))
         for start in range(0, len(wanted), _KEYS_PER_QUERY):
             chunk = wanted[start : start + _KEYS_PER_QUERY]
-            marks = ", ".join("?" for _ in chunk)
-            sql = f"SELECT draft_message_id FROM drafts WHERE draft_message_id IN ({marks})"
-            found.update(row[0] for row in self.db.execute(sql, chunk))
+            query = sql.format(marks=", ".join("?" for _ in chunk))
+            found.update(row[0] for row in self.db.execute(query, [*args, *chunk]))
         return found
 
     # -- the index of synced inbound mail ------------------------------------------------
