@@ -357,3 +357,31 @@ def test_a_single_message_id_reads_as_the_loop_reads_it(value: str) -> None:
         if "@" in inner and not inner.startswith("@") and not inner.endswith("@"):
             expected.setdefault(f"<{inner}>", None)
     assert headers.message_ids(value) == tuple(expected)
+
+
+def sync_with_a_thread_added_meanwhile(store: Store, raw: bytes) -> None:
+    """Bodies read, then another process tracks the sender, then the batch is handled."""
+    reader, mailbox = reader_with_threads(store), CorpusMailbox([raw])
+    batch = mailbox.batch()
+    bodies = reader._read_bodies(mailbox, batch, folder="INBOX", is_junk=False)  # type: ignore[arg-type]
+    client_id = store.upsert_client(Client(email="petra@sommer-druck.de"), NOW)
+    store.add_thread(
+        kind=Kind.ANGEBOT, client_id=client_id, subject="Angebot Druck",
+        started_at=STARTED, now=NOW,
+    )  # fmt: skip
+    with store.atomic():
+        reader._inbound_batch(
+            batch, bodies, folder="INBOX", is_junk=False, now=NOW, report=CycleReport()
+        )
+
+
+def test_a_thread_tracked_between_reading_and_handling_a_batch_changes_nothing(
+    stores: tuple[Store, Store], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fast, slow = stores
+    raw = stranger(sender="Petra Sommer <petra@sommer-druck.de>", subject="Ja, gern")
+    sync_with_a_thread_added_meanwhile(fast, raw)
+    monkeypatch.setattr(inbox_module, "first_look", lambda raw: None)
+    sync_with_a_thread_added_meanwhile(slow, raw)
+    assert synced_rows(fast) == synced_rows(slow)
+    assert [row[4] for row in synced_rows(fast)["seen"]] == ["unrelated"]

@@ -89,7 +89,7 @@ class _Known:
     index: ThreadIndex
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Looked:
     """One mail of a batch at first look: ``look`` is None where the look gave up."""
 
@@ -98,6 +98,10 @@ class _Looked:
     received: datetime | None
     look: FirstLook | None
     key: str  # seen_key
+    # No candidate when the bodies were read: nothing was downloaded for it, so however
+    # the threads change before the batch is handled, the rule chain could only call it
+    # unrelated (it would lack the body); None: not tested then.
+    plain: bool | None = None
 
 
 # Verdicts of mails a thread created later may count as its answer: no machine mail, not
@@ -233,7 +237,10 @@ class InboxReader:
         drafts = self._draft_ids(looked)
         bodies: dict[int, bytes | None] = {}
         for mail in looked:
-            if mail.key in judged or not self._candidate(mail.look, known, drafts):
+            if mail.key in judged:
+                continue
+            mail.plain = not self._candidate(mail.look, known, drafts)
+            if mail.plain:
                 continue
             inbound = self._parsed(
                 mail.raw, folder=folder, uid=mail.uid, is_junk=is_junk, received=mail.received
@@ -272,6 +279,12 @@ class InboxReader:
         """The drafts' Message-IDs a batch's mails answer (In-Reply-To), one query."""
         replied = [ref for mail in looked if mail.look for ref in mail.look.in_reply_to]
         return self.store.drafts_with_message_ids(replied) if replied else set()
+
+    def _plain(self, mail: _Looked, known: _Known, drafts: set[str]) -> bool:
+        """No candidate: as found when the bodies were read, else tested now."""
+        if mail.plain is not None:
+            return mail.plain
+        return not self._candidate(mail.look, known, drafts)
 
     def _candidate(self, look: FirstLook | None, known: _Known, drafts: set[str]) -> bool:
         """Whether a mail may get any verdict but unrelated, or do anything besides, and
@@ -354,7 +367,10 @@ class InboxReader:
         for mail in looked:
             key, uid = mail.key, mail.uid
             look = mail.look
-            if look is not None and uid not in bodies and not self._candidate(look, known, drafts):
+            plain = (
+                mail.plain if mail.plain is not None else not self._candidate(look, known, drafts)
+            )
+            if look is not None and uid not in bodies and plain:
                 # The first look: unrelated, as the rule chain would find it.
                 if key not in judged:
                     judged.add(key)
