@@ -385,3 +385,35 @@ def test_a_thread_tracked_between_reading_and_handling_a_batch_changes_nothing(
     sync_with_a_thread_added_meanwhile(slow, raw)
     assert synced_rows(fast) == synced_rows(slow)
     assert [row[4] for row in synced_rows(fast)["seen"]] == ["unrelated"]
+
+
+# -- the Sent folder ----------------------------------------------------------------------
+
+
+def sync_sent_once(store: Store, mails: list[bytes]) -> CorpusMailbox:
+    reader, mailbox = reader_with_threads(store), CorpusMailbox(mails)
+    batch = mailbox.batch()
+    bodies = reader._read_sent_bodies(mailbox, batch, folder="Sent")  # type: ignore[arg-type]
+    with store.atomic():
+        reader._sent_batch(batch, bodies, folder="Sent", now=NOW)
+    return mailbox
+
+
+def test_the_sent_folder_stores_what_the_full_parse_of_every_mail_stores(
+    stores: tuple[Store, Store], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fast, slow = stores
+    owner_to_client = mail(
+        sender=f"Anna Berger <{OWNER}>", to="Jonas Keller <jonas.keller@keller-bau.de>",
+        subject="Noch eine Frage", body="Hallo Jonas,\n", date=NOW - timedelta(hours=2),
+    )  # fmt: skip
+    sent = [as_served(path.read_bytes()) for path in sorted((TESTS / "corpus_sent").glob("*.eml"))]
+    mails = [owner_to_client, *sent, *corpus_mails()[:40], owner_to_client]
+    sync_sent_once(fast, mails)
+    monkeypatch.setattr(inbox_module, "first_look", lambda raw: None)
+    sync_sent_once(slow, mails)
+    assert synced_rows(fast) == synced_rows(slow)
+    verdicts = {row[4] for row in synced_rows(fast)["seen"]}
+    assert {"own", "owner-sent"} <= verdicts
+    assert [e.text for e in fast.events()] == [e.text for e in slow.events()]
+    assert any("selbst geschrieben" in e.text for e in fast.events()), "a count restarted"

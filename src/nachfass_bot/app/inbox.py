@@ -334,13 +334,22 @@ class InboxReader:
     ) -> dict[int, bytes | None]:
         """Before the batch's transaction: the whole mails of the owner's that may start a
         thread (app/tracking.py); the rest of the Sent folder is read by header only."""
+        looked = self._looked(batch, folder=folder)
+        judged = self.store.seen_keys([mail.key for mail in looked], SeenRole.OWNER_MAIL)
         bodies: dict[int, bytes | None] = {}
-        for uid, raw, received in batch:
-            mail = self._parsed(raw, folder=folder, uid=uid, received=received)
-            seen = self.store.is_seen(seen_key(mail, raw), SeenRole.OWNER_MAIL)
-            if not seen and self._starts_thread(mail, raw, True):
-                bodies[uid] = mailbox.fetch_message(folder, uid)
+        for mail in looked:
+            if mail.key in judged or self._not_owners(mail):
+                continue
+            inbound = self._parsed(mail.raw, folder=folder, uid=mail.uid, received=mail.received)
+            if self._starts_thread(inbound, mail.raw, True):
+                bodies[mail.uid] = mailbox.fetch_message(folder, mail.uid)
         return bodies
+
+    def _not_owners(self, mail: _Looked) -> bool:
+        """A mail the first look found from someone else than the owner (compared as
+        exactly as the Sent folder's rules compare): no command, no thread to start or
+        restart, the bot's own or a stray copy; its seen verdict is ``own``."""
+        return mail.look is not None and mail.look.from_addr != self.owner_email
 
     def _needs_body(self, inbound: Inbound, known: _Known) -> bool:
         try:
@@ -600,13 +609,21 @@ class InboxReader:
         """The owner's own mails to a client restart the count of that client's threads;
         an offer, order document or invoice among them starts a thread."""
         known = self._known()
-        for uid, raw, received in batch:
-            mail = self._parsed(raw, folder=folder, uid=uid, received=received)
-            key = seen_key(mail, raw)
-            self._queue_command(key, mail, known, now)
-            if self.store.is_seen(key, SeenRole.OWNER_MAIL):
+        looked = self._looked(batch, folder=folder)
+        judged = self.store.seen_keys([mail.key for mail in looked], SeenRole.OWNER_MAIL)
+        others: list[tuple[str, str, int]] = []
+        for entry in looked:
+            key, uid = entry.key, entry.uid
+            if self._not_owners(entry) and uid not in bodies:
+                if key not in judged:
+                    judged.add(key)
+                    others.append((key, folder, uid))
                 continue
-            if self._consider(mail, bodies, now, in_sent=True, header=raw):
+            mail = self._parsed(entry.raw, folder=folder, uid=uid, received=entry.received)
+            self._queue_command(key, mail, known, now)
+            if key in judged:
+                continue
+            if self._consider(mail, bodies, now, in_sent=True, header=entry.raw):
                 known = self._refresh(known, ())  # reads only a thread it may have started
             verdict = VerdictKind.OWN
             if mail.message_id not in known.own_ids and mail.from_addr == self.owner_email:
@@ -616,6 +633,8 @@ class InboxReader:
                 if restarted:
                     known = self._refresh(known, restarted)  # compare with the new count
             self.store.mark_seen(key, SeenRole.OWNER_MAIL, folder, uid, verdict, now)
+            judged.add(key)
+        self.store.mark_seen_many(others, SeenRole.OWNER_MAIL, VerdictKind.OWN, now)
 
     def _consider(
         self,
