@@ -349,6 +349,8 @@ def _sql_list(values: Sequence[str]) -> str:
 
 _CONVERSATION_ROLES = _sql_list(CONVERSATION_ROLES)
 _OWN_ROLES = _sql_list(OWN_ROLES)
+# Keys per "IN (…)" query: well below SQLite's oldest limit of 999 host parameters.
+_KEYS_PER_QUERY = 500
 _DONE_DRAFT_STATES = _sql_list(DONE_DRAFT_STATES)
 
 # What :meth:`Store._thread_rows` reads, in the order :func:`_thread_from_row` unpacks it.
@@ -967,6 +969,22 @@ class Store:
             [key, role, folder, uid, verdict, to_iso(now)],
         )
 
+    def mark_seen_many(
+        self,
+        mails: Sequence[tuple[str, str, int]],
+        role: SeenRole,
+        verdict: VerdictKind,
+        now: datetime,
+    ) -> None:
+        """:meth:`mark_seen` for many mails ``(key, folder, uid)`` with one verdict, in
+        one statement: a first sync marks thousands of unrelated mails."""
+        seen_at = to_iso(now)
+        self.db.conn.executemany(
+            "INSERT OR REPLACE INTO seen (key, role, folder, uid, verdict, seen_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [(key, str(role), folder, uid, str(verdict), seen_at) for key, folder, uid in mails],
+        )
+
     def forget_seen(self, key: str, role: SeenRole) -> None:
         """Let the next copy of the mail ``key`` take ``role`` on again."""
         self.db.execute("DELETE FROM seen WHERE key = ? AND role = ?", [key, role])
@@ -980,6 +998,28 @@ class Store:
         """Whether ``role`` of the mail ``key`` was handled (or queued) already."""
         sql = "SELECT 1 FROM seen WHERE key = ? AND role = ?"
         return self._first(sql, [key, role]) is not None
+
+    def seen_keys(self, keys: Collection[str], role: SeenRole) -> set[str]:
+        """Those of ``keys`` whose ``role`` was handled (or queued) already: one query
+        per :data:`_KEYS_PER_QUERY` keys instead of :meth:`is_seen` per mail."""
+        sql = "SELECT key FROM seen WHERE role = ? AND key IN ({marks})"
+        return self._found_among(sql, keys, str(role))
+
+    def drafts_with_message_ids(self, message_ids: Collection[str]) -> set[str]:
+        """Those of ``message_ids`` that are a draft's (:meth:`draft_by_message_id`)."""
+        sql = "SELECT draft_message_id FROM drafts WHERE draft_message_id IN ({marks})"
+        return self._found_among(sql, message_ids)
+
+    def _found_among(self, sql: str, values: Collection[str], *args: str) -> set[str]:
+        """The first column of ``sql`` run over ``values`` in chunks (``{marks}``: the
+        chunk's placeholders, after ``args``)."""
+        found: set[str] = set()
+        wanted = list(dict.fromkeys(values))
+        for start in range(0, len(wanted), _KEYS_PER_QUERY):
+            chunk = wanted[start : start + _KEYS_PER_QUERY]
+            query = sql.format(marks=", ".join("?" for _ in chunk))
+            found.update(row[0] for row in self.db.execute(query, [*args, *chunk]))
+        return found
 
     # -- the index of synced inbound mail ------------------------------------------------
 

@@ -54,6 +54,7 @@ from nachfass_bot.domain.models import (
 )
 from nachfass_bot.errors import MailboxError
 from nachfass_bot.mail.approval import find_token, new_token, token_tag
+from nachfass_bot.mail.firstlook import FirstLook, first_look
 from nachfass_bot.mail.inbound import parse_inbound
 from nachfass_bot.mail.judge import Verdict, judge_inbound, needs_body
 from nachfass_bot.mail.matching import (
@@ -86,6 +87,21 @@ class _Known:
 
     own_ids: frozenset[str]
     index: ThreadIndex
+
+
+@dataclass(slots=True)
+class _Looked:
+    """One mail of a batch at first look: ``look`` is None where the look gave up."""
+
+    uid: int
+    raw: bytes
+    received: datetime | None
+    look: FirstLook | None
+    key: str  # seen_key
+    # No candidate when the bodies were read: nothing was downloaded for it, so however
+    # the threads change before the batch is handled, the rule chain could only call it
+    # unrelated (it would lack the body); None: not tested then.
+    plain: bool | None = None
 
 
 # Verdicts of mails a thread created later may count as its answer: no machine mail, not
@@ -138,6 +154,7 @@ class InboxReader:
         self._spam_answers: dict[tuple[str, int], str] = {}
         self._parse_cache: dict[tuple[str, int], tuple[bytes, Inbound]] = {}
         self._known_read: tuple[tuple[int, int], _Known] | None = None
+        self._look_cache: dict[tuple[str, int], _Looked] = {}
         self.outbox = outbox
         self.window = window
         self.owner_email = outbox.owner_email
@@ -225,15 +242,76 @@ class InboxReader:
         may concern a thread. Handling a mail can only shrink the set of threads a later
         mail may concern, so this covers every body the handling asks for."""
         known = self._known()
+        looked = self._looked(batch, folder=folder, is_junk=is_junk)
+        judged = self.store.seen_keys([mail.key for mail in looked], SeenRole.INBOUND)
+        drafts = self._draft_ids(looked)
         bodies: dict[int, bytes | None] = {}
-        for uid, raw, received in batch:
-            inbound = self._parsed(raw, folder=folder, uid=uid, is_junk=is_junk, received=received)
-            judged = self.store.is_seen(seen_key(inbound, raw), SeenRole.INBOUND)
-            if not judged and (
-                self._needs_body(inbound, known) or self._starts_thread(inbound, raw, False)
-            ):
-                bodies[uid] = mailbox.fetch_message(folder, uid)
+        for mail in looked:
+            if mail.key in judged:
+                continue
+            mail.plain = not self._candidate(mail.look, known, drafts)
+            if mail.plain:
+                continue
+            inbound = self._parsed(
+                mail.raw, folder=folder, uid=mail.uid, is_junk=is_junk, received=mail.received
+            )
+            if self._needs_body(inbound, known) or self._starts_thread(inbound, mail.raw, False):
+                bodies[mail.uid] = mailbox.fetch_message(folder, mail.uid)
         return bodies
+
+    def _looked(self, batch: Batch, *, folder: str, is_junk: bool = False) -> list[_Looked]:
+        """Each mail of a batch at first look (:mod:`nachfass_bot.mail.firstlook`), with
+        its seen key: from the look, or from the full parse where the look gives up, so
+        that it is the key :func:`seen_key` gives either way."""
+        looked: list[_Looked] = []
+        for uid, raw, received in batch:
+            cache_key = (folder, uid)
+            cached = self._look_cache.get(cache_key)
+            if cached is not None and cached.raw is raw:
+                looked.append(cached)
+                continue
+            look = first_look(raw)
+            if look is None:
+                inbound = self._parsed(
+                    raw, folder=folder, uid=uid, is_junk=is_junk, received=received
+                )
+                key = seen_key(inbound, raw)
+            else:
+                key = look.message_id or seen_key_of_header(raw)
+            mail = _Looked(uid, raw, received, look, key)
+            if len(self._look_cache) >= _PARSE_CACHE_SIZE:
+                self._look_cache.clear()  # one batch at a time: the older ones are done
+            self._look_cache[cache_key] = mail
+            looked.append(mail)
+        return looked
+
+    def _draft_ids(self, looked: Iterable[_Looked]) -> set[str]:
+        """The drafts' Message-IDs a batch's mails answer (In-Reply-To), one query."""
+        replied = [ref for mail in looked if mail.look for ref in mail.look.in_reply_to]
+        return self.store.drafts_with_message_ids(replied) if replied else set()
+
+    def _plain(self, mail: _Looked, known: _Known, drafts: set[str]) -> bool:
+        """No candidate: as found when the bodies were read, else tested now."""
+        if mail.plain is not None:
+            return mail.plain
+        return not self._candidate(mail.look, known, drafts)
+
+    def _candidate(self, look: FirstLook | None, known: _Known, drafts: set[str]) -> bool:
+        """Whether a mail may get any verdict but unrelated, or do anything besides, and
+        so needs the full parse and the rule chain: a superset of every rule that acts
+        (docs/DESIGN.md, "The cycle"). Not a candidate: a mail the look could read, with
+        no sign of machine mail, no token, not the owner's, and naming nothing known."""
+        if look is None or look.machine or look.maybe_command:
+            return True
+        if look.bounce_subject or look.delivery_system:
+            return True
+        sender = look.from_addr
+        if sender is not None and sender.casefold() == self.owner_email.strip().casefold():
+            return True
+        if any(message_id in drafts for message_id in look.in_reply_to):
+            return True
+        references = (*look.in_reply_to, *look.references)
+        return known.index.may_concern(look.message_id, sender, references)
 
     def _parsed(
         self,
@@ -266,13 +344,22 @@ class InboxReader:
     ) -> dict[int, bytes | None]:
         """Before the batch's transaction: the whole mails of the owner's that may start a
         thread (app/tracking.py); the rest of the Sent folder is read by header only."""
+        looked = self._looked(batch, folder=folder)
+        judged = self.store.seen_keys([mail.key for mail in looked], SeenRole.OWNER_MAIL)
         bodies: dict[int, bytes | None] = {}
-        for uid, raw, received in batch:
-            mail = self._parsed(raw, folder=folder, uid=uid, received=received)
-            seen = self.store.is_seen(seen_key(mail, raw), SeenRole.OWNER_MAIL)
-            if not seen and self._starts_thread(mail, raw, True):
-                bodies[uid] = mailbox.fetch_message(folder, uid)
+        for mail in looked:
+            if mail.key in judged or self._not_owners(mail):
+                continue
+            inbound = self._parsed(mail.raw, folder=folder, uid=mail.uid, received=mail.received)
+            if self._starts_thread(inbound, mail.raw, True):
+                bodies[mail.uid] = mailbox.fetch_message(folder, mail.uid)
         return bodies
+
+    def _not_owners(self, mail: _Looked) -> bool:
+        """A mail the first look found from someone else than the owner (compared as
+        exactly as the Sent folder's rules compare): no command, no thread to start or
+        restart, the bot's own or a stray copy; its seen verdict is ``own``."""
+        return mail.look is not None and mail.look.from_addr != self.owner_email
 
     def _needs_body(self, inbound: Inbound, known: _Known) -> bool:
         try:
@@ -291,12 +378,30 @@ class InboxReader:
         report: CycleReport,
     ) -> None:
         known = self._known()
+        looked = self._looked(batch, folder=folder, is_junk=is_junk)
+        judged = self.store.seen_keys([mail.key for mail in looked], SeenRole.INBOUND)
+        drafts = self._draft_ids(looked)
         index: list[tuple[str, Inbound]] = []
-        for uid, raw, received in batch:
-            inbound = self._parsed(raw, folder=folder, uid=uid, is_junk=is_junk, received=received)
-            key = seen_key(inbound, raw)
+        unrelated: list[tuple[str, str, int]] = []
+        for mail in looked:
+            key, uid = mail.key, mail.uid
+            look = mail.look
+            plain = (
+                mail.plain if mail.plain is not None else not self._candidate(look, known, drafts)
+            )
+            if look is not None and uid not in bodies and plain:
+                # The first look: unrelated, as the rule chain would find it.
+                if key not in judged:
+                    judged.add(key)
+                    unrelated.append((key, folder, uid))
+                    if _may_answer_later_look(look):
+                        index.append((key, _inbound_of(mail, folder, is_junk)))
+                continue
+            inbound = self._parsed(
+                mail.raw, folder=folder, uid=uid, is_junk=is_junk, received=mail.received
+            )
             self._queue_command(key, inbound, known, now)
-            if self.store.is_seen(key, SeenRole.INBOUND):
+            if key in judged:
                 continue  # judged already, in this folder or another one
             if uid in bodies and bodies[uid] is None:
                 # Moved or deleted before its body could be read: judging the header alone
@@ -306,10 +411,12 @@ class InboxReader:
                 continue
             verdict, touched = self._judge_safely(inbound, bodies, known, now, report)
             self.store.mark_seen(key, SeenRole.INBOUND, folder, uid, verdict, now)
+            judged.add(key)
             if _may_answer_later(inbound, verdict):
                 index.append((key, inbound))
             if verdict not in _NOTHING_CHANGED:
                 known = self._refresh(known, touched)
+        self.store.mark_seen_many(unrelated, SeenRole.INBOUND, VerdictKind.UNRELATED, now)
         self.store.add_synced_mails(index)
 
     def _queue_command(self, key: str, mail: Inbound, known: _Known, now: datetime) -> None:
@@ -512,13 +619,21 @@ class InboxReader:
         """The owner's own mails to a client restart the count of that client's threads;
         an offer, order document or invoice among them starts a thread."""
         known = self._known()
-        for uid, raw, received in batch:
-            mail = self._parsed(raw, folder=folder, uid=uid, received=received)
-            key = seen_key(mail, raw)
-            self._queue_command(key, mail, known, now)
-            if self.store.is_seen(key, SeenRole.OWNER_MAIL):
+        looked = self._looked(batch, folder=folder)
+        judged = self.store.seen_keys([mail.key for mail in looked], SeenRole.OWNER_MAIL)
+        others: list[tuple[str, str, int]] = []
+        for entry in looked:
+            key, uid = entry.key, entry.uid
+            if self._not_owners(entry) and uid not in bodies:
+                if key not in judged:
+                    judged.add(key)
+                    others.append((key, folder, uid))
                 continue
-            if self._consider(mail, bodies, now, in_sent=True, header=raw):
+            mail = self._parsed(entry.raw, folder=folder, uid=uid, received=entry.received)
+            self._queue_command(key, mail, known, now)
+            if key in judged:
+                continue
+            if self._consider(mail, bodies, now, in_sent=True, header=entry.raw):
                 known = self._refresh(known, ())  # reads only a thread it may have started
             verdict = VerdictKind.OWN
             if mail.message_id not in known.own_ids and mail.from_addr == self.owner_email:
@@ -528,6 +643,8 @@ class InboxReader:
                 if restarted:
                     known = self._refresh(known, restarted)  # compare with the new count
             self.store.mark_seen(key, SeenRole.OWNER_MAIL, folder, uid, verdict, now)
+            judged.add(key)
+        self.store.mark_seen_many(others, SeenRole.OWNER_MAIL, VerdictKind.OWN, now)
 
     def _consider(
         self,
@@ -574,7 +691,40 @@ def seen_key(inbound: Inbound, raw: bytes) -> str:
     """Message-ID identifies a mail across folders and rescans; else a hash of its header."""
     if inbound.message_id:
         return inbound.message_id
+    return seen_key_of_header(raw)
+
+
+def seen_key_of_header(raw: bytes) -> str:
+    """The seen key of a mail without a Message-ID: a hash of its header bytes."""
     return "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+def _inbound_of(mail: _Looked, folder: str, is_junk: bool) -> Inbound:
+    """The header facts the index of synced mail keeps (``add_synced_mails``), from a
+    first look: To, Cc and the subject are not read, the index keeps none of them."""
+    look = mail.look
+    assert look is not None
+    return Inbound(
+        folder=folder,
+        uid=mail.uid,
+        message_id=look.message_id,
+        from_addr=look.from_addr,
+        to_addrs=(),
+        subject="",
+        date=look.date,
+        in_reply_to=look.in_reply_to,
+        references=look.references,
+        is_junk_folder=is_junk,
+        is_list_mail=look.is_list_mail,
+        received=mail.received,
+    )
+
+
+def _may_answer_later_look(look: FirstLook) -> bool:
+    """:func:`_may_answer_later` for a mail the first look found unrelated: it carries
+    no sign of machine mail, so only a list mail (``Precedence: bulk`` counts as both)
+    and a mail without sender stay out."""
+    return bool(look.from_addr) and not look.is_list_mail
 
 
 def _written_to(mail: Inbound, known: _Known) -> list[Thread]:

@@ -59,11 +59,13 @@ __all__ = [
     "AUTO_REPLY_RULES",
     "BOUNCE_RULES",
     "MESSAGE_RULES",
+    "VENDOR_AUTO_REPLY_FIELDS",
     "Classification",
     "MailKind",
     "classify_message",
     "find_return_date",
     "is_auto_reply_headers",
+    "is_auto_reply_subject",
     "is_bounce_headers",
     "is_list_mail",
 ]
@@ -106,7 +108,7 @@ _NEGATIVE_VALUES = frozenset({"no", "false", "0", "off"})
 
 _PRECEDENCE_MACHINE = frozenset({"auto_reply", "bulk", "junk"})
 
-_VENDOR_AUTO_REPLY_FIELDS = ("X-Autoreply", "X-Autorespond", "X-AutoReply-From", "X-Mail-Autoreply")
+VENDOR_AUTO_REPLY_FIELDS = ("X-Autoreply", "X-Autorespond", "X-AutoReply-From", "X-Mail-Autoreply")
 
 # Subjects that German and English out-of-office replies start with (Exchange, Outlook,
 # Gmail, IONOS, Strato, Apple Mail). Anchored at the start: a human's "AW: ..." never hits.
@@ -128,7 +130,7 @@ def _auto_submitted(msg: Message) -> str | None:
 
 def _vendor_auto_reply(msg: Message) -> str | None:
     """``X-Autoreply``, ``X-Autorespond``, ``X-AutoReply-From``, ``X-Mail-Autoreply``."""
-    for name in _VENDOR_AUTO_REPLY_FIELDS:
+    for name in VENDOR_AUTO_REPLY_FIELDS:
         value = field_value(msg, name)
         keyword = field_keyword(value)
         if value is not None and keyword not in _NEGATIVE_VALUES:
@@ -150,10 +152,15 @@ def _precedence(msg: Message) -> str | None:
 
 def _auto_reply_subject(msg: Message) -> str | None:
     """Subject starts with a typical out-of-office marker ("Abwesenheitsnotiz: …")."""
-    subject = field_value(msg, "Subject") or ""
+    return "Betreff" if is_auto_reply_subject(field_value(msg, "Subject") or "") else None
+
+
+def is_auto_reply_subject(subject: str) -> bool:
+    """Whether a raw Subject value (unfolded, stripped; RFC 2047 words decoded here)
+    starts with an out-of-office marker."""
     if "=?" in subject:
         subject = _decoded_subject(subject)
-    return "Betreff" if _AUTO_REPLY_SUBJECT_RE.match(subject) else None
+    return bool(_AUTO_REPLY_SUBJECT_RE.match(subject))
 
 
 def _read_receipt(msg: Message) -> str | None:

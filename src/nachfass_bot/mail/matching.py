@@ -337,6 +337,23 @@ class ThreadIndex:
             ids.update(self.by_domain.get(_domain(inbound.from_addr), ()))
         return self._ordered(ids)
 
+    def may_concern(
+        self, message_id: str | None, from_addr: str | None, references: Iterable[str]
+    ) -> bool:
+        """Whether a mail with these header facts may be the bot's own, name one of its
+        Message-IDs or a listening thread's, or come from a listening thread's client,
+        assistant or company domain: a superset of what the identity guards (but the
+        owner's address) and :meth:`candidates` find, for a look before any parse."""
+        if message_id and _fold(message_id) in self.own_message_ids:
+            return True
+        for reference in references:
+            folded = _fold(reference)
+            if folded in self.by_reference or folded in self.own_message_ids:
+                return True
+        if not from_addr:
+            return False
+        return _fold(from_addr) in self.by_sender or _domain(from_addr) in self.by_domain
+
     def written_to(self, addresses: Iterable[str]) -> list[Thread]:
         """Listening threads whose client or assistant address is one of ``addresses``
         (folded: a superset for the caller's exact test), in order."""
