@@ -219,6 +219,35 @@ def test_bcc_copy_in_inbox_starts_a_thread_and_is_never_an_answer(
     assert len(notices(smtp_sink, owner, "Neu aufgenommen: 1 Vorgang")) == 1
 
 
+def test_an_answer_behind_the_bcc_copy_in_the_same_sync_stops_the_new_thread(
+    config: Path, dovecot: MailAccount, smtp_sink: SmtpSink, capsys
+) -> None:
+    """The bot was not running while the owner sent an offer with a Bcc copy and the
+    client answered: both reach INBOX before the next cycle, the copy first. The thread
+    the copy starts must count the answer synced right after it."""
+    owner = dovecot.user
+    message = EmailMessage()
+    message["From"] = f"Anna Berger <{owner}>"
+    message["To"] = f"Jonas Keller <{CLIENT}>"
+    message["Subject"] = "Unser Gespräch"
+    message["Date"] = format_datetime(local("2026-03-02T10:00"))
+    message["Message-ID"] = offer_id = make_msgid(domain="anna.example")
+    message.set_content("Hallo Jonas,\n\nwie besprochen die Eckdaten, melde Dich gern.\n\nAnna")
+    raw = message.as_bytes(policy=SMTP)
+    send_as_owner(smtp_sink, raw, owner, [CLIENT, owner.replace("@", "+nachfass+angebot@")])
+    answer = mail(
+        sender=f"Jonas Keller <{CLIENT}>", to=owner, subject="Re: Unser Gespräch",
+        body="Hallo Anna,\n\npasst, wir machen das so.\n\nJonas",
+        date=local("2026-03-02T11:00"), in_reply_to=offer_id,
+    )  # fmt: skip
+    dovecot.append("INBOX", answer)
+
+    assert cli(config, "tick", "--now", "2026-03-02T12:00") == 0
+
+    [thread] = cli_json(config, capsys, "list")
+    assert (thread["source"], thread["state"]) == ("bcc", "answered")
+
+
 def test_mail_sent_before_tracking_began_is_left_to_scan(
     config: Path, dovecot: MailAccount, smtp_sink: SmtpSink, capsys
 ) -> None:

@@ -582,6 +582,12 @@ class Store:
             where, args = f"{where} AND t.state IN ({marks})", [after, *map(str, states)]
         return self._thread_rows(where, args)
 
+    def newest_thread_id(self) -> int:
+        """The highest thread id so far, 0 without threads: threads created later have
+        higher ids (see :meth:`threads`' ``after``)."""
+        row = self.db.execute("SELECT MAX(id) FROM threads").fetchone()
+        return int(row[0] or 0)
+
     def thread_keys(self) -> dict[tuple[str, str, str], int]:
         """Every thread by (client address, subject, invoice number), folded as an import
         compares them (case and runs of spaces aside); one query. The newest thread wins

@@ -378,6 +378,7 @@ class InboxReader:
         report: CycleReport,
     ) -> None:
         known = self._known()
+        newest = self.store.newest_thread_id()
         looked = self._looked(batch, folder=folder, is_junk=is_junk)
         judged = self.store.seen_keys([mail.key for mail in looked], SeenRole.INBOUND)
         drafts = self._draft_ids(looked)
@@ -418,6 +419,15 @@ class InboxReader:
                 known = self._refresh(known, touched)
         self.store.mark_seen_many(unrelated, SeenRole.INBOUND, VerdictKind.UNRELATED, now)
         self.store.add_synced_mails(index)
+        self._look_back(newest, now)
+
+    def _look_back(self, newest: int, now: datetime) -> None:
+        """Threads this batch started (a Bcc copy in INBOX) look back once more now that
+        the batch's mail is in the index of synced mail: a client's answer behind the
+        copy in the same batch was judged before its thread was known (unrelated) and
+        indexed only at the batch's end, after the thread had looked at creation."""
+        for thread in self.store.threads([State.OPEN], after=newest):
+            answer_from_synced_mail(self.store, thread.id, now)
 
     def _queue_command(self, key: str, mail: Inbound, known: _Known, now: datetime) -> None:
         """The owner's answer to a draft or task, or a mail to the bot's own address
