@@ -387,10 +387,7 @@ class InboxReader:
         for mail in looked:
             key, uid = mail.key, mail.uid
             look = mail.look
-            plain = (
-                mail.plain if mail.plain is not None else not self._candidate(look, known, drafts)
-            )
-            if look is not None and uid not in bodies and plain:
+            if look is not None and uid not in bodies and self._plain(mail, known, drafts):
                 # The first look: unrelated, as the rule chain would find it.
                 if key not in judged:
                     judged.add(key)
