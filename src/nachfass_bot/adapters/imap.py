@@ -130,7 +130,13 @@ class ImapMailbox:
         return FolderStatus(uidvalidity=int(info[b"UIDVALIDITY"]), uidnext=int(info[b"UIDNEXT"]))
 
     def fetch_headers(
-        self, folder: str, first_uid: int, fields: Sequence[str], batch_size: int = 500
+        self,
+        folder: str,
+        first_uid: int,
+        fields: Sequence[str],
+        batch_size: int = 500,
+        *,
+        uids: Sequence[int] | None = None,
     ) -> Iterator[list[FetchedHeader]]:
         """The header fields and INTERNALDATE, in one FETCH per batch.
 
@@ -143,7 +149,10 @@ class ImapMailbox:
         items = [request, "INTERNALDATE"]
         if self._client.has_capability("X-GM-EXT-1"):
             items.append("X-GM-MSGID")
-        uids = self._uids_from(first_uid)
+        if uids is None:
+            uids = self._uids_from(first_uid)
+        else:
+            uids = [uid for uid in uids if uid >= first_uid]
         for start in range(0, len(uids), batch_size):
             chunk = list(uids[start : start + batch_size])
             fast = None if len(items) > 2 else self._fetch_literals(chunk, request)

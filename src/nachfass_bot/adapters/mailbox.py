@@ -228,10 +228,17 @@ class Mailbox(Protocol):
     def folder_status(self, folder: str) -> FolderStatus: ...
 
     def fetch_headers(
-        self, folder: str, first_uid: int, fields: Sequence[str], batch_size: int = 500
+        self,
+        folder: str,
+        first_uid: int,
+        fields: Sequence[str],
+        batch_size: int = 500,
+        *,
+        uids: Sequence[int] | None = None,
     ) -> Iterator[list[FetchedHeader]]:
-        """Batches of ``(uid, header bytes, INTERNALDATE)`` for every UID >= first_uid, in
-        UID order; at least the header ``fields`` named (an adapter may return more)."""
+        """Batches of ``(uid, header bytes, INTERNALDATE)`` for every UID >= first_uid (of
+        ``uids`` only, when given: ascending, gone ones left out), in UID order; at least
+        the header ``fields`` named (an adapter may return more)."""
         ...
 
     def first_uid_since(self, folder: str, day: date) -> int | None:

@@ -47,12 +47,23 @@ class MaildirMailbox:
         return FolderStatus(uidvalidity=1, uidnext=max(uids.values(), default=0) + 1)
 
     def fetch_headers(
-        self, folder: str, first_uid: int, fields: Sequence[str], batch_size: int = 500
+        self,
+        folder: str,
+        first_uid: int,
+        fields: Sequence[str],
+        batch_size: int = 500,
+        *,
+        uids: Sequence[int] | None = None,
     ) -> Iterator[list[FetchedHeader]]:
         """Header blocks; the delivery time (the file's mtime, as Dovecot's Maildir has
         it) stands for INTERNALDATE."""
         box = self._folder(folder)
-        wanted = sorted((uid, key) for key, uid in self._uids(folder).items() if uid >= first_uid)
+        chosen = None if uids is None else set(uids)
+        wanted = sorted(
+            (uid, key)
+            for key, uid in self._uids(folder).items()
+            if uid >= first_uid and (chosen is None or uid in chosen)
+        )
         for start in range(0, len(wanted), batch_size):
             batch = []
             for uid, key in wanted[start : start + batch_size]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import os
 import sqlite3
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -335,6 +335,23 @@ MIGRATIONS: tuple[str, ...] = (
     DROP INDEX drafts_one_per_step;
     CREATE UNIQUE INDEX drafts_one_per_step ON drafts(thread_id, step_index)
         WHERE state NOT IN ('cancelled', 'failed');
+    """,
+    # 13: mail a big sync left on the server (docs/DESIGN.md, "The cycle", the server's
+    # first look): the UIDs ``low``..``high`` of ``folder`` under ``uidvalidity`` were
+    # read only where a search on the server named them, so the index of synced mail
+    # lacks the rest; a thread created since looks back there on the server, at the end
+    # of the next poll (``lookbacks``), and no step of it is planned before.
+    """
+    CREATE TABLE unread_ranges (
+        folder TEXT NOT NULL,
+        uidvalidity INTEGER NOT NULL,
+        low INTEGER NOT NULL,
+        high INTEGER NOT NULL,
+        PRIMARY KEY (folder, uidvalidity, low)
+    );
+    CREATE TABLE lookbacks (
+        thread_id INTEGER PRIMARY KEY REFERENCES threads(id)
+    );
     """,
 )
 
@@ -1026,6 +1043,44 @@ class Store:
             query = sql.format(marks=", ".join("?" for _ in chunk))
             found.update(row[0] for row in self.db.execute(query, [*args, *chunk]))
         return found
+
+    # -- mail left on the server by a big sync, and the threads that must look there ----
+
+    def add_unread_range(self, folder: str, uidvalidity: int, low: int, high: int) -> None:
+        """Record that ``folder``'s UIDs ``low``..``high`` were read only where the server's
+        search named them (the rest is in no index)."""
+        self.db.execute(
+            "INSERT OR REPLACE INTO unread_ranges (folder, uidvalidity, low, high) "
+            "VALUES (?, ?, ?, ?)",
+            [folder, uidvalidity, low, high],
+        )
+
+    def unread_ranges(self) -> list[tuple[str, int, int, int]]:
+        """``(folder, uidvalidity, low, high)`` of every range, by folder and UID."""
+        sql = "SELECT folder, uidvalidity, low, high FROM unread_ranges ORDER BY folder, low"
+        return [tuple(row) for row in self.db.execute(sql)]  # type: ignore[misc]
+
+    def drop_unread_ranges(self, folder: str, uidvalidity: int) -> None:
+        """Forget ``folder``'s ranges under ``uidvalidity`` (the folder is gone or renumbered:
+        it is read anew)."""
+        self.db.execute(
+            "DELETE FROM unread_ranges WHERE folder = ? AND uidvalidity = ?", [folder, uidvalidity]
+        )
+
+    def has_unread_ranges(self) -> bool:
+        return self.db.execute("SELECT 1 FROM unread_ranges LIMIT 1").fetchone() is not None
+
+    def add_lookback(self, thread_id: int) -> None:
+        """``thread_id`` must look back on the server before any step of it is planned."""
+        self.db.execute("INSERT OR IGNORE INTO lookbacks (thread_id) VALUES (?)", [thread_id])
+
+    def lookbacks(self) -> set[int]:
+        return {int(row[0]) for row in self.db.execute("SELECT thread_id FROM lookbacks")}
+
+    def drop_lookbacks(self, thread_ids: Iterable[int]) -> None:
+        self.db.conn.executemany(
+            "DELETE FROM lookbacks WHERE thread_id = ?", [(tid,) for tid in thread_ids]
+        )
 
     # -- the index of synced inbound mail ------------------------------------------------
 

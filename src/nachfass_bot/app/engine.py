@@ -20,6 +20,7 @@ from nachfass_bot.adapters.store import Store
 from nachfass_bot.app.commands import OwnerCommands
 from nachfass_bot.app.guard import GuardedMailbox, GuardedTransport, MailInTransaction
 from nachfass_bot.app.inbox import InboxReader
+from nachfass_bot.app.lookback import look_back_on_server
 from nachfass_bot.app.outbox import SENT_COPY_WAIT, Outbox
 from nachfass_bot.app.payments import Payments
 from nachfass_bot.app.tracking import SentTracker
@@ -161,6 +162,7 @@ class Engine:
         """Read what is new in the watched folders (see :mod:`nachfass_bot.app.inbox`);
         what the Sent folder started is confirmed to the owner in one mail."""
         self.inbox.poll(mailbox, folders, now, report)
+        look_back_on_server(mailbox, self.store, folders, self.owner_email, now)
         self.tracker.confirm(now)
 
     # -- decide -------------------------------------------------------------------------
@@ -190,10 +192,11 @@ class Engine:
         report = report if report is not None else CycleReport()
         result = []
         waiting = self.store.drafts_by_thread(ACTIVE_DRAFT_STATES)  # one query for all
+        looking_back = self.store.lookbacks()  # an answer may wait on the server
         for stored in self.store.threads([State.OPEN]):
             with self._isolated(stored.id, PLANNING, now, report):
                 thread = self.preferences.refine(stored)
-                if waiting.get(thread.id):
+                if waiting.get(thread.id) or thread.id in looking_back:
                     continue
                 playbook = self.preferences.playbook(thread)
                 if not_yet_due(thread, playbook, self.window, now):

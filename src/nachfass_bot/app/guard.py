@@ -58,10 +58,19 @@ class GuardedMailbox:
         return self._inner.folder_status(folder)
 
     def fetch_headers(
-        self, folder: str, first_uid: int, fields: Sequence[str], batch_size: int = 500
+        self,
+        folder: str,
+        first_uid: int,
+        fields: Sequence[str],
+        batch_size: int = 500,
+        *,
+        uids: Sequence[int] | None = None,
     ) -> Iterator[list[FetchedHeader]]:
         """The inner batches; each one is fetched when asked for, so each is checked."""
-        batches = self._inner.fetch_headers(folder, first_uid, fields, batch_size)
+        if uids is None:
+            batches = self._inner.fetch_headers(folder, first_uid, fields, batch_size)
+        else:
+            batches = self._inner.fetch_headers(folder, first_uid, fields, batch_size, uids=uids)
         while True:
             check_no_transaction(self._store, "IMAP FETCH of headers")
             batch = next(batches, None)

@@ -65,6 +65,7 @@ from nachfass_bot.mail.matching import (
     index_threads,
     match_synced,
 )
+from nachfass_bot.mail.prefilter import Wanted, search_programs
 from nachfass_bot.texts.labels import client_label, local_text, moment_text
 from nachfass_bot.texts.render import format_date_long
 
@@ -173,12 +174,34 @@ class InboxReader:
                 self._inbound_batch, folder=folder, is_junk=is_junk, now=now, report=report
             )
             read = partial(self._read_bodies, mailbox, folder=folder, is_junk=is_junk)
-            sync_folder(mailbox, self.store, folder, now, handle, self.progress, read, since)
+            look = partial(self._server_look, mailbox)
+            sync_folder(mailbox, self.store, folder, now, handle, self.progress, read, since, look)
         if folders.sent and folders.sent not in folders.inbound:
             sent = partial(self._sent_batch, folder=folders.sent, now=now)
             read = partial(self._read_sent_bodies, mailbox, folder=folders.sent)
             sync_folder(mailbox, self.store, folders.sent, now, sent, self.progress, read, since)
         self._move_spam_answers(mailbox, folders.inbox, now)
+
+    def _server_look(self, mailbox: Mailbox, folder: str, low: int, high: int) -> list[int] | None:
+        """The UIDs of ``low``..``high`` that a search on the server names as candidates
+        (:mod:`nachfass_bot.mail.prefilter`: a superset of :meth:`_candidate`); None when
+        the server cannot search."""
+        known = self._known()
+        index = known.index
+        wanted = Wanted(
+            owner=self.owner_email,
+            senders=frozenset(index.by_sender),
+            domains=frozenset(index.by_domain),
+            message_ids=frozenset({*index.by_reference, *known.own_ids}),
+        )
+        found: set[int] = set()
+        for program in search_programs(wanted):
+            uids = mailbox.search_uids(folder, program, low, high)
+            if uids is None:
+                return None
+            found.update(uids)
+        log.info("%s: the server names %d of UIDs %d-%d", folder, len(found), low, high)
+        return sorted(found)
 
     def _window_start(self, now: datetime) -> datetime | None:
         """Mail that reached the server before this cannot matter: it is older than every
@@ -806,7 +829,9 @@ def answer_from_synced_mail(store: Store, thread_id: int, now: datetime) -> Matc
     a reply naming one of the thread's Message-IDs whatever its dates, a mail from the
     client, the assistant or a colleague only when it reached the server after the thread
     started. The earliest such mail counts. Call it in the transaction that stores the
-    thread."""
+    thread. Where a big sync left mail unread on the server (``Store.unread_ranges``), a
+    thread the index has no answer for is queued to look there too
+    (:mod:`nachfass_bot.app.lookback`)."""
     thread = store.thread(thread_id)
     if thread is None:
         return None
@@ -817,9 +842,11 @@ def answer_from_synced_mail(store: Store, thread_id: int, now: datetime) -> Matc
     for inbound in candidates:
         match = match_synced(inbound, thread)
         if match is not None:
-            record_answer(store, match, inbound, now, note=_EARLIER_NOTE)
+            record_answer(store, match, inbound, now, note=EARLIER_NOTE)
             return match
+    if store.has_unread_ranges():
+        store.add_lookback(thread_id)  # the index has gaps: look on the server too
     return None
 
 
-_EARLIER_NOTE = ". Die Antwort kam schon, bevor der Vorgang angelegt wurde"
+EARLIER_NOTE = ". Die Antwort kam schon, bevor der Vorgang angelegt wurde"

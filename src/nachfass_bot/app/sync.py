@@ -13,7 +13,7 @@ that drops during a download leaves the store as it was after the last batch.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from nachfass_bot.adapters.mailbox import FetchedHeader, Mailbox
@@ -28,6 +28,9 @@ Bodies = Mapping[int, bytes | None]
 BodyReader = Callable[[Batch], Bodies]
 BatchHandler = Callable[[Batch, Bodies], None]
 Progress = Callable[[str, int, int], None]  # folder, mails read, mails to read
+# folder, first UID, last UID → the UIDs among them that may concern a thread, by a search
+# on the server; None: the server cannot say, read them all.
+ServerLook = Callable[[str, int, int], Sequence[int] | None]
 PROGRESS_FROM = 2000  # only a sync this long reports its progress
 # A first sync of a folder this big reads only the window that can matter; a smaller one
 # is read whole (it costs little, and the index of synced mail then has all of it).
@@ -35,6 +38,10 @@ WINDOW_FROM = 2000
 # How long before the earliest listening thread's start mail is still read: a thread's
 # start can be a day the owner typed, and SEARCH SINCE counts whole server days.
 WINDOW_MARGIN = timedelta(days=14)
+# A sync of this many mails or more asks the server which may matter (``server_look``)
+# and reads only those; a smaller one reads every header (the index of synced mail then
+# has all of them, and a thread created later looks back without the server).
+SERVER_LOOK_FROM = 2000
 
 
 def sync_folder(
@@ -46,6 +53,7 @@ def sync_folder(
     progress: Progress | None = None,
     read_bodies: BodyReader | None = None,
     since: datetime | None = None,
+    server_look: ServerLook | None = None,
 ) -> None:
     """Hand every batch of ``(uid, header bytes, INTERNALDATE)`` above the stored UID,
     with the bodies ``read_bodies`` downloaded for it beforehand, to ``handle_batch``
@@ -56,7 +64,10 @@ def sync_folder(
     folder holding at least :data:`WINDOW_FROM` mails then starts at the first UID that
     arrived since that day (``SEARCH SINCE`` on the server); when a later sync is asked
     for an earlier ``since`` (a thread with an earlier start), the older range is read
-    once then. Smaller folders are read whole."""
+    once then. Smaller folders are read whole.
+
+    ``server_look``: a range of at least :data:`SERVER_LOOK_FROM` mails is read only where
+    it names a mail; the range is recorded as unread (``Store.add_unread_range``)."""
     status = mailbox.folder_status(folder)
     stored = store.folder_state(folder)
     first_sync = stored is None or stored[0] != status.uidvalidity
@@ -74,12 +85,38 @@ def sync_folder(
             store.save_folder_state(folder, status.uidvalidity, last_uid, now)
             store.save_folder_window(folder, window, now)
     if last_uid + 1 < status.uidnext:
-        expected = status.uidnext - 1 - last_uid  # at most; expunged UIDs make it less
-        batches = mailbox.fetch_headers(folder, last_uid + 1, HEADER_FIELDS)
+        high = status.uidnext - 1
+        chosen = _looked_up(server_look, store, folder, status.uidvalidity, last_uid + 1, high)
+        expected = len(chosen) if chosen is not None else high - last_uid  # at most
+        batches = _fetch(mailbox, folder, last_uid + 1, chosen)
         _handle_all(batches, store, folder, now, handle_batch, read_bodies, progress, expected,
                     uidvalidity=status.uidvalidity)  # fmt: skip
+        if chosen is not None:
+            with store.atomic():  # the mails after the last one named are read too
+                store.save_folder_state(folder, status.uidvalidity, high, now)
     if not first_sync and since is not None:
-        _read_back(mailbox, store, folder, now, since, handle_batch, read_bodies)
+        _read_back(mailbox, store, folder, now, since, handle_batch, read_bodies, server_look,
+                   uidvalidity=status.uidvalidity)  # fmt: skip
+
+
+def _looked_up(
+    server_look: ServerLook | None,
+    store: Store,
+    folder: str,
+    uidvalidity: int,
+    low: int,
+    high: int,
+) -> Sequence[int] | None:
+    """The UIDs of ``low``..``high`` to read when the server was asked (the range is
+    recorded as unread first, so that a thread created while it is read looks back on
+    the server); None: read every one."""
+    if server_look is None or high - low + 1 < SERVER_LOOK_FROM:
+        return None
+    chosen = server_look(folder, low, high)
+    if chosen is not None:
+        with store.atomic():
+            store.add_unread_range(folder, uidvalidity, low, high)
+    return chosen
 
 
 def _first_window(
@@ -100,6 +137,9 @@ def _read_back(
     since: datetime,
     handle_batch: BatchHandler,
     read_bodies: BodyReader | None,
+    server_look: ServerLook | None,
+    *,
+    uidvalidity: int,
 ) -> None:
     """Read the mail below the folder's window that arrived since ``since``, once, when
     ``since`` lies a day or more before the window; then move the window back."""
@@ -109,14 +149,24 @@ def _read_back(
     first = mailbox.first_uid_since(folder, since.date())
     if first is not None and first < window[1]:
         end = window[1]
+        chosen = _looked_up(server_look, store, folder, uidvalidity, first, end - 1)
+        fetched = _fetch(mailbox, folder, first, chosen)
         batches = (
-            [header for header in batch if header[0] < end]
-            for batch in _until(mailbox.fetch_headers(folder, first, HEADER_FIELDS), end)
+            [header for header in batch if header[0] < end] for batch in _until(fetched, end)
         )
         _handle_all(batches, store, folder, now, handle_batch, read_bodies)
     with store.atomic():
         new_first = window[1] if first is None else min(first, window[1])
         store.save_folder_window(folder, (since, new_first) if new_first > 1 else None, now)
+
+
+def _fetch(
+    mailbox: Mailbox, folder: str, first_uid: int, chosen: Sequence[int] | None
+) -> Iterator[Batch]:
+    """The header batches from ``first_uid`` on: of every mail, or of ``chosen`` only."""
+    if chosen is None:
+        return mailbox.fetch_headers(folder, first_uid, HEADER_FIELDS)
+    return mailbox.fetch_headers(folder, first_uid, HEADER_FIELDS, uids=chosen)
 
 
 def _until(batches: Iterator[Batch], end: int) -> Iterator[Batch]:

@@ -56,6 +56,7 @@ __all__ = [
     "index_threads",
     "match_inbound",
     "match_synced",
+    "may_answer",
     "related_threads",
 ]
 
@@ -468,6 +469,19 @@ def answer_keys(thread: Thread) -> AnswerKeys:
         domains=frozenset({company} if company else ()),
         since=thread.started_at - CLOCK_SKEW,
     )
+
+
+def may_answer(inbound: Inbound, keys: AnswerKeys) -> bool:
+    """Whether the index lookup for ``keys`` (``Store.synced_mails``) would return this
+    mail: it names one of the references, or comes from a sender or domain of ``keys``
+    and reached the server at or after ``keys.since`` (no date at all counts as new)."""
+    if any(_fold(ref) in keys.references for ref in (*inbound.in_reply_to, *inbound.references)):
+        return True
+    sender = _fold(inbound.from_addr)
+    if not sender or (sender not in keys.senders and _domain(sender) not in keys.domains):
+        return False
+    moment = inbound.received or inbound.date
+    return moment is None or moment >= keys.since
 
 
 def answer_time(inbound: Inbound, thread: Thread, now: datetime) -> datetime:

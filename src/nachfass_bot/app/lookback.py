@@ -1,0 +1,148 @@
+"""A new thread looks back on the server where the index of synced mail has gaps
+(docs/DESIGN.md, "The cycle", the server's first look).
+
+A big sync reads only the mails a search on the server names (:mod:`nachfass_bot.app.sync`,
+``server_look``); the rest of the range is recorded as unread and is in no index. A
+thread created after such a sync looks back in the index at once
+(:func:`~nachfass_bot.app.inbox.answer_from_synced_mail`) and is also queued here: at the
+end of the next poll, one search per unread range asks the server for the mails that
+name a queued thread's Message-ID or come from its client, assistant or company domain;
+those are read and judged by the same rules as the index's (``match_synced``). No step of
+a queued thread is planned before (``Engine.due_threads``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+
+from nachfass_bot.adapters.mailbox import FolderSet, Mailbox
+from nachfass_bot.adapters.store import Store
+from nachfass_bot.app.inbox import EARLIER_NOTE, record_answer
+from nachfass_bot.domain.models import LISTENING_STATES, Inbound, Thread
+from nachfass_bot.mail.inbound import HEADER_FIELDS, parse_inbound
+from nachfass_bot.mail.matching import (
+    AnswerKeys,
+    answer_keys,
+    fold_ids,
+    match_synced,
+    may_answer,
+)
+from nachfass_bot.mail.prefilter import Wanted, search_programs
+
+__all__ = ["look_back_on_server"]
+
+log = logging.getLogger(__name__)
+
+_NEVER = datetime.max.replace(tzinfo=UTC)
+
+
+def look_back_on_server(
+    mailbox: Mailbox, store: Store, folders: FolderSet, owner_email: str, now: datetime
+) -> None:
+    """Let every queued thread look back in the unread ranges, then empty the queue.
+    Network first, then one transaction; a MailboxError leaves the queue as it was."""
+    queued = store.lookbacks()
+    if not queued:
+        return
+    threads = [
+        thread
+        for thread_id in sorted(queued)
+        if (thread := store.thread(thread_id)) is not None and thread.state in LISTENING_STATES
+    ]
+    keys = {thread.id: answer_keys(thread) for thread in threads}
+    mails = _named_mails(mailbox, store, folders, keys.values()) if threads else []
+    own_ids = fold_ids(store.own_message_ids())
+    with store.atomic():
+        for thread in threads:
+            _answer_from(store, thread, keys[thread.id], mails, owner_email, own_ids, now)
+        store.drop_lookbacks(queued)
+
+
+def _named_mails(
+    mailbox: Mailbox, store: Store, folders: FolderSet, keys: Iterable[AnswerKeys]
+) -> list[Inbound]:
+    """The mails of the unread ranges that a search for ``keys`` names, parsed; ranges of
+    folders no longer watched, or renumbered (a new UIDVALIDITY: read anew), are dropped."""
+    wanted = _wanted(keys)
+    mails: list[Inbound] = []
+    for folder, uidvalidity, low, high in store.unread_ranges():
+        if (
+            folder not in folders.inbound
+            or mailbox.folder_status(folder).uidvalidity != uidvalidity
+        ):
+            with store.atomic():
+                store.drop_unread_ranges(folder, uidvalidity)
+            continue
+        uids = _searched(mailbox, folder, wanted, low, high)
+        is_junk = folder == folders.junk
+        for batch in mailbox.fetch_headers(folder, low, HEADER_FIELDS, uids=uids):
+            mails.extend(
+                parse_inbound(raw, folder=folder, uid=uid, is_junk_folder=is_junk, received=at)
+                for uid, raw, at in batch
+            )
+    return mails
+
+
+def _wanted(keys: Iterable[AnswerKeys]) -> Wanted:
+    """One search for every queued thread: the union of their keys."""
+    references: set[str] = set()
+    senders: set[str] = set()
+    domains: set[str] = set()
+    for key in keys:
+        references |= key.references
+        senders |= key.senders
+        domains |= key.domains
+    return Wanted(
+        owner="",
+        senders=frozenset(senders),
+        domains=frozenset(domains),
+        message_ids=frozenset(references),
+    )
+
+
+def _searched(mailbox: Mailbox, folder: str, wanted: Wanted, low: int, high: int) -> list[int]:
+    found: set[int] = set()
+    for program in search_programs(wanted):
+        uids = mailbox.search_uids(folder, program, low, high)
+        found.update(uids or ())
+    return sorted(found)
+
+
+def _answer_from(
+    store: Store,
+    thread: Thread,
+    keys: AnswerKeys,
+    mails: Sequence[Inbound],
+    owner_email: str,
+    own_ids: frozenset[str],
+    now: datetime,
+) -> None:
+    """The earliest of ``mails`` that answers ``thread`` by the index's rules marks it
+    ``answered``. Only mail the index could have kept counts: not the owner's, not the
+    bot's own, no auto-reply or list mail (``_may_answer_later``)."""
+    eligible = [
+        mail
+        for mail in mails
+        if mail.from_addr
+        and mail.from_addr.casefold() != owner_email.casefold()
+        and not fold_ids([mail.message_id or ""]) & own_ids
+        and not mail.is_auto_reply
+        and not mail.is_list_mail
+        and may_answer(mail, keys)
+    ]
+    eligible.sort(key=_arrival)
+    for mail in eligible:
+        match = match_synced(mail, thread)
+        if match is not None:
+            record_answer(store, match, mail, now, note=EARLIER_NOTE)
+            log.info(
+                "thread %s: answer found on the server in %s/%s", thread.id, mail.folder, mail.uid
+            )
+            return
+
+
+def _arrival(mail: Inbound) -> datetime:
+    """As the index orders: by INTERNALDATE, else Date; neither: last."""
+    return mail.received or mail.date or _NEVER

@@ -1,0 +1,143 @@
+"""The server's first look (docs/DESIGN.md, "The cycle"): a big sync reads only the mails
+a search on the server names, and a thread created afterwards looks back on the server.
+
+The threshold (``SERVER_LOOK_FROM``, 2,000 mails) is lowered to 1 here, so that a few
+mails in a real Dovecot take the path a big first sync takes.
+"""
+
+from __future__ import annotations
+
+from contextlib import closing
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from loophelpers import cli, cli_json, local, mail, track, write_config
+from nachfass_bot.adapters.imap import ImapMailbox
+from nachfass_bot.adapters.store import Store
+from nachfass_bot.app import sync as sync_module
+from nachfass_bot.app.wiring import build_engine, build_texts
+from nachfass_bot.config import load_config
+from servers import MailAccount, SmtpSink
+
+CLIENT = "jonas@keller-bau.test"
+OFFER_ID = "<angebot-7@berger-design.test>"
+
+
+@pytest.fixture
+def config(tmp_path: Path, dovecot: MailAccount, smtp_sink: SmtpSink, monkeypatch) -> Path:
+    monkeypatch.setattr(sync_module, "SERVER_LOOK_FROM", 1)
+    return write_config(tmp_path, dovecot, smtp_sink, monkeypatch)
+
+
+def newsletter(number: int, owner: str, date: datetime) -> bytes:
+    return mail(
+        sender=f"news@shop{number}.test", to=owner, subject=f"Angebot der Woche {number}",
+        body="Rabatt!\n", date=date,
+    )  # fmt: skip
+
+
+def answer(owner: str, date: datetime, *, in_reply_to: str | None = OFFER_ID) -> bytes:
+    return mail(
+        sender=f"Jonas Keller <{CLIENT}>", to=owner, subject="Re: Angebot Umbau",
+        body="Hallo Frau Berger,\n\npasst, wir machen das so.\n\nJonas Keller\n",
+        date=date, in_reply_to=in_reply_to,
+    )  # fmt: skip
+
+
+def fetched_uids(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    """``(folder, UID)`` of every header the bot fetches from now on."""
+    fetched: list[tuple[str, int]] = []
+    original = ImapMailbox.fetch_headers
+
+    def spy(self, folder, first_uid, fields, batch_size=500, **kw):  # type: ignore[no-untyped-def]
+        for batch in original(self, folder, first_uid, fields, batch_size, **kw):
+            fetched.extend((folder, header[0]) for header in batch)
+            yield batch
+
+    monkeypatch.setattr(ImapMailbox, "fetch_headers", spy)
+    return fetched
+
+
+def state_of(config: Path, capsys: pytest.CaptureFixture[str], thread_id: int) -> str:
+    [row] = [row for row in cli_json(config, capsys, "list") if row["id"] == thread_id]
+    return str(row["state"])
+
+
+def store_of(config: Path) -> Store:
+    return Store.open(config.parent / "nachfass.db")
+
+
+def drafts_mailed(sink: SmtpSink) -> list[str]:
+    return [str(m.message["Subject"]) for m in sink.messages if "[NF-" in str(m.message["Subject"])]
+
+
+def test_a_big_sync_reads_only_what_the_server_names_and_still_sees_the_answer(
+    config: Path, dovecot: MailAccount, capsys, monkeypatch
+) -> None:
+    owner = dovecot.user
+    thread_id = track(config, capsys, "--kind", "angebot", "--to", CLIENT, "--subject",
+                      "Angebot Umbau", "--message-id", OFFER_ID,
+                      "--sent-at", "2026-03-02T10:00")  # fmt: skip
+    for number in range(12):
+        dovecot.append("INBOX", newsletter(number, owner, local("2026-03-03T08:00")))
+    dovecot.append("INBOX", answer(owner, local("2026-03-04T09:00")))
+    fetched = fetched_uids(monkeypatch)
+
+    assert cli(config, "tick", "--now", "2026-03-04T12:00") == 0
+
+    assert state_of(config, capsys, thread_id) == "answered"
+    assert [uid for folder, uid in fetched if folder == "INBOX"] == [13], "no newsletter read"
+    with closing(store_of(config)) as store:
+        state = store.folder_state("INBOX")
+        assert state is not None and state[1] == 13, "the next sync starts after them"
+        assert store.unread_ranges() == [("INBOX", state[0], 1, 13)]
+        indexed = store.db.execute("SELECT count(*) FROM synced_mail").fetchone()[0]
+        assert indexed == 0, "no newsletter in the index (the answer is no later answer)"
+
+
+def test_a_thread_tracked_after_the_sync_looks_back_on_the_server(
+    config: Path, dovecot: MailAccount, smtp_sink: SmtpSink, capsys
+) -> None:
+    owner = dovecot.user
+    for number in range(5):
+        dovecot.append("INBOX", newsletter(number, owner, local("2026-03-03T08:00")))
+    # The client answered a mail the bot did not know of: no candidate at that sync.
+    dovecot.append("INBOX", answer(owner, local("2026-03-04T09:00"), in_reply_to=None))
+    assert cli(config, "tick", "--now", "2026-03-04T12:00") == 0
+
+    thread_id = track(config, capsys, "--kind", "angebot", "--to", CLIENT, "--subject",
+                      "Angebot Umbau", "--sent-at", "2026-02-02T10:00")  # fmt: skip
+    assert state_of(config, capsys, thread_id) == "open", "the index has a gap there"
+    with closing(store_of(config)) as store:
+        assert store.lookbacks() == {thread_id}
+
+    assert cli(config, "tick", "--now", "2026-03-04T12:10") == 0
+
+    assert state_of(config, capsys, thread_id) == "answered"
+    assert drafts_mailed(smtp_sink) == [], "its first step was due, but the answer came first"
+    with closing(store_of(config)) as store:
+        assert store.lookbacks() == set()
+        notes = [e.text for e in store.events(thread_id) if "bevor der Vorgang" in e.text]
+        assert len(notes) == 1
+
+
+def test_a_thread_nobody_answered_gets_its_step_once_it_looked_back(
+    config: Path, dovecot: MailAccount, smtp_sink: SmtpSink, capsys
+) -> None:
+    owner = dovecot.user
+    for number in range(5):
+        dovecot.append("INBOX", newsletter(number, owner, local("2026-03-03T08:00")))
+    assert cli(config, "tick", "--now", "2026-03-04T12:00") == 0
+    thread_id = track(config, capsys, "--kind", "angebot", "--to", CLIENT, "--subject",
+                      "Angebot Umbau", "--sent-at", "2026-02-02T10:00")  # fmt: skip
+    with closing(store_of(config)) as store:
+        engine = build_engine(load_config(config), store, build_texts(load_config(config)))
+        due = [thread.id for thread, _ in engine.due_threads(local("2026-03-04T12:10"))]
+        assert due == [], "no step before the look back"
+
+    assert cli(config, "tick", "--now", "2026-03-04T12:10") == 0
+
+    assert state_of(config, capsys, thread_id) == "open"
+    assert len(drafts_mailed(smtp_sink)) == 1
