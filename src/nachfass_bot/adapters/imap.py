@@ -181,6 +181,25 @@ class ImapMailbox:
         # "n:*" always yields the highest UID, even below n
         return found[bisect_left(found, first_uid) :]
 
+    def search_uids(self, folder: str, program: str, first_uid: int, last_uid: int) -> list[int]:
+        """``UID SEARCH UID first:last <program>`` (RFC 3501 §6.4.4) in ``folder``
+        selected read-only, ascending: the mails of that range the server finds
+        (:mod:`nachfass_bot.mail.prefilter` writes the programs)."""
+        if last_uid < first_uid:
+            return []
+        self._select(folder)
+        criteria = f"UID {first_uid}:{last_uid} {program}"
+        imap = getattr(self._client, "_imap", None)
+        if isinstance(imap, imaplib.IMAP4):
+            typ, data = self._call(imap.uid, "SEARCH", criteria)
+            if typ != "OK":
+                raise MailboxError(f"IMAP-Fehler: Suche im Ordner {folder} abgelehnt ({typ})")
+            line = b" ".join(part for part in data if isinstance(part, bytes))
+            found = [int(number[0]) for number in _NUMBER.finditer(line)]
+        else:
+            found = list(self._call(self._client.search, criteria))
+        return sorted(uid for uid in found if first_uid <= uid <= last_uid)
+
     def _fetch_literals(self, uids: list[int], request: str) -> list[FetchedHeader] | None:
         """The header blocks and INTERNALDATEs of ``uids`` read straight from imaplib's
         answer (literal blocks and the line around them) instead of imapclient's lexer,

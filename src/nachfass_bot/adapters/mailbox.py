@@ -258,6 +258,15 @@ class Mailbox(Protocol):
 
     def move(self, folder: str, uid: int, target: str) -> None: ...
 
+    def search_uids(
+        self, folder: str, program: str, first_uid: int, last_uid: int
+    ) -> list[int] | None:
+        """The UIDs from ``first_uid`` to ``last_uid`` that the search ``program`` (RFC
+        3501 §6.4.4 criteria, :func:`nachfass_bot.mail.prefilter.search_programs`) finds,
+        ascending; None where the mailbox cannot search (the caller then takes every
+        mail of the range)."""
+        ...
+
     def contains_message_id(self, folder: str, message_id: str) -> bool:
         """Whether a mail with this Message-ID is in ``folder`` (RFC 3501 SEARCH HEADER)."""
         ...

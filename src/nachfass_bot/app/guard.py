@@ -97,6 +97,12 @@ class GuardedMailbox:
         check_no_transaction(self._store, "IMAP MOVE")
         self._inner.move(folder, uid, target)
 
+    def search_uids(
+        self, folder: str, program: str, first_uid: int, last_uid: int
+    ) -> list[int] | None:
+        check_no_transaction(self._store, "IMAP SEARCH")
+        return self._inner.search_uids(folder, program, first_uid, last_uid)
+
     def contains_message_id(self, folder: str, message_id: str) -> bool:
         check_no_transaction(self._store, "IMAP SEARCH")
         return self._inner.contains_message_id(folder, message_id)

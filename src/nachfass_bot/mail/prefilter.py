@@ -1,0 +1,205 @@
+"""Ask the server first: IMAP ``SEARCH`` programs that find every mail a sync may need
+to look at closely (docs/DESIGN.md, "The cycle", the first look). Pure, no I/O.
+
+A first sync of a big folder judges most mails unrelated at a first look
+(:mod:`nachfass_bot.mail.firstlook`) and ``InboxReader._candidate`` picks the few that
+need the full parse. :func:`search_programs` turns what ``_candidate`` tests into
+``UID SEARCH`` criteria (RFC 3501 §6.4.4) whose union of hits is a *superset* of those
+candidates, so a sync need fetch only the hits. A key may find too much, never too
+little: IMAP search is case-insensitive substring matching on the decoded field, so each
+rule becomes one or a few short words.
+
+What makes ``_candidate`` say yes, and the key that finds it:
+
+* a machine sign of the look: one of :data:`~nachfass_bot.mail.firstlook.MACHINE_FIELDS`
+  (``HEADER <field> ""``: the field is there), a Precedence keyword other than bulk,
+  list or junk, a Content-Type naming a report, the null Return-Path ``<>``, an
+  out-of-office subject (:func:`~nachfass_bot.mail.classify.is_auto_reply_subject`:
+  SUBJECT "auto", "office", "abwesen" — single words, so any whitespace between the
+  words of the pattern is found too);
+* a bounce subject (:func:`~nachfass_bot.mail.bounces.is_bounce_subject`: "deliver",
+  "returned", "failure", "delayed", "zustell", "zugestellt") or a delivery-system
+  sender (:func:`~nachfass_bot.mail.bounces.is_delivery_system`: FROM "daemon",
+  "postmaster");
+* a draft's token in the subject (:func:`~nachfass_bot.mail.approval.find_token`):
+  ``[`` and ``NF`` both in the subject, whatever blanks lie between; and a subject the
+  server could not decode (it still shows ``=?``), where it cannot tell;
+* the owner's address in From;
+* ``ThreadIndex.may_concern``: a tracked sender or company domain in From, a known
+  Message-ID in Message-ID, In-Reply-To or References (drafts' ids, which ``_candidate``
+  tests in In-Reply-To, are the bot's own and must be among ``Wanted.message_ids``).
+
+Values are matched as ASCII substrings. A value is cut into the pieces a quoted string
+can carry and that the server sees unchanged: at every character that is not printable
+ASCII, and at every ``ss`` (a casefolded ``ß`` reads ``ss`` here but stays ``ß`` on the
+server); the key asks for all pieces (an AND). A value with no piece left becomes the
+broadest key of its field (``HEADER <field> ""``). Long lists fall back to broader keys
+rather than to many programs: more ids than fit one program become "any reply"
+(``HEADER In-Reply-To ""``, ``HEADER References ""``) plus ``HEADER Message-ID
+".nachfass@"``. That is enough because ``may_concern`` tests a mail's *own* Message-ID
+only against the bot's own ids (roles sent, draft, notice), and the bot makes every one
+of them with ``texts.compose.new_message_id`` (``make_msgid(idstring="nachfass")``); a
+thread's other ids count only where a mail references them. Senders and domains are
+spread over several programs (each key is one cheap FROM test).
+
+A mail whose header the first look cannot read (None) is a candidate today, whatever it
+says; the server cannot know which mails those are. Such a mail still matters only
+through what the full parse and the rule chain read from it, and those are the very
+fields tested here (From, the three id fields, the subject, the machine fields): the
+look gives up only so that the full parse decides, not because an unreadable header is
+a trigger of its own. So such a mail is found when its fields, as the server decodes
+them, carry a trigger. Known gaps, where the server's reading of a field may differ from
+ours: a malformed header the server splits differently (a bare CR, an 8-bit byte in a
+field name), a Precedence keyword that merely contains bulk, list or junk ("bulkmail",
+only when it is the first of several Precedence fields or unusual), a null Return-Path
+written with blanks inside (``< >``) next to a second Return-Path field, and compatibility
+characters (``ﬁ``) that casefold to ASCII in an address or Message-ID.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from nachfass_bot.mail.firstlook import MACHINE_FIELDS
+
+__all__ = ["DEFAULT_MAX_KEYS", "Wanted", "quote", "search_programs"]
+
+# Keys per program: Dovecot's command line limit is 64 kB (imap_max_line_length), and a
+# key is at most a field name and a 254-character address; 200 keep well under it.
+DEFAULT_MAX_KEYS = 200
+_MAX_CHARS = 32_000  # a second bound per program, in case values are long
+_AUTO_REPLY_WORDS = ("auto", "office", "abwesen")  # classify._AUTO_REPLY_SUBJECT_RE
+_BOUNCE_WORDS = ("deliver", "returned", "failure", "delayed", "zustell", "zugestellt")
+_DELIVERY_SENDERS = ("daemon", "postmaster")  # bounces._MACHINE_SENDERS
+_ID_FIELDS = ("Message-ID", "In-Reply-To", "References")
+_OWN_ID_MARK = ".nachfass@"  # make_msgid(idstring="nachfass") in texts.compose
+# What a quoted string carries unchanged: printable ASCII (RFC 3501 §9 QUOTED-CHAR, with
+# escapes for the two quoted-specials); the rest separates pieces.
+_PIECE_RE = re.compile(r"[\x20-\x7e]+")
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """What a mail must show to be worth a closer look, all folded (``casefold``)."""
+
+    owner: str  # the owner's address
+    senders: frozenset[str] = frozenset()  # tracked clients' and assistants' addresses
+    domains: frozenset[str] = frozenset()  # tracked company domains
+    message_ids: frozenset[str] = frozenset()  # "<…>": the bot's own and threads' ids
+
+
+def quote(value: str) -> str:
+    """An RFC 3501 quoted string; ValueError for what it cannot carry (CR, LF,
+    non-ASCII, control characters): the caller cuts such values into pieces first."""
+    if not _PIECE_RE.fullmatch(value) and value:
+        raise ValueError(f"not quotable as an IMAP quoted string: {value!r}")
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def search_programs(wanted: Wanted, *, max_keys: int = DEFAULT_MAX_KEYS) -> list[str]:
+    """``UID SEARCH`` criteria whose hits together cover every mail ``_candidate`` may
+    take (module docstring), each an OR tree of at most ``max_keys`` keys."""
+    if max_keys < 2:
+        raise ValueError("max_keys must be at least 2")
+    fixed = [*_sign_keys(), *_from_keys([wanted.owner])]
+    ids = _id_keys(wanted.message_ids, max_keys - len(fixed))
+    keys = [*fixed, *ids, *_sender_keys(wanted)]
+    return [_or_tree(chunk) for chunk in _chunks(keys, max_keys)]
+
+
+def _sign_keys() -> list[str]:
+    """The keys of every sign that makes a mail a candidate whoever sent it."""
+    keys = [f"HEADER {name} {quote('')}" for name in sorted(MACHINE_FIELDS)]
+    keys.append(_odd_precedence())
+    keys.append(f"HEADER Content-Type {quote('report')}")
+    keys.append(_null_return_path())
+    keys.extend(f"SUBJECT {quote(word)}" for word in (*_AUTO_REPLY_WORDS, *_BOUNCE_WORDS))
+    keys.append(f"(SUBJECT {quote('[')} SUBJECT {quote('nf')})")  # "[ NF - …]", any blanks
+    keys.append(f"SUBJECT {quote('=?')}")  # left encoded: the server cannot tell
+    keys.extend(f"FROM {quote(word)}" for word in _DELIVERY_SENDERS)
+    return keys
+
+
+def _odd_precedence() -> str:
+    """A Precedence field that is not plainly bulk, list or junk (firstlook._BULK),
+    or one that names an auto-reply whatever else it holds."""
+    plain = " ".join(f"NOT HEADER Precedence {quote(word)}" for word in ("bulk", "list", "junk"))
+    return f'OR HEADER Precedence {quote("auto")} (HEADER Precedence "" {plain})'
+
+
+def _null_return_path() -> str:
+    """Return-Path ``<>`` (RFC 5321 §4.5.5): written so, or any Return-Path without
+    an address in it (``< >``)."""
+    return f'OR HEADER Return-Path {quote("<>")} (HEADER Return-Path "" NOT HEADER Return-Path "@")'
+
+
+def _id_keys(message_ids: frozenset[str], budget: int) -> list[str]:
+    """The keys of the known Message-IDs in all three fields; when they would take more
+    than ``budget`` keys, any reply and the bot's own ids by their mark (module
+    docstring)."""
+    ids = [_inner(one) for one in sorted(message_ids) if _inner(one)]
+    if len(ids) * len(_ID_FIELDS) <= budget:
+        return [_field_key(f"HEADER {field}", one) for one in ids for field in _ID_FIELDS]
+    keys = [f"HEADER {field} {quote('')}" for field in _ID_FIELDS[1:]]
+    keys.append(f"HEADER Message-ID {quote(_OWN_ID_MARK)}")
+    return keys
+
+
+def _sender_keys(wanted: Wanted) -> list[str]:
+    domains = [f"@{domain.strip()}" for domain in sorted(wanted.domains) if domain.strip()]
+    return _from_keys([*sorted(wanted.senders), *domains])
+
+
+def _from_keys(values: Iterable[str]) -> list[str]:
+    """FROM keys of addresses (or ``@domain``); an empty value names nobody."""
+    return [_field_key("FROM", value) for value in values if value.strip()]
+
+
+def _inner(message_id: str) -> str:
+    """A msg-id without its brackets: the server may see blanks inside them."""
+    return message_id.strip().removeprefix("<").removesuffix(">").strip()
+
+
+def _field_key(prefix: str, value: str) -> str:
+    """``prefix "value"`` as the AND of the value's pieces (module docstring); the
+    field's broadest key when no piece is left."""
+    pieces = _pieces(value)
+    if not pieces:
+        return f"{prefix} {quote('')}"
+    keys = [f"{prefix} {quote(piece)}" for piece in pieces]
+    return keys[0] if len(keys) == 1 else "(" + " ".join(keys) + ")"
+
+
+def _pieces(value: str) -> list[str]:
+    """The printable ASCII runs of ``value``, cut at each ``ss`` too."""
+    return [
+        piece
+        for run in _PIECE_RE.findall(value.strip())
+        for piece in run.split("ss")
+        if piece.strip()
+    ]
+
+
+def _chunks(keys: Sequence[str], max_keys: int) -> Iterable[list[str]]:
+    """``keys`` in order, at most ``max_keys`` and about ``_MAX_CHARS`` per chunk."""
+    chunk: list[str] = []
+    size = 0
+    for key in keys:
+        if chunk and (len(chunk) >= max_keys or size + len(key) > _MAX_CHARS):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(key)
+        size += len(key) + 4
+    if chunk:
+        yield chunk
+
+
+def _or_tree(keys: Sequence[str]) -> str:
+    """One search key that is true when any of ``keys`` is: a balanced tree of ORs
+    (RFC 3501 ``OR key1 key2``), so its depth grows with the log of the count."""
+    if len(keys) == 1:
+        return keys[0]
+    middle = len(keys) // 2
+    return f"OR {_or_tree(keys[:middle])} {_or_tree(keys[middle:])}"
