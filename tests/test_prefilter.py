@@ -30,6 +30,9 @@ from hypothesis import given
 from loophelpers import mail
 from mailstrategies import budget, raw_mails
 from nachfass_bot.adapters.imap import ImapMailbox
+from nachfass_bot.adapters.maildir import MaildirMailbox
+from nachfass_bot.adapters.store import Store
+from nachfass_bot.app.guard import GuardedMailbox, MailInTransaction
 from nachfass_bot.app.inbox import InboxReader
 from nachfass_bot.config import ServerConfig
 from nachfass_bot.mail.approval import find_token
@@ -380,3 +383,14 @@ def test_each_sign_alone_is_found(dovecot: MailAccount) -> None:
         ]
         assert not missed
         assert not any(mailbox.search_uids("INBOX", p, 1, 1) for p in programs)
+
+
+def test_the_guard_passes_the_search_on_outside_a_transaction(
+    memory_store: Store, tmp_path: Path
+) -> None:
+    """The demo Maildir cannot search (None: take the whole range); the guard refuses
+    the search inside a database transaction, like every other IMAP call."""
+    mailbox = GuardedMailbox(MaildirMailbox(tmp_path / "Postfach"), memory_store)
+    assert mailbox.search_uids("INBOX", "ALL", 1, 10) is None
+    with memory_store.atomic(), pytest.raises(MailInTransaction):
+        mailbox.search_uids("INBOX", "ALL", 1, 10)
