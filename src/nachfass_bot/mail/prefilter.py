@@ -55,12 +55,17 @@ through what the full parse and the rule chain read from it, and those are the v
 fields tested here (From, the three id fields, the subject, the machine fields): the
 look gives up only so that the full parse decides, not because an unreadable header is
 a trigger of its own. So such a mail is found when its fields, as the server decodes
-them, carry a trigger. Known gaps, where the server's reading of a field may differ from
-ours: a malformed header the server splits differently (a bare CR, an 8-bit byte in a
-field name), a Precedence keyword that merely contains bulk, list or junk ("bulkmail",
-only when it is the first of several Precedence fields or unusual), a null Return-Path
-written with blanks inside (``< >``) next to a second Return-Path field, and compatibility
-characters (``ﬁ``) that casefold to ASCII in an address or Message-ID.
+them, carry a trigger (tests/test_prefilter.py checks that over the corpus and generated
+hostile mails, judging a mail the look gives up on by its full parse).
+
+Known gaps, where the server's reading may differ from ours: a malformed header the
+server splits into fields otherwise than the ``email`` package; an encoded word with a
+token that the server decodes otherwise than Python; a Precedence keyword other than
+bulk, list or junk (and not auto…) in the first field while some Precedence field
+contains one of those words ("bulkmail", or "first-class" then "bulk": NOT excludes it);
+a null Return-Path with blanks inside (``< >``) followed by a second
+Return-Path with an address; compatibility characters (``ﬁ``) that casefold to ASCII in
+an address or Message-ID; and a bot's own Message-ID not made by ``new_message_id``.
 """
 
 from __future__ import annotations
