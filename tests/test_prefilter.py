@@ -30,6 +30,9 @@ from hypothesis import given
 from loophelpers import mail
 from mailstrategies import budget, raw_mails
 from nachfass_bot.adapters.imap import ImapMailbox
+from nachfass_bot.adapters.maildir import MaildirMailbox
+from nachfass_bot.adapters.store import Store
+from nachfass_bot.app.guard import GuardedMailbox, MailInTransaction
 from nachfass_bot.app.inbox import InboxReader
 from nachfass_bot.config import ServerConfig
 from nachfass_bot.mail.approval import find_token
@@ -138,9 +141,9 @@ def _variants(look: FirstLook) -> Iterator[tuple[str, Wanted, ThreadIndex, set[s
         one.casefold() for one in (look.message_id, *look.in_reply_to, *look.references) if one
     )
     if ids:
-        yield "ids", Wanted(OWNER, message_ids=ids), _index(ids, ids, empty, empty), set(ids)
-        # the fallback: the mail's own Message-ID counts as the bot's only with its mark
+        # the bot's own ids are those it made (new_message_id): they carry the mark
         own = frozenset(one for one in ids if ".nachfass@" in one)
+        yield "ids", Wanted(OWNER, message_ids=ids), _index(own, ids, empty, empty), set(own)
         many = ids | FILLER_IDS
         yield "many ids", Wanted(OWNER, message_ids=many), _index(own, many, empty, empty), set()
 
@@ -205,7 +208,11 @@ def test_a_newsletter_is_no_hit_and_a_reply_is(dovecot: MailAccount) -> None:
         sender="chef@berger.example", to=dovecot.user, subject="AW: [ NF - 0123456789abcdef0123 ]",
         body="ok\n", date=datetime(2026, 1, 5, tzinfo=UTC),
     )  # fmt: skip
-    for raw in (newsletter, reply, bounce, token):
+    copy = mail(
+        sender="anna@berger-design.example", to="kunde@firma.example", subject="Angebot",
+        body="Anbei\n", date=datetime(2026, 1, 6, tzinfo=UTC), message_id=ours,
+    )  # fmt: skip
+    for raw in (newsletter, reply, bounce, token, copy):
         dovecot.append("INBOX", raw)
     with ImapMailbox.connect(_config(dovecot), dovecot.password, timeout=10) as mailbox:
 
@@ -213,16 +220,18 @@ def test_a_newsletter_is_no_hit_and_a_reply_is(dovecot: MailAccount) -> None:
             return {
                 uid
                 for program in search_programs(wanted)
-                for uid in mailbox.search_uids("INBOX", program, 1, 4)
+                for uid in mailbox.search_uids("INBOX", program, 1, 5)
             }
 
-        assert hits(Wanted(OWNER)) == {3, 4}
-        assert hits(Wanted(OWNER, message_ids=frozenset({ours.casefold()}))) == {2, 3, 4}
-        assert hits(Wanted(OWNER, message_ids=FILLER_IDS)) == {2, 3, 4}  # any reply
-        assert hits(Wanted(OWNER, domains=frozenset({"firma.example"}))) == {2, 3, 4}
-        assert hits(Wanted("news@shop.example")) == {1, 3, 4}
+        # a reply to the bot's mail and a copy of it are found by the mark alone
+        assert hits(Wanted(OWNER)) == {2, 3, 4, 5}
+        assert hits(Wanted(OWNER, message_ids=frozenset({ours.casefold()}))) == {2, 3, 4, 5}
+        assert hits(Wanted(OWNER, message_ids=FILLER_IDS)) == {2, 3, 4, 5}  # any reply
+        assert hits(Wanted(OWNER, domains=frozenset({"firma.example"}))) == {2, 3, 4, 5}
+        assert hits(Wanted("news@shop.example")) == {1, 2, 3, 4, 5}
         assert mailbox.search_uids("INBOX", "ALL", 2, 3) == [2, 3]
         assert mailbox.search_uids("INBOX", "ALL", 3, 2) == []
+        assert mailbox.search_uids("INBOX", "ALL", 5, 99) == [5]
 
 
 def test_quoting() -> None:
@@ -253,10 +262,19 @@ def test_many_keys_are_split_and_many_ids_fall_back() -> None:
     assert all(program.count("FROM ") + program.count("HEADER ") <= 200 * 4 for program in programs)
     assert all(len(program) < 64_000 for program in programs)
     assert sum(program.count("@firma") for program in programs) == 450
-    few = search_programs(Wanted(OWNER, message_ids=frozenset({"<a@x>", "<b@x>"})))
+    own = new_message_id(OWNER).casefold()
+    few = search_programs(Wanted(OWNER, message_ids=frozenset({"<a@x>", "<b@x>", own})))
     assert len(few) == 1
     assert 'HEADER In-Reply-To "a@x"' in few[0]
+    assert 'HEADER Message-ID "a@x"' not in few[0]  # a thread's id counts only as reference
+    assert own.strip("<>") not in few[0]  # the bot's own: by the mark
+    assert 'HEADER In-Reply-To ".nachfass@"' in few[0]
     assert 'HEADER In-Reply-To ""' not in few[0]
+    twenty = frozenset(f"<{n}@x>" for n in range(20))
+    assert 'HEADER In-Reply-To ""' not in search_programs(Wanted(OWNER, message_ids=twenty))[0]
+    assert (
+        'HEADER In-Reply-To ""' in search_programs(Wanted(OWNER, message_ids=twenty | {"<c@x>"}))[0]
+    )
     (fallback,) = search_programs(Wanted(OWNER, message_ids=FILLER_IDS))
     assert 'HEADER In-Reply-To ""' in fallback
     assert 'HEADER References ""' in fallback
@@ -365,3 +383,14 @@ def test_each_sign_alone_is_found(dovecot: MailAccount) -> None:
         ]
         assert not missed
         assert not any(mailbox.search_uids("INBOX", p, 1, 1) for p in programs)
+
+
+def test_the_guard_passes_the_search_on_outside_a_transaction(
+    memory_store: Store, tmp_path: Path
+) -> None:
+    """The demo Maildir cannot search (None: take the whole range); the guard refuses
+    the search inside a database transaction, like every other IMAP call."""
+    mailbox = GuardedMailbox(MaildirMailbox(tmp_path / "Postfach"), memory_store)
+    assert mailbox.search_uids("INBOX", "ALL", 1, 10) is None
+    with memory_store.atomic(), pytest.raises(MailInTransaction):
+        mailbox.search_uids("INBOX", "ALL", 1, 10)

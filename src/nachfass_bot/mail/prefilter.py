@@ -26,20 +26,27 @@ What makes ``_candidate`` say yes, and the key that finds it:
   server could not decode (it still shows ``=?``), where it cannot tell;
 * the owner's address in From;
 * ``ThreadIndex.may_concern``: a tracked sender or company domain in From, a known
-  Message-ID in Message-ID, In-Reply-To or References (drafts' ids, which ``_candidate``
-  tests in In-Reply-To, are the bot's own and must be among ``Wanted.message_ids``).
+  Message-ID in In-Reply-To or References, one of the bot's own as the Message-ID (see
+  below); a draft's id, which ``_candidate`` tests in In-Reply-To, is one of the bot's.
 
 Values are matched as ASCII substrings. A value is cut into the pieces a quoted string
 can carry and that the server sees unchanged: at every character that is not printable
 ASCII, and at every ``ss`` (a casefolded ``ß`` reads ``ss`` here but stays ``ß`` on the
 server); the key asks for all pieces (an AND). A value with no piece left becomes the
-broadest key of its field (``HEADER <field> ""``). Long lists fall back to broader keys
-rather than to many programs: more ids than fit one program become "any reply"
-(``HEADER In-Reply-To ""``, ``HEADER References ""``) plus ``HEADER Message-ID
-".nachfass@"``. That is enough because ``may_concern`` tests a mail's *own* Message-ID
-only against the bot's own ids (roles sent, draft, notice), and the bot makes every one
-of them with ``texts.compose.new_message_id`` (``make_msgid(idstring="nachfass")``); a
-thread's other ids count only where a mail references them. Senders and domains are
+broadest key of its field (``HEADER <field> ""``).
+
+Message-IDs come in two kinds. The bot's own (roles sent, draft, notice) are all made by
+``texts.compose.new_message_id`` (``make_msgid(idstring="nachfass")``) and carry
+``.nachfass@``: however many there are, three keys find them, always given (``HEADER Message-ID``,
+``In-Reply-To`` and ``References`` ``".nachfass@"``). An id without that mark is a
+thread's other id (the tracked mail's, the owner's, a client's answer):
+``may_concern`` tests a mail's *own* Message-ID only against the bot's own ids, so such
+an id counts only where a mail references it, two keys each (In-Reply-To, References).
+More of them than ``max_id_keys`` allows become "any reply" (``HEADER In-Reply-To ""``,
+``HEADER References ""``) instead of more keys: on Dovecot 2.3 each key costs about
+10 ms per 20,000 mails once the header fields are cached (up to three times that on a
+cold cache), about what fetching the header fields of 1-2 % of the range costs, so an
+exact key pays only while it spares more fetches than that. Senders and domains are
 spread over several programs (each key is one cheap FROM test).
 
 A mail whose header the first look cannot read (None) is a candidate today, whatever it
@@ -48,12 +55,17 @@ through what the full parse and the rule chain read from it, and those are the v
 fields tested here (From, the three id fields, the subject, the machine fields): the
 look gives up only so that the full parse decides, not because an unreadable header is
 a trigger of its own. So such a mail is found when its fields, as the server decodes
-them, carry a trigger. Known gaps, where the server's reading of a field may differ from
-ours: a malformed header the server splits differently (a bare CR, an 8-bit byte in a
-field name), a Precedence keyword that merely contains bulk, list or junk ("bulkmail",
-only when it is the first of several Precedence fields or unusual), a null Return-Path
-written with blanks inside (``< >``) next to a second Return-Path field, and compatibility
-characters (``ﬁ``) that casefold to ASCII in an address or Message-ID.
+them, carry a trigger (tests/test_prefilter.py checks that over the corpus and generated
+hostile mails, judging a mail the look gives up on by its full parse).
+
+Known gaps, where the server's reading may differ from ours: a malformed header the
+server splits into fields otherwise than the ``email`` package; an encoded word with a
+token that the server decodes otherwise than Python; a Precedence keyword other than
+bulk, list or junk (and not auto…) in the first field while some Precedence field
+contains one of those words ("bulkmail", or "first-class" then "bulk": NOT excludes it);
+a null Return-Path with blanks inside (``< >``) followed by a second
+Return-Path with an address; compatibility characters (``ﬁ``) that casefold to ASCII in
+an address or Message-ID; and a bot's own Message-ID not made by ``new_message_id``.
 """
 
 from __future__ import annotations
@@ -65,11 +77,12 @@ from dataclasses import dataclass
 from nachfass_bot.mail.firstlook import MACHINE_FIELDS
 from nachfass_bot.mail.inbound import HEADER_FIELDS
 
-__all__ = ["DEFAULT_MAX_KEYS", "Wanted", "quote", "search_programs"]
+__all__ = ["DEFAULT_MAX_ID_KEYS", "DEFAULT_MAX_KEYS", "Wanted", "quote", "search_programs"]
 
 # Keys per program: Dovecot's command line limit is 64 kB (imap_max_line_length), and a
 # key is at most a field name and a 254-character address; 200 keep well under it.
 DEFAULT_MAX_KEYS = 200
+DEFAULT_MAX_ID_KEYS = 40  # 20 threads' ids before "any reply" (module docstring)
 _MAX_CHARS = 32_000  # a second bound per program, in case values are long
 _AUTO_REPLY_WORDS = ("auto", "office", "abwesen")  # classify._AUTO_REPLY_SUBJECT_RE
 _BOUNCE_WORDS = ("deliver", "returned", "failure", "delayed", "zustell", "zugestellt")
@@ -80,6 +93,7 @@ _ID_FIELDS = ("Message-ID", "In-Reply-To", "References")
 # fields clients fetch: a cold X-MDDSN-Message key took 5.9 s of a 6.3 s search at
 # 20,000 mails).
 _FETCHED = frozenset(name.lower() for name in HEADER_FIELDS)
+_REFERENCE_FIELDS = _ID_FIELDS[1:]
 _OWN_ID_MARK = ".nachfass@"  # make_msgid(idstring="nachfass") in texts.compose
 # What a quoted string carries unchanged: printable ASCII (RFC 3501 §9 QUOTED-CHAR, with
 # escapes for the two quoted-specials); the rest separates pieces.
@@ -104,13 +118,16 @@ def quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def search_programs(wanted: Wanted, *, max_keys: int = DEFAULT_MAX_KEYS) -> list[str]:
+def search_programs(
+    wanted: Wanted, *, max_keys: int = DEFAULT_MAX_KEYS, max_id_keys: int = DEFAULT_MAX_ID_KEYS
+) -> list[str]:
     """``UID SEARCH`` criteria whose hits together cover every mail ``_candidate`` may
-    take (module docstring), each an OR tree of at most ``max_keys`` keys."""
+    take (module docstring), each an OR tree of at most ``max_keys`` keys; threads' ids
+    take at most ``max_id_keys`` keys before they fall back to "any reply"."""
     if max_keys < 2:
         raise ValueError("max_keys must be at least 2")
     fixed = [*_sign_keys(), *_from_keys([wanted.owner])]
-    ids = _id_keys(wanted.message_ids, max_keys - len(fixed))
+    ids = _id_keys(wanted.message_ids, min(max_id_keys, max_keys - len(fixed)))
     keys = [*fixed, *ids, *_sender_keys(wanted)]
     return [_or_tree(chunk) for chunk in _chunks(keys, max_keys)]
 
@@ -142,14 +159,16 @@ def _null_return_path() -> str:
 
 
 def _id_keys(message_ids: frozenset[str], budget: int) -> list[str]:
-    """The keys of the known Message-IDs in all three fields; when they would take more
-    than ``budget`` keys, any reply and the bot's own ids by their mark (module
-    docstring)."""
-    ids = [_inner(one) for one in sorted(message_ids) if _inner(one)]
-    if len(ids) * len(_ID_FIELDS) <= budget:
-        return [_field_key(f"HEADER {field}", one) for one in ids for field in _ID_FIELDS]
-    keys = [f"HEADER {field} {quote('')}" for field in _ID_FIELDS[1:]]
-    keys.append(f"HEADER Message-ID {quote(_OWN_ID_MARK)}")
+    """The bot's own ids by their mark (always: a draft's id may be missing from
+    ``message_ids``), the others in In-Reply-To and References; when those would take
+    more than ``budget`` keys, any reply (module docstring)."""
+    inner = [_inner(one) for one in sorted(message_ids)]
+    keys = [f"HEADER {field} {quote(_OWN_ID_MARK)}" for field in _ID_FIELDS]
+    others = [one for one in inner if one and _OWN_ID_MARK not in one]
+    if len(others) * len(_REFERENCE_FIELDS) <= budget:
+        keys += [_field_key(f"HEADER {f}", one) for one in others for f in _REFERENCE_FIELDS]
+    else:
+        keys += [f"HEADER {field} {quote('')}" for field in _REFERENCE_FIELDS]
     return keys
 
 
