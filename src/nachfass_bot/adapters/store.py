@@ -1058,7 +1058,7 @@ class Store:
     def unread_ranges(self) -> list[tuple[str, int, int, int]]:
         """``(folder, uidvalidity, low, high)`` of every range, by folder and UID."""
         sql = "SELECT folder, uidvalidity, low, high FROM unread_ranges ORDER BY folder, low"
-        return [tuple(row) for row in self.db.execute(sql)]  # type: ignore[misc]
+        return [(str(f), int(v), int(lo), int(hi)) for f, v, lo, hi in self.db.execute(sql)]
 
     def drop_unread_ranges(self, folder: str, uidvalidity: int) -> None:
         """Forget ``folder``'s ranges under ``uidvalidity`` (the folder is gone or renumbered:
