@@ -14,6 +14,7 @@ and measures, each part in a fresh process so that its peak RSS is its own:
 
     .venv/bin/python bench/first_sync.py [N ...]      # default: 20000
     WHOLE=1 .venv/bin/python bench/first_sync.py N     # a thread older than every mail
+    MIX=1 WHOLE=1 .venv/bin/python bench/first_sync.py N  # an inbox of many kinds
 
 Prints wall time, peak RSS (the kernel's high-water mark, not tracemalloc, which slows
 Python down several times), the bytes Dovecot sent per connection (its "Logged out … out=" log
@@ -67,8 +68,12 @@ class _Env:
 
 
 def newsletters(count: int, user: str) -> Iterator[bytes]:
-    """``count`` newsletters, the newest last, spread over the 400 days before NOW."""
+    """``count`` newsletters, the newest last, spread over the 400 days before NOW; with
+    MIX=1 an inbox as it might be instead (:func:`mixed`)."""
     step = timedelta(days=400) / max(1, count)
+    if os.environ.get("MIX"):
+        return (mixed(number, user, NOW - timedelta(days=400) + step * number)
+                for number in range(count))  # fmt: skip
     return (
         mail(
             sender=f"news{number % 300}@shop{number % 17}.test",
@@ -79,6 +84,33 @@ def newsletters(count: int, user: str) -> Iterator[bytes]:
         )
         for number in range(count)
     )
+
+
+def mixed(number: int, user: str, date: datetime) -> bytes:
+    """One mail of an inbox of many kinds (a guess at a freelancer's, not a measured
+    one): of every 20, 12 newsletters with List-Unsubscribe and ``Precedence: bulk``, 3
+    notifications with ``Auto-Submitted: auto-generated`` (shops, services), 4 mails of
+    strangers (2 of them replies to mails the bot never knew) and one with an English
+    subject that the server's first look cannot tell from an auto-reply ("Office …")."""
+    kind = number % 20
+    body = ("Guten Tag,\n" + "Text " * 60 + "\n") * 3
+    if kind < 12:
+        extra = {"List-Unsubscribe": f"<mailto:off@shop{number % 17}.test>",
+                 "Precedence": "bulk"}  # fmt: skip
+        return mail(sender=f"news{number % 300}@shop{number % 17}.test", to=user,
+                    subject=f"Angebot der Woche {number}", body=body, date=date,
+                    extra=extra)  # fmt: skip
+    if kind < 15:
+        return mail(sender=f"noreply@service{number % 23}.test", to=user,
+                    subject=f"Ihre Bestellung {number} ist unterwegs", body=body, date=date,
+                    extra={"Auto-Submitted": "auto-generated"})  # fmt: skip
+    if kind < 19:
+        reply = f"<{number}.older@person{number % 97}.test>" if kind < 17 else None
+        return mail(sender=f"person{number % 97}@privat{number % 41}.test", to=user,
+                    subject=f"Re: Treffen {number}" if reply else f"Frage {number}",
+                    body=body, date=date, in_reply_to=reply)  # fmt: skip
+    return mail(sender=f"team@office{number % 13}.test", to=user,
+                subject=f"Office hours {number}", body=body, date=date)  # fmt: skip
 
 
 def backdate(server: DovecotServer, count: int) -> None:
@@ -250,6 +282,7 @@ def measure(count: int) -> None:
         raw_fetch(server.host, server.port, server.user, server.password)
         _, offset = server_bytes(server.log_path, 0)
         window = "whole folder" if os.environ.get("WHOLE") else "thread started 7 days ago"
+        window += ", mixed inbox" if os.environ.get("MIX") else ", newsletters"
         print(f"{count} mails in INBOX, {window} (built in {time.perf_counter() - began:.0f} s), "
               f"load {os.getloadavg()[0]:.2f}", flush=True)  # fmt: skip
         raw = run_part("raw", work)

@@ -394,3 +394,32 @@ def test_the_guard_passes_the_search_on_outside_a_transaction(
     assert mailbox.search_uids("INBOX", "ALL", 1, 10) is None
     with memory_store.atomic(), pytest.raises(MailInTransaction):
         mailbox.search_uids("INBOX", "ALL", 1, 10)
+
+
+class _Client:
+    """Just enough of an IMAPClient for ImapMailbox to say whether it may search."""
+
+    def __init__(self, capabilities: tuple[bytes, ...], welcome: bytes) -> None:
+        self.capabilities, self.welcome = capabilities, welcome
+        self.normalise_times = True
+
+    def has_capability(self, name: str) -> bool:
+        return name.encode() in self.capabilities
+
+
+@pytest.mark.parametrize(
+    ("capabilities", "welcome", "searches"),
+    [
+        ((b"IMAP4rev1",), b"* OK [CAPABILITY IMAP4rev1] Dovecot ready.", True),
+        ((b"IMAP4rev1", b"X-GM-EXT-1"), b"* OK Gimap ready for requests", False),
+        ((b"IMAP4rev1",), b"* OK The Microsoft Exchange IMAP4 service is ready.", False),
+    ],
+)
+def test_gmail_and_exchange_are_not_asked_to_search(
+    capabilities: tuple[bytes, ...], welcome: bytes, searches: bool
+) -> None:
+    """Their search matches words of an index, not substrings: a key like SUBJECT
+    "abwesen" would miss "Abwesenheitsnotiz", so the sync reads every header there."""
+    mailbox = ImapMailbox(_Client(capabilities, welcome))  # type: ignore[arg-type]
+    found = mailbox.search_uids("INBOX", 'SUBJECT "x"', 5, 1)  # an empty range: no I/O
+    assert found == ([] if searches else None)

@@ -9,7 +9,7 @@ import pytest
 
 from nachfass_bot.adapters.mailbox import FetchedHeader, FolderStatus
 from nachfass_bot.adapters.store import Store
-from nachfass_bot.app.sync import WINDOW_FROM, sync_folder
+from nachfass_bot.app.sync import SERVER_LOOK_FROM, WINDOW_FROM, sync_folder
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -26,10 +26,11 @@ class ListMailbox:
         return FolderStatus(self.uidvalidity, max(self.uids, default=0) + 1)
 
     def fetch_headers(
-        self, folder: str, first_uid: int, fields: object, batch_size: int = 500
+        self, folder: str, first_uid: int, fields: object, batch_size: int = 500, uids=None
     ) -> Iterator:
         self.fetched_from.append(first_uid)
-        wanted = [uid for uid in self.uids if uid >= first_uid]
+        chosen = self.uids if uids is None else uids
+        wanted = [uid for uid in chosen if uid >= first_uid]
         for start in range(0, len(wanted), batch_size):
             chunk = wanted[start : start + batch_size]
             yield [FetchedHeader(uid, b"Subject: %d\r\n" % uid, NOW) for uid in chunk]
@@ -156,3 +157,34 @@ def test_a_small_folder_is_read_whole_whatever_the_window(memory_store: Store) -
     )  # fmt: skip
     assert seen == list(range(1, 301))
     assert store.folder_window("INBOX") is None and mailbox.searches == []
+
+
+def test_a_big_range_is_read_where_the_server_names_a_mail(memory_store: Store) -> None:
+    store, mailbox = memory_store, ListMailbox(SERVER_LOOK_FROM + 100)
+    seen: list[int] = []
+    asked: list[tuple[str, int, int]] = []
+
+    def look(folder: str, low: int, high: int) -> list[int]:
+        asked.append((folder, low, high))
+        return [3, 1500, 2050]
+
+    sync_folder(mailbox, store, "INBOX", NOW, lambda b, _: seen.extend(h[0] for h in b),
+                server_look=look)  # fmt: skip
+    last = SERVER_LOOK_FROM + 100
+    assert asked == [("INBOX", 1, last)] and seen == [3, 1500, 2050]
+    assert store.unread_ranges() == [("INBOX", 7, 1, last)]
+    assert store.folder_state("INBOX") == (7, last), "the next sync starts after the range"
+
+    mailbox.uids.extend(range(last + 1, last + 11))  # ten new mails: too few to ask
+    sync_folder(mailbox, store, "INBOX", NOW, lambda b, _: seen.extend(h[0] for h in b),
+                server_look=look)  # fmt: skip
+    assert seen[3:] == list(range(last + 1, last + 11)) and len(asked) == 1
+
+
+def test_a_server_that_cannot_search_has_every_header_read(memory_store: Store) -> None:
+    store, mailbox = memory_store, ListMailbox(SERVER_LOOK_FROM)
+    seen: list[int] = []
+    sync_folder(mailbox, store, "INBOX", NOW, lambda b, _: seen.extend(h[0] for h in b),
+                server_look=lambda folder, low, high: None)  # fmt: skip
+    assert seen == list(range(1, SERVER_LOOK_FROM + 1))
+    assert store.unread_ranges() == []

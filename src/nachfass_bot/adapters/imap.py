@@ -181,10 +181,15 @@ class ImapMailbox:
         # "n:*" always yields the highest UID, even below n
         return found[bisect_left(found, first_uid) :]
 
-    def search_uids(self, folder: str, program: str, first_uid: int, last_uid: int) -> list[int]:
+    def search_uids(
+        self, folder: str, program: str, first_uid: int, last_uid: int
+    ) -> list[int] | None:
         """``UID SEARCH UID first:last <program>`` (RFC 3501 §6.4.4) in ``folder``
         selected read-only, ascending: the mails of that range the server finds
-        (:mod:`nachfass_bot.mail.prefilter` writes the programs)."""
+        (:mod:`nachfass_bot.mail.prefilter` writes the programs). None where the server's
+        search cannot be trusted with them (:meth:`_searches_substrings`)."""
+        if not self._searches_substrings():
+            return None
         if last_uid < first_uid:
             return []
         self._select(folder)
@@ -199,6 +204,16 @@ class ImapMailbox:
         else:
             found = list(self._call(self._client.search, criteria))
         return sorted(uid for uid in found if first_uid <= uid <= last_uid)
+
+    def _searches_substrings(self) -> bool:
+        """Whether SEARCH matches substrings as RFC 3501 §6.4.4 asks. Gmail (``X-GM-EXT-1``)
+        and Microsoft Exchange (its greeting) search their word index instead, where a
+        part of a word or an empty HEADER value finds nothing: there a sync reads every
+        header rather than trust a search that may miss a candidate."""
+        if self._client.has_capability("X-GM-EXT-1"):
+            return False
+        welcome = getattr(self._client, "welcome", None) or b""
+        return b"microsoft exchange" not in bytes(welcome).lower()
 
     def _fetch_literals(self, uids: list[int], request: str) -> list[FetchedHeader] | None:
         """The header blocks and INTERNALDATEs of ``uids`` read straight from imaplib's
