@@ -7,9 +7,14 @@ Exim, Office 365, Gmail, Dovecot Sieve, iCloud); names and domains are invented.
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from mailstrategies import budget, raw_mails
+from nachfass_bot.mail import classify
 from nachfass_bot.mail.bounces import is_delivery_system
 from nachfass_bot.mail.classify import Classification, MailKind, classify_message
 from nachfass_bot.mail.returndate import find_return_date
@@ -1088,3 +1093,38 @@ def test_newsletter_is_bulk_but_gmail_vacation_with_precedence_bulk_is_an_auto_r
     assert classify_message(newsletter, received=JAN_5).kind is MailKind.BULK
     vacation = newsletter.replace(b"List-Unsubscribe", b"Auto-Submitted: auto-replied\r\nX-X")
     assert classify_message(vacation, received=JAN_5).kind is MailKind.AUTO_REPLY
+
+
+# -- the kind alone, for a mail that concerns no thread ------------------------------------
+
+_EML_FILES = sorted(Path(__file__).parent.rglob("*.eml"))
+
+
+def _kind_and_recipients(raw: bytes, details: bool) -> tuple[MailKind, tuple[str, ...]]:
+    found = classify_message(raw, received=date(2026, 3, 2), details=details)
+    return found.kind, tuple(found.failed_recipients)
+
+
+@pytest.mark.parametrize("path", _EML_FILES, ids=lambda path: path.name)
+def test_the_kind_without_details_is_the_kind_with_them(path: Path) -> None:
+    raw = path.read_bytes()
+    assert _kind_and_recipients(raw, False) == _kind_and_recipients(raw, True)
+
+
+@budget(300)
+@given(st.one_of(st.binary(max_size=3000), raw_mails()))
+def test_the_kind_without_details_is_the_kind_with_them_for_any_bytes(raw: bytes) -> None:
+    assert _kind_and_recipients(raw, False) == _kind_and_recipients(raw, True)
+
+
+def test_an_auto_reply_without_details_has_no_return_date_and_no_text_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    raw = (
+        b"From: noreply@shop.test\r\nTo: anna@berger-design.de\r\nSubject: Ihre Bestellung\r\n"
+        b"Auto-Submitted: auto-generated\r\n\r\nIch bin bis zum 20.03. nicht im B\xc3\xbcro.\r\n"
+    )
+    read: list[bytes] = []
+    monkeypatch.setattr(classify, "plain_text", lambda raw: read.append(raw) or "")
+    found = classify_message(raw, received=date(2026, 3, 2), details=False)
+    assert (found.kind, found.return_date, read) == (MailKind.AUTO_REPLY, None, [])

@@ -53,6 +53,7 @@ __all__ = [
     "is_bounce_headers",
     "is_bounce_subject",
     "is_delivery_system",
+    "may_be_bounce_notice",
 ]
 
 Rule = Callable[[Message], bool]
@@ -384,9 +385,9 @@ def bounce_from_notice(msg: Message, subject: str, body: str) -> Bounce | None:
     failure or delay wording) is no bounce — and, by :func:`is_delivery_system`, no
     answer either.
     """
-    signed = any(rule(msg) for rule in _REPORT_RULES) or is_bounce_subject(subject)
-    if not (signed or _sent_by_delivery_system(msg)):
+    if not may_be_bounce_notice(msg, subject):
         return None
+    signed = _signed(msg, subject)
     temporary, permanent = _library_failures(msg)
     text = f"{subject}\n{body}"
     if not (signed or temporary or permanent or _reads_like_bounce(text)):
@@ -398,6 +399,16 @@ def bounce_from_notice(msg: Message, subject: str, body: str) -> Bounce | None:
     else:
         is_permanent, recipients = _permanent_from_text(text), _addresses_in_notice(msg, body)
     return Bounce(is_permanent, _status_code_in(text, is_permanent), recipients)
+
+
+def may_be_bounce_notice(msg: Message, subject: str) -> bool:
+    """Whether :func:`bounce_from_notice` may find a bounce at all, by header only: report
+    fields, a bounce subject or a delivery-system sender. Its text is read only then."""
+    return _signed(msg, subject) or _sent_by_delivery_system(msg)
+
+
+def _signed(msg: Message, subject: str) -> bool:
+    return any(rule(msg) for rule in _REPORT_RULES) or is_bounce_subject(subject)
 
 
 def is_bounce_subject(subject: str) -> bool:

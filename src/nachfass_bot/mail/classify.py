@@ -37,6 +37,7 @@ from datetime import date
 from email import message_from_bytes
 from email.header import decode_header
 from email.message import Message
+from functools import cached_property
 
 from nachfass_bot.mail.bounces import (
     BOUNCE_RULES,
@@ -50,6 +51,7 @@ from nachfass_bot.mail.bounces import (
     field_keyword,
     field_value,
     is_bounce_headers,
+    may_be_bounce_notice,
 )
 from nachfass_bot.mail.headers import decode_words, plain_text
 from nachfass_bot.mail.quotes import split_quote
@@ -225,16 +227,38 @@ def is_auto_reply_headers(msg: Message) -> bool:
 # --- the whole message -----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class _Mail:
-    """What the message rules look at, read once from the raw bytes."""
+    """What the message rules look at, read once from the raw bytes; the text (``body``,
+    ``quoted``) only when a rule asks for it: finding the quote is the dearest part, and
+    most machine mail is settled by its header."""
 
-    msg: Message  # compat32 parse: what flufl.bounce expects
-    subject: str  # decoded (RFC 2047)
-    body: str  # the text written above any quote of an earlier mail
-    quoted: bool  # the mail quotes an earlier mail
-    statuses: tuple[RecipientStatus, ...]  # RFC 3464 per-recipient blocks, if any
-    received: date
+    def __init__(self, raw: bytes, received: date, *, details: bool) -> None:
+        self.raw = raw
+        self.msg = _parse(raw)  # compat32 parse: what flufl.bounce expects
+        self.subject = _subject(self.msg)  # decoded (RFC 2047)
+        # RFC 3464 per-recipient blocks, if any
+        self.statuses: tuple[RecipientStatus, ...] = delivery_statuses(self.msg)
+        self.received = received
+        self.details = details  # return date and wording of an auto-reply wanted
+        if details:
+            _ = self._text  # read at once, as every verdict with details reads it
+
+    @cached_property
+    def _text(self) -> tuple[str, bool]:
+        try:
+            return split_quote(plain_text(self.raw))
+        except Exception as exc:  # as when it was read at once: a human's
+            raise _UnreadableText from exc
+
+    @property
+    def body(self) -> str:
+        """The text written above any quote of an earlier mail."""
+        return self._text[0]
+
+    @property
+    def quoted(self) -> bool:
+        """Whether the mail quotes an earlier mail."""
+        return self._text[1]
 
 
 MailRule = Callable[[_Mail], Classification | None]
@@ -253,11 +277,13 @@ def _subject(msg: Message) -> str:
     return " ".join(decode_words(field_value(msg, "Subject") or "").split())
 
 
-def _read_mail(raw: bytes, received: date) -> _Mail:
-    """Parse once what every message rule needs."""
-    msg = _parse(raw)
-    body, quoted = split_quote(plain_text(raw))
-    return _Mail(msg, _subject(msg), body, quoted, delivery_statuses(msg), received)
+class _UnreadableText(Exception):
+    """The text of a mail could not be read: the mail is a human's (classify_message)."""
+
+
+def _read_mail(raw: bytes, received: date, *, details: bool = True) -> _Mail:
+    """Parse once what every message rule needs; the text when first asked for."""
+    return _Mail(raw, received, details=details)
 
 
 # --- bounce verdicts -------------------------------------------------------------------
@@ -285,6 +311,8 @@ def _delivery_status_verdict(mail: _Mail) -> Classification | None:
 
 def _bounce_text_verdict(mail: _Mail) -> Classification | None:
     """Non-standard bounces (:func:`~nachfass_bot.mail.bounces.bounce_from_notice`)."""
+    if not may_be_bounce_notice(mail.msg, mail.subject):
+        return None  # decided by the header: the text need not be read
     bounce = bounce_from_notice(mail.msg, mail.subject, mail.body)
     return None if bounce is None else _bounce_verdict(bounce)
 
@@ -417,7 +445,10 @@ def _body_auto_reply_verdict(mail: _Mail) -> Classification | None:
 
 
 def _auto_reply(mail: _Mail, evidence: str) -> Classification:
-    """An AUTO_REPLY verdict with its return date and a German reason."""
+    """An AUTO_REPLY verdict with its return date and a German reason; without
+    ``details`` only the kind, with a reason that names the evidence."""
+    if not mail.details:
+        return Classification(MailKind.AUTO_REPLY, f"Automatische Antwort ({evidence})")
     back = find_return_date(mail.body, received=mail.received)
     if back is None and _ABSENCE_SUBJECT_RE.match(mail.subject):
         back = find_return_date(mail.subject, received=mail.received)
@@ -457,7 +488,7 @@ MESSAGE_RULES: tuple[MailRule, ...] = (
 )
 
 
-def classify_message(raw: bytes, *, received: date) -> Classification:
+def classify_message(raw: bytes, *, received: date, details: bool = True) -> Classification:
     """Classify a whole message (headers and body) as human answer, auto-reply or bounce.
 
     ``received`` is the day the mail was written (its Date); it resolves years in return
@@ -474,15 +505,21 @@ def classify_message(raw: bytes, *, received: date) -> Classification:
        ``return_date`` from :func:`find_return_date`.
     4. Everything else, and anything that fails to parse: HUMAN with reason "".
 
+    ``details=False``: the kind (and a bounce's recipients) only, for a mail that
+    concerns no thread: an auto-reply's return date and wording are not looked for,
+    which spares reading its text. The kind is the same either way.
+
     Never raises.
     """
     try:
-        mail = _read_mail(raw, received)
+        mail = _read_mail(raw, received, details=details)
     except Exception:  # a broken mail is a human's until proven otherwise
         return _HUMAN
     for rule in MESSAGE_RULES:
         try:
             verdict = rule(mail)
+        except _UnreadableText:
+            return _HUMAN  # a broken mail is a human's until proven otherwise
         except Exception:  # one confused rule must not cost the verdict of the others
             verdict = None
         if verdict is not None:

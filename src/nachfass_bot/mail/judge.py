@@ -97,7 +97,11 @@ def judge_inbound(
     related = related_threads(
         inbound, threads, owner_email=owner_email, own_message_ids=own_message_ids
     )
-    classification = classify_message(raw, received=_received(inbound, threads))
+    # A mail that concerns no thread needs only its kind (an unrelated auto-reply's
+    # return date changes nothing), and a bounce's recipients, which are always read.
+    classification = classify_message(
+        raw, received=_received(inbound, threads), details=bool(related)
+    )
     if classification.kind is MailKind.BULK:
         return Verdict(kind=VerdictKind.UNRELATED, reason=classification.reason)
     if classification.kind in (MailKind.BOUNCE_PERMANENT, MailKind.BOUNCE_DELAY):
