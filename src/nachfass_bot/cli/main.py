@@ -26,7 +26,6 @@ from nachfass_bot.errors import (
     InvalidField,
     InvalidInput,
     NachfassError,
-    UnknownThread,
 )
 
 if TYPE_CHECKING:
@@ -219,7 +218,7 @@ def track(opts: _Options, /, **values: Any) -> None:
         if from_sent:
             new = _thread_from_sent(values, config, store, now)
         thread = track_thread(store, new, now)
-        summary = thread_summary(store, sending_window(config), thread, config.preferences)
+        summary = thread_summary(store, sending_window(config), thread.id, config.preferences)
     if values["as_json"]:
         click.echo(json.dumps(summary, ensure_ascii=False))
         return
@@ -586,10 +585,7 @@ def show(opts: _Options, thread_id: int, as_json: bool) -> None:
     config = opts.config()
     window = config.sending.window()
     with opened(config.store.path) as store:  # no engine to load (start-up time)
-        thread = store.thread(thread_id)
-        if thread is None:
-            raise UnknownThread(thread_id)
-        detail = thread_detail(store, window, thread, config.preferences)
+        detail = thread_detail(store, window, thread_id, config.preferences)
     if as_json:
         click.echo(json.dumps(detail, ensure_ascii=False, indent=2))
         return
