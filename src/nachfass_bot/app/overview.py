@@ -72,8 +72,8 @@ def summary_of(
     open_amount = facts.open_amount
     return {
         "id": facts.id,
-        "kind": facts.kind.value,
-        "state": facts.state.value,
+        "kind": str(facts.kind),
+        "state": str(facts.state),
         "step": facts.step,
         "client_email": facts.client_email,
         "client_name": facts.client_name,
@@ -84,12 +84,12 @@ def summary_of(
         "answered_at": to_iso(facts.answered_at),
         "answered_folder": facts.answered_folder,
         "paused_until": to_iso(facts.paused_until),
-        "draft_state": draft[0].value if draft is not None else None,
+        "draft_state": str(draft[0]) if draft is not None else None,
         "invoice_no": facts.invoice_no,
         "amount": str(facts.amount) if facts.amount is not None else None,
         "open_amount": str(open_amount) if open_amount is not None else None,
         "due_date": facts.due_date.isoformat() if facts.due_date else None,
-        "source": facts.source.value,
+        "source": str(facts.source),
     }
 
 
