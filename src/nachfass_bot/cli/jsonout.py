@@ -4,7 +4,8 @@ neither rich nor the templates."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from itertools import chain
 from typing import Any
 
 # Values a flat row holds; anything else (a nested value, a str or int subclass such as
@@ -23,7 +24,12 @@ def json_rows(rows: Sequence[dict[str, Any]]) -> str:
     the row's indentation as the item separator, then the separators between rows are
     indented: ``},\\n    {`` occurs nowhere else, because an encoded string holds no
     raw line break and only rows are objects. Anything else takes the plain way."""
-    if not rows or not all(row and _SCALARS.issuperset(map(type, row.values())) for row in rows):
+    if not (rows and all(rows) and _SCALARS.issuperset(map(type, _values(rows)))):
         return json.dumps(rows, ensure_ascii=False, indent=2)
     items = _FLAT.encode(list(rows))[2:-2]
     return "[\n  {\n    " + items.replace(_ROWS_APART, "\n  },\n  {\n    ") + "\n  }\n]"
+
+
+def _values(rows: Sequence[dict[str, Any]]) -> Iterator[Any]:
+    """Every value of every row, in one pass without a Python frame per row."""
+    return chain.from_iterable(map(dict.values, rows))
