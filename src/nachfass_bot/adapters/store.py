@@ -384,6 +384,8 @@ def _by_value(members: type[_E]) -> Callable[[str], _E]:
 
 
 _kind, _state, _source = _by_value(Kind), _by_value(State), _by_value(Source)
+# A thread's oldest draft in the states asked for: its state and send time.
+FirstDraft = tuple[DraftState, datetime | None]
 _NO_IDS: frozenset[str] = frozenset()
 _CENTS = Decimal("0.01")
 _NO_PAYMENT = Decimal("0.00")
@@ -832,7 +834,7 @@ class Store:
 
     def first_drafts(
         self, states: Sequence[DraftState], thread_id: int | None = None
-    ) -> dict[int, tuple[DraftState, datetime | None]]:
+    ) -> dict[int, FirstDraft]:
         """The state and send time of each thread's oldest draft in ``states`` (the first
         of :meth:`drafts_by_thread`, or of :meth:`drafts` with ``thread_id``), from one
         query without building drafts."""
@@ -844,7 +846,7 @@ class Store:
             "SELECT dt.thread_id, d.state, d.send_after FROM drafts d "
             f"JOIN draft_threads dt ON dt.draft_id = d.id WHERE {where} ORDER BY d.id"
         )
-        result: dict[int, tuple[DraftState, datetime | None]] = {}
+        result: dict[int, FirstDraft] = {}
         for covered, state, send_after in self.conn.execute(sql, args).fetchall():
             if covered not in result:
                 result[covered] = (DraftState(state), from_iso(send_after))

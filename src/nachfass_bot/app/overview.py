@@ -6,21 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from nachfass_bot.adapters.store import Store, to_iso
+from nachfass_bot.adapters.store import FirstDraft, Store, to_iso
 from nachfass_bot.domain.calendar import SendingWindow
-from nachfass_bot.domain.models import (
-    ACTIVE_DRAFT_STATES,
-    DraftState,
-    State,
-    TaskState,
-    ThreadFacts,
-)
+from nachfass_bot.domain.models import ACTIVE_DRAFT_STATES, State, TaskState, ThreadFacts
 from nachfass_bot.domain.preferences import Preferences
 from nachfass_bot.domain.schedule import next_due_at as schedule_due_at
 from nachfass_bot.errors import UnknownThread
-
-# The thread's oldest active draft: its state and send time (Store.first_drafts).
-FirstDraft = tuple[DraftState, datetime | None]
 
 
 def next_due_at(

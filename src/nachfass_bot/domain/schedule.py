@@ -198,7 +198,7 @@ def next_step(thread: Thread, playbook: Playbook, window: SendingWindow) -> DueS
     after the year 9999 (a date typed as 9999-12-31) is never due: None.
     """
     step = _next(thread, playbook)
-    due_at = None if step is None else _step_due_at(thread, step, window)
+    due_at = _step_due_at(thread, step, window) if step is not None else None
     if step is None or due_at is None:
         return None
     action, template, task = _effective(step, thread)
@@ -212,8 +212,8 @@ def next_due_at(thread: Timed, playbook: Playbook, window: SendingWindow) -> dat
     client's settings choose the effective action, and a MAIL and its TASK fallback
     both wait for the sending window). For views over many threads."""
     step = _next(thread, playbook)
-    due_at = None if step is None else _step_due_at(thread, step, window)
-    return None if due_at is None else _after_pause(due_at, thread, window)
+    due_at = _step_due_at(thread, step, window) if step is not None else None
+    return _after_pause(due_at, thread, window) if due_at is not None else None
 
 
 def _next(thread: Timed, playbook: Playbook) -> Step | None:
