@@ -299,9 +299,10 @@ def _add_delay(base: datetime, delay: Delay, window: SendingWindow) -> datetime:
     if delay.business_days:
         return window.add_business_days(base, delay.amount)
     # Add days on the local calendar so that 10:15 stays 10:15 across a DST change.
-    local = base.astimezone(window.zone)
+    zone = window.zone
+    local = base.astimezone(zone)
     day = local.date() + timedelta(days=delay.amount)
-    return datetime.combine(day, local.time(), tzinfo=window.zone).astimezone(UTC)
+    return datetime.combine(day, local.time(), tzinfo=zone).astimezone(UTC)
 
 
 def _effective(step: Step, thread: Thread) -> tuple[Action, str | None, str | None]:
