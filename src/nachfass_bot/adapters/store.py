@@ -10,14 +10,13 @@ from __future__ import annotations
 import enum
 import os
 import sqlite3
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import cached_property
 from pathlib import Path
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from nachfass_bot.domain.models import (
     CONVERSATION_ROLES,
@@ -41,10 +40,14 @@ from nachfass_bot.domain.models import (
     Task,
     TaskState,
     Thread,
+    ThreadFacts,
     VerdictKind,
     check_draft_transition,
 )
 from nachfass_bot.errors import StoreError
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 # Each entry moves the schema one version up; never edit a released entry, append one.
 MIGRATIONS: tuple[str, ...] = (
@@ -377,11 +380,29 @@ _THREAD_COLUMNS = (
     "t.source, t.first_delay_days, "
     "t.client_id, c.email, c.name, c.du, c.assistant_email, c.anrede, c.customer_type"
 )
-# Enum members by stored value: a dict look-up instead of Enum.__call__ per row (an
-# unknown value still raises the enum's ValueError).
-_KINDS = {str(member): member for member in Kind}
-_STATES = {str(member): member for member in State}
-_SOURCES = {str(member): member for member in Source}
+# What :meth:`Store.thread_facts` reads, in the order of :class:`ThreadFacts`.
+_FACTS_COLUMNS = (
+    "t.id, t.kind, t.state, t.step, c.email, c.name, c.du, t.subject, t.started_at, "
+    "t.last_step_at, t.invoice_no, t.amount, t.due_date, t.answered_at, t.answered_folder, "
+    "t.paused_until, t.source, t.first_delay_days"
+)
+_E = TypeVar("_E", bound=enum.Enum)
+
+
+def _by_value(members: type[_E]) -> Callable[[str], _E]:
+    """The enum member of a stored value: a dict look-up instead of Enum.__call__ per
+    row (an unknown value still raises the enum's ValueError)."""
+    by_value = {str(member): member for member in members}
+
+    def member(value: str) -> _E:
+        return by_value[value] if value in by_value else members(value)
+
+    return member
+
+
+_kind, _state, _source = _by_value(Kind), _by_value(State), _by_value(Source)
+# A thread's oldest draft in the states asked for: its state and send time.
+FirstDraft = tuple[DraftState, datetime | None]
 _NO_IDS: frozenset[str] = frozenset()
 _CENTS = Decimal("0.01")
 _NO_PAYMENT = Decimal("0.00")
@@ -403,11 +424,22 @@ def from_iso(text: str | None) -> datetime | None:
 
 
 class Store:
-    """All persistent state; open with :meth:`open`, close with :meth:`close`."""
+    """All persistent state; open with :meth:`open`, close with :meth:`close`.
 
-    def __init__(self, db: sqlite_utils.Database, path: Path | None) -> None:
-        self.db = db
+    ``conn`` is the plain connection: opening, migrating and the reads of ``list``
+    use it alone, so a command that only reads does not import sqlite-utils (≈0.1 s of
+    start-up); :attr:`db` wraps the same connection when a method first needs it."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path | None) -> None:
+        self.conn = conn
         self.path = path
+
+    @cached_property
+    def db(self) -> sqlite_utils.Database:
+        """sqlite-utils over :attr:`conn` (inserts, updates, row dicts)."""
+        import sqlite_utils
+
+        return sqlite_utils.Database(self.conn)
 
     @classmethod
     def open(cls, path: Path | str) -> Store:
@@ -434,9 +466,9 @@ class Store:
             conn = sqlite3.connect(target, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
         except sqlite3.Error as exc:
             raise store_problem(target, exc) from exc
-        store = cls(sqlite_utils.Database(conn), target)
+        store = cls(conn, target)
         try:
-            store.db.enable_wal()
+            store.enable_wal()
             store.migrate()
         except sqlite3.Error as exc:
             store.close()
@@ -455,17 +487,22 @@ class Store:
     @classmethod
     def memory(cls) -> Store:
         """A throw-away in-memory store (unit tests)."""
-        db = sqlite_utils.Database(sqlite3.connect(":memory:", isolation_level=None))
+        conn = sqlite3.connect(":memory:", isolation_level=None)
         try:
-            store = cls(db, None)
+            store = cls(conn, None)
             store.migrate()
         except BaseException:
-            db.close()
+            conn.close()
             raise
         return store
 
     def close(self) -> None:
-        self.db.close()
+        self.conn.close()
+
+    def enable_wal(self) -> None:
+        """Switch the file to WAL (as sqlite-utils' ``enable_wal``: only when it is not)."""
+        if self.conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            self.conn.execute("PRAGMA journal_mode=wal")
 
     def migrate(self) -> None:
         """Apply every migration newer than the file's ``user_version``."""
@@ -478,11 +515,11 @@ class Store:
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             with self.atomic():
                 for statement in _statements(script):
-                    self.db.execute(statement)
-                self.db.execute(f"PRAGMA user_version = {number}")
+                    self.conn.execute(statement)
+                self.conn.execute(f"PRAGMA user_version = {number}")
 
     def schema_version(self) -> int:
-        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+        return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
 
     @contextmanager
     def atomic(self) -> Iterator[None]:
@@ -494,7 +531,7 @@ class Store:
         (another writer may have changed what was read): it fails at once with "database
         is locked". So a transaction never fails because another connection writes; it
         waits its turn."""
-        conn = self.db.conn
+        conn = self.conn
         try:
             if conn.in_transaction:
                 with self.db.atomic():  # a savepoint in the open transaction
@@ -515,7 +552,7 @@ class Store:
     def in_transaction(self) -> bool:
         """True while a transaction is open on this connection (inside :meth:`atomic`):
         the moment when no mail may be fetched or sent."""
-        return bool(self.db.conn.in_transaction)
+        return bool(self.conn.in_transaction)
 
     def change_mark(self) -> tuple[int, int]:
         """A value that stays equal as long as nothing in the database changed: SQLite's
@@ -523,10 +560,10 @@ class Store:
         ``total_changes`` (its own inserts, updates and deletes). What was read under an
         equal mark may be used again."""
         try:
-            version = int(self.db.execute("PRAGMA data_version").fetchone()[0])
+            version = int(self.conn.execute("PRAGMA data_version").fetchone()[0])
         except sqlite3.Error as exc:
             raise store_problem(self.path, exc) from exc
-        return version, self.db.conn.total_changes
+        return version, self.conn.total_changes
 
     # -- clients and threads -------------------------------------------------------
 
@@ -648,6 +685,18 @@ class Store:
             for row in rows
         ]
 
+    def thread_facts(self, thread_id: int | None = None) -> list[ThreadFacts]:
+        """What ``list`` (every thread) and ``show`` (``thread_id``) tell, oldest first:
+        two queries, flat rows, no Message-IDs (docs/DESIGN.md, "The store")."""
+        where, args = ("t.id = ?", [thread_id]) if thread_id is not None else ("t.id > ?", [0])
+        sql = (
+            f"SELECT {_FACTS_COLUMNS} FROM threads t "
+            f"JOIN clients c ON c.id = t.client_id WHERE {where} ORDER BY t.id"
+        )
+        rows = self.conn.execute(sql, args).fetchall()
+        paid = self._paid_by_thread(where, args) if rows else {}
+        return [_facts_from_row(row, paid.get(row[0])) for row in rows]
+
     def _paid_by_thread(self, where: str, args: list[Any]) -> dict[int, Decimal]:
         """The sum of the payments recorded per thread matching ``where`` (Decimal, never
         SQL's float sum)."""
@@ -656,7 +705,7 @@ class Store:
             f"JOIN threads t ON t.id = p.thread_id WHERE {where}"
         )
         result: dict[int, Decimal] = {}
-        for thread_id, amount in self.db.execute(sql, args).fetchall():
+        for thread_id, amount in self.conn.execute(sql, args).fetchall():
             result[thread_id] = result.get(thread_id, Decimal(0)) + Decimal(amount)
         return result
 
@@ -756,7 +805,7 @@ class Store:
         }
         with self.atomic():
             draft_id = self._insert("drafts", record)
-            self.db.conn.executemany(
+            self.conn.executemany(
                 "INSERT OR IGNORE INTO draft_threads (thread_id, draft_id) VALUES (?, ?)",
                 [(covered, draft_id) for covered in (thread_id, *extra_thread_ids)],
             )
@@ -798,6 +847,26 @@ class Store:
         for row in self.db.query(sql, list[Any](states)):
             covered = row.pop("covered")
             result.setdefault(covered, []).append(_draft_from_row(row))
+        return result
+
+    def first_drafts(
+        self, states: Sequence[DraftState], thread_id: int | None = None
+    ) -> dict[int, FirstDraft]:
+        """The state and send time of each thread's oldest draft in ``states`` (the first
+        of :meth:`drafts_by_thread`, or of :meth:`drafts` with ``thread_id``), from one
+        query without building drafts."""
+        marks = ", ".join("?" for _ in states)
+        where, args = f"d.state IN ({marks})", list[Any](states)
+        if thread_id is not None:
+            where, args = f"{where} AND dt.thread_id = ?", [*args, thread_id]
+        sql = (
+            "SELECT dt.thread_id, d.state, d.send_after FROM drafts d "
+            f"JOIN draft_threads dt ON dt.draft_id = d.id WHERE {where} ORDER BY d.id"
+        )
+        result: dict[int, FirstDraft] = {}
+        for covered, state, send_after in self.conn.execute(sql, args).fetchall():
+            if covered not in result:
+                result[covered] = (DraftState(state), from_iso(send_after))
         return result
 
     def set_draft_state(
@@ -1002,7 +1071,7 @@ class Store:
         """:meth:`mark_seen` for many mails ``(key, folder, uid)`` with one verdict, in
         one statement: a first sync marks thousands of unrelated mails."""
         seen_at = to_iso(now)
-        self.db.conn.executemany(
+        self.conn.executemany(
             "INSERT OR REPLACE INTO seen (key, role, folder, uid, verdict, seen_at) "
             "VALUES (?, ?, ?, ?, ?, ?)",
             [(key, str(role), folder, uid, str(verdict), seen_at) for key, folder, uid in mails],
@@ -1099,13 +1168,13 @@ class Store:
             )  # fmt: skip
             named = {ref.strip().casefold() for ref in (*mail.in_reply_to, *mail.references)}
             refs.extend((ref, key) for ref in named)
-        self.db.conn.executemany(
+        self.conn.executemany(
             "INSERT OR IGNORE INTO synced_mail (key, folder, uid, message_id, from_addr, "
             "from_domain, date, received, is_junk) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
         if refs:
-            self.db.conn.executemany(
+            self.conn.executemany(
                 "INSERT OR IGNORE INTO synced_refs (ref, key) VALUES (?, ?)", refs
             )
 
@@ -1373,10 +1442,10 @@ def _thread_from_row(
         )
     return Thread(
         id=thread_id,
-        kind=_KINDS[kind] if kind in _KINDS else Kind(kind),
+        kind=_kind(kind),
         client=client,
         subject=subject,
-        state=_STATES[state] if state in _STATES else State(state),
+        state=_state(state),
         step=step,
         started_at=_fromiso(started_at),  # NOT NULL; inline, not through from_iso (10,000s)
         last_step_at=_fromiso(last_step_at) if last_step_at is not None else None,
@@ -1388,10 +1457,44 @@ def _thread_from_row(
         paused_until=_fromiso(paused_until) if paused_until is not None else None,
         expenses=Decimal(expenses) if expenses is not None else None,
         message_ids=message_ids,
-        source=_SOURCES[source] if source in _SOURCES else Source(source),
+        source=_source(source),
         first_delay_days=first_delay_days,
-        paid_amount=_NO_PAYMENT if paid is None else paid.quantize(_CENTS),
+        paid_amount=_paid_amount(paid),
     )
+
+
+def _facts_from_row(row: tuple[Any, ...], paid: Decimal | None) -> ThreadFacts:
+    """A :class:`ThreadFacts` from a row of :data:`_FACTS_COLUMNS`, each column read as
+    :func:`_thread_from_row` reads it."""
+    (thread_id, kind, state, step, email, name, du, subject, started_at, last_step_at,
+     invoice_no, amount, due_date, answered_at, answered_folder, paused_until, source,
+     first_delay_days) = row  # fmt: skip
+    return ThreadFacts(
+        thread_id,
+        _kind(kind),
+        _state(state),
+        step,
+        email,
+        name,
+        bool(du),
+        subject,
+        _fromiso(started_at),
+        _fromiso(last_step_at) if last_step_at is not None else None,
+        invoice_no,
+        Decimal(amount) if amount is not None else None,
+        date.fromisoformat(due_date) if due_date else None,
+        _fromiso(answered_at) if answered_at is not None else None,
+        answered_folder,
+        _fromiso(paused_until) if paused_until is not None else None,
+        _source(source),
+        first_delay_days,
+        _paid_amount(paid),
+    )
+
+
+def _paid_amount(paid: Decimal | None) -> Decimal:
+    """A thread's paid amount from the sum of its payments (None: none), to the cent."""
+    return _NO_PAYMENT if paid is None else paid.quantize(_CENTS)
 
 
 def _task_from_row(row: dict[str, Any]) -> Task:

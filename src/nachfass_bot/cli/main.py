@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -26,7 +28,6 @@ from nachfass_bot.errors import (
     InvalidField,
     InvalidInput,
     NachfassError,
-    UnknownThread,
 )
 
 if TYPE_CHECKING:
@@ -219,7 +220,7 @@ def track(opts: _Options, /, **values: Any) -> None:
         if from_sent:
             new = _thread_from_sent(values, config, store, now)
         thread = track_thread(store, new, now)
-        summary = thread_summary(store, sending_window(config), thread, config.preferences)
+        summary = thread_summary(store, sending_window(config), thread.id, config.preferences)
     if values["as_json"]:
         click.echo(json.dumps(summary, ensure_ascii=False))
         return
@@ -551,10 +552,30 @@ def run(opts: _Options, interval: int | None, now: str | None) -> None:
         )
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cycle collector paused for a block of a short command that builds many
+    small objects and no reference cycles (the rows of ``list``): each collection walks
+    every object alive, the imported modules' too, and at 10,000 threads they took ≈10 %
+    of ``list --json``. A cycle left behind waits for the next collection."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
+
+
 @cli.command(name="list", help="Alle Vorgänge anzeigen.")
 @click.option("--json", "as_json", is_flag=True, help="Ausgabe als JSON.")
 @click.pass_obj
 def list_threads(opts: _Options, as_json: bool) -> None:
+    with _collector_paused():  # ≈50 collections over 10,000 threads' rows and their JSON
+        _list_threads(opts, as_json)
+
+
+def _list_threads(opts: _Options, as_json: bool) -> None:
     from nachfass_bot.adapters.store import opened
     from nachfass_bot.app.overview import thread_summaries
     from nachfass_bot.cli.jsonout import json_rows
@@ -586,10 +607,7 @@ def show(opts: _Options, thread_id: int, as_json: bool) -> None:
     config = opts.config()
     window = config.sending.window()
     with opened(config.store.path) as store:  # no engine to load (start-up time)
-        thread = store.thread(thread_id)
-        if thread is None:
-            raise UnknownThread(thread_id)
-        detail = thread_detail(store, window, thread, config.preferences)
+        detail = thread_detail(store, window, thread_id, config.preferences)
     if as_json:
         click.echo(json.dumps(detail, ensure_ascii=False, indent=2))
         return

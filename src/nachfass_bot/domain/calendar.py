@@ -9,10 +9,14 @@ daylight-saving changes come out right: 09:00 in Berlin is 08:00 UTC in winter a
 
 from __future__ import annotations
 
+import importlib.util
 import re
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
+from functools import cached_property, lru_cache, partial
+from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
@@ -43,7 +47,35 @@ _HOURS_PATTERN = re.compile(r"^\s*(\d{1,2})(?::(\d{2}))?\s*[-–]\s*(\d{1,2})(?:
 def _public_holidays(bundesland: str, year: int) -> holidays.HolidayBase:
     # One holiday table per (Bundesland, year): building it is the expensive part, and
     # expand=False keeps the cached object from growing when queried.
-    return holidays.country_holidays("DE", subdiv=bundesland, years=year, expand=False)
+    return _german_holidays()(subdiv=bundesland, years=year, expand=False)
+
+
+_GERMANY = "holidays.countries.germany"
+
+
+@lru_cache(maxsize=1)
+def _german_holidays() -> Callable[..., holidays.HolidayBase]:
+    """What ``holidays.country_holidays("DE", …)`` calls: the library's class ``DE``,
+    without importing every country. The usual import runs ``holidays.countries``'
+    ``__init__``, which imports all 250 of them (≈0.14 s of each command that looks at a
+    date), so the module is loaded from its file, under its own name, unless it is
+    loaded already; a later ``import holidays.countries`` then uses this one. Where the
+    library is laid out otherwise, ``country_holidays`` itself."""
+    module = sys.modules.get(_GERMANY)
+    if module is None:
+        path = Path(holidays.__file__).parent / "countries" / "germany.py"
+        spec = importlib.util.spec_from_file_location(_GERMANY, path)
+        if not path.is_file() or spec is None or spec.loader is None:
+            return partial(holidays.country_holidays, "DE")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[_GERMANY] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[_GERMANY]
+            raise
+    country: Callable[..., holidays.HolidayBase] = module.DE
+    return country
 
 
 @lru_cache(maxsize=4096)  # a cycle asks about the same few weeks for every thread
@@ -88,9 +120,10 @@ class SendingWindow:
             known = ", ".join(sorted(GERMAN_SUBDIVISIONS))
             raise ValueError(f"Unbekanntes Bundesland „{self.bundesland}“ (erlaubt: {known}).")
 
-    @property
+    @cached_property
     def zone(self) -> ZoneInfo:
-        """The window's time zone (``zoneinfo`` caches the instance)."""
+        """The window's time zone, looked up once per window (three times a thread when
+        ``list`` times 10,000 of them)."""
         return ZoneInfo(self.timezone)
 
     def is_business_day(self, day: date) -> bool:

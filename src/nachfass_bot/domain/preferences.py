@@ -106,12 +106,16 @@ class Preferences:
 
     def playbook(self, thread: Thread) -> Playbook:
         """The thread's playbook with the configured delays."""
-        email = thread.client.email.lower()
-        key = (thread.kind, email if email in self.clients else None)
+        return self.playbook_of(thread.kind, thread.client.email)
+
+    def playbook_of(self, kind: Kind, client_email: str) -> Playbook:
+        """The playbook of ``kind`` for the client at ``client_email``."""
+        email = client_email.lower()
+        key = (kind, email if email in self.clients else None)
         playbook = self._playbooks.get(key)
         if playbook is None:
-            delays = self.delays(thread.kind, thread.client.email)
-            playbook = self._playbooks[key] = playbook_for(thread.kind, delays)
+            delays = self.delays(kind, client_email)
+            playbook = self._playbooks[key] = playbook_for(kind, delays)
         return playbook
 
     def auto_sends(self, thread: Thread, step_number: int) -> bool:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from types import MappingProxyType
+from typing import Protocol
 
 from nachfass_bot.domain.calendar import SendingWindow
 from nachfass_bot.domain.models import Action, Kind, State, Thread
@@ -61,6 +62,28 @@ class Step:
 
 
 Playbook = tuple[Step, ...]
+
+
+class Timed(Protocol):
+    """What the time of a thread's next step depends on: a :class:`Thread`, or the
+    lighter :class:`~nachfass_bot.domain.models.ThreadFacts` that ``list`` reads."""
+
+    @property
+    def kind(self) -> Kind: ...
+    @property
+    def state(self) -> State: ...
+    @property
+    def step(self) -> int: ...
+    @property
+    def started_at(self) -> datetime: ...
+    @property
+    def last_step_at(self) -> datetime | None: ...
+    @property
+    def due_date(self) -> date | None: ...
+    @property
+    def paused_until(self) -> datetime | None: ...
+    @property
+    def first_delay_days(self) -> int | None: ...
 
 
 @dataclass(frozen=True)
@@ -174,20 +197,45 @@ def next_step(thread: Thread, playbook: Playbook, window: SendingWindow) -> DueS
     because they only change our own state and reach nobody. A step that would fall
     after the year 9999 (a date typed as 9999-12-31) is never due: None.
     """
+    step = _next(thread, playbook)
+    due_at = _step_due_at(thread, step, window) if step is not None else None
+    if step is None or due_at is None:
+        return None
+    action, template, task = _effective(step, thread)
+    label = step.fallback_label if action is not step.action else step.task_label
+    return DueStep(thread.step, step, action, template, task, due_at, label)
+
+
+def next_due_at(thread: Timed, playbook: Playbook, window: SendingWindow) -> datetime | None:
+    """``due_step(thread, window, playbook).due_at`` (None where that is None), without
+    building the step: the time depends only on the facts :class:`Timed` names (the
+    client's settings choose the effective action, and a MAIL and its TASK fallback
+    both wait for the sending window). For views over many threads."""
+    step = _next(thread, playbook)
+    due_at = _step_due_at(thread, step, window) if step is not None else None
+    return _after_pause(due_at, thread, window) if due_at is not None else None
+
+
+def _next(thread: Timed, playbook: Playbook) -> Step | None:
+    """The playbook's step the thread waits for; None when it is not OPEN or none is left."""
     if thread.state is not State.OPEN or thread.step >= len(playbook):
         return None
     if thread.step < 0:
         raise ValueError(f"Ungültiger Schrittzähler: {thread.step}")
-    step = playbook[thread.step]
-    action, template, task = _effective(step, thread)
+    return playbook[thread.step]
+
+
+def _step_due_at(thread: Timed, step: Step, window: SendingWindow) -> datetime | None:
+    """When ``step`` is due, in the sending window unless it reaches nobody; None beyond
+    the year 9999. An assistant's MAIL that falls back to a TASK waits for the window
+    just the same, so the step's own action decides."""
     try:
         due_at = _add_delay(_base_time(thread, window), _delay(thread, step), window)
-        if action in (Action.MAIL, Action.TASK):
+        if step.action in (Action.MAIL, Action.TASK):
             due_at = window.next_slot(due_at)
     except OverflowError:  # beyond datetime.max: one such thread must not stop the cycle
         return None
-    label = step.fallback_label if action is not step.action else step.task_label
-    return DueStep(thread.step, step, action, template, task, due_at, label)
+    return due_at
 
 
 def not_yet_due(thread: Thread, playbook: Playbook, window: SendingWindow, now: datetime) -> bool:
@@ -209,7 +257,7 @@ def not_yet_due(thread: Thread, playbook: Playbook, window: SendingWindow, now: 
         return False
 
 
-def _delay(thread: Thread, step: Step) -> Delay:
+def _delay(thread: Timed, step: Step) -> Delay:
     """The step's delay; the first one as the owner's tag asked (``+10tage``)."""
     if thread.step == 0 and thread.first_delay_days is not None:
         return Delay(thread.first_delay_days)
@@ -222,12 +270,20 @@ def due_step(
     """The thread's next step with the owner's pause ("später") applied: nothing is due
     before ``thread.paused_until``. ``playbook`` defaults to the kind's defaults."""
     due = next_step(thread, playbook or playbook_for(thread.kind), window)
-    if due is None or thread.paused_until is None or due.due_at >= thread.paused_until:
-        return due
-    return replace(due, due_at=window.next_slot(thread.paused_until))
+    if due is None:
+        return None
+    due_at = _after_pause(due.due_at, thread, window)
+    return due if due_at == due.due_at else replace(due, due_at=due_at)
 
 
-def _base_time(thread: Thread, window: SendingWindow) -> datetime:
+def _after_pause(due_at: datetime, thread: Timed, window: SendingWindow) -> datetime:
+    """``due_at``, or the first slot at the end of the owner's pause when that is later."""
+    if thread.paused_until is None or due_at >= thread.paused_until:
+        return due_at
+    return window.next_slot(thread.paused_until)
+
+
+def _base_time(thread: Timed, window: SendingWindow) -> datetime:
     """The moment the next delay counts from: the step before, or the tracked mail (an
     invoice: its due date) — whichever is later, so that a mail the owner wrote by hand
     (recorded as ``last_step_at``) restarts the count."""
@@ -243,9 +299,10 @@ def _add_delay(base: datetime, delay: Delay, window: SendingWindow) -> datetime:
     if delay.business_days:
         return window.add_business_days(base, delay.amount)
     # Add days on the local calendar so that 10:15 stays 10:15 across a DST change.
-    local = base.astimezone(window.zone)
+    zone = window.zone
+    local = base.astimezone(zone)
     day = local.date() + timedelta(days=delay.amount)
-    return datetime.combine(day, local.time(), tzinfo=window.zone).astimezone(UTC)
+    return datetime.combine(day, local.time(), tzinfo=zone).astimezone(UTC)
 
 
 def _effective(step: Step, thread: Thread) -> tuple[Action, str | None, str | None]:

@@ -1,0 +1,50 @@
+"""The sending window's holidays come from the ``holidays`` library's class for Germany,
+loaded without the library's 250 other countries (domain/calendar.py
+``_german_holidays``): the same tables as ``holidays.country_holidays("DE", …)``."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+# Every Bundesland's table for many years, by the given function: run in a fresh
+# interpreter each, so that neither way finds the other's module loaded.
+_TABLES = """
+from nachfass_bot.domain.calendar import GERMAN_SUBDIVISIONS
+import holidays
+{setup}
+years = [*range(1989, 2036), *range(2098, 2102)]
+for land in sorted(GERMAN_SUBDIVISIONS):
+    for year in years:
+        print(land, year, sorted(country(subdiv=land, years=year, expand=False).items()))
+"""
+
+
+def tables(setup: str) -> str:
+    probe = _TABLES.format(setup=setup)
+    return subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    ).stdout
+
+
+def test_every_bundesland_gets_the_library_s_own_table() -> None:
+    ours = tables("from nachfass_bot.domain.calendar import _german_holidays\n"
+                  "country = _german_holidays()")  # fmt: skip
+    theirs = tables("from functools import partial\n"
+                    "country = partial(holidays.country_holidays, 'DE')")  # fmt: skip
+    assert ours == theirs
+    assert len(ours.splitlines()) == 16 * 51 and "datetime.date(2026, 6, 4)" in ours
+
+
+def test_a_holiday_look_up_imports_germany_alone() -> None:
+    probe = (
+        "import sys; from datetime import date; "
+        "from nachfass_bot.domain.calendar import is_public_holiday; "
+        "corpus_christi = date(2026, 6, 4); "
+        "print(is_public_holiday(corpus_christi, 'NW'), is_public_holiday(corpus_christi, 'BE'), "
+        "'holidays.countries' in sys.modules, 'holidays.countries.austria' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.split() == ["True", "False", "False", "False"]
