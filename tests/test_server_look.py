@@ -141,3 +141,34 @@ def test_a_thread_nobody_answered_gets_its_step_once_it_looked_back(
 
     assert state_of(config, capsys, thread_id) == "open"
     assert len(drafts_mailed(smtp_sink)) == 1
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the range is recorded as unread only after the server's search: a thread "
+    "tracked while the search runs is in neither the search nor the lookback queue",
+)
+def test_a_thread_tracked_while_the_server_searches_still_finds_its_answer(
+    config: Path, dovecot: MailAccount, smtp_sink: SmtpSink, capsys, monkeypatch
+) -> None:
+    owner = dovecot.user
+    for number in range(5):
+        dovecot.append("INBOX", newsletter(number, owner, local("2026-03-03T08:00")))
+    dovecot.append("INBOX", answer(owner, local("2026-03-04T09:00"), in_reply_to=None))
+    original = ImapMailbox.search_uids
+    tracked: list[int] = []
+
+    def search_while_tracking(self, folder, program, first_uid, last_uid):  # type: ignore[no-untyped-def]
+        if not tracked:  # the owner runs "track" in another process meanwhile
+            tracked.append(1)
+            assert cli(config, "track", "--kind", "angebot", "--to", CLIENT, "--subject",
+                       "Angebot Umbau", "--sent-at", "2026-02-02T10:00") == 0  # fmt: skip
+        return original(self, folder, program, first_uid, last_uid)
+
+    monkeypatch.setattr(ImapMailbox, "search_uids", search_while_tracking)
+    assert cli(config, "tick", "--now", "2026-03-04T12:00") == 0
+    assert cli(config, "tick", "--now", "2026-03-04T12:10") == 0
+
+    [row] = cli_json(config, capsys, "list")
+    assert row["state"] == "answered", "the client answered before the thread was tracked"
+    assert drafts_mailed(smtp_sink) == []
