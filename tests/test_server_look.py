@@ -143,11 +143,6 @@ def test_a_thread_nobody_answered_gets_its_step_once_it_looked_back(
     assert len(drafts_mailed(smtp_sink)) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the range is recorded as unread only after the server's search: a thread "
-    "tracked while the search runs is in neither the search nor the lookback queue",
-)
 def test_a_thread_tracked_while_the_server_searches_still_finds_its_answer(
     config: Path, dovecot: MailAccount, smtp_sink: SmtpSink, capsys, monkeypatch
 ) -> None:

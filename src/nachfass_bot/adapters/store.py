@@ -1067,6 +1067,13 @@ class Store:
             "DELETE FROM unread_ranges WHERE folder = ? AND uidvalidity = ?", [folder, uidvalidity]
         )
 
+    def drop_unread_range(self, folder: str, uidvalidity: int, low: int) -> None:
+        """Forget the range of ``folder`` from ``low`` (it is read whole after all)."""
+        self.db.execute(
+            "DELETE FROM unread_ranges WHERE folder = ? AND uidvalidity = ? AND low = ?",
+            [folder, uidvalidity, low],
+        )
+
     def has_unread_ranges(self) -> bool:
         return self.db.execute("SELECT 1 FROM unread_ranges LIMIT 1").fetchone() is not None
 
