@@ -167,3 +167,33 @@ def test_a_thread_tracked_while_the_server_searches_still_finds_its_answer(
     [row] = cli_json(config, capsys, "list")
     assert row["state"] == "answered", "the client answered before the thread was tracked"
     assert drafts_mailed(smtp_sink) == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the look back counts a mail the sync judged an auto-reply by its text (not "
+    "in the index) as an answer: it reads the header only",
+)
+def test_an_auto_reply_the_sync_judged_is_no_answer_for_a_later_thread(
+    config: Path, dovecot: MailAccount, capsys
+) -> None:
+    owner = dovecot.user
+    track(config, capsys, "--kind", "angebot", "--to", CLIENT, "--subject", "Angebot Umbau",
+          "--message-id", OFFER_ID, "--sent-at", "2026-02-02T10:00")  # fmt: skip
+    for number in range(5):
+        dovecot.append("INBOX", newsletter(number, owner, local("2026-03-03T08:00")))
+    vacation = mail(
+        sender=f"Jonas Keller <{CLIENT}>", to=owner, subject="Urlaub bis 20.03.",
+        body="Guten Tag,\n\nich bin im Urlaub und ab dem 20.03.2026 wieder im Büro.\n"
+        "Ihre Nachricht wird nicht weitergeleitet.\n\nJonas Keller\n",
+        date=local("2026-03-03T09:00"),
+    )  # fmt: skip
+    dovecot.append("INBOX", vacation)
+    assert cli(config, "tick", "--now", "2026-03-04T12:00") == 0  # judged: an auto-reply
+    later = track(config, capsys, "--kind", "angebot", "--to", CLIENT, "--subject",
+                  "Angebot Dach", "--sent-at", "2026-03-01T10:00")  # fmt: skip
+    assert state_of(config, capsys, later) == "open", "the index holds no answer"
+
+    assert cli(config, "tick", "--now", "2026-03-04T12:10") == 0
+
+    assert state_of(config, capsys, later) == "open", "an out-of-office note is no answer"
