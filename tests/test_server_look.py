@@ -169,11 +169,6 @@ def test_a_thread_tracked_while_the_server_searches_still_finds_its_answer(
     assert drafts_mailed(smtp_sink) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the look back counts a mail the sync judged an auto-reply by its text (not "
-    "in the index) as an answer: it reads the header only",
-)
 def test_an_auto_reply_the_sync_judged_is_no_answer_for_a_later_thread(
     config: Path, dovecot: MailAccount, capsys
 ) -> None:

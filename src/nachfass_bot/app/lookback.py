@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 
 from nachfass_bot.adapters.mailbox import FolderSet, Mailbox
 from nachfass_bot.adapters.store import Store
-from nachfass_bot.app.inbox import EARLIER_NOTE, record_answer
-from nachfass_bot.domain.models import LISTENING_STATES, Inbound, Thread
+from nachfass_bot.app.inbox import EARLIER_NOTE, record_answer, seen_key
+from nachfass_bot.domain.models import LISTENING_STATES, Inbound, SeenRole, Thread
 from nachfass_bot.mail.inbound import HEADER_FIELDS, parse_inbound
 from nachfass_bot.mail.matching import (
     AnswerKeys,
@@ -63,8 +63,12 @@ def look_back_on_server(
 def _named_mails(
     mailbox: Mailbox, store: Store, folders: FolderSet, keys: Iterable[AnswerKeys]
 ) -> list[Inbound]:
-    """The mails of the unread ranges that a search for ``keys`` names, parsed; ranges of
-    folders no longer watched, or renumbered (a new UIDVALIDITY: read anew), are dropped."""
+    """The mails of the unread ranges that a search for ``keys`` names, parsed, but for
+    those the sync judged already (seen as inbound mail): such a mail is in the index when
+    it may answer, and was kept out of it when the judgement, which read its body, found
+    machine mail (an out-of-office text, a bounce) that its header does not show. Ranges
+    of folders no longer watched, or renumbered (a new UIDVALIDITY: read anew), are
+    dropped."""
     wanted = _wanted(keys)
     mails: list[Inbound] = []
     for folder, uidvalidity, low, high in store.unread_ranges():
@@ -78,10 +82,16 @@ def _named_mails(
         uids = _searched(mailbox, folder, wanted, low, high)
         is_junk = folder == folders.junk
         for batch in mailbox.fetch_headers(folder, low, HEADER_FIELDS, uids=uids):
-            mails.extend(
-                parse_inbound(raw, folder=folder, uid=uid, is_junk_folder=is_junk, received=at)
+            parsed = [
+                (
+                    parse_inbound(raw, folder=folder, uid=uid, is_junk_folder=is_junk, received=at),
+                    raw,
+                )
                 for uid, raw, at in batch
-            )
+            ]
+            keyed = [(seen_key(mail, raw), mail) for mail, raw in parsed]
+            judged = store.seen_keys([key for key, _ in keyed], SeenRole.INBOUND)
+            mails.extend(mail for key, mail in keyed if key not in judged)
     return mails
 
 
