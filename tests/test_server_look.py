@@ -194,11 +194,6 @@ def test_an_auto_reply_the_sync_judged_is_no_answer_for_a_later_thread(
     assert state_of(config, capsys, later) == "open", "an out-of-office note is no answer"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the look back asks with the first look's programs: every sign of machine "
-    "mail and every reply to the bot's mails of every range is fetched again each time",
-)
 def test_the_look_back_reads_only_mail_that_may_answer_the_queued_threads(
     config: Path, dovecot: MailAccount, capsys, monkeypatch
 ) -> None:
@@ -218,3 +213,23 @@ def test_the_look_back_reads_only_mail_that_may_answer_the_queued_threads(
 
     assert state_of(config, capsys, thread_id) == "answered"
     assert fetched == [("INBOX", 6)], "no newsletter read again"
+
+
+def test_the_look_back_finds_a_reply_by_its_reference_from_another_address(
+    config: Path, dovecot: MailAccount, capsys
+) -> None:
+    owner = dovecot.user
+    for number in range(5):
+        dovecot.append("INBOX", newsletter(number, owner, local("2026-03-03T08:00")))
+    dovecot.append("INBOX", mail(
+        sender="Jonas privat <jonas.k@freemail.test>", to=owner, subject="Re: Angebot Umbau",
+        body="Passt so.\n", date=local("2026-03-04T09:00"), in_reply_to=OFFER_ID.upper(),
+    ))  # fmt: skip
+    assert cli(config, "tick", "--now", "2026-03-04T12:00") == 0
+    thread_id = track(config, capsys, "--kind", "angebot", "--to", CLIENT, "--subject",
+                      "Angebot Umbau", "--message-id", OFFER_ID,
+                      "--sent-at", "2026-02-02T10:00")  # fmt: skip
+
+    assert cli(config, "tick", "--now", "2026-03-04T12:10") == 0
+
+    assert state_of(config, capsys, thread_id) == "answered"

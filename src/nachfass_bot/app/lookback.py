@@ -29,7 +29,7 @@ from nachfass_bot.mail.matching import (
     match_synced,
     may_answer,
 )
-from nachfass_bot.mail.prefilter import Wanted, search_programs
+from nachfass_bot.mail.prefilter import Wanted, answer_programs
 
 __all__ = ["look_back_on_server"]
 
@@ -114,7 +114,7 @@ def _wanted(keys: Iterable[AnswerKeys]) -> Wanted:
 
 def _searched(mailbox: Mailbox, folder: str, wanted: Wanted, low: int, high: int) -> list[int]:
     found: set[int] = set()
-    for program in search_programs(wanted):
+    for program in answer_programs(wanted):
         uids = mailbox.search_uids(folder, program, low, high)
         found.update(uids or ())
     return sorted(found)
