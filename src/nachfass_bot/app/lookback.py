@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 
 from nachfass_bot.adapters.mailbox import FolderSet, Mailbox
 from nachfass_bot.adapters.store import Store
-from nachfass_bot.app.inbox import EARLIER_NOTE, record_answer, seen_key
+from nachfass_bot.app.inbox import EARLIER_NOTE, MAY_ANSWER_LATER, record_answer, seen_key
 from nachfass_bot.domain.models import LISTENING_STATES, Inbound, SeenRole, Thread
 from nachfass_bot.mail.inbound import HEADER_FIELDS, parse_inbound
 from nachfass_bot.mail.matching import (
@@ -64,11 +64,10 @@ def _named_mails(
     mailbox: Mailbox, store: Store, folders: FolderSet, keys: Iterable[AnswerKeys]
 ) -> list[Inbound]:
     """The mails of the unread ranges that a search for ``keys`` names, parsed, but for
-    those the sync judged already (seen as inbound mail): such a mail is in the index when
-    it may answer, and was kept out of it when the judgement, which read its body, found
-    machine mail (an out-of-office text, a bounce) that its header does not show. Ranges
-    of folders no longer watched, or renumbered (a new UIDVALIDITY: read anew), are
-    dropped."""
+    those the sync judged to be no possible answer: the index keeps only mails judged an
+    answer or unrelated, and a judgement that read the body may have found machine mail
+    (an out-of-office text, a bounce) that the header does not show. Ranges of folders
+    no longer watched, or renumbered (a new UIDVALIDITY: read anew), are dropped."""
     wanted = _wanted(keys)
     mails: list[Inbound] = []
     for folder, uidvalidity, low, high in store.unread_ranges():
@@ -90,7 +89,9 @@ def _named_mails(
                 for uid, raw, at in batch
             ]
             keyed = [(seen_key(mail, raw), mail) for mail, raw in parsed]
-            judged = store.seen_keys([key for key, _ in keyed], SeenRole.INBOUND)
+            judged = store.seen_keys_judged_otherwise(
+                [key for key, _ in keyed], SeenRole.INBOUND, MAY_ANSWER_LATER
+            )
             mails.extend(mail for key, mail in keyed if key not in judged)
     return mails
 
