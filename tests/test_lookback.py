@@ -47,12 +47,6 @@ def _reply(number: int) -> bytes:
     ).encode()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="every queued thread is matched against every mail found, inside the "
-    "transaction: an import of 300 threads after a big first sync held the write lock "
-    "for seconds",
-)
 def test_the_look_back_matches_each_mail_only_with_the_threads_it_may_answer(
     memory_store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -80,3 +74,33 @@ def test_the_look_back_matches_each_mail_only_with_the_threads_it_may_answer(
 
     assert store.lookbacks() == set()
     assert len(tests) < 400, "no mail names any of the threads"
+
+
+def test_each_thread_gets_the_earliest_mail_that_answers_it(memory_store: Store) -> None:
+    store = memory_store
+    with store.atomic():
+        store.add_unread_range("INBOX", 7, 1, 10)
+    ids = [
+        track_thread(store, NewThread(
+            kind=Kind.ANGEBOT, email=f"kunde{number}@firma{number}.test",
+            subject=f"Angebot {number}", started_at=datetime(2026, 2, 2, tzinfo=UTC),
+            message_id=f"<angebot{number}@berger.test>",
+        ), NOW).id
+        for number in range(3)
+    ]  # fmt: skip
+    colleague = (
+        b"From: Eva <eva@FIRMA1.test>\r\nSubject: Re: Angebot 1\r\n"
+        b"Message-ID: <e1@firma1.test>\r\nDate: Tue, 03 Mar 2026 10:00:00 +0100\r\n\r\n"
+    )
+    by_reference = (
+        b"From: privat@freemail.test\r\nSubject: Re: Angebot 2\r\n"
+        b"In-Reply-To: <ANGEBOT2@berger.test>\r\nMessage-ID: <p2@freemail.test>\r\n"
+        b"Date: Tue, 03 Mar 2026 10:00:00 +0100\r\n\r\n"
+    )
+    mailbox = NamingMailbox({3: _reply(3), 4: colleague, 5: by_reference})
+
+    look_back_on_server(mailbox, store, FOLDERS, "owner@berger.test", NOW)  # type: ignore[arg-type]
+
+    states = [thread.state for thread in (store.thread(one) for one in ids) if thread]
+    assert [str(state) for state in states] == ["open", "answered", "answered"]
+    assert store.lookbacks() == set()

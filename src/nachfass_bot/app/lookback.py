@@ -14,6 +14,7 @@ a queued thread is planned before (``Engine.due_threads``).
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
@@ -24,6 +25,7 @@ from nachfass_bot.domain.models import LISTENING_STATES, Inbound, SeenRole, Thre
 from nachfass_bot.mail.inbound import HEADER_FIELDS, parse_inbound
 from nachfass_bot.mail.matching import (
     AnswerKeys,
+    Match,
     answer_keys,
     fold_ids,
     match_synced,
@@ -53,10 +55,19 @@ def look_back_on_server(
     ]
     keys = {thread.id: answer_keys(thread) for thread in threads}
     mails = _named_mails(mailbox, store, folders, keys.values()) if threads else []
-    own_ids = fold_ids(store.own_message_ids())
+    found = _MailIndex(_eligible(mails, owner_email, fold_ids(store.own_message_ids())))
+    answers = [
+        (thread, answer)
+        for thread in threads
+        if (answer := _answer(thread, keys[thread.id], found)) is not None
+    ]  # matched before the transaction: it holds SQLite's write lock
     with store.atomic():
-        for thread in threads:
-            _answer_from(store, thread, keys[thread.id], mails, owner_email, own_ids, now)
+        for thread, (match, mail) in answers:
+            if record_answer(store, match, mail, now, note=EARLIER_NOTE) is not None:
+                log.info(
+                    "thread %s: answer found on the server in %s/%s",
+                    thread.id, mail.folder, mail.uid,
+                )  # fmt: skip
         store.drop_lookbacks(queued)
 
 
@@ -121,37 +132,56 @@ def _searched(mailbox: Mailbox, folder: str, wanted: Wanted, low: int, high: int
     return sorted(found)
 
 
-def _answer_from(
-    store: Store,
-    thread: Thread,
-    keys: AnswerKeys,
-    mails: Sequence[Inbound],
-    owner_email: str,
-    own_ids: frozenset[str],
-    now: datetime,
-) -> None:
-    """The earliest of ``mails`` that answers ``thread`` by the index's rules marks it
-    ``answered``. Only mail the index could have kept counts: not the owner's, not the
-    bot's own, no auto-reply or list mail (``_may_answer_later``)."""
-    eligible = [
+def _eligible(mails: Iterable[Inbound], owner_email: str, own_ids: frozenset[str]) -> list[Inbound]:
+    """Only mail the index could have kept counts: not the owner's, not the bot's own, no
+    auto-reply or list mail (``inbox._may_answer_later``); earliest first."""
+    owner = owner_email.strip().casefold()
+    kept = [
         mail
         for mail in mails
         if mail.from_addr
-        and mail.from_addr.casefold() != owner_email.casefold()
-        and not fold_ids([mail.message_id or ""]) & own_ids
+        and mail.from_addr.strip().casefold() != owner
+        and (mail.message_id or "").strip().casefold() not in own_ids
         and not mail.is_auto_reply
         and not mail.is_list_mail
-        and may_answer(mail, keys)
     ]
-    eligible.sort(key=_arrival)
-    for mail in eligible:
-        match = match_synced(mail, thread)
-        if match is not None:
-            record_answer(store, match, mail, now, note=EARLIER_NOTE)
-            log.info(
-                "thread %s: answer found on the server in %s/%s", thread.id, mail.folder, mail.uid
-            )
-            return
+    kept.sort(key=_arrival)
+    return kept
+
+
+class _MailIndex:
+    """The eligible mails by folded reference, sender and domain, so that each thread is
+    matched only with the mails its keys name, not with every mail found."""
+
+    def __init__(self, mails: Sequence[Inbound]) -> None:
+        self.order = {id(mail): position for position, mail in enumerate(mails)}
+        self.by_reference: dict[str, list[Inbound]] = defaultdict(list)
+        self.by_sender: dict[str, list[Inbound]] = defaultdict(list)
+        self.by_domain: dict[str, list[Inbound]] = defaultdict(list)
+        for mail in mails:
+            for reference in fold_ids((*mail.in_reply_to, *mail.references)):
+                self.by_reference[reference].append(mail)
+            sender = (mail.from_addr or "").strip().casefold()
+            self.by_sender[sender].append(mail)
+            self.by_domain[sender.rpartition("@")[2]].append(mail)
+
+    def named(self, keys: AnswerKeys) -> list[Inbound]:
+        """The mails ``keys`` may name, earliest first (a superset; ``may_answer`` tests)."""
+        lists = [
+            *(self.by_reference.get(one, ()) for one in keys.references),
+            *(self.by_sender.get(one, ()) for one in keys.senders),
+            *(self.by_domain.get(one, ()) for one in keys.domains),
+        ]
+        unique = {id(mail): mail for found in lists for mail in found}
+        return sorted(unique.values(), key=lambda mail: self.order[id(mail)])
+
+
+def _answer(thread: Thread, keys: AnswerKeys, found: _MailIndex) -> tuple[Match, Inbound] | None:
+    """The earliest mail found that answers ``thread`` by the index's rules."""
+    for mail in found.named(keys):
+        if may_answer(mail, keys) and (match := match_synced(mail, thread)) is not None:
+            return match, mail
+    return None
 
 
 def _arrival(mail: Inbound) -> datetime:
