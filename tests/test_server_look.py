@@ -233,3 +233,27 @@ def test_the_look_back_finds_a_reply_by_its_reference_from_another_address(
     assert cli(config, "tick", "--now", "2026-03-04T12:10") == 0
 
     assert state_of(config, capsys, thread_id) == "answered"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a server that rejects the search (BAD: a program longer than its line limit, "
+    "a key it lacks) fails every cycle at the same range: the bot never reads on",
+)
+def test_a_server_that_rejects_the_search_has_every_header_read(
+    config: Path, dovecot: MailAccount, capsys, monkeypatch
+) -> None:
+    from nachfass_bot.app import inbox as inbox_module
+
+    owner = dovecot.user
+    thread_id = track(config, capsys, "--kind", "angebot", "--to", CLIENT, "--subject",
+                      "Angebot Umbau", "--sent-at", "2026-03-02T10:00")  # fmt: skip
+    for number in range(5):
+        dovecot.append("INBOX", newsletter(number, owner, local("2026-03-03T08:00")))
+    dovecot.append("INBOX", answer(owner, local("2026-03-04T09:00"), in_reply_to=None))
+    # RFC 7162 §4 asks servers for 8,192 octets a line; a program may be far longer
+    monkeypatch.setattr(inbox_module, "search_programs", lambda wanted: ["XNOSUCHKEY"])
+
+    assert cli(config, "tick", "--now", "2026-03-04T12:00") == 0
+
+    assert state_of(config, capsys, thread_id) == "answered"
