@@ -104,3 +104,24 @@ def test_each_thread_gets_the_earliest_mail_that_answers_it(memory_store: Store)
     states = [thread.state for thread in (store.thread(one) for one in ids) if thread]
     assert [str(state) for state in states] == ["open", "answered", "answered"]
     assert store.lookbacks() == set()
+
+
+def test_a_server_that_will_not_search_has_the_whole_range_read(memory_store: Store) -> None:
+    store = memory_store
+    with store.atomic():
+        store.add_unread_range("INBOX", 7, 1, 3)
+    thread = track_thread(store, NewThread(
+        kind=Kind.ANGEBOT, email="kunde@firma.test", subject="Angebot",
+        started_at=datetime(2026, 2, 2, tzinfo=UTC),
+    ), NOW)  # fmt: skip
+    answer = (
+        b"From: kunde@firma.test\r\nSubject: Re: Angebot\r\nMessage-ID: <k@firma.test>\r\n"
+        b"Date: Tue, 03 Mar 2026 10:00:00 +0100\r\n\r\n"
+    )
+    mailbox = NamingMailbox({1: _reply(1), 2: answer, 3: _reply(3)})
+    mailbox.search_uids = lambda folder, program, low, high: None  # type: ignore[method-assign,assignment]
+
+    look_back_on_server(mailbox, store, FOLDERS, "owner@berger.test", NOW)  # type: ignore[arg-type]
+
+    found = store.thread(thread.id)
+    assert found is not None and str(found.state) == "answered"

@@ -235,11 +235,6 @@ def test_the_look_back_finds_a_reply_by_its_reference_from_another_address(
     assert state_of(config, capsys, thread_id) == "answered"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a server that rejects the search (BAD: a program longer than its line limit, "
-    "a key it lacks) fails every cycle at the same range: the bot never reads on",
-)
 def test_a_server_that_rejects_the_search_has_every_header_read(
     config: Path, dovecot: MailAccount, capsys, monkeypatch
 ) -> None:

@@ -124,11 +124,15 @@ def _wanted(keys: Iterable[AnswerKeys]) -> Wanted:
     )
 
 
-def _searched(mailbox: Mailbox, folder: str, wanted: Wanted, low: int, high: int) -> list[int]:
+def _searched(mailbox: Mailbox, folder: str, wanted: Wanted, low: int, high: int) -> Sequence[int]:
+    """The UIDs of the range the server names; every one where it cannot or will not
+    search (never none: that would take the range for empty)."""
     found: set[int] = set()
     for program in answer_programs(wanted):
         uids = mailbox.search_uids(folder, program, low, high)
-        found.update(uids or ())
+        if uids is None:
+            return range(low, high + 1)
+        found.update(uids)
     return sorted(found)
 
 
