@@ -41,7 +41,7 @@ from nachfass_bot.mail.classify import is_auto_reply_subject
 from nachfass_bot.mail.firstlook import FirstLook, first_look
 from nachfass_bot.mail.inbound import HEADER_FIELDS, parse_inbound
 from nachfass_bot.mail.matching import ThreadIndex
-from nachfass_bot.mail.prefilter import Wanted, quote, search_programs
+from nachfass_bot.mail.prefilter import Wanted, answer_programs, quote, search_programs
 from nachfass_bot.texts.compose import new_message_id
 from servers import DovecotServer, MailAccount
 
@@ -423,3 +423,17 @@ def test_gmail_and_exchange_are_not_asked_to_search(
     mailbox = ImapMailbox(_Client(capabilities, welcome))  # type: ignore[arg-type]
     found = mailbox.search_uids("INBOX", 'SUBJECT "x"', 5, 1)  # an empty range: no I/O
     assert found == ([] if searches else None)
+
+
+def test_the_look_back_asks_only_for_what_may_answer() -> None:
+    wanted = Wanted("", senders=frozenset({"kunde@firma.example"}),
+                    domains=frozenset({"firma.example"}),
+                    message_ids=frozenset({"<a@x>", "<b.nachfass@y>"}))  # fmt: skip
+    (program,) = answer_programs(wanted)
+    for key in ('HEADER In-Reply-To "a@x"', '(HEADER References "b.nachfa" HEADER References "@y")',
+                'FROM "kunde@firma.example"', 'FROM "@firma.example"'):  # fmt: skip
+        assert key in program
+    assert "SUBJECT" not in program and "Message-ID" not in program
+    many = frozenset(f"<m{number}@x>" for number in range(21))
+    (fallback,) = answer_programs(Wanted("", message_ids=many))
+    assert fallback == 'OR HEADER In-Reply-To "" HEADER References ""'

@@ -141,3 +141,114 @@ def test_a_thread_nobody_answered_gets_its_step_once_it_looked_back(
 
     assert state_of(config, capsys, thread_id) == "open"
     assert len(drafts_mailed(smtp_sink)) == 1
+
+
+def test_a_thread_tracked_while_the_server_searches_still_finds_its_answer(
+    config: Path, dovecot: MailAccount, smtp_sink: SmtpSink, capsys, monkeypatch
+) -> None:
+    owner = dovecot.user
+    for number in range(5):
+        dovecot.append("INBOX", newsletter(number, owner, local("2026-03-03T08:00")))
+    dovecot.append("INBOX", answer(owner, local("2026-03-04T09:00"), in_reply_to=None))
+    original = ImapMailbox.search_uids
+    tracked: list[int] = []
+
+    def search_while_tracking(self, folder, program, first_uid, last_uid):  # type: ignore[no-untyped-def]
+        if not tracked:  # the owner runs "track" in another process meanwhile
+            tracked.append(1)
+            assert cli(config, "track", "--kind", "angebot", "--to", CLIENT, "--subject",
+                       "Angebot Umbau", "--sent-at", "2026-02-02T10:00") == 0  # fmt: skip
+        return original(self, folder, program, first_uid, last_uid)
+
+    monkeypatch.setattr(ImapMailbox, "search_uids", search_while_tracking)
+    assert cli(config, "tick", "--now", "2026-03-04T12:00") == 0
+    assert cli(config, "tick", "--now", "2026-03-04T12:10") == 0
+
+    [row] = cli_json(config, capsys, "list")
+    assert row["state"] == "answered", "the client answered before the thread was tracked"
+    assert drafts_mailed(smtp_sink) == []
+
+
+def test_an_auto_reply_the_sync_judged_is_no_answer_for_a_later_thread(
+    config: Path, dovecot: MailAccount, capsys
+) -> None:
+    owner = dovecot.user
+    track(config, capsys, "--kind", "angebot", "--to", CLIENT, "--subject", "Angebot Umbau",
+          "--message-id", OFFER_ID, "--sent-at", "2026-02-02T10:00")  # fmt: skip
+    for number in range(5):
+        dovecot.append("INBOX", newsletter(number, owner, local("2026-03-03T08:00")))
+    vacation = mail(
+        sender=f"Jonas Keller <{CLIENT}>", to=owner, subject="Urlaub bis 20.03.",
+        body="Guten Tag,\n\nich bin im Urlaub und ab dem 20.03.2026 wieder im Büro.\n"
+        "Ihre Nachricht wird nicht weitergeleitet.\n\nJonas Keller\n",
+        date=local("2026-03-03T09:00"),
+    )  # fmt: skip
+    dovecot.append("INBOX", vacation)
+    assert cli(config, "tick", "--now", "2026-03-04T12:00") == 0  # judged: an auto-reply
+    later = track(config, capsys, "--kind", "angebot", "--to", CLIENT, "--subject",
+                  "Angebot Dach", "--sent-at", "2026-03-01T10:00")  # fmt: skip
+    assert state_of(config, capsys, later) == "open", "the index holds no answer"
+
+    assert cli(config, "tick", "--now", "2026-03-04T12:10") == 0
+
+    assert state_of(config, capsys, later) == "open", "an out-of-office note is no answer"
+
+
+def test_the_look_back_reads_only_mail_that_may_answer_the_queued_threads(
+    config: Path, dovecot: MailAccount, capsys, monkeypatch
+) -> None:
+    owner = dovecot.user
+    for number in range(5):
+        dovecot.append("INBOX", mail(
+            sender=f"news@shop{number}.test", to=owner, subject=f"Office-Stühle {number}",
+            body="Rabatt!\n", date=local("2026-03-03T08:00"),
+        ))  # fmt: skip
+    dovecot.append("INBOX", answer(owner, local("2026-03-04T09:00"), in_reply_to=None))
+    assert cli(config, "tick", "--now", "2026-03-04T12:00") == 0
+    thread_id = track(config, capsys, "--kind", "angebot", "--to", CLIENT, "--subject",
+                      "Angebot Umbau", "--sent-at", "2026-02-02T10:00")  # fmt: skip
+    fetched = fetched_uids(monkeypatch)
+
+    assert cli(config, "tick", "--now", "2026-03-04T12:10") == 0
+
+    assert state_of(config, capsys, thread_id) == "answered"
+    assert fetched == [("INBOX", 6)], "no newsletter read again"
+
+
+def test_the_look_back_finds_a_reply_by_its_reference_from_another_address(
+    config: Path, dovecot: MailAccount, capsys
+) -> None:
+    owner = dovecot.user
+    for number in range(5):
+        dovecot.append("INBOX", newsletter(number, owner, local("2026-03-03T08:00")))
+    dovecot.append("INBOX", mail(
+        sender="Jonas privat <jonas.k@freemail.test>", to=owner, subject="Re: Angebot Umbau",
+        body="Passt so.\n", date=local("2026-03-04T09:00"), in_reply_to=OFFER_ID.upper(),
+    ))  # fmt: skip
+    assert cli(config, "tick", "--now", "2026-03-04T12:00") == 0
+    thread_id = track(config, capsys, "--kind", "angebot", "--to", CLIENT, "--subject",
+                      "Angebot Umbau", "--message-id", OFFER_ID,
+                      "--sent-at", "2026-02-02T10:00")  # fmt: skip
+
+    assert cli(config, "tick", "--now", "2026-03-04T12:10") == 0
+
+    assert state_of(config, capsys, thread_id) == "answered"
+
+
+def test_a_server_that_rejects_the_search_has_every_header_read(
+    config: Path, dovecot: MailAccount, capsys, monkeypatch
+) -> None:
+    from nachfass_bot.app import inbox as inbox_module
+
+    owner = dovecot.user
+    thread_id = track(config, capsys, "--kind", "angebot", "--to", CLIENT, "--subject",
+                      "Angebot Umbau", "--sent-at", "2026-03-02T10:00")  # fmt: skip
+    for number in range(5):
+        dovecot.append("INBOX", newsletter(number, owner, local("2026-03-03T08:00")))
+    dovecot.append("INBOX", answer(owner, local("2026-03-04T09:00"), in_reply_to=None))
+    # RFC 7162 §4 asks servers for 8,192 octets a line; a program may be far longer
+    monkeypatch.setattr(inbox_module, "search_programs", lambda wanted: ["XNOSUCHKEY"])
+
+    assert cli(config, "tick", "--now", "2026-03-04T12:00") == 0
+
+    assert state_of(config, capsys, thread_id) == "answered"

@@ -187,7 +187,9 @@ class ImapMailbox:
         """``UID SEARCH UID first:last <program>`` (RFC 3501 §6.4.4) in ``folder``
         selected read-only, ascending: the mails of that range the server finds
         (:mod:`nachfass_bot.mail.prefilter` writes the programs). None where the server's
-        search cannot be trusted with them (:meth:`_searches_substrings`)."""
+        search cannot be trusted with them (:meth:`_searches_substrings`) or refuses the
+        program (NO, BAD: a key it lacks, a line longer than it takes; RFC 7162 §4 asks
+        only for 8,192 octets): the caller then reads every mail of the range."""
         if not self._searches_substrings():
             return None
         if last_uid < first_uid:
@@ -196,9 +198,20 @@ class ImapMailbox:
         criteria = f"UID {first_uid}:{last_uid} {program}"
         imap = getattr(self._client, "_imap", None)
         if isinstance(imap, imaplib.IMAP4):
-            typ, data = self._call(imap.uid, "SEARCH", criteria)
+            try:
+                typ, data = imap.uid("SEARCH", criteria)
+            except imaplib.IMAP4.abort as exc:  # the connection, not the search
+                self._selected = None
+                raise MailboxError(f"IMAP-Fehler: {exc}") from exc
+            except imaplib.IMAP4.error as exc:  # BAD: a key or a line the server refuses
+                log.warning("the server refuses a search in %s, reading all: %s", folder, exc)
+                return None
+            except (OSError, EOFError) as exc:
+                self._selected = None
+                raise MailboxError(f"IMAP-Fehler: {exc}") from exc
             if typ != "OK":
-                raise MailboxError(f"IMAP-Fehler: Suche im Ordner {folder} abgelehnt ({typ})")
+                log.warning("the server refuses a search in %s (%s), reading all", folder, typ)
+                return None
             line = b" ".join(part for part in data if isinstance(part, bytes))
             found = [int(number[0]) for number in _NUMBER.finditer(line)]
         else:

@@ -1097,6 +1097,17 @@ class Store:
         sql = "SELECT key FROM seen WHERE role = ? AND key IN ({marks})"
         return self._found_among(sql, keys, str(role))
 
+    def seen_keys_judged_otherwise(
+        self, keys: Collection[str], role: SeenRole, verdicts: Collection[VerdictKind]
+    ) -> set[str]:
+        """Those of ``keys`` whose ``role`` was handled with a verdict not in ``verdicts``."""
+        kept = ", ".join("?" for _ in verdicts) or "NULL"
+        sql = (
+            f"SELECT key FROM seen WHERE role = ? AND verdict NOT IN ({kept}) "
+            "AND key IN ({marks})"
+        )
+        return self._found_among(sql, keys, str(role), *(str(v) for v in verdicts))
+
     def drafts_with_message_ids(self, message_ids: Collection[str]) -> set[str]:
         """Those of ``message_ids`` that are a draft's (:meth:`draft_by_message_id`)."""
         sql = "SELECT draft_message_id FROM drafts WHERE draft_message_id IN ({marks})"
@@ -1134,6 +1145,13 @@ class Store:
         it is read anew)."""
         self.db.execute(
             "DELETE FROM unread_ranges WHERE folder = ? AND uidvalidity = ?", [folder, uidvalidity]
+        )
+
+    def drop_unread_range(self, folder: str, uidvalidity: int, low: int) -> None:
+        """Forget the range of ``folder`` from ``low`` (it is read whole after all)."""
+        self.db.execute(
+            "DELETE FROM unread_ranges WHERE folder = ? AND uidvalidity = ? AND low = ?",
+            [folder, uidvalidity, low],
         )
 
     def has_unread_ranges(self) -> bool:

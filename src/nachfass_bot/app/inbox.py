@@ -107,7 +107,7 @@ class _Looked:
 
 # Verdicts of mails a thread created later may count as its answer: no machine mail, not
 # the owner's, not the bot's own (see _may_answer_later).
-_MAY_ANSWER_LATER = frozenset({VerdictKind.ANSWER, VerdictKind.UNRELATED})
+MAY_ANSWER_LATER = frozenset({VerdictKind.ANSWER, VerdictKind.UNRELATED})
 
 # Verdicts after which the listening threads and our own Message-IDs are as before.
 _NOTHING_CHANGED = frozenset(
@@ -773,7 +773,7 @@ def _may_answer_later(inbound: Inbound, verdict: VerdictKind) -> bool:
     judged it no machine mail, not the owner's and not the bot's own, and it is no list
     mail. Only those go into the index, which keeps it small."""
     return (
-        verdict in _MAY_ANSWER_LATER
+        verdict in MAY_ANSWER_LATER
         and bool(inbound.from_addr)
         and not inbound.is_auto_reply
         and not inbound.is_list_mail

@@ -107,15 +107,18 @@ def _looked_up(
     low: int,
     high: int,
 ) -> Sequence[int] | None:
-    """The UIDs of ``low``..``high`` to read when the server was asked (the range is
-    recorded as unread first, so that a thread created while it is read looks back on
-    the server); None: read every one."""
+    """The UIDs of ``low``..``high`` to read when the server was asked; None: read every
+    one. The range is recorded as unread before the server is asked: a thread created
+    while the search runs (``track`` in another process) is then either in the search's
+    keys or queued to look back on the server; a range read whole is forgotten again."""
     if server_look is None or high - low + 1 < SERVER_LOOK_FROM:
         return None
+    with store.atomic():
+        store.add_unread_range(folder, uidvalidity, low, high)
     chosen = server_look(folder, low, high)
-    if chosen is not None:
+    if chosen is None:
         with store.atomic():
-            store.add_unread_range(folder, uidvalidity, low, high)
+            store.drop_unread_range(folder, uidvalidity, low)
     return chosen
 
 

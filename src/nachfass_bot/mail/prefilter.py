@@ -77,7 +77,14 @@ from dataclasses import dataclass
 from nachfass_bot.mail.firstlook import MACHINE_FIELDS
 from nachfass_bot.mail.inbound import HEADER_FIELDS
 
-__all__ = ["DEFAULT_MAX_ID_KEYS", "DEFAULT_MAX_KEYS", "Wanted", "quote", "search_programs"]
+__all__ = [
+    "DEFAULT_MAX_ID_KEYS",
+    "DEFAULT_MAX_KEYS",
+    "Wanted",
+    "answer_programs",
+    "quote",
+    "search_programs",
+]
 
 # Keys per program: Dovecot's command line limit is 64 kB (imap_max_line_length), and a
 # key is at most a field name and a 254-character address; 200 keep well under it.
@@ -129,6 +136,25 @@ def search_programs(
     fixed = [*_sign_keys(), *_from_keys([wanted.owner])]
     ids = _id_keys(wanted.message_ids, min(max_id_keys, max_keys - len(fixed)))
     keys = [*fixed, *ids, *_sender_keys(wanted)]
+    return [_or_tree(chunk) for chunk in _chunks(keys, max_keys)]
+
+
+def answer_programs(
+    wanted: Wanted, *, max_keys: int = DEFAULT_MAX_KEYS, max_id_keys: int = DEFAULT_MAX_ID_KEYS
+) -> list[str]:
+    """``UID SEARCH`` criteria whose hits cover every mail that may answer a thread with
+    these keys (``Store.synced_mails``, ``may_answer``): one of ``wanted.message_ids``
+    in In-Reply-To or References (past ``max_id_keys`` keys: any reply), or From one of
+    the senders or domains. No sign and no owner: the look back counts neither machine
+    mail nor the owner's, so asking for them would only fetch what it drops."""
+    if max_keys < 2:
+        raise ValueError("max_keys must be at least 2")
+    ids = [one for one in (_inner(one) for one in sorted(wanted.message_ids)) if one]
+    if len(ids) * len(_REFERENCE_FIELDS) <= min(max_id_keys, max_keys):
+        keys = [_field_key(f"HEADER {f}", one) for one in ids for f in _REFERENCE_FIELDS]
+    else:
+        keys = [f"HEADER {field} {quote('')}" for field in _REFERENCE_FIELDS]
+    keys += _sender_keys(wanted)
     return [_or_tree(chunk) for chunk in _chunks(keys, max_keys)]
 
 
