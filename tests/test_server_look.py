@@ -19,6 +19,7 @@ from nachfass_bot.adapters.store import Store
 from nachfass_bot.app import sync as sync_module
 from nachfass_bot.app.wiring import build_engine, build_texts
 from nachfass_bot.config import load_config
+from nachfass_bot.mail.prefilter import probe_program
 from servers import MailAccount, SmtpSink
 
 CLIENT = "jonas@keller-bau.test"
@@ -88,7 +89,8 @@ def test_a_big_sync_reads_only_what_the_server_names_and_still_sees_the_answer(
     assert cli(config, "tick", "--now", "2026-03-04T12:00") == 0
 
     assert state_of(config, capsys, thread_id) == "answered"
-    assert [uid for folder, uid in fetched if folder == "INBOX"] == [13], "no newsletter read"
+    # the probe reads the last mail's header (the answer), then the sync the answer
+    assert [uid for folder, uid in fetched if folder == "INBOX"] == [13, 13], "no newsletter"
     with closing(store_of(config)) as store:
         state = store.folder_state("INBOX")
         assert state is not None and state[1] == 13, "the next sync starts after them"
@@ -252,3 +254,36 @@ def test_a_server_that_rejects_the_search_has_every_header_read(
     assert cli(config, "tick", "--now", "2026-03-04T12:00") == 0
 
     assert state_of(config, capsys, thread_id) == "answered"
+
+
+def test_a_server_whose_search_finds_no_part_of_a_word_has_every_header_read(
+    config: Path, dovecot: MailAccount, capsys, monkeypatch
+) -> None:
+    """A word index (a full-text plugin) would find "Abwesenheitsnotiz" for "abwesen"
+    no more than the piece the probe asks for: such a folder is read whole."""
+    from nachfass_bot.app import inbox as inbox_module
+
+    owner = dovecot.user
+    for number in range(5):
+        dovecot.append("INBOX", newsletter(number, owner, local("2026-03-03T08:00")))
+    # what a word index answers the probe: nothing, as if the piece were not there
+    monkeypatch.setattr(inbox_module, "probe_program", lambda header: 'SUBJECT "zq-nowhere"')
+    fetched = fetched_uids(monkeypatch)
+
+    assert cli(config, "tick", "--now", "2026-03-04T12:00") == 0
+
+    assert [uid for folder, uid in fetched if folder == "INBOX"] == [5, 1, 2, 3, 4, 5], (
+        "the probe's look at the last mail, then every header"
+    )
+    with closing(store_of(config)) as store:
+        assert store.unread_ranges() == []
+
+
+def test_the_probe_asks_for_pieces_from_inside_words() -> None:
+    header = (
+        b"From: Petra Sommer <petra.sommer@sommer-druck.test>\r\n"
+        b"Subject: =?utf-8?q?R=C3=BCckfrage_Angebot?=\r\n"
+        b"Message-ID: <20260302.4711@mail.sommer-druck.test>\r\n\r\n"
+    )
+    assert probe_program(header) == 'FROM "omme" SUBJECT "kfrag" HEADER Message-ID "026030"'
+    assert probe_program(b"From: a@b.de\r\nSubject: Hi\r\n\r\n") is None

@@ -55,7 +55,7 @@ from nachfass_bot.domain.models import (
 from nachfass_bot.errors import MailboxError
 from nachfass_bot.mail.approval import find_token, new_token, token_tag
 from nachfass_bot.mail.firstlook import FirstLook, first_look
-from nachfass_bot.mail.inbound import parse_inbound
+from nachfass_bot.mail.inbound import HEADER_FIELDS, parse_inbound
 from nachfass_bot.mail.judge import Verdict, judge_inbound, needs_body
 from nachfass_bot.mail.matching import (
     Match,
@@ -65,7 +65,7 @@ from nachfass_bot.mail.matching import (
     index_threads,
     match_synced,
 )
-from nachfass_bot.mail.prefilter import Wanted, search_programs
+from nachfass_bot.mail.prefilter import Wanted, probe_program, search_programs
 from nachfass_bot.texts.labels import client_label, local_text, moment_text
 from nachfass_bot.texts.render import format_date_long
 
@@ -156,6 +156,7 @@ class InboxReader:
         self._parse_cache: dict[tuple[str, int], tuple[bytes, Inbound]] = {}
         self._known_read: tuple[tuple[int, int], _Known] | None = None
         self._look_cache: dict[tuple[str, int], _Looked] = {}
+        self._search_trusted: dict[str, bool] = {}  # folder → its search finds word parts
         self.outbox = outbox
         self.window = window
         self.owner_email = outbox.owner_email
@@ -186,6 +187,8 @@ class InboxReader:
         """The UIDs of ``low``..``high`` that a search on the server names as candidates
         (:mod:`nachfass_bot.mail.prefilter`: a superset of :meth:`_candidate`); None when
         the server cannot search."""
+        if not self._search_finds_word_parts(mailbox, folder, low, high):
+            return None
         known = self._known()
         index = known.index
         wanted = Wanted(
@@ -202,6 +205,29 @@ class InboxReader:
             found.update(uids)
         log.info("%s: the server names %d of UIDs %d-%d", folder, len(found), low, high)
         return sorted(found)
+
+    def _search_finds_word_parts(self, mailbox: Mailbox, folder: str, low: int, high: int) -> bool:
+        """Whether the server's search finds a part of a word in a header, as RFC 3501
+        asks and the first look's keys need: asked once per folder with the last mail of
+        the range (:func:`~nachfass_bot.mail.prefilter.probe_program`). A server that
+        searches a word index (full-text plugins) would miss candidates: its folders are
+        read whole. No mail to ask with, or no piece to ask for: not trusted."""
+        trusted = self._search_trusted.get(folder)
+        if trusted is None:
+            trusted = self._search_trusted[folder] = self._probe(mailbox, folder, low, high)
+            if not trusted:
+                log.warning("%s: the server's search is not trusted; reading every header", folder)
+        return trusted
+
+    def _probe(self, mailbox: Mailbox, folder: str, low: int, high: int) -> bool:
+        everything = mailbox.search_uids(folder, "ALL", low, high)
+        if not everything:
+            return False
+        uid = everything[-1]
+        batches = mailbox.fetch_headers(folder, uid, HEADER_FIELDS, uids=[uid])
+        header = next((raw for batch in batches for found, raw, _ in batch if found == uid), None)
+        program = probe_program(header) if header is not None else None
+        return program is not None and mailbox.search_uids(folder, program, uid, uid) == [uid]
 
     def _window_start(self, now: datetime) -> datetime | None:
         """Mail that reached the server before this cannot matter: it is older than every

@@ -73,8 +73,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from email import message_from_bytes
 
+from nachfass_bot.mail.bounces import field_value
 from nachfass_bot.mail.firstlook import MACHINE_FIELDS
+from nachfass_bot.mail.headers import address, decode_words
 from nachfass_bot.mail.inbound import HEADER_FIELDS
 
 __all__ = [
@@ -82,6 +85,7 @@ __all__ = [
     "DEFAULT_MAX_KEYS",
     "Wanted",
     "answer_programs",
+    "probe_program",
     "quote",
     "search_programs",
 ]
@@ -105,6 +109,7 @@ _OWN_ID_MARK = ".nachfass@"  # make_msgid(idstring="nachfass") in texts.compose
 # What a quoted string carries unchanged: printable ASCII (RFC 3501 §9 QUOTED-CHAR, with
 # escapes for the two quoted-specials); the rest separates pieces.
 _PIECE_RE = re.compile(r"[\x20-\x7e]+")
+_WORD_RE = re.compile(r"[A-Za-z0-9]{5,}")
 
 
 @dataclass(frozen=True)
@@ -156,6 +161,29 @@ def answer_programs(
         keys = [f"HEADER {field} {quote('')}" for field in _REFERENCE_FIELDS]
     keys += _sender_keys(wanted)
     return [_or_tree(chunk) for chunk in _chunks(keys, max_keys)]
+
+
+def probe_program(header: bytes) -> str | None:
+    """A search that a server matching substrings (RFC 3501 §6.4.4) must answer with the
+    mail whose header this is: a piece from the inside of a word of its From address,
+    its subject and its Message-ID, all three asked. A word index, or one that matches
+    only the start of words, finds none of them. None when the mail has no word of at
+    least five ASCII letters or digits in any of the three."""
+    msg = message_from_bytes(header)
+    values = (
+        ("FROM", address(field_value(msg, "From") or "") or ""),
+        ("SUBJECT", decode_words(field_value(msg, "Subject") or "")),
+        ("HEADER Message-ID", field_value(msg, "Message-ID") or ""),
+    )
+    keys = [f"{prefix} {quote(piece)}" for prefix, value in values if (piece := _inside(value))]
+    return " ".join(keys) if keys else None
+
+
+def _inside(value: str) -> str | None:
+    """The longest ASCII word of ``value`` (five or more letters or digits) without its
+    first and last character; None without such a word."""
+    words = sorted(_WORD_RE.findall(value), key=len, reverse=True)
+    return words[0][1:-1] if words else None
 
 
 def _sign_keys() -> list[str]:
