@@ -1,5 +1,5 @@
 """The look back on the server (app/lookback.py) with a mailbox double: how much work it
-does, and where (docs/DESIGN.md, "A thread created after its answer arrived")."""
+does, and where (docs/DESIGN.md, "What stops the escalation")."""
 
 from __future__ import annotations
 
