@@ -287,3 +287,32 @@ def test_the_probe_asks_for_pieces_from_inside_words() -> None:
     )
     assert probe_program(header) == 'FROM "omme" SUBJECT "kfrag" HEADER Message-ID "026030"'
     assert probe_program(b"From: a@b.de\r\nSubject: Hi\r\n\r\n") is None
+
+
+def test_more_searches_than_reading_every_header_costs_are_not_asked(
+    config: Path, dovecot: MailAccount, capsys, monkeypatch
+) -> None:
+    """Thousands of tracked clients make many programs of 200 FROM keys each; past a
+    few, reading every header is cheaper than the server's searches."""
+    from nachfass_bot.app import inbox as inbox_module
+
+    owner = dovecot.user
+    for number in range(5):
+        dovecot.append("INBOX", newsletter(number, owner, local("2026-03-03T08:00")))
+    asked: list[str] = []
+    real_search = ImapMailbox.search_uids
+    monkeypatch.setattr(
+        ImapMailbox, "search_uids",
+        lambda self, folder, program, low, high: asked.append(program)
+        or real_search(self, folder, program, low, high),
+    )  # fmt: skip
+    three = ['FROM "a@x.test"', 'FROM "b@x.test"', 'FROM "c@x.test"']
+    monkeypatch.setattr(inbox_module, "search_programs", lambda wanted: three)
+    fetched = fetched_uids(monkeypatch)
+
+    assert cli(config, "tick", "--now", "2026-03-04T12:00") == 0
+
+    assert not set(three) & set(asked)
+    assert [uid for folder, uid in fetched if folder == "INBOX"][-5:] == [1, 2, 3, 4, 5]
+    with closing(store_of(config)) as store:
+        assert store.unread_ranges() == []
