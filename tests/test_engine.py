@@ -72,11 +72,15 @@ class AnswerArrivesWhileApproving:
         self.delivered = False
 
     def fetch_message(self, folder: str, uid: int) -> bytes | None:
-        raw = self.inner.fetch_message(folder, uid)
+        return self.fetch_messages(folder, [uid])[uid]
+
+    def fetch_messages(self, folder: str, uids: list[int]) -> dict[int, bytes | None]:
+        """Every body read (one or a batch) goes through here."""
+        found = self.inner.fetch_messages(folder, uids)
         if not self.delivered:
             self.account.append("INBOX", client_answer(self.account.user, self.when))
             self.delivered = True
-        return raw
+        return found
 
     def __getattr__(self, name: str):
         return getattr(self.inner, name)
@@ -513,11 +517,15 @@ class MovedAwayBeforeItsBodyIsRead:
         self.moved = False
 
     def fetch_message(self, folder: str, uid: int) -> bytes | None:
-        if folder == "INBOX" and not self.moved:
-            self.inner.move(folder, uid, "Junk")
+        return self.fetch_messages(folder, [uid])[uid]
+
+    def fetch_messages(self, folder: str, uids: list[int]) -> dict[int, bytes | None]:
+        """Every body read (one or a batch) goes through here: the first INBOX mail asked
+        for is moved away just before."""
+        if folder == "INBOX" and not self.moved and uids:
+            self.inner.move(folder, uids[0], "Junk")
             self.moved = True
-            return self.inner.fetch_message(folder, uid)
-        return self.inner.fetch_message(folder, uid)
+        return self.inner.fetch_messages(folder, uids)
 
     def __getattr__(self, name: str):
         return getattr(self.inner, name)

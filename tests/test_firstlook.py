@@ -142,6 +142,9 @@ class CorpusMailbox:
         self.fetched.append(uid)
         return self.mails[uid - 1]
 
+    def fetch_messages(self, folder: str, uids: list[int]) -> dict[int, bytes | None]:
+        return {uid: self.fetch_message(folder, uid) for uid in uids}
+
     def batch(self) -> list[FetchedHeader]:
         return [
             FetchedHeader(uid, header_block(raw), STARTED + timedelta(hours=uid))

@@ -184,6 +184,8 @@ def test_mail_traffic_inside_a_transaction_fails(store: Store) -> None:
             transport.send(message)
         with pytest.raises(AssertionError, match="IMAP FETCH of a message"):
             mailbox.fetch_message("INBOX", 1)
+        with pytest.raises(AssertionError, match="IMAP FETCH of messages"):
+            mailbox.fetch_messages("INBOX", [1, 2])
         with pytest.raises(AssertionError, match="IMAP SELECT"):
             mailbox.folder_status("INBOX")
     batches = mailbox.fetch_headers("INBOX", 1, ())

@@ -36,6 +36,13 @@ _IMAPLIB_LOG = "imapclient.imaplib"  # where imapclient sends imaplib's debug li
 _NETWORK_ERRORS = (IMAPClientError, imaplib.IMAP4.error, OSError, ssl.SSLError, EOFError)
 # Untagged responses that announce new mail in the selected folder (RFC 3501 §7.3).
 _NEW_MAIL_RESPONSES = (b"EXISTS", b"RECENT")
+# A body fetch (fetch_messages) asks for the sizes of this many mails per command, then
+# for the bodies of at most _BODY_CHUNK_MAILS mails or _BODY_CHUNK_BYTES (by RFC822.SIZE)
+# per command: one round trip per mail made a mixed inbox's first sync mostly waiting, and
+# one command for a batch of big attachments would hold them all in imaplib's answer.
+_SIZE_CHUNK_MAILS = 500
+_BODY_CHUNK_MAILS = 100
+_BODY_CHUNK_BYTES = 8 * 1024 * 1024
 
 
 class ImapMailbox:
@@ -258,6 +265,68 @@ class ImapMailbox:
         raw = data.get(b"BODY[]")
         return bytes(raw) if raw is not None else None
 
+    def fetch_messages(self, folder: str, uids: Sequence[int]) -> dict[int, bytes | None]:
+        """``UID FETCH (BODY.PEEK[])`` of ``uids`` in pieces: first their sizes
+        (``RFC822.SIZE``, one small command per :data:`_SIZE_CHUNK_MAILS`), then at most
+        :data:`_BODY_CHUNK_MAILS` mails or :data:`_BODY_CHUNK_BYTES` per command (a bigger
+        mail alone), so a batch of big attachments is never one answer in memory. A mail
+        gone before either step (its UID missing from the answer) comes back as None; a
+        refused FETCH raises, as it did for :meth:`fetch_message`: taking it for "gone"
+        would skip mail the folder's sync never reads again."""
+        wanted = sorted(set(uids))
+        found: dict[int, bytes | None] = dict.fromkeys(uids)
+        if not wanted:
+            return found
+        self._select(folder)
+        sizes = self._sizes(wanted) if len(wanted) > 1 else {wanted[0]: 0}
+        for chunk in _body_chunks(wanted, sizes):
+            found.update(self._bodies(chunk))
+        return found
+
+    def _sizes(self, uids: list[int]) -> dict[int, int]:
+        """``RFC822.SIZE`` of the mails of ``uids`` still there."""
+        imap = getattr(self._client, "_imap", None)
+        sizes: dict[int, int] = {}
+        for start in range(0, len(uids), _SIZE_CHUNK_MAILS):
+            chunk = uids[start : start + _SIZE_CHUNK_MAILS]
+            if not isinstance(imap, imaplib.IMAP4):  # a test double: its own fetch
+                response = self._call(self._client.fetch, chunk, ["RFC822.SIZE"])
+                sizes.update(
+                    (uid, int(data.get(b"RFC822.SIZE") or 0)) for uid, data in response.items()
+                )
+                continue
+            numbers = ",".join(str(uid) for uid in chunk)
+            typ, data = self._call(imap.uid, "FETCH", numbers, "(RFC822.SIZE)")
+            if typ != "OK":
+                raise MailboxError(f"IMAP-Fehler: FETCH abgelehnt ({typ})")
+            for line in data:
+                if not isinstance(line, bytes):
+                    continue
+                uid, size = _UID.search(line), _SIZE.search(line)
+                if uid is not None:
+                    sizes[int(uid[1])] = int(size[1]) if size is not None else 0
+        return sizes
+
+    def _bodies(self, uids: list[int]) -> dict[int, bytes]:
+        """The whole mails of ``uids`` still there, in one ``UID FETCH``: read straight
+        from imaplib's literal blocks where the answer has the usual shape (imapclient's
+        lexer costs more than the transfer), else through imapclient."""
+        imap = getattr(self._client, "_imap", None)
+        if isinstance(imap, imaplib.IMAP4):
+            numbers = ",".join(str(uid) for uid in uids)
+            typ, data = self._call(imap.uid, "FETCH", numbers, "(BODY.PEEK[])")
+            if typ != "OK":
+                raise MailboxError(f"IMAP-Fehler: FETCH abgelehnt ({typ})")
+            blocks = _literal_blocks(data)
+            if blocks is not None:
+                return {uid: literal for uid, (_meta, literal) in blocks.items()}
+        response = self._call(self._client.fetch, uids, ["BODY.PEEK[]"])
+        return {
+            uid: bytes(raw)
+            for uid, data in response.items()
+            if (raw := data.get(b"BODY[]")) is not None
+        }
+
     def append(self, folder: str, raw: bytes, when: datetime, seen: bool = True) -> None:
         """APPEND, after leaving a read-only selected mailbox: Courier refuses APPEND to
         the mailbox selected with EXAMINE ("Current box is selected READ-ONLY")."""
@@ -400,6 +469,7 @@ def _fetched(uid: int, data: dict[bytes, Any]) -> FetchedHeader:
 
 
 _UID = re.compile(rb"\bUID (\d+)")
+_SIZE = re.compile(rb"\bRFC822\.SIZE (\d+)")
 _NUMBER = re.compile(rb"\d+")
 _INTERNALDATE = re.compile(rb'INTERNALDATE "([^"]+)"')
 _MONTHS = {
@@ -412,10 +482,23 @@ _MONTHS = {
 
 
 def _literal_headers(data: list[Any]) -> dict[int, FetchedHeader] | None:
-    """``UID FETCH (BODY.PEEK[HEADER.FIELDS (…)] INTERNALDATE)`` as imaplib returns it:
-    per mail a ``(line up to the literal, literal)`` pair, then the rest of the line. None
-    for any other shape (a header sent as a quoted string or NIL, no UID)."""
-    found: dict[int, FetchedHeader] = {}
+    """``UID FETCH (BODY.PEEK[HEADER.FIELDS (…)] INTERNALDATE)`` as imaplib returns it
+    (:func:`_literal_blocks`), or None."""
+    blocks = _literal_blocks(data)
+    if blocks is None:
+        return None
+    return {
+        uid: FetchedHeader(uid, literal, _internaldate(meta))
+        for uid, (meta, literal) in blocks.items()
+    }
+
+
+def _literal_blocks(data: list[Any]) -> dict[int, tuple[bytes, bytes]] | None:
+    """A ``UID FETCH`` of one ``BODY[…]`` section as imaplib returns it: per mail a ``(line
+    up to the literal, literal)`` pair, then the rest of the line; by UID, the line around
+    the literal and the literal. None for any other shape (a section sent as a quoted
+    string or NIL, no UID)."""
+    found: dict[int, tuple[bytes, bytes]] = {}
     for index, item in enumerate(data):
         if not isinstance(item, tuple):
             continue
@@ -424,9 +507,27 @@ def _literal_headers(data: list[Any]) -> dict[int, FetchedHeader] | None:
         uid = _UID.search(meta)
         if uid is None or b"BODY[" not in meta:
             return None
-        found[int(uid[1])] = FetchedHeader(int(uid[1]), bytes(item[1]), _internaldate(meta))
+        found[int(uid[1])] = (meta, bytes(item[1]))
     expected = sum(1 for item in data if isinstance(item, bytes) and b"BODY[" in item)
     return None if expected else found
+
+
+def _body_chunks(uids: list[int], sizes: dict[int, int]) -> Iterator[list[int]]:
+    """``uids`` that are still there (in ``sizes``) in pieces of at most
+    :data:`_BODY_CHUNK_MAILS` mails and :data:`_BODY_CHUNK_BYTES`, a bigger mail alone."""
+    chunk: list[int] = []
+    total = 0
+    for uid in uids:
+        if uid not in sizes:
+            continue  # gone already: None
+        size = sizes[uid]
+        if chunk and (len(chunk) >= _BODY_CHUNK_MAILS or total + size > _BODY_CHUNK_BYTES):
+            yield chunk
+            chunk, total = [], 0
+        chunk.append(uid)
+        total += size
+    if chunk:
+        yield chunk
 
 
 def _internaldate(meta: bytes) -> datetime | None:

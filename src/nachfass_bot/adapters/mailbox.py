@@ -251,6 +251,12 @@ class Mailbox(Protocol):
         """The whole message, or None when it is gone."""
         ...
 
+    def fetch_messages(self, folder: str, uids: Sequence[int]) -> dict[int, bytes | None]:
+        """The whole messages of ``uids``, each UID a key: None for one that is gone. In
+        as few round trips as the adapter can (a sync reads a batch's bodies at once),
+        and in pieces small enough that a batch of big attachments stays bounded."""
+        ...
+
     def append(self, folder: str, raw: bytes, when: datetime, seen: bool = True) -> None:
         """Store ``raw`` in ``folder`` (RFC 3501 §6.3.11); never into the mailbox selected
         read-only (Courier refuses that), so an adapter leaves it first."""

@@ -88,6 +88,20 @@ class MaildirMailbox:
                 return self._folder(folder).get_bytes(key)
         return None
 
+    def fetch_messages(self, folder: str, uids: Sequence[int]) -> dict[int, bytes | None]:
+        """The files of ``uids``, the folder's UID list read once; None where a file is
+        gone (removed since, or never there)."""
+        box = self._folder(folder)
+        keys = {uid: key for key, uid in self._uids(folder).items()}
+        found: dict[int, bytes | None] = {}
+        for uid in uids:
+            key = keys.get(uid)
+            try:
+                found[uid] = box.get_bytes(key) if key is not None else None
+            except (KeyError, FileNotFoundError):
+                found[uid] = None
+        return found
+
     def append(self, folder: str, raw: bytes, when: datetime, seen: bool = True) -> None:
         box = self._folder(folder)
         message = mailbox.MaildirMessage(raw)

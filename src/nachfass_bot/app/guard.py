@@ -89,6 +89,10 @@ class GuardedMailbox:
         check_no_transaction(self._store, "IMAP FETCH of a message")
         return self._inner.fetch_message(folder, uid)
 
+    def fetch_messages(self, folder: str, uids: Sequence[int]) -> dict[int, bytes | None]:
+        check_no_transaction(self._store, "IMAP FETCH of messages")
+        return self._inner.fetch_messages(folder, uids)
+
     def append(self, folder: str, raw: bytes, when: datetime, seen: bool = True) -> None:
         check_no_transaction(self._store, "IMAP APPEND")
         self._inner.append(folder, raw, when, seen)

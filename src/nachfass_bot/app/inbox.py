@@ -297,13 +297,15 @@ class InboxReader:
         self, mailbox: Mailbox, batch: Batch, *, folder: str, is_junk: bool
     ) -> dict[int, bytes | None]:
         """Before the batch's transaction: download every new mail whose header says it
-        may concern a thread. Handling a mail can only shrink the set of threads a later
-        mail may concern, so this covers every body the handling asks for."""
+        may concern a thread, all in one :meth:`~Mailbox.fetch_messages` (a round trip per
+        mail was most of a mixed inbox's first sync). Handling a mail can only shrink the
+        set of threads a later mail may concern, so this covers every body the handling
+        asks for."""
         known = self._known()
         looked = self._looked(batch, folder=folder, is_junk=is_junk)
         judged = self.store.seen_keys([mail.key for mail in looked], SeenRole.INBOUND)
         drafts = self._draft_ids(looked)
-        bodies: dict[int, bytes | None] = {}
+        wanted: list[int] = []
         for mail in looked:
             if mail.key in judged:
                 continue
@@ -314,8 +316,8 @@ class InboxReader:
                 mail.raw, folder=folder, uid=mail.uid, is_junk=is_junk, received=mail.received
             )
             if self._needs_body(inbound, known) or self._starts_thread(inbound, mail.raw, False):
-                bodies[mail.uid] = mailbox.fetch_message(folder, mail.uid)
-        return bodies
+                wanted.append(mail.uid)
+        return _fetched_bodies(mailbox, folder, wanted)
 
     def _looked(self, batch: Batch, *, folder: str, is_junk: bool = False) -> list[_Looked]:
         """Each mail of a batch at first look (:mod:`nachfass_bot.mail.firstlook`), with
@@ -404,14 +406,14 @@ class InboxReader:
         thread (app/tracking.py); the rest of the Sent folder is read by header only."""
         looked = self._looked(batch, folder=folder)
         judged = self.store.seen_keys([mail.key for mail in looked], SeenRole.OWNER_MAIL)
-        bodies: dict[int, bytes | None] = {}
+        wanted: list[int] = []
         for mail in looked:
             if mail.key in judged or self._not_owners(mail):
                 continue
             inbound = self._parsed(mail.raw, folder=folder, uid=mail.uid, received=mail.received)
             if self._starts_thread(inbound, mail.raw, True):
-                bodies[mail.uid] = mailbox.fetch_message(folder, mail.uid)
-        return bodies
+                wanted.append(mail.uid)
+        return _fetched_bodies(mailbox, folder, wanted)
 
     def _not_owners(self, mail: _Looked) -> bool:
         """A mail the first look found from someone else than the owner (compared as
@@ -743,6 +745,15 @@ class InboxReader:
             thread_id=thread.id,
         )
         return True
+
+
+def _fetched_bodies(mailbox: Mailbox, folder: str, uids: list[int]) -> dict[int, bytes | None]:
+    """The whole mails of ``uids``, each of them a key (None: gone before it was read,
+    see ``_inbound_batch``); no mailbox call when there are none."""
+    if not uids:
+        return {}
+    found = mailbox.fetch_messages(folder, uids)
+    return {uid: found.get(uid) for uid in uids}
 
 
 def _absent_label(thread: Thread, inbound: Inbound) -> str:
