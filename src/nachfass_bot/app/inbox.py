@@ -14,9 +14,10 @@ in the store's index of header facts, so that a thread created later finds an an
 that came before it (:func:`answer_from_synced_mail`).
 
 Headers come first; a body is downloaded only when the header says the mail may concern
-a thread (:func:`nachfass_bot.mail.judge.needs_body`), and before the batch's transaction
-opens: the verdicts are applied, and notices to the owner queued, with no network call
-in between (:mod:`nachfass_bot.app.sync`). A mail that breaks the judgement is logged
+a thread (:func:`nachfass_bot.mail.judge.needs_body`), a batch's bodies together
+(``Mailbox.fetch_messages``) and before the batch's transaction opens: the verdicts are
+applied, and notices to the owner queued, with no network call in between
+(:mod:`nachfass_bot.app.sync`). A mail that breaks the judgement is logged
 with folder and UID and skipped, so one bad mail never stops the loop.
 """
 
