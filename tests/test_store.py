@@ -407,6 +407,15 @@ def test_more_threads_than_sqlite_binds_variables_are_read_whole(memory_store: S
     assert threads[-1].message_ids == {"<last@firma.test>"}
     assert threads[-2].paid_amount == Decimal("12.50") and threads[0].paid_amount == 0
     assert len(memory_store.threads([State.OPEN], after=count - 10)) == 10
+    # The cycle's planning: flat rows of the open threads, then the due ones by id.
+    memory_store.update_thread(7, NOW, state=State.PAUSED)
+    facts = memory_store.thread_facts(states=[State.OPEN])
+    assert len(facts) == count - 1 and 7 not in {row.id for row in facts}
+    wanted = [count, count - 1, 7, 1, count + 5, *range(100, 1100)]  # more than one query
+    by_id = memory_store.threads_by_id(wanted)
+    assert [t.id for t in by_id] == sorted(set(wanted) - {count + 5})  # oldest first
+    assert by_id == [t for t in memory_store.threads() if t.id in set(wanted)]
+    assert memory_store.threads_by_id([]) == []
 
 
 def test_the_change_mark_moves_with_every_write_of_this_or_another_connection(

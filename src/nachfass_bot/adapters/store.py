@@ -685,10 +685,29 @@ class Store:
             for row in rows
         ]
 
-    def thread_facts(self, thread_id: int | None = None) -> list[ThreadFacts]:
+    def threads_by_id(self, thread_ids: Collection[int]) -> list[Thread]:
+        """The threads of ``thread_ids`` (unknown ids are left out), oldest first, as
+        :meth:`threads` reads them: three queries per :data:`_KEYS_PER_QUERY` ids."""
+        wanted = sorted(set(thread_ids))
+        found: list[Thread] = []
+        for start in range(0, len(wanted), _KEYS_PER_QUERY):
+            chunk = wanted[start : start + _KEYS_PER_QUERY]
+            marks = ", ".join("?" for _ in chunk)
+            found.extend(self._thread_rows(f"t.id IN ({marks})", list(chunk)))
+        return found
+
+    def thread_facts(
+        self, thread_id: int | None = None, *, states: Sequence[State] | None = None
+    ) -> list[ThreadFacts]:
         """What ``list`` (every thread) and ``show`` (``thread_id``) tell, oldest first:
-        two queries, flat rows, no Message-IDs (docs/DESIGN.md, "The store")."""
-        where, args = ("t.id = ?", [thread_id]) if thread_id is not None else ("t.id > ?", [0])
+        two queries, flat rows, no Message-IDs (docs/DESIGN.md, "The store"). ``states``:
+        only threads in these states (the cycle's planning reads the open ones)."""
+        where, args = "t.id > ?", list[Any]([0])
+        if thread_id is not None:
+            where, args = "t.id = ?", [thread_id]
+        if states:
+            marks = ", ".join("?" for _ in states)
+            where, args = f"{where} AND t.state IN ({marks})", [*args, *map(str, states)]
         sql = (
             f"SELECT {_FACTS_COLUMNS} FROM threads t "
             f"JOIN clients c ON c.id = t.client_id WHERE {where} ORDER BY t.id"
