@@ -10,11 +10,13 @@ tracked later still finds an answer that was no candidate when it was synced.
 
 from __future__ import annotations
 
+import dataclasses
 import email.utils
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -30,13 +32,24 @@ from nachfass_bot.app.inbox import InboxReader, answer_from_synced_mail, seen_ke
 from nachfass_bot.app.outbox import Outbox
 from nachfass_bot.config import OwnerConfig
 from nachfass_bot.domain.calendar import SendingWindow
-from nachfass_bot.domain.models import Client, CycleReport, Kind, MessageRole, State
+from nachfass_bot.domain.models import (
+    LISTENING_STATES,
+    Client,
+    CycleReport,
+    Kind,
+    MessageRole,
+    SeenRole,
+    State,
+    Thread,
+    VerdictKind,
+)
 from nachfass_bot.mail import headers
 from nachfass_bot.mail.approval import find_token
 from nachfass_bot.mail.bounces import is_bounce_subject, is_delivery_system
 from nachfass_bot.mail.firstlook import first_look
 from nachfass_bot.mail.headers import parse_date
 from nachfass_bot.mail.inbound import parse_inbound
+from nachfass_bot.mail.matching import ThreadIndex, index_threads
 
 TESTS = Path(__file__).parent
 EML_FILES = sorted(TESTS.rglob("*.eml"))
@@ -420,3 +433,42 @@ def test_the_sent_folder_stores_what_the_full_parse_of_every_mail_stores(
     assert {"own", "owner-sent"} <= verdicts
     assert [e.text for e in fast.events()] == [e.text for e in slow.events()]
     assert any("selbst geschrieben" in e.text for e in fast.events()), "a count restarted"
+
+
+def test_the_sync_reads_the_threads_again_only_when_one_may_have_changed(
+    memory_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Seen marks, a notice's Message-ID or a draft change the database but no thread: the
+    # index is kept (with the new own Message-IDs), as a fresh read would build it.
+    reader = reader_with_threads(memory_store)
+    reads: list[object] = []
+    threads = memory_store.threads
+
+    def counted(*args: Any, **kwargs: Any) -> list[Thread]:
+        reads.append(args)
+        return threads(*args, **kwargs)
+
+    monkeypatch.setattr(memory_store, "threads", counted)
+
+    def fresh() -> tuple[frozenset[str], tuple[Any, ...]]:
+        own = frozenset(memory_store.own_message_ids())
+        return own, fields_of(index_threads(threads(sorted(LISTENING_STATES)), own))
+
+    first = reader._known()
+    assert len(reads) == 1 and (first.own_ids, fields_of(first.index)) == fresh()
+    memory_store.mark_seen("k", SeenRole.INBOUND, "INBOX", 1, VerdictKind.OWN, STARTED)
+    memory_store.record_message_id("<nf-notice@berger-design.de>", MessageRole.NOTICE, STARTED)
+    known = reader._known()
+    assert len(reads) == 1, "no thread changed: not read again"
+    assert "<nf-notice@berger-design.de>" in known.own_ids
+    assert (known.own_ids, fields_of(known.index)) == fresh()
+    memory_store.update_thread(2, STARTED, state=State.ANSWERED)
+    known = reader._known()
+    assert len(reads) == 2 and (known.own_ids, fields_of(known.index)) == fresh()
+    assert 2 not in known.index.by_id
+
+
+def fields_of(index: ThreadIndex) -> tuple[Any, ...]:
+    """An index's fields, compared as values (the index itself compares by identity)."""
+    values = (getattr(index, field.name) for field in dataclasses.fields(index))
+    return tuple(list(v.items()) if isinstance(v, Mapping) else v for v in values)

@@ -20,14 +20,17 @@ import pytest
 
 from loophelpers import cli
 from nachfass_bot.adapters.ledger import Ledger
+from nachfass_bot.adapters.mailbox import Mailbox
 from nachfass_bot.adapters.store import Store, to_iso
 from nachfass_bot.app.overview import thread_summaries
+from nachfass_bot.app.wiring import build_engine, build_texts
 from nachfass_bot.cli.views import output_console, threads_table
 from nachfass_bot.config import load_config
 from nachfass_bot.domain.calendar import SendingWindow
 from nachfass_bot.domain.models import (
     ACTIVE_DRAFT_STATES,
     Client,
+    CycleReport,
     Draft,
     DraftState,
     Kind,
@@ -36,7 +39,7 @@ from nachfass_bot.domain.models import (
     Thread,
 )
 from nachfass_bot.domain.preferences import Preferences
-from nachfass_bot.domain.schedule import due_step
+from nachfass_bot.domain.schedule import DueStep, due_step
 
 # -- the reference: list's rows as they were computed from Thread values -------------------
 
@@ -294,3 +297,63 @@ def test_show_and_its_summary_are_the_reference(
         assert cli(seeded, "show", str(row["id"]), "--json") == 0
         shown = json.loads(capsys.readouterr().out)
         assert {key: shown[key] for key in row} == json.loads(json.dumps(row))
+
+
+# -- the cycle's planning reads the same flat facts ---------------------------------------
+
+
+def reference_due(
+    store: Store, window: SendingWindow, preferences: Preferences, now: datetime
+) -> tuple[list[tuple[int, DueStep]], set[int]]:
+    """What ``Engine.due_threads`` gave when it read every open thread whole: the due
+    threads with their steps, and the threads whose planning raised (paused)."""
+    waiting = store.drafts_by_thread(ACTIVE_DRAFT_STATES)
+    looking_back = store.lookbacks()
+    due: list[tuple[int, DueStep]] = []
+    broken: set[int] = set()
+    for stored in store.threads([State.OPEN]):
+        try:
+            thread = preferences.refine(stored)
+            if waiting.get(thread.id) or thread.id in looking_back:
+                continue
+            step = due_step(thread, window, preferences.playbook(thread))
+        except Exception:
+            broken.add(stored.id)
+            continue
+        if step is not None and step.due_at <= now:
+            due.append((thread.id, step))
+    return due, broken
+
+
+def test_the_cycle_plans_what_reading_every_thread_whole_planned(
+    seeded: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``due_threads`` decides from flat rows which threads are not due and reads only
+    the others whole: at any moment it finds exactly the due threads and steps (and
+    pauses exactly the broken threads) that the full computation over every thread does."""
+    monkeypatch.setenv("NACHFASS_UNUSED", "unused")
+    config = load_config(seeded)
+    store, window, preferences = loaded(seeded)
+    with closing(store):
+        engine = build_engine(config, store, build_texts(config), open_mailbox=_no_mailbox)
+        store.add_lookback(store.threads([State.OPEN])[5].id)
+        rng = random.Random(7)
+        moments = sorted(moment(rng) for _ in range(30))
+        found_due = found_broken = 0
+        for now in [*moments, datetime(2027, 6, 1, tzinfo=UTC)]:
+            expected, broken = reference_due(store, window, preferences, now)
+            report = CycleReport()
+            planned = engine.due_threads(now, report)
+            assert [(thread.id, step) for thread, step in planned] == expected
+            assert [thread.id for thread, _ in planned] == [
+                thread.id for thread in store.threads_by_id([tid for tid, _ in expected])
+            ]
+            paused = {int(problem.split(":")[0].split()[1]) for problem in report.problems}
+            assert paused == broken
+            found_due += len(expected)
+            found_broken += len(broken)
+        assert found_due > 100 and found_broken >= 1, "the moments cover due and broken threads"
+
+
+def _no_mailbox() -> Mailbox:
+    raise AssertionError("planning reads no mailbox")

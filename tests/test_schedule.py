@@ -19,6 +19,7 @@ from nachfass_bot.domain.schedule import (
     Playbook,
     Step,
     due_step,
+    next_due_at,
     next_step,
     not_yet_due,
     playbook_for,
@@ -323,3 +324,53 @@ def test_not_yet_due_never_holds_back_a_due_step(
     if not_yet_due(thread, playbook, window, now):
         due = due_step(thread, window, playbook)
         assert due is not None and due.due_at > now
+
+
+@given(
+    kind=st.sampled_from(Kind),
+    step=st.integers(0, 6),
+    started=st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2040, 1, 1)),
+    last_step=st.none() | st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=60)),
+    due_date=st.none() | st.dates(min_value=date(2000, 1, 1), max_value=date(2040, 1, 1)),
+    first_delay=st.none() | st.integers(0, 30),
+    pause=st.none() | st.timedeltas(min_value=timedelta(days=-5), max_value=timedelta(days=60)),
+    assistant=st.booleans(),
+    delays=st.dictionaries(
+        st.integers(0, 5), st.builds(Delay, st.integers(0, 40), st.booleans()), max_size=3
+    ),
+    zone=st.sampled_from(_ZONES),
+    days=st.sampled_from([frozenset({0, 1, 2, 3, 4}), frozenset({5}), frozenset(range(7))]),
+)
+@settings(max_examples=400, deadline=None)
+def test_next_due_at_is_the_due_steps_time(
+    kind: Kind,
+    step: int,
+    started: datetime,
+    last_step: timedelta | None,
+    due_date: date | None,
+    first_delay: int | None,
+    pause: timedelta | None,
+    assistant: bool,
+    delays: dict[int, Delay],
+    zone: str,
+    days: frozenset[int],
+) -> None:
+    # The cycle plans from flat rows: a thread is read whole only when next_due_at says
+    # its step is due, so it must be due_step's time exactly (pause, assistant fallback,
+    # business days, window and time zone included), None where due_step gives none.
+    started = started.replace(tzinfo=UTC)
+    numbers = {s.number for s in DEFAULT_PLAYBOOKS[kind]}
+    playbook = playbook_for(kind, {n: d for n, d in delays.items() if n in numbers})
+    window = SendingWindow(timezone=zone, days=days)
+    thread = make_thread(
+        kind,
+        step=step,
+        started_at=started,
+        last_step_at=None if last_step is None else started + last_step,
+        due_date=due_date,
+        first_delay_days=first_delay,
+        paused_until=None if pause is None else started + pause,
+        client=replace(CLIENT, assistant_email="a@b.test" if assistant else None),
+    )
+    due = due_step(thread, window, playbook)
+    assert next_due_at(thread, playbook, window) == (due.due_at if due is not None else None)

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from nachfass_bot.adapters.ledger import Ledger
 from nachfass_bot.adapters.store import MIGRATIONS, SCHEMA_VERSION, Store
 from nachfass_bot.domain.models import (
     DRAFT_TRANSITIONS,
@@ -23,6 +24,7 @@ from nachfass_bot.domain.models import (
     Kind,
     MessageRole,
     NoticeState,
+    PaymentSource,
     SeenRole,
     State,
     VerdictKind,
@@ -407,6 +409,15 @@ def test_more_threads_than_sqlite_binds_variables_are_read_whole(memory_store: S
     assert threads[-1].message_ids == {"<last@firma.test>"}
     assert threads[-2].paid_amount == Decimal("12.50") and threads[0].paid_amount == 0
     assert len(memory_store.threads([State.OPEN], after=count - 10)) == 10
+    # The cycle's planning: flat rows of the open threads, then the due ones by id.
+    memory_store.update_thread(7, NOW, state=State.PAUSED)
+    facts = memory_store.thread_facts(states=[State.OPEN])
+    assert len(facts) == count - 1 and 7 not in {row.id for row in facts}
+    wanted = [count, count - 1, 7, 1, count + 5, *range(100, 1100)]  # more than one query
+    by_id = memory_store.threads_by_id(wanted)
+    assert [t.id for t in by_id] == sorted(set(wanted) - {count + 5})  # oldest first
+    assert by_id == [t for t in memory_store.threads() if t.id in set(wanted)]
+    assert memory_store.threads_by_id([]) == []
 
 
 def test_the_change_mark_moves_with_every_write_of_this_or_another_connection(
@@ -423,3 +434,45 @@ def test_the_change_mark_moves_with_every_write_of_this_or_another_connection(
         mark = store.change_mark()
         other.set_setting("digest_week", "2026-11", NOW)
         assert store.change_mark() != mark
+
+
+def test_the_threads_mark_ignores_bookkeeping_but_moves_with_every_thread_change(
+    tmp_path: Path,
+) -> None:
+    # The sync reads the listening threads again only when this mark moved (app/inbox.py
+    # _known): seen marks, drafts, notices and own Message-IDs leave every Thread as it was.
+    path = tmp_path / "nachfass.db"
+    with closing(Store.open(path)) as store, closing(Store.open(path)) as other:
+        client_id = store.upsert_client(Client(email="kunde@firma.test"), NOW)
+        thread_id = store.add_thread(kind=Kind.ANGEBOT, client_id=client_id, subject="S",
+                                     started_at=NOW, now=NOW, message_id="<o@x.test>")  # fmt: skip
+        mark, changes = store.threads_mark(), store.change_mark()
+        with store.atomic():
+            store.mark_seen("k", SeenRole.INBOUND, "INBOX", 1, VerdictKind.OWN, NOW)
+            store.mark_seen_many([("k2", "INBOX", 2)], SeenRole.INBOUND, VerdictKind.OWN, NOW)
+            store.save_folder_state("INBOX", 1, 2, NOW)
+            store.add_event(NOW, "E", thread_id=thread_id)
+            store.record_message_id("<n@x.test>", MessageRole.NOTICE, NOW)
+            store.add_draft(
+                thread_id=thread_id, step_index=0, step_number=1, token="d" * 20,
+                recipient="kunde@firma.test", subject="S", body="B", now=NOW,
+                draft_message_id="<d@x.test>", client_message_id="<c@x.test>",
+            )  # fmt: skip
+        assert store.change_mark() != changes and store.threads_mark() == mark
+        before = store.threads()
+        for write in (
+            lambda: store.update_thread(thread_id, NOW, step=1),
+            lambda: store.record_message_id(
+                "<a@x.test>", MessageRole.ANSWER, NOW, thread_id=thread_id
+            ),
+            lambda: store.upsert_client(Client(email="kunde@firma.test", name="K"), NOW),
+            lambda: Ledger(store).add_payment(
+                thread_id, Decimal("1"), NOW.date(), PaymentSource.OWNER, NOW
+            ),
+            lambda: store.conn.execute("UPDATE threads SET subject = 'T'"),  # any other write
+            lambda: other.update_thread(thread_id, NOW, step=2),  # another connection's
+        ):
+            mark = store.threads_mark()
+            write()
+            assert store.threads_mark() != mark
+        assert store.threads() != before

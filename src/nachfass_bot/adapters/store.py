@@ -8,6 +8,7 @@ rebuild everything else from here.
 from __future__ import annotations
 
 import enum
+import functools
 import os
 import sqlite3
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
@@ -16,7 +17,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from nachfass_bot.domain.models import (
     CONVERSATION_ROLES,
@@ -423,6 +424,21 @@ def from_iso(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
 
 
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _bookkeeping_only(method: _Method) -> _Method:
+    """A :class:`Store` method whose writes leave every thread as it was: they do not
+    move :meth:`Store.threads_mark`."""
+
+    @functools.wraps(method)
+    def counted(store: Store, *args: Any, **kwargs: Any) -> Any:
+        with store._bookkeeping():
+            return method(store, *args, **kwargs)
+
+    return cast(_Method, counted)
+
+
 class Store:
     """All persistent state; open with :meth:`open`, close with :meth:`close`.
 
@@ -433,6 +449,8 @@ class Store:
     def __init__(self, conn: sqlite3.Connection, path: Path | None) -> None:
         self.conn = conn
         self.path = path
+        self._bookkeeping_changes = 0  # this connection's changes that leave threads as they are
+        self._in_bookkeeping = False
 
     @cached_property
     def db(self) -> sqlite_utils.Database:
@@ -565,6 +583,29 @@ class Store:
             raise store_problem(self.path, exc) from exc
         return version, self.conn.total_changes
 
+    def threads_mark(self) -> tuple[int, int]:
+        """As :meth:`change_mark`, but unmoved by this connection's bookkeeping: which
+        mails were seen, how far a folder is read, the index of synced mail, drafts,
+        notices, events and the bot's own Message-IDs. It stays equal as long as every
+        :class:`Thread` (its client, payments and conversation Message-IDs) is as it was;
+        any other write, and every commit of another connection, moves it."""
+        version, changes = self.change_mark()
+        return version, changes - self._bookkeeping_changes
+
+    @contextmanager
+    def _bookkeeping(self) -> Iterator[None]:
+        """Count the changes of the block as bookkeeping (:meth:`threads_mark`); a block
+        inside another counts once, with the outer one."""
+        if self._in_bookkeeping:
+            yield
+            return
+        self._in_bookkeeping, before = True, self.conn.total_changes
+        try:
+            yield
+        finally:
+            self._bookkeeping_changes += self.conn.total_changes - before
+            self._in_bookkeeping = False
+
     # -- clients and threads -------------------------------------------------------
 
     def upsert_client(self, client: Client, now: datetime) -> int:
@@ -685,10 +726,29 @@ class Store:
             for row in rows
         ]
 
-    def thread_facts(self, thread_id: int | None = None) -> list[ThreadFacts]:
+    def threads_by_id(self, thread_ids: Collection[int]) -> list[Thread]:
+        """The threads of ``thread_ids`` (unknown ids are left out), oldest first, as
+        :meth:`threads` reads them: three queries per :data:`_KEYS_PER_QUERY` ids."""
+        wanted = sorted(set(thread_ids))
+        found: list[Thread] = []
+        for start in range(0, len(wanted), _KEYS_PER_QUERY):
+            chunk = wanted[start : start + _KEYS_PER_QUERY]
+            marks = ", ".join("?" for _ in chunk)
+            found.extend(self._thread_rows(f"t.id IN ({marks})", list(chunk)))
+        return found
+
+    def thread_facts(
+        self, thread_id: int | None = None, *, states: Sequence[State] | None = None
+    ) -> list[ThreadFacts]:
         """What ``list`` (every thread) and ``show`` (``thread_id``) tell, oldest first:
-        two queries, flat rows, no Message-IDs (docs/DESIGN.md, "The store")."""
-        where, args = ("t.id = ?", [thread_id]) if thread_id is not None else ("t.id > ?", [0])
+        two queries, flat rows, no Message-IDs (docs/DESIGN.md, "The store"). ``states``:
+        only threads in these states (the cycle's planning reads the open ones)."""
+        where, args = "t.id > ?", list[Any]([0])
+        if thread_id is not None:
+            where, args = "t.id = ?", [thread_id]
+        if states:
+            marks = ", ".join("?" for _ in states)
+            where, args = f"{where} AND t.state IN ({marks})", [*args, *map(str, states)]
         sql = (
             f"SELECT {_FACTS_COLUMNS} FROM threads t "
             f"JOIN clients c ON c.id = t.client_id WHERE {where} ORDER BY t.id"
@@ -732,7 +792,9 @@ class Store:
         thread_id: int | None = None,
         folder: str | None = None,
     ) -> None:
-        """Remember a Message-ID: ``original``, ``sent``, ``draft``, ``notice``, ``answer``."""
+        """Remember a Message-ID: ``original``, ``sent``, ``draft``, ``notice``, ``answer``.
+        A draft's or notice's is bookkeeping (:meth:`threads_mark`): a thread holds the
+        conversation's only, and a row is replaced only under its own role."""
         record = {
             "message_id": message_id,
             "thread_id": thread_id,
@@ -740,12 +802,16 @@ class Store:
             "folder": folder,
             "recorded_at": to_iso(now),
         }
-        self._table("message_ids").insert(record, replace=True)
+        if role in CONVERSATION_ROLES:
+            self._table("message_ids").insert(record, replace=True)
+            return
+        with self._bookkeeping():
+            self._table("message_ids").insert(record, replace=True)
 
     def own_message_ids(self) -> set[str]:
         """Message-IDs of every mail the bot itself sent (client mails, drafts, notices)."""
         sql = f"SELECT message_id FROM message_ids WHERE role IN {_OWN_ROLES}"
-        return {row["message_id"] for row in self.db.query(sql)}
+        return {row[0] for row in self.conn.execute(sql)}  # tuples: thousands of rows
 
     def thread_references(self, thread_id: int) -> list[str]:
         """Message-IDs of the thread's conversation, oldest first (RFC 5322 References)."""
@@ -772,6 +838,7 @@ class Store:
 
     # -- drafts ----------------------------------------------------------------------
 
+    @_bookkeeping_only
     def add_draft(
         self,
         *,
@@ -869,6 +936,7 @@ class Store:
                 result[covered] = (DraftState(state), from_iso(send_after))
         return result
 
+    @_bookkeeping_only
     def set_draft_state(
         self, draft_id: int, state: DraftState, now: datetime, **fields: Any
     ) -> None:
@@ -900,6 +968,7 @@ class Store:
 
     # -- the notice outbox -------------------------------------------------------------
 
+    @_bookkeeping_only
     def add_notice(
         self,
         *,
@@ -929,6 +998,7 @@ class Store:
         row = self._first("SELECT * FROM notices WHERE key = ?", [key])
         return _notice_from_row(row) if row else None
 
+    @_bookkeeping_only
     def claim_notice(self, notice_id: int, now: datetime) -> bool:
         """``pending`` → ``sending`` in one committed statement; False when the notice is
         no longer ``pending`` (another process claimed it first): only the claimer sends."""
@@ -944,6 +1014,7 @@ class Store:
         sql = f"SELECT * FROM notices WHERE state IN ({marks}) ORDER BY id"
         return [_notice_from_row(row) for row in self.db.query(sql, [str(s) for s in states])]
 
+    @_bookkeeping_only
     def set_notice_state(
         self, notice_id: int, state: NoticeState, now: datetime, **fields: Any
     ) -> None:
@@ -1005,6 +1076,7 @@ class Store:
         row = self._first("SELECT uidvalidity, last_uid FROM folders WHERE name = ?", [folder])
         return (int(row["uidvalidity"]), int(row["last_uid"])) if row else None
 
+    @_bookkeeping_only
     def save_folder_state(
         self, folder: str, uidvalidity: int, last_uid: int, now: datetime
     ) -> None:
@@ -1026,6 +1098,7 @@ class Store:
             return None
         return _required_dt(row["window_since"]), int(row["window_uid"])
 
+    @_bookkeeping_only
     def save_folder_window(
         self, folder: str, window: tuple[datetime, int] | None, now: datetime
     ) -> None:
@@ -1044,6 +1117,7 @@ class Store:
         value = self.db.execute(sql, [str(state) for state in states]).fetchone()[0]
         return from_iso(value)
 
+    @_bookkeeping_only
     def mark_seen(
         self,
         key: str,
@@ -1061,6 +1135,7 @@ class Store:
             [key, role, folder, uid, verdict, to_iso(now)],
         )
 
+    @_bookkeeping_only
     def mark_seen_many(
         self,
         mails: Sequence[tuple[str, str, int]],
@@ -1077,6 +1152,7 @@ class Store:
             [(key, str(role), folder, uid, str(verdict), seen_at) for key, folder, uid in mails],
         )
 
+    @_bookkeeping_only
     def forget_seen(self, key: str, role: SeenRole) -> None:
         """Let the next copy of the mail ``key`` take ``role`` on again."""
         self.db.execute("DELETE FROM seen WHERE key = ? AND role = ?", [key, role])
@@ -1126,6 +1202,7 @@ class Store:
 
     # -- mail left on the server by a big sync, and the threads that must look there ----
 
+    @_bookkeeping_only
     def add_unread_range(self, folder: str, uidvalidity: int, low: int, high: int) -> None:
         """Record that ``folder``'s UIDs ``low``..``high`` were read only where the server's
         search named them (the rest is in no index)."""
@@ -1140,6 +1217,7 @@ class Store:
         sql = "SELECT folder, uidvalidity, low, high FROM unread_ranges ORDER BY folder, low"
         return [(str(f), int(v), int(lo), int(hi)) for f, v, lo, hi in self.db.execute(sql)]
 
+    @_bookkeeping_only
     def drop_unread_ranges(self, folder: str, uidvalidity: int) -> None:
         """Forget ``folder``'s ranges under ``uidvalidity`` (the folder is gone or renumbered:
         it is read anew)."""
@@ -1147,6 +1225,7 @@ class Store:
             "DELETE FROM unread_ranges WHERE folder = ? AND uidvalidity = ?", [folder, uidvalidity]
         )
 
+    @_bookkeeping_only
     def drop_unread_range(self, folder: str, uidvalidity: int, low: int) -> None:
         """Forget the range of ``folder`` from ``low`` (it is read whole after all)."""
         self.db.execute(
@@ -1157,6 +1236,7 @@ class Store:
     def has_unread_ranges(self) -> bool:
         return self.db.execute("SELECT 1 FROM unread_ranges LIMIT 1").fetchone() is not None
 
+    @_bookkeeping_only
     def add_lookback(self, thread_id: int) -> None:
         """``thread_id`` must look back on the server before any step of it is planned."""
         self.db.execute("INSERT OR IGNORE INTO lookbacks (thread_id) VALUES (?)", [thread_id])
@@ -1164,6 +1244,7 @@ class Store:
     def lookbacks(self) -> set[int]:
         return {int(row[0]) for row in self.db.execute("SELECT thread_id FROM lookbacks")}
 
+    @_bookkeeping_only
     def drop_lookbacks(self, thread_ids: Iterable[int]) -> None:
         self.db.conn.executemany(
             "DELETE FROM lookbacks WHERE thread_id = ?", [(tid,) for tid in thread_ids]
@@ -1171,6 +1252,7 @@ class Store:
 
     # -- the index of synced inbound mail ------------------------------------------------
 
+    @_bookkeeping_only
     def add_synced_mails(self, mails: Sequence[tuple[str, Inbound]]) -> None:
         """Keep the header facts of inbound mails that may answer a thread created later:
         sender, dates, folder, and each Message-ID they reference. The first copy of a
@@ -1288,6 +1370,7 @@ class Store:
 
     # -- events ------------------------------------------------------------------------
 
+    @_bookkeeping_only
     def add_event(
         self,
         at: datetime,

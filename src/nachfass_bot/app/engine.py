@@ -39,7 +39,13 @@ from nachfass_bot.domain.models import (
     State,
     Thread,
 )
-from nachfass_bot.domain.schedule import DueStep, due_step, next_step, not_yet_due
+from nachfass_bot.domain.schedule import (
+    DueStep,
+    due_step,
+    next_due_at,
+    next_step,
+    not_yet_due,
+)
 from nachfass_bot.errors import NachfassError
 from nachfass_bot.mail.approval import new_token, token_tag
 from nachfass_bot.texts.compose import new_message_id
@@ -193,14 +199,23 @@ class Engine:
         result = []
         waiting = self.store.drafts_by_thread(ACTIVE_DRAFT_STATES)  # one query for all
         looking_back = self.store.lookbacks()  # an answer may wait on the server
-        for stored in self.store.threads([State.OPEN]):
+        due_ids: list[int] = []
+        # Flat rows decide (docs/DESIGN.md, "The cycle"): a step's time depends only on
+        # the facts next_due_at reads, and only the due threads are read whole.
+        for facts in self.store.thread_facts(states=[State.OPEN]):
+            with self._isolated(facts.id, PLANNING, now, report):
+                if waiting.get(facts.id) or facts.id in looking_back:
+                    continue
+                playbook = self.preferences.playbook_of(facts.kind, facts.client_email)
+                if not_yet_due(facts, playbook, self.window, now):
+                    continue  # most threads of a cycle: no calendar arithmetic for them
+                due_at = next_due_at(facts, playbook, self.window)
+                if due_at is not None and due_at <= now:
+                    due_ids.append(facts.id)
+        for stored in self.store.threads_by_id(due_ids):
             with self._isolated(stored.id, PLANNING, now, report):
                 thread = self.preferences.refine(stored)
-                if waiting.get(thread.id) or thread.id in looking_back:
-                    continue
                 playbook = self.preferences.playbook(thread)
-                if not_yet_due(thread, playbook, self.window, now):
-                    continue  # most threads of a cycle: no calendar arithmetic for them
                 due = due_step(thread, self.window, playbook)
                 if due is not None and due.due_at <= now:
                     result.append((thread, due))

@@ -159,7 +159,8 @@ class InboxReader:
         self.move_spam_replies = move_spam_replies
         self._spam_answers: dict[tuple[str, int], str] = {}
         self._parse_cache: dict[tuple[str, int], tuple[bytes, Inbound]] = {}
-        self._known_read: tuple[tuple[int, int], _Known] | None = None
+        # What _known read, under which change_mark and threads_mark.
+        self._known_read: tuple[tuple[int, int], tuple[int, int], _Known] | None = None
         self._look_cache: dict[tuple[str, int], _Looked] = {}
         self._search_trusted: dict[str, bool] = {}  # folder → its search finds word parts
         self.outbox = outbox
@@ -270,14 +271,21 @@ class InboxReader:
         """The listening threads and our own Message-IDs; read again only when the
         database changed since the last read (:meth:`Store.change_mark`): reading a
         batch's bodies and handling it ask twice, and reading 10,000 threads is most of
-        a sync's cost."""
+        a sync's cost. Where only bookkeeping changed (:meth:`Store.threads_mark`: seen
+        marks, drafts, notices, the bot's own Message-IDs), the threads are not read
+        again: only our own Message-IDs are."""
         mark = self.store.change_mark()
-        if self._known_read is not None and self._known_read[0] == mark:
-            return self._known_read[1]
+        read = self._known_read
+        if read is not None and read[0] == mark:
+            return read[2]
+        threads_mark = self.store.threads_mark()
         own_ids = frozenset(self.store.own_message_ids())
-        threads = self.store.threads(sorted(LISTENING_STATES))
-        known = _Known(own_ids=own_ids, index=index_threads(threads, own_ids))
-        self._known_read = (mark, known)
+        if read is not None and read[1] == threads_mark:
+            index = read[2].index.updated({}, own_ids)  # the same threads
+        else:
+            index = index_threads(self.store.threads(sorted(LISTENING_STATES)), own_ids)
+        known = _Known(own_ids=own_ids, index=index)
+        self._known_read = (mark, threads_mark, known)
         return known
 
     def _refresh(self, known: _Known, thread_ids: Iterable[int]) -> _Known:

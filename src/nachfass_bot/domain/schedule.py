@@ -238,7 +238,7 @@ def _step_due_at(thread: Timed, step: Step, window: SendingWindow) -> datetime |
     return due_at
 
 
-def not_yet_due(thread: Thread, playbook: Playbook, window: SendingWindow, now: datetime) -> bool:
+def not_yet_due(thread: Timed, playbook: Playbook, window: SendingWindow, now: datetime) -> bool:
     """True only when the thread's next step surely is not due at ``now``: its delay
     counted as whole days from the moment it counts from, less a day, ends after ``now``.
     A cheap test before :func:`due_step` for a cycle over many threads; exact where it
