@@ -193,8 +193,6 @@ class InboxReader:
         """The UIDs of ``low``..``high`` that a search on the server names as candidates
         (:mod:`nachfass_bot.mail.prefilter`: a superset of :meth:`_candidate`); None when
         the server cannot search."""
-        if not self._search_finds_word_parts(mailbox, folder, low, high):
-            return None
         known = self._known()
         index = known.index
         wanted = Wanted(
@@ -207,6 +205,8 @@ class InboxReader:
         if len(programs) > _MAX_SEARCHES:
             log.info("%s: %d searches would cost more than reading every header", folder,
                      len(programs))  # fmt: skip
+            return None
+        if not self._search_finds_word_parts(mailbox, folder, low, high):
             return None
         found: set[int] = set()
         for program in programs:
