@@ -203,13 +203,16 @@ def _count_select_waits() -> _Waits:
 
 def _timed(action: Callable[[], Any]) -> float:
     """Wall time of ``action``; with PROFILE=1 its cProfile listing goes to stderr (by
-    ``PROFILE_SORT``, default tottime)."""
+    ``PROFILE_SORT``, default tottime), and with PROFILE_DUMP=FILE the first profile
+    (the first cycle's) is saved there for ``pstats``."""
     profiler = cProfile.Profile() if os.environ.get("PROFILE") else None
     began = time.perf_counter()
     if profiler is not None:
         profiler.runcall(action)
         order = os.environ.get("PROFILE_SORT", "tottime")  # or "cumulative"
         pstats.Stats(profiler, stream=sys.stderr).sort_stats(order).print_stats(25)
+        if os.environ.get("PROFILE_DUMP") and not os.path.exists(os.environ["PROFILE_DUMP"]):
+            profiler.dump_stats(os.environ["PROFILE_DUMP"])
     else:
         action()
     return time.perf_counter() - began

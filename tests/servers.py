@@ -433,7 +433,12 @@ class DovecotServer(MailAccount):
         for sub in ("cur", "new", "tmp"):
             (maildir / sub).mkdir(parents=True, exist_ok=True)
         for count, raw in enumerate(mails, start=1):
-            path = maildir / "cur" / f"{1_700_000_000 + count}.M{count}P{os.getpid()}.fill:2,S"
+            # Sizes in the name as Dovecot's own delivery writes them (S= on disk, W= with
+            # CRLF line ends): without them Dovecot reads each file for RFC822.SIZE and
+            # stores the size in its uidlist, a rewrite and a rescan no real Maildir costs.
+            crlf = len(raw) + raw.count(b"\n") - raw.count(b"\r\n")
+            name = f"{1_700_000_000 + count}.M{count}P{os.getpid()}.fill,S={len(raw)},W={crlf}:2,S"
+            path = maildir / "cur" / name
             path.write_bytes(raw)
             os.chown(path, internal.pw_uid, internal.pw_gid)
         for directory in (home, maildir, *(maildir / sub for sub in ("cur", "new", "tmp"))):
