@@ -38,6 +38,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +93,11 @@ def mixed(number: int, user: str, date: datetime) -> bytes:
     one): of every 20, 12 newsletters with List-Unsubscribe and ``Precedence: bulk``, 3
     notifications with ``Auto-Submitted: auto-generated`` (shops, services), 4 mails of
     strangers (2 of them replies to mails the bot never knew) and one with an English
-    subject that the server's first look cannot tell from an auto-reply ("Office …")."""
+    subject that reads like an auto-reply's ("Office …"); of every 100, one of those is
+    a Postfix bounce of the owner's mail to a stranger instead (read whole: a bounce
+    may name a thread in its text alone)."""
+    if number % 100 == 99:
+        return bounce(number, date)
     kind = number % 20
     body = ("Guten Tag,\n" + "Text " * 60 + "\n") * 3
     if kind < 12:
@@ -112,6 +117,19 @@ def mixed(number: int, user: str, date: datetime) -> bytes:
                     body=body, date=date, in_reply_to=reply)  # fmt: skip
     return mail(sender=f"team@office{number % 13}.test", to=user,
                 subject=f"Office hours {number}", body=body, date=date)  # fmt: skip
+
+
+_BOUNCE = Path(__file__).resolve().parents[1] / "tests" / "corpus" / "postfix_dsn_adler.eml"
+
+
+def bounce(number: int, date: datetime) -> bytes:
+    """The corpus' Postfix bounce (RFC 3464) as the ``number``-th mail: its own
+    Message-ID and Date, CRLF line ends."""
+    raw = _BOUNCE.read_bytes().replace(b"\r\n", b"\n")
+    raw = re.sub(rb"(?mi)^Message-Id: .*$", f"Message-Id: <{number}.bounce@mx.test>".encode(),
+                 raw, count=1)  # fmt: skip
+    raw = re.sub(rb"(?m)^Date: .*$", f"Date: {format_datetime(date)}".encode(), raw, count=1)
+    return raw.replace(b"\n", b"\r\n")
 
 
 def backdate(server: DovecotServer, count: int) -> None:
