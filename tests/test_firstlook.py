@@ -15,6 +15,7 @@ import email.utils
 import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
+from email import message_from_bytes
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,12 @@ from nachfass_bot.domain.models import (
 )
 from nachfass_bot.mail import headers
 from nachfass_bot.mail.approval import find_token
-from nachfass_bot.mail.bounces import is_bounce_subject, is_delivery_system
+from nachfass_bot.mail.bounces import (
+    is_bounce_headers,
+    is_bounce_subject,
+    is_delivery_system,
+    may_be_bounce_notice,
+)
 from nachfass_bot.mail.firstlook import first_look
 from nachfass_bot.mail.headers import parse_date
 from nachfass_bot.mail.inbound import parse_inbound
@@ -86,6 +92,10 @@ def assert_reads_like_parse_inbound(raw: bytes) -> bool:
     assert look.delivery_system == is_delivery_system(inbound.from_addr)
     if find_token(inbound.subject) is not None:
         assert look.maybe_command
+    msg = message_from_bytes(raw)
+    if may_be_bounce_notice(msg, inbound.subject) or is_bounce_headers(msg):
+        # a bounce's sign, which the server's first look asks for (mail/prefilter.py)
+        assert look.bounce_sign or look.bounce_subject or look.delivery_system
     if not look.machine:  # what decides the index: exact where the look decides alone
         assert look.is_list_mail == inbound.is_list_mail
         assert not inbound.is_auto_reply or inbound.is_list_mail

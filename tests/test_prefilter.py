@@ -1,17 +1,17 @@
 """The server-side prefilter (mail/prefilter.py): the IMAP SEARCH programs find, on a
-real Dovecot, every mail that ``InboxReader._candidate`` takes, and not the plain rest.
+real Dovecot, every mail that ``InboxReader._may_act`` takes, and not the plain rest.
 
 The superset test appends every ``.eml`` under tests/ to one folder, fetches the header
 fields as a sync does (``HEADER_FIELDS``), and judges each mail with the real
-``_candidate`` under several ``Wanted`` variants built from the mail itself: nothing
+``_may_act`` under several ``Wanted`` variants built from the mail itself: nothing
 tracked, its sender tracked, its domain tracked, its ids known, its sender being the
 owner, and so many ids that the programs fall back to "any reply". For each variant the
-programs run over that one mail's UID; a candidate must be a hit.
+programs run over that one mail's UID; a mail that may act must be a hit.
 
 A mail the first look cannot read (None) is a candidate today whatever it says; here it
 counts as one only through the triggers the full parse shows (:func:`_parsed_look`):
 its From, Message-ID, In-Reply-To and References as ``parse_inbound`` reads them, and the
-signs (auto-reply, bounce, token, delivery system) of its parsed fields. That is the
+signs (a bounce's, token, delivery system) of its parsed fields. That is the
 claim of the module docstring: such a mail matters only through those fields.
 """
 
@@ -21,6 +21,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email import message_from_bytes
+from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -36,9 +38,14 @@ from nachfass_bot.app.guard import GuardedMailbox, MailInTransaction
 from nachfass_bot.app.inbox import InboxReader
 from nachfass_bot.config import ServerConfig
 from nachfass_bot.mail.approval import find_token
-from nachfass_bot.mail.bounces import is_bounce_subject, is_delivery_system
+from nachfass_bot.mail.bounces import (
+    field_value,
+    is_bounce_subject,
+    is_delivery_system,
+    names_delivery_system,
+)
 from nachfass_bot.mail.classify import is_auto_reply_subject
-from nachfass_bot.mail.firstlook import FirstLook, first_look
+from nachfass_bot.mail.firstlook import REPORT_FIELDS, FirstLook, first_look
 from nachfass_bot.mail.inbound import HEADER_FIELDS, parse_inbound
 from nachfass_bot.mail.matching import ThreadIndex
 from nachfass_bot.mail.prefilter import Wanted, answer_programs, quote, search_programs
@@ -90,7 +97,12 @@ def corpus(dovecot_server: DovecotServer) -> Iterator[Corpus]:
 def _parsed_look(raw: bytes) -> FirstLook:
     """The triggers of a mail the first look gives up on, from the full parse."""
     inbound = parse_inbound(raw, folder=FOLDER, uid=1)
+    msg = message_from_bytes(raw)
     subject = inbound.subject
+    report = "report" in (field_value(msg, "Content-Type") or "").lower() or any(
+        field_value(msg, name) is not None for name in REPORT_FIELDS
+    )
+    named = names_delivery_system(field_value(msg, "From"))
     machine = (inbound.is_auto_reply and not inbound.is_list_mail) or is_auto_reply_subject(
         subject.strip()
     )
@@ -101,7 +113,8 @@ def _parsed_look(raw: bytes) -> FirstLook:
         in_reply_to=inbound.in_reply_to,
         references=inbound.references,
         is_list_mail=inbound.is_list_mail,
-        machine=machine,
+        machine=machine or report,
+        bounce_sign=report or named,
         maybe_command=find_token(subject) is not None,
         bounce_subject=is_bounce_subject(subject),
         delivery_system=is_delivery_system(inbound.from_addr),
@@ -122,12 +135,20 @@ def _index(own: frozenset[str], references: frozenset[str], senders: frozenset[s
 def _is_candidate(look: FirstLook, owner: str, index: ThreadIndex, drafts: set[str]) -> bool:
     """The real ``InboxReader._candidate`` (it reads only the owner from the reader)."""
     reader = SimpleNamespace(owner_email=owner)
+    reader._may_act = partial(InboxReader._may_act, reader)
     known = SimpleNamespace(index=index)
     return InboxReader._candidate(reader, look, known, drafts)  # type: ignore[arg-type]
 
 
+def _may_act(look: FirstLook, owner: str, index: ThreadIndex, drafts: set[str]) -> bool:
+    """The real ``InboxReader._may_act``: what the programs must find."""
+    reader = SimpleNamespace(owner_email=owner)
+    known = SimpleNamespace(index=index)
+    return InboxReader._may_act(reader, look, known, drafts)  # type: ignore[arg-type]
+
+
 def _variants(look: FirstLook) -> Iterator[tuple[str, Wanted, ThreadIndex, set[str]]]:
-    """(name, Wanted, the index and drafts ``_candidate`` sees with the same knowledge)."""
+    """(name, Wanted, the index and drafts ``_may_act`` sees with the same knowledge)."""
     empty: frozenset[str] = frozenset()
     yield "nothing tracked", Wanted(OWNER), _index(empty, empty, empty, empty), set()
     sender = (look.from_addr or "").casefold()
@@ -157,7 +178,7 @@ def test_the_programs_find_every_candidate_of_the_corpus(corpus: Corpus) -> None
             unread += 1
             look = _parsed_look(raw)
         for name, wanted, index, drafts in _variants(look):
-            if not _is_candidate(look, wanted.owner, index, drafts):
+            if not _may_act(look, wanted.owner, index, drafts):
                 continue
             hits = [
                 found
@@ -171,13 +192,13 @@ def test_the_programs_find_every_candidate_of_the_corpus(corpus: Corpus) -> None
 
 
 def test_the_programs_leave_out_the_plain_mails_of_the_corpus(corpus: Corpus) -> None:
-    """The prefilter filters: with nothing tracked, the corpus' plain mails (no sign, no
-    token) are not all hits."""
+    """The prefilter filters: with nothing tracked, the corpus' mails that cannot act (no
+    bounce sign, no token) are not all hits."""
     plain = []
     for uid, raw in corpus.headers.items():
         look = first_look(raw)
         empty = _index(frozenset(), frozenset(), frozenset(), frozenset())
-        if look is not None and not _is_candidate(look, OWNER, empty, set()):
+        if look is not None and not _may_act(look, OWNER, empty, set()):
             plain.append(uid)
     hits = {
         found
@@ -298,7 +319,7 @@ def test_the_programs_find_every_candidate_of_hostile_mails(corpus: Corpus, raw:
     (header,) = next(iter(corpus.mailbox.fetch_headers(FUZZ, uid, HEADER_FIELDS)))
     look = first_look(header.header) or _parsed_look(header.header)
     for name, wanted, index, drafts in _variants(look):
-        if _is_candidate(look, wanted.owner, index, drafts):
+        if _may_act(look, wanted.owner, index, drafts):
             hits = [
                 found
                 for program in search_programs(wanted)
@@ -307,11 +328,8 @@ def test_the_programs_find_every_candidate_of_hostile_mails(corpus: Corpus, raw:
             assert uid in hits, f"{name}: {raw[:2000]!r}"
 
 
+# Signs that make a mail worth reading whoever sent it: a bounce's, a draft's token.
 SIGNS: tuple[bytes, ...] = (
-    b"Subject: Automatische  Antwort: Angebot",
-    b"Subject: Out of\toffice until Monday",
-    b"Subject: AutoReply",
-    b"Subject: =?utf-8?b?QWJ3ZXNlbmhlaXRzbm90aXo6IEFuZ2Vib3Q=?=",
     b"Subject: Undeliverable: Angebot",
     b"Subject: Mail delivery failed: returning message to sender",
     b"Subject: Returned mail: see transcript for details",
@@ -328,18 +346,28 @@ SIGNS: tuple[bytes, ...] = (
     b'From: "Mail Delivery System" <MAILER-DAEMON@mx.example>',
     b"From: MDaemon@firma.example",
     b"From: mailerdaemon@mx.example",
+    b'From: "Mail Delivery Subsystem" <bounces@mx.example>',
+    b"From: Mail  Delivery System <noreply@mx.example>",
+    b"X-Failed-Recipients: kunde@firma.example",
+    b"Content-Type: multipart/report; report-type=delivery-status; boundary=x",
+    b"Content-Type: multipart/report; report-type=disposition-notification; boundary=x",
+)
+# An auto-reply's signs: a candidate for the full parse, but alone (naming nothing known)
+# no mail that may act, and no key of the server's look.
+AUTO_REPLY_SIGNS: tuple[bytes, ...] = (
+    b"Subject: Automatische  Antwort: Angebot",
+    b"Subject: Out of\toffice until Monday",
+    b"Subject: AutoReply",
+    b"Subject: =?utf-8?b?QWJ3ZXNlbmhlaXRzbm90aXo6IEFuZ2Vib3Q=?=",
     b"Auto-Submitted: auto-replied (vacation)",
     b"X-Autoreply: yes",
     b"X-Autorespond: Abwesend",
     b"X-AutoReply-From: kunde@firma.example",
     b"X-Mail-Autoreply: 1",
     b"X-Apple-Action: vacation",
-    b"X-Failed-Recipients: kunde@firma.example",
     b"Precedence: auto_reply",
     b"Precedence: first-class",
     b"Precedence: auto_reply\r\nPrecedence: bulk",
-    b"Content-Type: multipart/report; report-type=delivery-status; boundary=x",
-    b"Content-Type: multipart/report; report-type=disposition-notification; boundary=x",
     b"Return-Path: <>",
     b"Return-Path: < >",
 )
@@ -361,8 +389,10 @@ def _with(field: bytes) -> bytes:
 
 
 def test_each_sign_alone_is_found(dovecot: MailAccount) -> None:
-    """Each sign that makes ``_candidate`` say yes on its own is a hit on its own (the
-    corpus has most signs together, where one key may hide another's gap)."""
+    """Each sign that makes ``_may_act`` say yes on its own is a hit on its own (the
+    corpus has most signs together, where one key may hide another's gap); an
+    auto-reply's sign alone sends a mail to the full parse when it is read, but is no
+    hit: a shop's notification names no thread."""
     empty = _index(frozenset(), frozenset(), frozenset(), frozenset())
     plain = _with(b"X-Nothing: 1")
     look = first_look(plain)
@@ -371,18 +401,24 @@ def test_each_sign_alone_is_found(dovecot: MailAccount) -> None:
     for field in SIGNS:
         look = first_look(_with(field))
         assert look is not None
+        assert _may_act(look, OWNER, empty, set()), field
+    for field in AUTO_REPLY_SIGNS:
+        look = first_look(_with(field))
+        assert look is not None
         assert _is_candidate(look, OWNER, empty, set()), field
-    for raw in (plain, *map(_with, SIGNS)):
+        assert not _may_act(look, OWNER, empty, set()), field
+    for raw in (plain, *map(_with, SIGNS), *map(_with, AUTO_REPLY_SIGNS)):
         dovecot.append("INBOX", raw)
     with ImapMailbox.connect(_config(dovecot), dovecot.password, timeout=10) as mailbox:
         programs = search_programs(Wanted(OWNER))
-        missed = [
-            field
-            for uid, field in enumerate(SIGNS, start=2)
-            if not any(mailbox.search_uids("INBOX", p, uid, uid) for p in programs)
-        ]
-        assert not missed
-        assert not any(mailbox.search_uids("INBOX", p, 1, 1) for p in programs)
+
+        def hit(uid: int) -> bool:
+            return any(mailbox.search_uids("INBOX", p, uid, uid) for p in programs)
+
+        assert not [field for uid, field in enumerate(SIGNS, start=2) if not hit(uid)]
+        first = 2 + len(SIGNS)
+        assert not [field for uid, field in enumerate(AUTO_REPLY_SIGNS, start=first) if hit(uid)]
+        assert not hit(1)
 
 
 def test_the_guard_passes_the_search_on_outside_a_transaction(

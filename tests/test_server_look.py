@@ -22,6 +22,7 @@ from nachfass_bot.config import load_config
 from nachfass_bot.mail.prefilter import probe_program
 from servers import MailAccount, SmtpSink
 
+TESTS = Path(__file__).parent
 CLIENT = "jonas@keller-bau.test"
 OFFER_ID = "<angebot-7@berger-design.test>"
 
@@ -194,6 +195,45 @@ def test_an_auto_reply_the_sync_judged_is_no_answer_for_a_later_thread(
     assert cli(config, "tick", "--now", "2026-03-04T12:10") == 0
 
     assert state_of(config, capsys, later) == "open", "an out-of-office note is no answer"
+
+
+def notification(number: int, owner: str, date: datetime) -> bytes:
+    """A shop's or service's notice: an auto-reply's sign, no list field, nothing known."""
+    return mail(
+        sender=f"noreply@service{number}.test", to=owner, subject=f"Bestellung {number} versandt",
+        body="Ihr Paket ist unterwegs.\n", date=date, extra={"Auto-Submitted": "auto-generated"},
+    )  # fmt: skip
+
+
+def test_a_big_sync_reads_no_notification_but_every_bounce(
+    config: Path, dovecot: MailAccount, capsys, monkeypatch
+) -> None:
+    """A mixed inbox: notifications and an auto-reply of strangers are no hits, while a
+    bounce that names a client only in its text is read whole and pauses the thread;
+    the stranger's auto-reply, once she is a client, is still no answer."""
+    owner = dovecot.user
+    bounced = track(config, capsys, "--kind", "angebot", "--to", "s.adler@adler-it.com",
+                    "--subject", "Angebot Netzwerk", "--sent-at", "2026-02-02T10:00")  # fmt: skip
+    for number in range(4):
+        dovecot.append("INBOX", notification(number, owner, local("2026-03-03T08:00")))
+    dovecot.append("INBOX", mail(
+        sender="Lena Hoffmann <lena@hoffmann-studio.test>", to=owner, subject="Re: Termin",
+        body="Ich bin bis Freitag nicht im Büro.\n", date=local("2026-03-03T09:00"),
+        extra={"Auto-Submitted": "auto-replied"},
+    ))  # fmt: skip
+    dovecot.append("INBOX", (TESTS / "corpus" / "postfix_dsn_adler.eml").read_bytes())
+    fetched = fetched_uids(monkeypatch)
+
+    assert cli(config, "tick", "--now", "2026-03-04T12:00") == 0
+
+    assert [uid for folder, uid in fetched if folder == "INBOX"] == [6, 6], "the bounce only"
+    assert state_of(config, capsys, bounced) == "paused"
+    later = track(config, capsys, "--kind", "angebot", "--to", "lena@hoffmann-studio.test",
+                  "--subject", "Termin", "--sent-at", "2026-03-01T10:00")  # fmt: skip
+    assert cli(config, "tick", "--now", "2026-03-04T12:10") == 0
+    assert state_of(config, capsys, later) == "open", "an auto-reply is no answer"
+    with closing(store_of(config)) as store:
+        assert store.lookbacks() == set(), "it looked back"
 
 
 def test_the_look_back_reads_only_mail_that_may_answer_the_queued_threads(

@@ -191,7 +191,7 @@ class InboxReader:
 
     def _server_look(self, mailbox: Mailbox, folder: str, low: int, high: int) -> list[int] | None:
         """The UIDs of ``low``..``high`` that a search on the server names as candidates
-        (:mod:`nachfass_bot.mail.prefilter`: a superset of :meth:`_candidate`); None when
+        (:mod:`nachfass_bot.mail.prefilter`: a superset of :meth:`_may_act`); None when
         the server cannot search."""
         known = self._known()
         index = known.index
@@ -370,9 +370,16 @@ class InboxReader:
         so needs the full parse and the rule chain: a superset of every rule that acts
         (docs/DESIGN.md, "The cycle"). Not a candidate: a mail the look could read, with
         no sign of machine mail, no token, not the owner's, and naming nothing known."""
-        if look is None or look.machine or look.maybe_command:
-            return True
-        if look.bounce_subject or look.delivery_system:
+        return look is None or look.machine or self._may_act(look, known, drafts)
+
+    def _may_act(self, look: FirstLook, known: _Known, drafts: set[str]) -> bool:
+        """Whether a mail may change a thread or start one, or be a command: the
+        candidates the server's first look must name (:mod:`nachfass_bot.mail.prefilter`).
+        A machine mail is one only with a bounce's sign (a bounce may name a thread in its
+        text alone): naming nothing known by its header, an auto-reply is one to nobody
+        tracked, its verdict changes no thread, and a thread created later reads its
+        header again when it looks back (``lookback._eligible``)."""
+        if look.maybe_command or look.bounce_sign or look.bounce_subject or look.delivery_system:
             return True
         sender = look.from_addr
         if sender is not None and sender.casefold() == self.owner_email.strip().casefold():
@@ -481,7 +488,9 @@ class InboxReader:
             judged.add(key)
             if _may_answer_later(inbound, verdict):
                 index.append((key, inbound))
-            if verdict not in _NOTHING_CHANGED:
+            if touched and verdict not in _NOTHING_CHANGED:
+                # only a verdict about threads changes them: an auto-reply or a bounce
+                # to nobody tracked (a mixed inbox's notifications) reads nothing again
                 known = self._refresh(known, touched)
         self.store.mark_seen_many(unrelated, SeenRole.INBOUND, VerdictKind.UNRELATED, now)
         self.store.add_synced_mails(index)

@@ -421,9 +421,14 @@ def is_bounce_subject(subject: str) -> bool:
 
 
 def _sent_by_delivery_system(msg: Message) -> bool:
-    """From MAILER-DAEMON, postmaster or MDaemon, or a "Mail Delivery System" name."""
-    sender = field_value(msg, "From")
-    return is_delivery_system(sender) or bool(_MACHINE_SENDER_RE.search(sender or ""))
+    return names_delivery_system(field_value(msg, "From"))
+
+
+def names_delivery_system(from_value: str | None) -> bool:
+    """A From field of MAILER-DAEMON, postmaster or MDaemon (:func:`is_delivery_system`),
+    or one that names a mail system ("Mail Delivery System" <bounces@…>): what a bounce
+    notice's sender may look like (:func:`may_be_bounce_notice`)."""
+    return is_delivery_system(from_value) or bool(_MACHINE_SENDER_RE.search(from_value or ""))
 
 
 def _reads_like_bounce(text: str) -> bool:

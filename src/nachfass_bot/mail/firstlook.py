@@ -13,9 +13,11 @@ continuation, a leading continuation. The caller then parses the block in full.
 What it cannot tell cheaply it reports as a *sign*: ``machine`` is True when any field
 or subject that an auto-reply, bounce or read-receipt rule reads is there at all (a
 superset of :func:`~nachfass_bot.mail.classify.is_auto_reply_headers` and
-:func:`~nachfass_bot.mail.bounces.is_bounce_headers`), ``maybe_command`` when the subject
-may carry a draft's token, ``bounce_subject`` and ``delivery_system`` as the judgement
-tests them. A mail with a sign is judged the slow way.
+:func:`~nachfass_bot.mail.bounces.is_bounce_headers`), ``bounce_sign`` for a bounce's
+sign beyond its subject and its sender's address (a report Content-Type,
+:data:`REPORT_FIELDS`, a mail system's name in From), ``maybe_command`` when the
+subject may carry a draft's token, ``bounce_subject`` and ``delivery_system`` as the
+judgement tests them. A mail with a sign is judged the slow way.
 """
 
 from __future__ import annotations
@@ -26,7 +28,12 @@ from datetime import datetime
 from functools import lru_cache
 
 from nachfass_bot.mail.approval import find_token
-from nachfass_bot.mail.bounces import field_keyword, is_bounce_subject, is_delivery_system
+from nachfass_bot.mail.bounces import (
+    field_keyword,
+    is_bounce_subject,
+    is_delivery_system,
+    names_delivery_system,
+)
 from nachfass_bot.mail.classify import VENDOR_AUTO_REPLY_FIELDS, is_auto_reply_subject
 from nachfass_bot.mail.headers import (
     address,
@@ -37,7 +44,7 @@ from nachfass_bot.mail.headers import (
     parse_date,
 )
 
-__all__ = ["MACHINE_FIELDS", "FirstLook", "first_look", "split_fields"]
+__all__ = ["MACHINE_FIELDS", "REPORT_FIELDS", "FirstLook", "first_look", "split_fields"]
 
 # Fields whose mere presence sends a mail to the full judgement: every header rule of
 # an auto-reply (RFC 3834 and vendors) or a bounce (Exim, MDaemon) reads one of these.
@@ -50,6 +57,9 @@ MACHINE_FIELDS: frozenset[str] = frozenset(
         *(name.lower() for name in VENDOR_AUTO_REPLY_FIELDS),
     }
 )
+# The machine fields a bounce rule reads (besides a report's Content-Type, the subject and
+# the sender): Exim's failed recipients, MDaemon's report mark.
+REPORT_FIELDS: frozenset[str] = frozenset({"x-failed-recipients", "x-mddsn-message"})
 _LIST_FIELDS = ("list-id", "list-unsubscribe")
 _BULK = frozenset({"bulk", "list", "junk"})
 # Control characters other than HT, CR, LF: the email parser and clean_line treat them in
@@ -62,6 +72,7 @@ _FIELD_RE = re.compile(_FIELD)
 _BLOCK_RE = re.compile(r"(?:[\x21-\x39\x3b-\x7e]+:[^\r\n]*(?:\r\n[ \t][^\r\n]*)*\r\n)*")
 _NULL_PATH_RE = re.compile(r"\s*<\s*>\s*")  # "<>" once whitespace is dropped
 _SENDER_CACHE = 4096  # distinct From values kept: a big folder has few senders
+_NO_SENDER: tuple[str | None, bool, bool] = (None, False, False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +86,10 @@ class FirstLook:
     references: tuple[str, ...]
     is_list_mail: bool  # exact only when ``machine`` is False
     machine: bool  # a sign of an auto-reply, bounce or read receipt
+    # A bounce's sign besides its subject and a delivery system's address: a report
+    # Content-Type (RFC 3464 delivery status, RFC 8098 read receipt), one of
+    # REPORT_FIELDS, or a mail system's name in From ("Mail Delivery System").
+    bounce_sign: bool
     maybe_command: bool  # the subject may carry a draft's token
     bounce_subject: bool
     delivery_system: bool  # the sender is MAILER-DAEMON, postmaster or MDaemon
@@ -114,7 +129,7 @@ def _look(raw: bytes) -> FirstLook | None:
         return None
     first = {name: values[0] for name, values in fields.items()}
     sender = first.get("from")
-    from_addr, delivery_system = _sender(sender) if sender is not None else (None, False)
+    from_addr, delivery_system, named = _sender(sender) if sender is not None else _NO_SENDER
     subject = first.get("subject", "")
     if "=?" in subject or not subject.isascii():
         decoded = clean_line(decode_words(subject))  # as parse_inbound
@@ -124,8 +139,9 @@ def _look(raw: bytes) -> FirstLook | None:
     precedence = field_keyword(first.get("precedence", "").strip())
     if precedence and precedence not in _BULK:
         machine = True  # Precedence: auto_reply, or a keyword a rule may read one day
-    if "report" in first.get("content-type", "").lower():
-        machine = True  # RFC 3464 delivery reports, RFC 8098 read receipts
+    report = "report" in first.get("content-type", "").lower()  # RFC 3464, RFC 8098
+    report = report or not fields.keys().isdisjoint(REPORT_FIELDS)
+    machine = machine or report
     if _NULL_PATH_RE.fullmatch(first.get("return-path", "-")):
         machine = True  # the null reverse path (RFC 5321 §4.5.5)
     date = first.get("date")
@@ -137,6 +153,7 @@ def _look(raw: bytes) -> FirstLook | None:
         references=message_ids(" ".join(fields["references"])) if "references" in fields else (),
         is_list_mail=not fields.keys().isdisjoint(_LIST_FIELDS) or precedence in _BULK,
         machine=machine,
+        bounce_sign=report or named,
         maybe_command=("[" in decoded or "=?" in decoded) and find_token(decoded) is not None,
         bounce_subject=is_bounce_subject(decoded),
         delivery_system=delivery_system,
@@ -144,9 +161,10 @@ def _look(raw: bytes) -> FirstLook | None:
 
 
 @lru_cache(maxsize=_SENDER_CACHE)
-def _sender(value: str) -> tuple[str | None, bool]:
-    """The From address as parse_inbound reads it, and whether it is a delivery system
-    as the judgement tests it: address parsing is the dearest part of a look, and a big
-    folder's mail comes from few senders."""
+def _sender(value: str) -> tuple[str | None, bool, bool]:
+    """The From address as parse_inbound reads it, whether it is a delivery system as
+    the judgement tests it, and whether the field names one as the bounce rules test
+    it: address parsing is the dearest part of a look, and a big folder's mail comes
+    from few senders."""
     found = address(value)
-    return found, is_delivery_system(found)
+    return found, is_delivery_system(found), names_delivery_system(value)

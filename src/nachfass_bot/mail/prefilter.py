@@ -3,20 +3,23 @@ to look at closely (docs/DESIGN.md, "The cycle", the first look). Pure, no I/O.
 
 A first sync of a big folder judges most mails unrelated at a first look
 (:mod:`nachfass_bot.mail.firstlook`) and ``InboxReader._candidate`` picks the few that
-need the full parse. :func:`search_programs` turns what ``_candidate`` tests into
-``UID SEARCH`` criteria (RFC 3501 §6.4.4) whose union of hits is a *superset* of those
-candidates, so a sync need fetch only the hits. A key may find too much, never too
-little: IMAP search is case-insensitive substring matching on the decoded field, so each
-rule becomes one or a few short words.
+need the full parse. Of those, only the ones ``InboxReader._may_act`` keeps can change a
+thread, start one or be a command: every candidate but machine mail that names nothing
+known and shows no bounce sign — an auto-reply to nobody tracked, whose verdict changes
+nothing, and which a thread created later reads again by its header when it looks back.
+:func:`search_programs` turns what ``_may_act`` tests into ``UID SEARCH`` criteria (RFC
+3501 §6.4.4) whose union of hits is a *superset* of those mails, so a sync need fetch
+only the hits. A key may find too much, never too little: IMAP search is
+case-insensitive substring matching on the decoded field, so each rule becomes one or a
+few short words.
 
-What makes ``_candidate`` say yes, and the key that finds it:
+What makes ``_may_act`` say yes, and the key that finds it:
 
-* a machine sign of the look: one of :data:`~nachfass_bot.mail.firstlook.MACHINE_FIELDS`
-  (``HEADER <field> ""``: the field is there), a Precedence keyword other than bulk,
-  list or junk, a Content-Type naming a report, the null Return-Path ``<>``, an
-  out-of-office subject (:func:`~nachfass_bot.mail.classify.is_auto_reply_subject`:
-  SUBJECT "auto", "office", "abwesen" — single words, so any whitespace between the
-  words of the pattern is found too);
+* a bounce's sign of the look (``bounce_sign``): one of
+  :data:`~nachfass_bot.mail.firstlook.REPORT_FIELDS` that the sync fetches (``HEADER
+  X-Failed-Recipients ""``: the field is there), a Content-Type naming a report, or a
+  From that names a mail system
+  (:func:`~nachfass_bot.mail.bounces.names_delivery_system`: FROM "delivery");
 * a bounce subject (:func:`~nachfass_bot.mail.bounces.is_bounce_subject`: "deliver",
   "returned", "failure", "delayed", "zustell", "zugestellt") or a delivery-system
   sender (:func:`~nachfass_bot.mail.bounces.is_delivery_system`: FROM "daemon",
@@ -27,7 +30,12 @@ What makes ``_candidate`` say yes, and the key that finds it:
 * the owner's address in From;
 * ``ThreadIndex.may_concern``: a tracked sender or company domain in From, a known
   Message-ID in In-Reply-To or References, one of the bot's own as the Message-ID (see
-  below); a draft's id, which ``_candidate`` tests in In-Reply-To, is one of the bot's.
+  below); a draft's id, which ``_may_act`` tests in In-Reply-To, is one of the bot's.
+
+The signs of an auto-reply alone (``Auto-Submitted``, the vendor fields, a Precedence
+other than bulk, list or junk, the null Return-Path, an out-of-office subject) are no
+key: in a mixed inbox they name every shop's and service's notification, and reading
+those was most of a first sync.
 
 Values are matched as ASCII substrings. A value is cut into the pieces a quoted string
 can carry and that the server sees unchanged: at every character that is not printable
@@ -52,7 +60,7 @@ spread over several programs (each key is one cheap FROM test).
 A mail whose header the first look cannot read (None) is a candidate today, whatever it
 says; the server cannot know which mails those are. Such a mail still matters only
 through what the full parse and the rule chain read from it, and those are the very
-fields tested here (From, the three id fields, the subject, the machine fields): the
+fields tested here (From, the three id fields, the subject, the report fields): the
 look gives up only so that the full parse decides, not because an unreadable header is
 a trigger of its own. So such a mail is found when its fields, as the server decodes
 them, carry a trigger (tests/test_prefilter.py checks that over the corpus and generated
@@ -60,12 +68,12 @@ hostile mails, judging a mail the look gives up on by its full parse).
 
 Known gaps, where the server's reading may differ from ours: a malformed header the
 server splits into fields otherwise than the ``email`` package; an encoded word with a
-token that the server decodes otherwise than Python; a Precedence keyword other than
-bulk, list or junk (and not auto…) in the first field while some Precedence field
-contains one of those words ("bulkmail", or "first-class" then "bulk": NOT excludes it);
-a null Return-Path with blanks inside (``< >``) followed by a second
-Return-Path with an address; compatibility characters (``ﬁ``) that casefold to ASCII in
-an address or Message-ID; and a bot's own Message-ID not made by ``new_message_id``.
+token that the server decodes otherwise than Python; compatibility characters (``ﬁ``)
+that casefold to ASCII in an address or Message-ID; and a bot's own Message-ID not made
+by ``new_message_id``. And one the rule chain sees that the header does not: a delivery
+report nested inside another part (a bounce forwarded as an attachment) of a mail that
+shows only an auto-reply's sign and names nothing known; it would be judged a bounce of
+the addresses it names and is not read.
 """
 
 from __future__ import annotations
@@ -76,7 +84,7 @@ from dataclasses import dataclass
 from email import message_from_bytes
 
 from nachfass_bot.mail.bounces import field_value
-from nachfass_bot.mail.firstlook import MACHINE_FIELDS
+from nachfass_bot.mail.firstlook import REPORT_FIELDS
 from nachfass_bot.mail.headers import address, decode_words
 from nachfass_bot.mail.inbound import HEADER_FIELDS
 
@@ -95,9 +103,10 @@ __all__ = [
 DEFAULT_MAX_KEYS = 200
 DEFAULT_MAX_ID_KEYS = 40  # 20 threads' ids before "any reply" (module docstring)
 _MAX_CHARS = 32_000  # a second bound per program, in case values are long
-_AUTO_REPLY_WORDS = ("auto", "office", "abwesen")  # classify._AUTO_REPLY_SUBJECT_RE
 _BOUNCE_WORDS = ("deliver", "returned", "failure", "delayed", "zustell", "zugestellt")
-_DELIVERY_SENDERS = ("daemon", "postmaster")  # bounces._MACHINE_SENDERS
+# bounces._MACHINE_SENDERS and the names of bounces._MACHINE_SENDER_RE (single words:
+# any blanks between "Mail" and "Delivery")
+_DELIVERY_SENDERS = ("daemon", "postmaster", "delivery")
 _ID_FIELDS = ("Message-ID", "In-Reply-To", "References")
 # A field the sync does not fetch never reaches the first look, so it makes no candidate;
 # asking the server for it would make it open every mail file (its cache holds only the
@@ -133,7 +142,7 @@ def quote(value: str) -> str:
 def search_programs(
     wanted: Wanted, *, max_keys: int = DEFAULT_MAX_KEYS, max_id_keys: int = DEFAULT_MAX_ID_KEYS
 ) -> list[str]:
-    """``UID SEARCH`` criteria whose hits together cover every mail ``_candidate`` may
+    """``UID SEARCH`` criteria whose hits together cover every mail ``_may_act`` may
     take (module docstring), each an OR tree of at most ``max_keys`` keys; threads' ids
     take at most ``max_id_keys`` keys before they fall back to "any reply"."""
     if max_keys < 2:
@@ -187,29 +196,15 @@ def _inside(value: str) -> str | None:
 
 
 def _sign_keys() -> list[str]:
-    """The keys of every sign that makes a mail a candidate whoever sent it."""
-    keys = [f"HEADER {name} {quote('')}" for name in sorted(MACHINE_FIELDS & _FETCHED)]
-    keys.append(_odd_precedence())
+    """The keys of every sign that makes a mail worth a closer look whoever sent it: a
+    bounce's and a draft's token (module docstring)."""
+    keys = [f"HEADER {name} {quote('')}" for name in sorted(REPORT_FIELDS & _FETCHED)]
     keys.append(f"HEADER Content-Type {quote('report')}")
-    keys.append(_null_return_path())
-    keys.extend(f"SUBJECT {quote(word)}" for word in (*_AUTO_REPLY_WORDS, *_BOUNCE_WORDS))
+    keys.extend(f"SUBJECT {quote(word)}" for word in _BOUNCE_WORDS)
     keys.append(f"(SUBJECT {quote('[')} SUBJECT {quote('nf')})")  # "[ NF - …]", any blanks
     keys.append(f"SUBJECT {quote('=?')}")  # left encoded: the server cannot tell
     keys.extend(f"FROM {quote(word)}" for word in _DELIVERY_SENDERS)
     return keys
-
-
-def _odd_precedence() -> str:
-    """A Precedence field that is not plainly bulk, list or junk (firstlook._BULK),
-    or one that names an auto-reply whatever else it holds."""
-    plain = " ".join(f"NOT HEADER Precedence {quote(word)}" for word in ("bulk", "list", "junk"))
-    return f'OR HEADER Precedence {quote("auto")} (HEADER Precedence "" {plain})'
-
-
-def _null_return_path() -> str:
-    """Return-Path ``<>`` (RFC 5321 §4.5.5): written so, or any Return-Path without
-    an address in it (``< >``)."""
-    return f'OR HEADER Return-Path {quote("<>")} (HEADER Return-Path "" NOT HEADER Return-Path "@")'
 
 
 def _id_keys(message_ids: frozenset[str], budget: int) -> list[str]:
