@@ -47,6 +47,7 @@ from nachfass_bot.domain.models import (
 from nachfass_bot.mail import headers
 from nachfass_bot.mail.approval import find_token
 from nachfass_bot.mail.bounces import (
+    content_type,
     is_bounce_headers,
     is_bounce_subject,
     is_delivery_system,
@@ -93,7 +94,11 @@ def assert_reads_like_parse_inbound(raw: bytes) -> bool:
     if find_token(inbound.subject) is not None:
         assert look.maybe_command
     msg = message_from_bytes(raw)
-    if may_be_bounce_notice(msg, inbound.subject) or is_bounce_headers(msg):
+    bare_report = content_type(msg)[0] in {
+        "message/delivery-status",
+        "message/global-delivery-status",
+    }
+    if may_be_bounce_notice(msg, inbound.subject) or is_bounce_headers(msg) or bare_report:
         # a bounce's sign, which the server's first look asks for (mail/prefilter.py)
         assert look.bounce_sign or look.bounce_subject or look.delivery_system
     if not look.machine:  # what decides the index: exact where the look decides alone

@@ -99,8 +99,11 @@ def _parsed_look(raw: bytes) -> FirstLook:
     inbound = parse_inbound(raw, folder=FOLDER, uid=1)
     msg = message_from_bytes(raw)
     subject = inbound.subject
-    report = "report" in (field_value(msg, "Content-Type") or "").lower() or any(
-        field_value(msg, name) is not None for name in REPORT_FIELDS
+    content = (field_value(msg, "Content-Type") or "").lower()
+    report = (
+        "report" in content
+        or "delivery-status" in content
+        or any(field_value(msg, name) is not None for name in REPORT_FIELDS)
     )
     named = names_delivery_system(field_value(msg, "From"))
     machine = (inbound.is_auto_reply and not inbound.is_list_mail) or is_auto_reply_subject(
@@ -351,6 +354,8 @@ SIGNS: tuple[bytes, ...] = (
     b"X-Failed-Recipients: kunde@firma.example",
     b"Content-Type: multipart/report; report-type=delivery-status; boundary=x",
     b"Content-Type: multipart/report; report-type=disposition-notification; boundary=x",
+    b"Content-Type: message/delivery-status",
+    b"Content-Type: message/global-delivery-status",
 )
 # An auto-reply's signs: a candidate for the full parse, but alone (naming nothing known)
 # no mail that may act, and no key of the server's look.

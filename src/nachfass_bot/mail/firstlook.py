@@ -87,7 +87,7 @@ class FirstLook:
     is_list_mail: bool  # exact only when ``machine`` is False
     machine: bool  # a sign of an auto-reply, bounce or read receipt
     # A bounce's sign besides its subject and a delivery system's address: a report
-    # Content-Type (RFC 3464 delivery status, RFC 8098 read receipt), one of
+    # or delivery-status Content-Type (RFC 3464, RFC 8098 read receipts), one of
     # REPORT_FIELDS, or a mail system's name in From ("Mail Delivery System").
     bounce_sign: bool
     maybe_command: bool  # the subject may carry a draft's token
@@ -139,7 +139,8 @@ def _look(raw: bytes) -> FirstLook | None:
     precedence = field_keyword(first.get("precedence", "").strip())
     if precedence and precedence not in _BULK:
         machine = True  # Precedence: auto_reply, or a keyword a rule may read one day
-    report = "report" in first.get("content-type", "").lower()  # RFC 3464, RFC 8098
+    content = first.get("content-type", "").lower()  # RFC 3464, RFC 8098, RFC 6533
+    report = "report" in content or "delivery-status" in content
     report = report or not fields.keys().isdisjoint(REPORT_FIELDS)
     machine = machine or report
     if _NULL_PATH_RE.fullmatch(first.get("return-path", "-")):

@@ -17,7 +17,8 @@ What makes ``_may_act`` say yes, and the key that finds it:
 
 * a bounce's sign of the look (``bounce_sign``): one of
   :data:`~nachfass_bot.mail.firstlook.REPORT_FIELDS` that the sync fetches (``HEADER
-  X-Failed-Recipients ""``: the field is there), a Content-Type naming a report, or a
+  X-Failed-Recipients ""``: the field is there), a Content-Type naming a report or a
+  delivery status (a bare ``message/delivery-status`` is read as one too), or a
   From that names a mail system
   (:func:`~nachfass_bot.mail.bounces.names_delivery_system`: FROM "delivery");
 * a bounce subject (:func:`~nachfass_bot.mail.bounces.is_bounce_subject`: "deliver",
@@ -199,7 +200,7 @@ def _sign_keys() -> list[str]:
     """The keys of every sign that makes a mail worth a closer look whoever sent it: a
     bounce's and a draft's token (module docstring)."""
     keys = [f"HEADER {name} {quote('')}" for name in sorted(REPORT_FIELDS & _FETCHED)]
-    keys.append(f"HEADER Content-Type {quote('report')}")
+    keys.extend(f"HEADER Content-Type {quote(word)}" for word in ("report", "delivery-status"))
     keys.extend(f"SUBJECT {quote(word)}" for word in _BOUNCE_WORDS)
     keys.append(f"(SUBJECT {quote('[')} SUBJECT {quote('nf')})")  # "[ NF - …]", any blanks
     keys.append(f"SUBJECT {quote('=?')}")  # left encoded: the server cannot tell
