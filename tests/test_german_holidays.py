@@ -48,3 +48,21 @@ def test_a_holiday_look_up_imports_germany_alone() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout.split() == ["True", "False", "False", "False"]
+
+
+def test_the_library_loads_without_importlib_metadata_and_knows_its_version() -> None:
+    """The calendar imports ``holidays`` with its ``__version__`` read from the
+    distribution's METADATA file (domain/calendar.py ``_import_holidays``): the value
+    ``importlib.metadata`` gives, without loading it (≈40 ms of a command)."""
+    probe = (
+        "import sys; from datetime import date; "
+        "from nachfass_bot.domain.calendar import is_public_holiday; "
+        "is_public_holiday(date(2026, 6, 4), 'NW'); "
+        "loaded = 'importlib.metadata' in sys.modules; "
+        "import holidays, importlib.metadata; "
+        "print(loaded, holidays.__version__ == importlib.metadata.version('holidays'))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.split() == ["False", "True"]

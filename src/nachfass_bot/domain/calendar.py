@@ -17,9 +17,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property, lru_cache, partial
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import holidays
+if TYPE_CHECKING:
+    import holidays
 
 GERMAN_SUBDIVISIONS: frozenset[str] = frozenset(
     {"BW", "BY", "BE", "BB", "HB", "HH", "HE", "MV", "NI", "NW", "RP", "SL", "SN", "ST", "SH", "TH"}
@@ -61,6 +64,9 @@ def _german_holidays() -> Callable[..., holidays.HolidayBase]:
     date), so the module is loaded from its file, under its own name, unless it is
     loaded already; a later ``import holidays.countries`` then uses this one. Where the
     library is laid out otherwise, ``country_holidays`` itself."""
+    _spare_metadata()
+    import holidays
+
     module = sys.modules.get(_GERMANY)
     if module is None:
         path = Path(holidays.__file__).parent / "countries" / "germany.py"
@@ -76,6 +82,47 @@ def _german_holidays() -> Callable[..., holidays.HolidayBase]:
             raise
     country: Callable[..., holidays.HolidayBase] = module.DE
     return country
+
+
+_VERSION = "holidays.version"
+
+
+def _spare_metadata() -> None:
+    """Lets ``holidays`` be imported (when a date is first looked at) without
+    ``importlib.metadata``: the package's ``version`` module asks the installed
+    distribution's metadata for ``__version__``, and ``importlib.metadata`` with the
+    ``email``, ``zipfile`` and ``socket`` modules it brings costs ≈40 ms of each command
+    that looks at a date. The same ``Version`` field is read from the ``METADATA`` file
+    of the one ``holidays-*.dist-info`` folder beside the package instead. Where there is
+    no such folder (another layout), the usual import."""
+    if "holidays" not in sys.modules and _VERSION not in sys.modules:
+        version = _installed_version("holidays")
+        if version is not None:
+            stand_in = ModuleType(_VERSION)
+            vars(stand_in)["__version__"] = version
+            sys.modules[_VERSION] = stand_in
+
+
+def _installed_version(package: str) -> str | None:
+    """The ``Version`` header of ``package``'s ``METADATA`` in the folder that holds the
+    package (core metadata: headers until the first blank line); None where the package,
+    its one ``<package>-*.dist-info`` folder or the header is not found."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        return None
+    found = list(Path(spec.origin).parent.parent.glob(f"{package}-*.dist-info"))
+    if len(found) != 1:
+        return None
+    try:
+        with (found[0] / "METADATA").open(encoding="utf-8") as metadata:
+            for line in iter(metadata.readline, "\n"):
+                if line.startswith("Version:"):
+                    return line.removeprefix("Version:").strip()
+                if not line:
+                    return None
+    except OSError:
+        return None
+    return None
 
 
 @lru_cache(maxsize=4096)  # a cycle asks about the same few weeks for every thread
