@@ -414,6 +414,8 @@ def to_iso(moment: datetime | None) -> str | None:
     """An aware datetime as an ISO string in UTC (the store keeps only UTC)."""
     if moment is None:
         return None
+    if moment.tzinfo is UTC:  # as read from the store or computed: nothing to convert
+        return moment.isoformat()
     if moment.tzinfo is None:
         raise ValueError("naive datetime given to the store")
     return moment.astimezone(UTC).isoformat()

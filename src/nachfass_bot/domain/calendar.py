@@ -208,16 +208,29 @@ class SendingWindow:
 
         Raises ValueError for a naive ``moment``.
         """
-        _require_aware(moment)
-        zone = self.zone
-        local = moment.astimezone(zone)
+        if moment.tzinfo is not UTC:  # a UTC moment (each one the schedule computes) is aware
+            _require_aware(moment)
+        local = moment.astimezone(self.zone)
         day, clock = local.date(), local.time()
         open_day = self.is_open_day(day)
         if open_day and self.start <= clock < self.end:  # is_open(moment), computed once
             return moment.astimezone(UTC)
         if not (open_day and clock < self.start):
             day = self._next_open_day(day)
-        return datetime.combine(day, self.start, tzinfo=zone).astimezone(UTC)
+        return self._opening(day)
+
+    def _opening(self, day: date) -> datetime:
+        """The start of the window on the local ``day``, in UTC: computed once per day and
+        window (``list`` moves thousands of steps to the openings of a few weeks)."""
+        opening = self._openings.get(day)
+        if opening is None:
+            opening = datetime.combine(day, self.start, tzinfo=self.zone).astimezone(UTC)
+            self._openings[day] = opening
+        return opening
+
+    @cached_property
+    def _openings(self) -> dict[date, datetime]:
+        return {}
 
     def add_business_days(self, moment: datetime, n: int) -> datetime:
         """Return the same local wall-clock time ``n`` business days after ``moment``, in UTC.
@@ -225,7 +238,8 @@ class SendingWindow:
         ``n`` must be >= 0; 0 returns ``moment`` unchanged (in UTC). Starting on a weekend
         or holiday, the first business day after it counts as day 1.
         """
-        _require_aware(moment)
+        if moment.tzinfo is not UTC:
+            _require_aware(moment)
         if n < 0:
             raise ValueError(f"Anzahl der Werktage darf nicht negativ sein: {n}")
         local = moment.astimezone(self.zone)

@@ -213,7 +213,9 @@ def next_due_at(thread: Timed, playbook: Playbook, window: SendingWindow) -> dat
     both wait for the sending window). For views over many threads."""
     step = _next(thread, playbook)
     due_at = _step_due_at(thread, step, window) if step is not None else None
-    return _after_pause(due_at, thread, window) if due_at is not None else None
+    if due_at is None or thread.paused_until is None:
+        return due_at
+    return _after_pause(due_at, thread, window)
 
 
 def _next(thread: Timed, playbook: Playbook) -> Step | None:
