@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import functools
 import os
+import re
 import sqlite3
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -408,6 +409,13 @@ _NO_IDS: frozenset[str] = frozenset()
 _CENTS = Decimal("0.01")
 _NO_PAYMENT = Decimal("0.00")
 _fromiso = datetime.fromisoformat
+# What to_iso writes: UTC, seconds, and microseconds unless they are zero. A text that
+# datetime.fromisoformat reads in this form, to_iso writes back alike (hours to 23: a
+# later Python reads 24:00 as the next day).
+_TO_ISO_FORM = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+    r"(?:\.(?!000000)[0-9]{6})?\+00:00"
+).fullmatch
 
 
 def to_iso(moment: datetime | None) -> str | None:
@@ -1592,6 +1600,9 @@ def _facts_from_row(row: tuple[Any, ...], paid: Decimal | None) -> ThreadFacts:
         _source(source),
         first_delay_days,
         _paid_amount(paid),
+        started_at if _TO_ISO_FORM(started_at) else None,
+        answered_at if answered_at is not None and _TO_ISO_FORM(answered_at) else None,
+        paused_until if paused_until is not None and _TO_ISO_FORM(paused_until) else None,
     )
 
 

@@ -318,6 +318,12 @@ class ThreadFacts(NamedTuple):
     source: Source
     first_delay_days: int | None
     paid_amount: Decimal
+    # started_at, answered_at and paused_until in the ISO form list and show print, as
+    # the store holds them; None where the store's text is not in that form (then they
+    # are formatted anew). Formatting a datetime is the dearest part of a row.
+    started_text: str | None = None
+    answered_text: str | None = None
+    paused_text: str | None = None
 
     @property
     def open_amount(self) -> Decimal | None:
