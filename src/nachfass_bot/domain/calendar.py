@@ -43,6 +43,8 @@ _DAY_NAMES: dict[str, int] = {
     **dict.fromkeys(("sun", "sunday", "so", "sonntag"), 6),
 }
 
+_ONE_DAY = timedelta(days=1)
+
 _HOURS_PATTERN = re.compile(r"^\s*(\d{1,2})(?::(\d{2}))?\s*[-–]\s*(\d{1,2})(?::(\d{2}))?\s*$")
 
 
@@ -224,7 +226,7 @@ class SendingWindow:
         window (``list`` moves thousands of steps to the openings of a few weeks)."""
         opening = self._openings.get(day)
         if opening is None:
-            opening = datetime.combine(day, self.start, tzinfo=self.zone).astimezone(UTC)
+            opening = datetime.combine(day, self.start, self.zone).astimezone(UTC)
             self._openings[day] = opening
         return opening
 
@@ -245,10 +247,10 @@ class SendingWindow:
         local = moment.astimezone(self.zone)
         day = local.date()
         for _ in range(n):
-            day += timedelta(days=1)
+            day += _ONE_DAY
             while not self.is_business_day(day):
-                day += timedelta(days=1)
-        return datetime.combine(day, local.time(), tzinfo=self.zone).astimezone(UTC)
+                day += _ONE_DAY
+        return datetime.combine(day, local.time(), self.zone).astimezone(UTC)
 
     def _next_open_day(self, day: date) -> date:
         return _next_open_day(self, day)
