@@ -391,15 +391,22 @@ _FACTS_COLUMNS = (
 _E = TypeVar("_E", bound=enum.Enum)
 
 
+class _Members(dict[str, _E]):
+    """An enum's members by stored value; an unknown value asks the enum, which raises
+    its ValueError."""
+
+    def __init__(self, members: type[_E]) -> None:
+        super().__init__((str(member), member) for member in members)
+        self.members = members
+
+    def __missing__(self, value: str) -> _E:
+        return self.members(value)
+
+
 def _by_value(members: type[_E]) -> Callable[[str], _E]:
     """The enum member of a stored value: a dict look-up instead of Enum.__call__ per
-    row (an unknown value still raises the enum's ValueError)."""
-    by_value = {str(member): member for member in members}
-
-    def member(value: str) -> _E:
-        return by_value[value] if value in by_value else members(value)
-
-    return member
+    row, and no Python frame either (the dict's own ``__getitem__``)."""
+    return _Members(members).__getitem__
 
 
 _kind, _state, _source = _by_value(Kind), _by_value(State), _by_value(Source)
