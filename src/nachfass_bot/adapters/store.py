@@ -436,6 +436,14 @@ def to_iso(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat()
 
 
+def stored_iso(text: str | None, moment: datetime | None) -> str | None:
+    """``to_iso(moment)`` for a ``moment`` read from the stored ``text``: the text itself
+    where it is in to_iso's form (no formatting), else the moment formatted anew."""
+    if text is not None and _TO_ISO_FORM(text):
+        return text
+    return to_iso(moment)
+
+
 def from_iso(text: str | None) -> datetime | None:
     """The inverse of :func:`to_iso`."""
     return None if text is None else datetime.fromisoformat(text)
@@ -1607,9 +1615,9 @@ def _facts_from_row(row: tuple[Any, ...], paid: Decimal | None) -> ThreadFacts:
         _source(source),
         first_delay_days,
         _paid_amount(paid),
-        started_at if _TO_ISO_FORM(started_at) else None,
-        answered_at if answered_at is not None and _TO_ISO_FORM(answered_at) else None,
-        paused_until if paused_until is not None and _TO_ISO_FORM(paused_until) else None,
+        started_at,
+        answered_at,
+        paused_until,
     )
 
 

@@ -318,9 +318,9 @@ class ThreadFacts(NamedTuple):
     source: Source
     first_delay_days: int | None
     paid_amount: Decimal
-    # started_at, answered_at and paused_until in the ISO form list and show print, as
-    # the store holds them; None where the store's text is not in that form (then they
-    # are formatted anew). Formatting a datetime is the dearest part of a row.
+    # started_at, answered_at and paused_until as the store holds them: list and show
+    # print such a text as it is where it is in the form they print (formatting a
+    # datetime anew is the dearest part of a row).
     started_text: str | None = None
     answered_text: str | None = None
     paused_text: str | None = None
