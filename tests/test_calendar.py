@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -115,6 +116,42 @@ def test_custom_days_and_hours() -> None:
 def test_weekend_days_are_allowed_when_configured() -> None:
     window = SendingWindow(days=frozenset({5}))
     assert window.is_open(berlin(2026, 3, 7, 10, 0))
+
+
+def reference_next_slot(window: SendingWindow, moment: datetime) -> datetime:
+    """``next_slot`` as it was before it remembered each day's opening."""
+    zone = ZoneInfo(window.timezone)
+    local = moment.astimezone(zone)
+    day, clock = local.date(), local.time()
+    if window.is_open_day(day) and window.start <= clock < window.end:
+        return moment.astimezone(UTC)
+    if not (window.is_open_day(day) and clock < window.start):
+        day += timedelta(days=1)
+        while not window.is_open_day(day):
+            day += timedelta(days=1)
+    return datetime.combine(day, window.start, tzinfo=zone).astimezone(UTC)
+
+
+@pytest.mark.parametrize(
+    "window",
+    [
+        SendingWindow(),
+        # Opening inside the spring-forward gap and the fall-back hour.
+        SendingWindow(bundesland="BY", days=frozenset({0, 2, 6}), start=time(2, 30)),
+        SendingWindow(timezone="America/New_York", start=time(1, 30), end=time(23, 0)),
+    ],
+)
+def test_next_slot_remembers_each_day_s_opening_as_it_computed_it(window: SendingWindow) -> None:
+    rng = random.Random(11)
+    start = datetime(2025, 10, 1, tzinfo=UTC)
+    moments = [start + timedelta(minutes=rng.randrange(460 * 24 * 60)) for _ in range(3000)]
+    moments += [utc(2026, 3, 29, hour, 15) for hour in range(24)]
+    moments += [utc(2026, 10, 25, hour, 45) for hour in range(24)]
+    moments += [berlin(2026, 3, 28, 23, 59), berlin(2026, 10, 24, 18, 0)]
+    for moment in moments * 2:  # the second time from the remembered openings
+        slot = window.next_slot(moment)
+        assert slot.isoformat() == reference_next_slot(window, moment).isoformat()
+        assert slot.tzinfo is UTC
 
 
 def test_naive_datetimes_are_rejected() -> None:

@@ -93,9 +93,12 @@ def test_the_command_line_imports_heavy_libraries_only_for_a_command() -> None:
 
 def test_the_probe_sees_the_libraries_a_command_imports() -> None:
     """The probe above would pass if nothing ever imported the libraries: ``demo``'s
-    imports, done the way a command does them, pull the heavy ones in."""
+    imports, done the way a command does them, and a first holiday look-up (the
+    calendar imports ``holidays`` then) pull the heavy ones in."""
     probe = (
-        "import sys, nachfass_bot.cli.main, nachfass_bot.cli.demo, nachfass_bot.cli.views; "
+        "import sys, datetime, nachfass_bot.cli.main, nachfass_bot.cli.demo, "
+        "nachfass_bot.cli.views, nachfass_bot.domain.calendar as calendar; "
+        "calendar.is_public_holiday(datetime.date(2026, 1, 1), 'NW'); "
         f"print(' '.join(m for m in {HEAVY_MODULES!r} if m in sys.modules))"
     )
     result = subprocess.run(

@@ -21,7 +21,11 @@ for land in sorted(GERMAN_SUBDIVISIONS):
 
 
 def tables(setup: str) -> str:
-    probe = _TABLES.format(setup=setup)
+    return fresh(_TABLES.format(setup=setup))
+
+
+def fresh(probe: str) -> str:
+    """What ``probe`` prints, run in a fresh interpreter."""
     return subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
     ).stdout
@@ -44,7 +48,19 @@ def test_a_holiday_look_up_imports_germany_alone() -> None:
         "print(is_public_holiday(corpus_christi, 'NW'), is_public_holiday(corpus_christi, 'BE'), "
         "'holidays.countries' in sys.modules, 'holidays.countries.austria' in sys.modules)"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    assert fresh(probe).split() == ["True", "False", "False", "False"]
+
+
+def test_the_library_loads_without_importlib_metadata_and_knows_its_version() -> None:
+    """The calendar imports ``holidays`` with its ``__version__`` read from the
+    distribution's METADATA file (domain/calendar.py ``_spare_metadata``): the value
+    ``importlib.metadata`` gives, without loading it (≈40 ms of a command)."""
+    probe = (
+        "import sys; from datetime import date; "
+        "from nachfass_bot.domain.calendar import is_public_holiday; "
+        "is_public_holiday(date(2026, 6, 4), 'NW'); "
+        "loaded = 'importlib.metadata' in sys.modules; "
+        "import holidays, importlib.metadata; "
+        "print(loaded, holidays.__version__ == importlib.metadata.version('holidays'))"
     )
-    assert result.stdout.split() == ["True", "False", "False", "False"]
+    assert fresh(probe).split() == ["False", "True"]

@@ -357,3 +357,47 @@ def test_the_cycle_plans_what_reading_every_thread_whole_planned(
 
 def _no_mailbox() -> Mailbox:
     raise AssertionError("planning reads no mailbox")
+
+
+# -- times stored in another form than to_iso's ------------------------------------------
+
+# Texts datetime.fromisoformat reads but to_iso writes otherwise (list prints to_iso's
+# form), and texts in to_iso's form (list prints them as stored), around DST changes.
+ODD_TIMES = [
+    "2026-03-02T10:00:00.000000+00:00",
+    "2026-03-02T11:00:00+01:00",
+    "2026-03-02 10:00:00+00:00",
+    "2026-03-02T10:00:00.500+00:00",
+    "2026-03-02T10:00Z",
+    "2026-03-02T10:00:00-00:00",
+    "2026-03-29T01:30:00.000001+00:00",
+    "2026-10-25T00:30:00+00:00",
+    "2026-10-25T01:30:00.999999+00:00",
+    "0999-01-01T00:00:00+00:00",
+]
+
+
+def test_list_prints_odd_stored_times_as_the_reference(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path, CONFIGS["by-weekdays"])
+    with closing(Store.open(tmp_path / "nachfass.db")) as store:
+        fill(store, random.Random(5), 40)
+        for number, thread_id in enumerate(thread.id for thread in store.threads()):
+            started, answered, paused = (
+                ODD_TIMES[(number + k) % len(ODD_TIMES)] for k in (0, 3, 7)
+            )
+            store.conn.execute(
+                "UPDATE threads SET state = 'open', step = 0, started_at = ?, answered_at = ?, "
+                "paused_until = ?, last_step_at = NULL WHERE id = ?",
+                [started, answered, paused if number % 2 else None, thread_id],
+            )
+    store, window, preferences = loaded(config)
+    with closing(store):
+        expected = reference_rows(store, window, preferences)
+        assert thread_summaries(store, window, preferences) == expected
+    printed = {row["started_at"] for row in expected} | {row["answered_at"] for row in expected}
+    assert "2026-03-02T10:00:00+00:00" in printed and "2026-03-02T10:00:00.500000+00:00" in printed
+    capsys.readouterr()
+    assert cli(config, "list", "--json") == 0
+    assert capsys.readouterr().out == json.dumps(expected, ensure_ascii=False, indent=2) + "\n"

@@ -17,12 +17,10 @@ run for every login, like ``password_command``) or from the built-in flow
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
 import os
 import re
 import shlex
-import subprocess
 import tomllib
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
@@ -30,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from nachfass_bot.domain.bankcsv import PRESETS, SPARKASSE_CAMT_V2, CsvMapping
@@ -44,6 +42,9 @@ from nachfass_bot.domain.models import SentCopy, TrackingMode
 from nachfass_bot.domain.preferences import Preferences, parse_preferences
 from nachfass_bot.domain.tomlsection import Section
 from nachfass_bot.errors import ConfigError
+
+if TYPE_CHECKING:
+    import subprocess
 
 Security = Literal["ssl", "starttls", "none"]
 AuthMethod = Literal["password", "oauth2"]
@@ -158,6 +159,8 @@ class ServerConfig:
         if not args:
             raise ConfigError(f"{label} ist leer")
         program = Path(args[0]).name
+        import subprocess  # only for a password command: not at each command's start
+
         try:
             result = subprocess.run(
                 args,
@@ -949,5 +952,7 @@ def _unknown_key(section: Section, key: str, all_sections: list[Section]) -> str
 
 
 def _closest(word: str, candidates: list[str]) -> str | None:
+    import difflib  # only for a mistyped key: not at each command's start
+
     matches = difflib.get_close_matches(word.lower(), candidates, n=1, cutoff=0.6)
     return matches[0] if matches else None

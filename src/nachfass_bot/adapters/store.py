@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import functools
 import os
+import re
 import sqlite3
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -390,15 +391,22 @@ _FACTS_COLUMNS = (
 _E = TypeVar("_E", bound=enum.Enum)
 
 
+class _Members(dict[str, _E]):
+    """An enum's members by stored value; an unknown value asks the enum, which raises
+    its ValueError."""
+
+    def __init__(self, members: type[_E]) -> None:
+        super().__init__((str(member), member) for member in members)
+        self.members = members
+
+    def __missing__(self, value: str) -> _E:
+        return self.members(value)
+
+
 def _by_value(members: type[_E]) -> Callable[[str], _E]:
     """The enum member of a stored value: a dict look-up instead of Enum.__call__ per
-    row (an unknown value still raises the enum's ValueError)."""
-    by_value = {str(member): member for member in members}
-
-    def member(value: str) -> _E:
-        return by_value[value] if value in by_value else members(value)
-
-    return member
+    row, and no Python frame either (the dict's own ``__getitem__``)."""
+    return _Members(members).__getitem__
 
 
 _kind, _state, _source = _by_value(Kind), _by_value(State), _by_value(Source)
@@ -408,15 +416,32 @@ _NO_IDS: frozenset[str] = frozenset()
 _CENTS = Decimal("0.01")
 _NO_PAYMENT = Decimal("0.00")
 _fromiso = datetime.fromisoformat
+# What to_iso writes: UTC, seconds, and microseconds unless they are zero. A text that
+# datetime.fromisoformat reads in this form, to_iso writes back alike (hours to 23: a
+# later Python reads 24:00 as the next day).
+_TO_ISO_FORM = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+    r"(?:\.(?!000000)[0-9]{6})?\+00:00"
+).fullmatch
 
 
 def to_iso(moment: datetime | None) -> str | None:
     """An aware datetime as an ISO string in UTC (the store keeps only UTC)."""
     if moment is None:
         return None
+    if moment.tzinfo is UTC:  # as read from the store or computed: nothing to convert
+        return moment.isoformat()
     if moment.tzinfo is None:
         raise ValueError("naive datetime given to the store")
     return moment.astimezone(UTC).isoformat()
+
+
+def stored_iso(text: str | None, moment: datetime | None) -> str | None:
+    """``to_iso(moment)`` for a ``moment`` read from the stored ``text``: the text itself
+    where it is in to_iso's form (no formatting), else the moment formatted anew."""
+    if text is not None and _TO_ISO_FORM(text):
+        return text
+    return to_iso(moment)
 
 
 def from_iso(text: str | None) -> datetime | None:
@@ -1590,6 +1615,9 @@ def _facts_from_row(row: tuple[Any, ...], paid: Decimal | None) -> ThreadFacts:
         _source(source),
         first_delay_days,
         _paid_amount(paid),
+        started_at,
+        answered_at,
+        paused_until,
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from nachfass_bot.adapters.store import FirstDraft, Store, to_iso
+from nachfass_bot.adapters.store import FirstDraft, Store, stored_iso, to_iso
 from nachfass_bot.domain.calendar import SendingWindow
 from nachfass_bot.domain.models import ACTIVE_DRAFT_STATES, State, TaskState, ThreadFacts
 from nachfass_bot.domain.preferences import Preferences
@@ -70,11 +70,11 @@ def summary_of(
         "client_name": facts.client_name,
         "du": facts.du,
         "subject": facts.subject,
-        "started_at": to_iso(facts.started_at),
+        "started_at": stored_iso(facts.started_text, facts.started_at),
         "next_due_at": to_iso(next_due_at(window, facts, preferences, draft)),
-        "answered_at": to_iso(facts.answered_at),
+        "answered_at": stored_iso(facts.answered_text, facts.answered_at),
         "answered_folder": facts.answered_folder,
-        "paused_until": to_iso(facts.paused_until),
+        "paused_until": stored_iso(facts.paused_text, facts.paused_until),
         "draft_state": str(draft[0]) if draft is not None else None,
         "invoice_no": facts.invoice_no,
         "amount": str(facts.amount) if facts.amount is not None else None,

@@ -17,9 +17,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property, lru_cache, partial
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import holidays
+if TYPE_CHECKING:
+    import holidays
 
 GERMAN_SUBDIVISIONS: frozenset[str] = frozenset(
     {"BW", "BY", "BE", "BB", "HB", "HH", "HE", "MV", "NI", "NW", "RP", "SL", "SN", "ST", "SH", "TH"}
@@ -39,6 +42,8 @@ _DAY_NAMES: dict[str, int] = {
     **dict.fromkeys(("sat", "saturday", "sa", "samstag", "sonnabend"), 5),
     **dict.fromkeys(("sun", "sunday", "so", "sonntag"), 6),
 }
+
+_ONE_DAY = timedelta(days=1)
 
 _HOURS_PATTERN = re.compile(r"^\s*(\d{1,2})(?::(\d{2}))?\s*[-–]\s*(\d{1,2})(?::(\d{2}))?\s*$")
 
@@ -61,6 +66,9 @@ def _german_holidays() -> Callable[..., holidays.HolidayBase]:
     date), so the module is loaded from its file, under its own name, unless it is
     loaded already; a later ``import holidays.countries`` then uses this one. Where the
     library is laid out otherwise, ``country_holidays`` itself."""
+    _spare_metadata()
+    import holidays
+
     module = sys.modules.get(_GERMANY)
     if module is None:
         path = Path(holidays.__file__).parent / "countries" / "germany.py"
@@ -76,6 +84,47 @@ def _german_holidays() -> Callable[..., holidays.HolidayBase]:
             raise
     country: Callable[..., holidays.HolidayBase] = module.DE
     return country
+
+
+_VERSION = "holidays.version"
+
+
+def _spare_metadata() -> None:
+    """Lets ``holidays`` be imported (when a date is first looked at) without
+    ``importlib.metadata``: the package's ``version`` module asks the installed
+    distribution's metadata for ``__version__``, and ``importlib.metadata`` with the
+    ``email``, ``zipfile`` and ``socket`` modules it brings costs ≈40 ms of each command
+    that looks at a date. The same ``Version`` field is read from the ``METADATA`` file
+    of the one ``holidays-*.dist-info`` folder beside the package instead. Where there is
+    no such folder (another layout), the usual import."""
+    if "holidays" not in sys.modules and _VERSION not in sys.modules:
+        version = _installed_version("holidays")
+        if version is not None:
+            stand_in = ModuleType(_VERSION)
+            vars(stand_in)["__version__"] = version
+            sys.modules[_VERSION] = stand_in
+
+
+def _installed_version(package: str) -> str | None:
+    """The ``Version`` header of ``package``'s ``METADATA`` in the folder that holds the
+    package (core metadata: headers until the first blank line); None where the package,
+    its one ``<package>-*.dist-info`` folder or the header is not found."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        return None
+    found = list(Path(spec.origin).parent.parent.glob(f"{package}-*.dist-info"))
+    if len(found) != 1:
+        return None
+    try:
+        with (found[0] / "METADATA").open(encoding="utf-8") as metadata:
+            for line in iter(metadata.readline, "\n"):
+                if line.startswith("Version:"):
+                    return line.removeprefix("Version:").strip()
+                if not line:
+                    return None
+    except OSError:
+        return None
+    return None
 
 
 @lru_cache(maxsize=4096)  # a cycle asks about the same few weeks for every thread
@@ -161,16 +210,29 @@ class SendingWindow:
 
         Raises ValueError for a naive ``moment``.
         """
-        _require_aware(moment)
-        zone = self.zone
-        local = moment.astimezone(zone)
+        if moment.tzinfo is not UTC:  # a UTC moment (each one the schedule computes) is aware
+            _require_aware(moment)
+        local = moment.astimezone(self.zone)
         day, clock = local.date(), local.time()
         open_day = self.is_open_day(day)
         if open_day and self.start <= clock < self.end:  # is_open(moment), computed once
             return moment.astimezone(UTC)
         if not (open_day and clock < self.start):
             day = self._next_open_day(day)
-        return datetime.combine(day, self.start, tzinfo=zone).astimezone(UTC)
+        return self._opening(day)
+
+    def _opening(self, day: date) -> datetime:
+        """The start of the window on the local ``day``, in UTC: computed once per day and
+        window (``list`` moves thousands of steps to the openings of a few weeks)."""
+        opening = self._openings.get(day)
+        if opening is None:
+            opening = datetime.combine(day, self.start, self.zone).astimezone(UTC)
+            self._openings[day] = opening
+        return opening
+
+    @cached_property
+    def _openings(self) -> dict[date, datetime]:
+        return {}
 
     def add_business_days(self, moment: datetime, n: int) -> datetime:
         """Return the same local wall-clock time ``n`` business days after ``moment``, in UTC.
@@ -178,16 +240,17 @@ class SendingWindow:
         ``n`` must be >= 0; 0 returns ``moment`` unchanged (in UTC). Starting on a weekend
         or holiday, the first business day after it counts as day 1.
         """
-        _require_aware(moment)
+        if moment.tzinfo is not UTC:
+            _require_aware(moment)
         if n < 0:
             raise ValueError(f"Anzahl der Werktage darf nicht negativ sein: {n}")
         local = moment.astimezone(self.zone)
         day = local.date()
         for _ in range(n):
-            day += timedelta(days=1)
+            day += _ONE_DAY
             while not self.is_business_day(day):
-                day += timedelta(days=1)
-        return datetime.combine(day, local.time(), tzinfo=self.zone).astimezone(UTC)
+                day += _ONE_DAY
+        return datetime.combine(day, local.time(), self.zone).astimezone(UTC)
 
     def _next_open_day(self, day: date) -> date:
         return _next_open_day(self, day)

@@ -318,6 +318,12 @@ class ThreadFacts(NamedTuple):
     source: Source
     first_delay_days: int | None
     paid_amount: Decimal
+    # started_at, answered_at and paused_until as the store holds them: list and show
+    # print such a text as it is where it is in the form they print (formatting a
+    # datetime anew is the dearest part of a row).
+    started_text: str | None = None
+    answered_text: str | None = None
+    paused_text: str | None = None
 
     @property
     def open_amount(self) -> Decimal | None:
