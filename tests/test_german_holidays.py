@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 # Every Bundesland's table for many years, by the given function: run in a fresh
 # interpreter each, so that neither way finds the other's module loaded.
@@ -64,3 +65,23 @@ def test_the_library_loads_without_importlib_metadata_and_knows_its_version() ->
         "print(loaded, holidays.__version__ == importlib.metadata.version('holidays'))"
     )
     assert fresh(probe).split() == ["False", "True"]
+
+
+def test_a_library_that_wants_more_of_its_version_module_is_imported_the_usual_way(
+    tmp_path: Path,
+) -> None:
+    """Should a release of ``holidays`` import more than ``__version__`` from its
+    version module, the stand-in goes and the library's own module is loaded."""
+    package = tmp_path / "holidays"
+    package.mkdir()
+    (package / "__init__.py").write_text("from holidays.version import __version__, BUILD\n")
+    (package / "version.py").write_text("__version__ = '99.1'\nBUILD = 'own'\n")
+    info = tmp_path / "holidays-99.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: holidays\nVersion: 99.1\n\n")
+    probe = (
+        f"import sys; sys.path.insert(0, {str(tmp_path)!r}); "
+        "from nachfass_bot.domain.calendar import _import_holidays; "
+        "_import_holidays(); import holidays; print(holidays.__version__, holidays.BUILD)"
+    )
+    assert fresh(probe).split() == ["99.1", "own"]

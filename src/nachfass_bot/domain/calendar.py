@@ -66,8 +66,8 @@ def _german_holidays() -> Callable[..., holidays.HolidayBase]:
     date), so the module is loaded from its file, under its own name, unless it is
     loaded already; a later ``import holidays.countries`` then uses this one. Where the
     library is laid out otherwise, ``country_holidays`` itself."""
-    _spare_metadata()
-    import holidays
+    _import_holidays()
+    import holidays  # imported now: only bound here
 
     module = sys.modules.get(_GERMANY)
     if module is None:
@@ -87,6 +87,21 @@ def _german_holidays() -> Callable[..., holidays.HolidayBase]:
 
 
 _VERSION = "holidays.version"
+
+
+def _import_holidays() -> None:
+    """``import holidays`` with the stand-in version module (:func:`_spare_metadata`);
+    should a release of the library want more of that module than ``__version__``, the
+    stand-in goes and the usual import follows."""
+    _spare_metadata()
+    try:
+        importlib.import_module("holidays")
+    except ImportError:
+        stand_in = sys.modules.get(_VERSION)
+        if stand_in is None or hasattr(stand_in, "__file__"):
+            raise
+        del sys.modules[_VERSION]
+        importlib.import_module("holidays")
 
 
 def _spare_metadata() -> None:
