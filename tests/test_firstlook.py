@@ -267,6 +267,38 @@ def test_a_sync_stores_what_the_full_parse_of_every_mail_stores(
     assert [e.text for e in fast.events()] == [e.text for e in slow.events()]
 
 
+def test_the_bots_own_mail_is_seen_as_own_without_the_full_parse(
+    stores: tuple[Store, Store], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The owner's copy of a draft (its token in the subject, from the owner) and a
+    stranger's mail under one of the bot's Message-IDs: ``own``, as the full parse and
+    the rule chain find, with neither parsed."""
+    fast, slow = stores
+    own = [
+        mail(
+            sender=f"Anna Berger <{OWNER}>",
+            to=OWNER,
+            date=NOW - timedelta(hours=1),
+            subject="[NF-0123456789abcdef0123] Entwurf: Nachfass",
+            body="Entwurf\n",
+            message_id="<nf-sent-1@berger-design.de>",
+        ),
+        stranger(message_id="<nf-sent-2@berger-design.de>", extra={"Auto-Submitted": "no"}),
+    ]
+    parsed: list[bytes] = []
+    real_parse = inbox_module.parse_inbound
+    monkeypatch.setattr(
+        inbox_module, "parse_inbound", lambda raw, **kw: parsed.append(raw) or real_parse(raw, **kw)
+    )
+    fast_box = sync_once(fast, own)
+    assert parsed == []
+    monkeypatch.setattr(inbox_module, "first_look", lambda raw: None)  # everything in full
+    sync_once(slow, own)
+    assert synced_rows(fast) == synced_rows(slow)
+    assert [row[4] for row in synced_rows(fast)["seen"]] == ["own", "own"]
+    assert fast_box.fetched == []
+
+
 # -- (b) what makes a candidate ---------------------------------------------------------
 
 

@@ -319,7 +319,7 @@ class InboxReader:
             if mail.key in judged:
                 continue
             mail.plain = not self._candidate(mail.look, known, drafts)
-            if mail.plain:
+            if mail.plain or _bots_own(mail, known):
                 continue
             inbound = self._parsed(
                 mail.raw, folder=folder, uid=mail.uid, is_junk=is_junk, received=mail.received
@@ -460,9 +460,17 @@ class InboxReader:
         drafts = self._draft_ids(looked)
         index: list[tuple[str, Inbound]] = []
         unrelated: list[tuple[str, str, int]] = []
+        own: list[tuple[str, str, int]] = []
         for mail in looked:
             key, uid = mail.key, mail.uid
             look = mail.look
+            if uid not in bodies and _bots_own(mail, known):
+                # _judge's first rule, without the full parse: the owner's copies of the
+                # drafts mailed last cycle are most of a quiet cycle's new mail
+                if key not in judged:
+                    judged.add(key)
+                    own.append((key, folder, uid))
+                continue
             if look is not None and uid not in bodies and self._plain(mail, known, drafts):
                 # The first look: unrelated, as the rule chain would find it.
                 if key not in judged:
@@ -493,6 +501,7 @@ class InboxReader:
                 # to nobody tracked (a mixed inbox's notifications) reads nothing again
                 known = self._refresh(known, touched)
         self.store.mark_seen_many(unrelated, SeenRole.INBOUND, VerdictKind.UNRELATED, now)
+        self.store.mark_seen_many(own, SeenRole.INBOUND, VerdictKind.OWN, now)
         self.store.add_synced_mails(index)
         self._look_back(newest, now)
 
@@ -812,6 +821,13 @@ def _inbound_of(mail: _Looked, folder: str, is_junk: bool) -> Inbound:
         is_list_mail=look.is_list_mail,
         received=mail.received,
     )
+
+
+def _bots_own(mail: _Looked, known: _Known) -> bool:
+    """A mail the first look read whose Message-ID is one of the bot's: its verdict is
+    ``own`` whatever else it shows (``_judge``), it is no command (``_queue_command``)
+    and it starts no thread (``Tracker.wants_body``)."""
+    return mail.look is not None and mail.look.message_id in known.own_ids
 
 
 def _may_answer_later_look(look: FirstLook) -> bool:
